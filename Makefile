@@ -1,0 +1,51 @@
+# keiyaku: every command a person needs. See README.md.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+KEIYAKU := $(BIN)/keiyaku
+SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint format bench install system-deps migrate clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON))"; exit 1; }
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: migrate, seed the demo organisation, start web + worker on http://127.0.0.1:8000
+run: install
+	$(KEIYAKU) migrate --noinput
+	$(KEIYAKU) seed_demo
+	$(KEIYAKU) serve --addr 127.0.0.1:8000
+
+## the Debian packages the tests use (installed only when missing)
+system-deps:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+lint: install
+	$(BIN)/ruff format --check keiyaku tests bench
+	$(BIN)/ruff check keiyaku tests bench
+
+format: install
+	$(BIN)/ruff format keiyaku tests bench
+	$(BIN)/ruff check --fix keiyaku tests bench
+
+## make test: lint, then the whole suite (browser tests included)
+test: install system-deps lint
+	$(BIN)/pytest -n 2 --dist loadfile -q
+
+bench: install system-deps
+	$(BIN)/python bench/sign.py
+
+clean:
+	rm -rf $(VENV) var *.egg-info

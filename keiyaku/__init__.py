@@ -1,0 +1,1 @@
+"""keiyaku: an electronic-contract service of the witness type (立会人型)."""

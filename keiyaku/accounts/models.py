@@ -1,0 +1,65 @@
+"""Organisations (tenants), their departments and staff (R1, R2)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Organisation(models.Model):
+    """A municipality or other tenant. Nothing of one is visible to another."""
+
+    name = models.CharField(_("名称"), max_length=200)
+    slug = models.SlugField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Department(models.Model):
+    """A 部 or 課; `parent` builds the tree."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="departments"
+    )
+    name = models.CharField(_("所属名"), max_length=200)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="department_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("管理者")
+    SENDER = "sender", _("契約事務担当者")
+    APPROVER = "approver", _("承認者")
+    SIGNER = "signer", _("契約締結権限者")
+    VIEWER = "viewer", _("閲覧者")
+
+
+class Staff(AbstractUser):
+    """A member of an organisation's staff. `username` is the login ID.
+
+    A platform operator (superuser) has no organisation; every other account has one.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT)
+    display_name = models.CharField(_("氏名"), max_length=200, blank=True)
+    roles = models.JSONField(default=list, blank=True)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username

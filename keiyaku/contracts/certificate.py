@@ -1,0 +1,59 @@
+"""The certificate of completion (締結証明書, R24) of a completed contract, built from its records."""
+
+from __future__ import annotations
+
+from keiyaku.contracts.certificate_pdf import (
+    CertificateData,
+    CertificateDocument,
+    CertificateParty,
+    render_certificate,
+)
+from keiyaku.contracts.models import Contract, PartyKind, PartyStatus
+from keiyaku.contracts.selectors import document_final_versions
+
+
+def certificate_data(contract: Contract) -> CertificateData:
+    assert contract.completed_at is not None
+    finals = {v.document_id: v for v in document_final_versions(contract)}
+    documents = [
+        CertificateDocument(
+            name=doc.filename, sha256=finals[doc.pk].blob.sha256, pages=doc.page_count
+        )
+        for doc in contract.documents.all()
+        if doc.pk in finals
+    ]
+    parties = []
+    for party in contract.parties.filter(status=PartyStatus.SIGNED).order_by("position"):
+        assert party.agreed_at is not None
+        role = "署名者（事業者）" if party.kind == PartyKind.EXTERNAL else "署名者（職員）"
+        if party.forwarded_from_id:
+            role += f"（{party.forwarded_from.name} 様から転送）"
+        parties.append(
+            CertificateParty(
+                order=party.position,
+                role=role,
+                company=party.company,
+                name=party.name,
+                email=party.email,
+                agreed_at=party.agreed_at,
+                ip=party.agreed_ip or "",
+                method=party.get_auth_method_display(),
+                user_agent=party.agreed_user_agent,
+            )
+        )
+    return CertificateData(
+        certificate_id=contract.certificate_id,
+        title=contract.title,
+        management_number=contract.management_number,
+        organisation=contract.organisation.name,
+        creator=contract.created_by.label,
+        created_at=contract.created_at,
+        completed_at=contract.completed_at,
+        final_sha256=documents[0].sha256 if len(documents) == 1 else None,
+        documents=documents,
+        parties=parties,
+    )
+
+
+def certificate_pdf(contract: Contract) -> bytes:
+    return render_certificate(certificate_data(contract))

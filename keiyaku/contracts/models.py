@@ -1,0 +1,197 @@
+"""Contracts (案件), their documents, parties and links. States live here; changes in services.py."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ContractStatus(models.TextChoices):
+    DRAFT = "draft", _("下書き")
+    IN_PROGRESS = "in_progress", _("署名中")
+    COMPLETED = "completed", _("締結済み")
+    REJECTED = "rejected", _("却下")
+    CANCELLED = "cancelled", _("取消")
+    EXPIRED = "expired", _("期限切れ")
+
+
+FINISHED_STATUSES = {
+    ContractStatus.COMPLETED,
+    ContractStatus.REJECTED,
+    ContractStatus.CANCELLED,
+    ContractStatus.EXPIRED,
+}
+
+
+class Contract(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="contracts"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    department = models.ForeignKey(
+        "accounts.Department", null=True, blank=True, on_delete=models.PROTECT
+    )
+    keyring = models.OneToOneField("storage.KeyRing", on_delete=models.PROTECT)
+    title = models.CharField(_("案件名"), max_length=300)
+    management_number = models.CharField(_("管理番号"), max_length=100, blank=True)
+    counterparty_company = models.CharField(_("相手方"), max_length=200, blank=True)
+    amount = models.PositiveBigIntegerField(_("取引金額（円）"), null=True, blank=True)
+    contract_date = models.DateField(_("契約日"), null=True, blank=True)
+    period_start = models.DateField(_("契約期間（開始）"), null=True, blank=True)
+    period_end = models.DateField(_("契約期間（終了）"), null=True, blank=True)
+    auto_renew = models.BooleanField(_("自動更新"), default=False)
+    note = models.TextField(_("備考"), blank=True)
+    status = models.CharField(
+        max_length=20, choices=ContractStatus.choices, default=ContractStatus.DRAFT
+    )
+    # 締結証明書ID: known from creation, printed on page 1 before the first signature (R22).
+    certificate_id = models.CharField(max_length=40, unique=True)
+    status_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_activity_at"]
+        indexes = [models.Index(fields=["organisation", "status"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class Document(models.Model):
+    """One uploaded PDF; each stored state of it is a DocumentVersion (write-once)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="documents")
+    position = models.PositiveSmallIntegerField()
+    filename = models.CharField(max_length=255)
+    original = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
+    page_count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "position"], name="document_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    def current_version(self) -> DocumentVersion:
+        version = self.versions.order_by("-seq").first()
+        assert version is not None  # every document is created with its first version
+        return version
+
+
+class VersionKind(models.TextChoices):
+    NORMALISED = "normalised", _("正規化")
+    PREPARED = "prepared", _("送信準備")
+    SIGNED = "signed", _("署名")
+    COMPLETED = "completed", _("締結")
+    RENEWED = "renewed", _("タイムスタンプ更新")
+
+
+class DocumentVersion(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="versions")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=VersionKind.choices)
+    blob = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
+    party = models.ForeignKey("Party", null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "seq"], name="document_version_seq")
+        ]
+
+
+class PartyKind(models.TextChoices):
+    EXTERNAL = "external", _("事業者")
+    STAFF = "staff", _("職員")
+
+
+class PartyStatus(models.TextChoices):
+    WAITING = "waiting", _("順番待ち")
+    NOTIFIED = "notified", _("署名待ち")
+    AGREED = "agreed", _("同意済み（署名処理中）")
+    SIGNED = "signed", _("署名済み")
+    REJECTED = "rejected", _("却下")
+    FORWARDED = "forwarded", _("転送済み")
+
+
+class AuthMethod(models.TextChoices):
+    EMAIL_CODE = "email_code", _("メール認証＋アクセスコード")
+    STAFF_LOGIN = "staff_login", _("職員ログイン")
+
+
+class Party(models.Model):
+    """A signer at one position of the routing. A forward replaces the row by a new one."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="parties")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=PartyKind.choices)
+    company = models.CharField(_("会社名"), max_length=200, blank=True)
+    name = models.CharField(_("氏名"), max_length=200)
+    email = models.EmailField(_("メールアドレス"))
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    access_code = models.CharField(max_length=200, blank=True)  # hashed, never sent by e-mail
+    status = models.CharField(
+        max_length=10, choices=PartyStatus.choices, default=PartyStatus.WAITING
+    )
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    forwarded_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="forwarded_to"
+    )
+    notified_at = models.DateTimeField(null=True, blank=True)
+    # R19: the agreement record.
+    agreed_at = models.DateTimeField(null=True, blank=True)
+    agreed_ip = models.GenericIPAddressField(null=True, blank=True)
+    agreed_user_agent = models.CharField(max_length=500, blank=True)
+    auth_method = models.CharField(max_length=20, choices=AuthMethod.choices, blank=True)
+    shown_sha256 = models.JSONField(default=dict, blank=True)  # document id -> SHA-256 shown
+    signed_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)  # rejection reason or forward note
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.company} {self.name}".strip()
+
+    @property
+    def signature_field(self) -> str:
+        return f"keiyaku-party-{self.position:02d}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+
+class LinkPurpose(models.TextChoices):
+    SIGN = "sign", _("署名")
+    DOWNLOAD = "download", _("ダウンロード")
+
+
+class Link(models.Model):
+    """An e-mailed link. Only the SHA-256 of its token is stored."""
+
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="links")
+    purpose = models.CharField(max_length=10, choices=LinkPurpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)

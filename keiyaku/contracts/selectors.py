@@ -1,0 +1,125 @@
+"""Reads that depend on who asks. Access control for contracts lives here, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from keiyaku.accounts.models import Staff
+from keiyaku.contracts.links import link_find
+from keiyaku.contracts.models import (
+    Contract,
+    ContractStatus,
+    Document,
+    DocumentVersion,
+    Link,
+    Party,
+    PartyStatus,
+    VersionKind,
+)
+
+
+def contracts_visible_to(staff: Staff) -> QuerySet[Contract]:
+    """Contracts a staff member may see: those of their own organisation, nothing else (R1)."""
+    if not staff.is_authenticated or staff.organisation_id is None:
+        return Contract.objects.none()
+    return Contract.objects.filter(organisation_id=staff.organisation_id)
+
+
+def contract_for(staff: Staff, contract_id: object) -> Contract:
+    """The contract, or 404 for anyone who may not see it (never 403: no existence leak)."""
+    try:
+        return (
+            contracts_visible_to(staff)
+            .select_related("organisation", "created_by")
+            .get(pk=contract_id)
+        )
+    except (Contract.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def documents_shown_to(party: Party) -> list[tuple[Document, DocumentVersion]]:
+    """Each document with the version a party reads now: the current one."""
+    return [
+        (doc, doc.current_version())
+        for doc in party.contract.documents.select_related("original").all()
+    ]
+
+
+def document_final_versions(contract: Contract) -> list[DocumentVersion]:
+    return [
+        v
+        for v in (doc.current_version() for doc in contract.documents.all())
+        if v.kind in (VersionKind.COMPLETED, VersionKind.RENEWED)
+    ]
+
+
+@dataclass(frozen=True)
+class Progress:
+    signed: int
+    total: int
+    holders: list[Party]
+
+    @property
+    def label(self) -> str:
+        return f"{self.signed}/{self.total}"
+
+
+def contract_progress(contract: Contract) -> Progress:
+    parties = [p for p in contract.parties.all() if p.status != PartyStatus.FORWARDED]
+    signed = sum(1 for p in parties if p.status == PartyStatus.SIGNED)
+    holders = [p for p in parties if p.status in (PartyStatus.NOTIFIED, PartyStatus.AGREED)]
+    return Progress(signed=signed, total=len(parties), holders=holders)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What an e-mailed link leads to. `state` is "ok" or the reason the link is dead."""
+
+    state: str
+    link: Link | None = None
+
+    @property
+    def party(self) -> Party:
+        assert self.link is not None
+        return self.link.party
+
+
+def sign_link_state(token: str) -> LinkState:
+    link = link_find(token, purpose="sign")
+    if link is None:
+        return LinkState("invalid")
+    party, contract = link.party, link.party.contract
+    if contract.status == ContractStatus.CANCELLED:
+        return LinkState("cancelled", link)
+    if contract.status == ContractStatus.REJECTED:
+        return LinkState("rejected", link)
+    if contract.status == ContractStatus.COMPLETED:
+        return LinkState("completed", link)
+    if contract.status == ContractStatus.EXPIRED:
+        return LinkState("expired", link)
+    if party.status == PartyStatus.FORWARDED:
+        return LinkState("forwarded", link)
+    if party.status in (PartyStatus.AGREED, PartyStatus.SIGNED):
+        return LinkState("used", link)
+    if link.revoked_at is not None:
+        return LinkState("revoked", link)
+    if link.expires_at <= timezone.now():
+        return LinkState("expired", link)
+    if party.is_locked:
+        return LinkState("locked", link)
+    if party.status != PartyStatus.NOTIFIED:
+        return LinkState("invalid")
+    return LinkState("ok", link)
+
+
+def download_link_state(token: str) -> LinkState:
+    link = link_find(token, purpose="download")
+    if link is None:
+        return LinkState("invalid")
+    if link.revoked_at is not None or link.expires_at <= timezone.now():
+        return LinkState("expired", link)
+    return LinkState("ok", link)

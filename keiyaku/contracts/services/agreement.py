@@ -1,0 +1,198 @@
+"""What a party does from its link: prove who it is, then agree, reject or forward (R15–R19)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from keiyaku.audit.services import RequestMeta, audit_record
+from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.links import links_revoke
+from keiyaku.contracts.models import (
+    AuthMethod,
+    Contract,
+    ContractStatus,
+    Party,
+    PartyKind,
+    PartyStatus,
+)
+from keiyaku.contracts.services.notify import party_notify, sender_notify
+from keiyaku.contracts.services.printable import require_printable
+
+ALREADY_HANDLED = "この署名依頼はすでに処理されているか、受付を終了しています。"
+
+
+def _subject(contract: Contract) -> str:
+    return f"contract:{contract.pk}"
+
+
+def _actor_label(party: Party) -> str:
+    return f"{party.company} {party.name} <{party.email}>".strip()
+
+
+def party_verify_access_code(*, party: Party, code: str, meta: RequestMeta) -> bool:
+    """Check an access code; after KEIYAKU_ACCESS_CODE_ATTEMPTS failures the link locks (R18).
+
+    A failure is committed even though the caller shows an error: the count must survive.
+    """
+    if party.is_locked:
+        return False
+    if code and check_password(code.strip(), party.access_code):
+        if party.failed_attempts:
+            Party.objects.filter(pk=party.pk).update(failed_attempts=0)
+        return True
+    with transaction.atomic():
+        Party.objects.filter(pk=party.pk).update(failed_attempts=F("failed_attempts") + 1)
+        party.refresh_from_db()
+        locked = party.failed_attempts >= settings.KEIYAKU_ACCESS_CODE_ATTEMPTS
+        if locked:
+            Party.objects.filter(pk=party.pk, locked_at__isnull=True).update(
+                locked_at=timezone.now()
+            )
+            party.refresh_from_db()
+            sender_notify(contract=party.contract, template="party_locked", party=party)
+        audit_record(
+            event="party.access_code_locked" if locked else "party.access_code_failed",
+            organisation=party.contract.organisation,
+            actor_label=_actor_label(party),
+            subject=_subject(party.contract),
+            detail={"position": party.position, "attempts": party.failed_attempts},
+            meta=meta,
+        )
+    return False
+
+
+def _claim(party: Party, to_status: str, **fields: object) -> None:
+    """The party must still be waiting for its own action, in a running contract."""
+    changed = Party.objects.filter(
+        pk=party.pk,
+        status=PartyStatus.NOTIFIED,
+        locked_at__isnull=True,
+        contract__status=ContractStatus.IN_PROGRESS,
+    ).update(status=to_status, **fields)
+    if changed != 1:
+        raise ContractError(ALREADY_HANDLED, code="already_handled")
+
+
+def party_agree(*, party: Party, shown: Mapping[int, str], meta: RequestMeta) -> None:
+    """Record the agreement (R19) in one transaction; the signature is a job after commit.
+
+    `shown` maps each document id to the SHA-256 of the version the party was shown. If a
+    document changed since, the agreement is refused so the party reads the current version.
+    """
+    from keiyaku.contracts.selectors import documents_shown_to
+
+    current = {doc.pk: version.blob.sha256 for doc, version in documents_shown_to(party)}
+    if {int(k): v for k, v in shown.items()} != current:
+        raise ContractError(
+            "表示中の書類が更新されました。もう一度内容を確認してください。", code="stale"
+        )
+    method = AuthMethod.EMAIL_CODE if party.kind == PartyKind.EXTERNAL else AuthMethod.STAFF_LOGIN
+    with transaction.atomic():
+        now = timezone.now()
+        _claim(
+            party,
+            PartyStatus.AGREED,
+            agreed_at=now,
+            agreed_ip=meta.ip,
+            agreed_user_agent=meta.user_agent,
+            auth_method=method,
+            shown_sha256={str(k): v for k, v in current.items()},
+        )
+        Contract.objects.filter(pk=party.contract_id).update(last_activity_at=now)
+        audit_record(
+            event="party.agree",
+            organisation=party.contract.organisation,
+            actor=party.staff,
+            actor_label=_actor_label(party),
+            subject=_subject(party.contract),
+            detail={
+                "position": party.position,
+                "method": method,
+                "documents_sha256": {str(k): v for k, v in current.items()},
+            },
+            meta=meta,
+        )
+        transaction.on_commit(lambda: _enqueue_signature(party.pk))
+
+
+def _enqueue_signature(party_id: int) -> None:
+    from keiyaku.contracts.tasks import apply_signature
+
+    apply_signature(party_id)
+
+
+def party_reject(*, party: Party, reason: str, meta: RequestMeta) -> None:
+    """「同意せずに却下する」: the contract stops; the sender is told (R16)."""
+    reason = reason.strip()
+    if not reason:
+        raise ContractError("却下の理由を入力してください。", code="reason_required")
+    with transaction.atomic():
+        now = timezone.now()
+        _claim(party, PartyStatus.REJECTED, reason=reason[:2000])
+        changed = Contract.objects.filter(
+            pk=party.contract_id, status=ContractStatus.IN_PROGRESS
+        ).update(status=ContractStatus.REJECTED, status_reason=reason[:2000], last_activity_at=now)
+        if changed != 1:
+            raise ContractError(ALREADY_HANDLED, code="already_handled")
+        contract = Contract.objects.get(pk=party.contract_id)
+        for other in contract.parties.all():
+            links_revoke(party=other)
+        audit_record(
+            event="party.reject",
+            organisation=contract.organisation,
+            actor=party.staff,
+            actor_label=_actor_label(party),
+            subject=_subject(contract),
+            detail={"position": party.position, "reason": reason},
+            meta=meta,
+        )
+        sender_notify(contract=contract, template="rejected", party=party, reason=reason)
+
+
+def party_forward(
+    *, party: Party, name: str, email: str, company: str = "", note: str = "", meta: RequestMeta
+) -> Party:
+    """「この書類を転送する」: another person signs instead (R17); both are recorded.
+
+    The new signer keeps the position, the signature field and the access code.
+    """
+    if party.kind != PartyKind.EXTERNAL:
+        raise ContractError("職員の署名依頼は転送できません。", code="forward_staff")
+    name, email = name.strip(), email.strip()
+    if not name or not email:
+        raise ContractError("転送先の氏名とメールアドレスを入力してください。", code="forward")
+    require_printable(会社名=company, 氏名=name, メールアドレス=email)
+    if email.lower() == party.email.lower():
+        raise ContractError("転送先に自分自身は指定できません。", code="forward_self")
+    with transaction.atomic():
+        _claim(party, PartyStatus.FORWARDED, reason=note[:2000])
+        links_revoke(party=party)
+        successor = Party.objects.create(
+            contract=party.contract,
+            position=party.position,
+            kind=PartyKind.EXTERNAL,
+            company=company.strip() or party.company,
+            name=name,
+            email=email,
+            access_code=party.access_code,
+            forwarded_from=party,
+        )
+        audit_record(
+            event="party.forward",
+            organisation=party.contract.organisation,
+            actor_label=_actor_label(party),
+            subject=_subject(party.contract),
+            detail={"position": party.position, "to": f"{successor.name} <{successor.email}>"},
+            meta=meta,
+        )
+        party_notify(party=successor)
+        sender_notify(
+            contract=party.contract, template="forwarded", party=party, successor=successor
+        )
+    return successor

@@ -1,0 +1,161 @@
+"""The background side of the flow: signatures, advancing the routing, completion.
+
+Every function here is idempotent: a job may run twice (retries, the sweeper), and the state
+guards (conditional updates) make the second run do nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from keiyaku.audit.services import audit_record
+from keiyaku.contracts.models import (
+    Contract,
+    ContractStatus,
+    DocumentVersion,
+    Party,
+    PartyStatus,
+    VersionKind,
+)
+from keiyaku.contracts.services.notify import completion_notify, party_notify
+from keiyaku.contracts.timefmt import jst_timestamp
+from keiyaku.signing import engine
+from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_context
+from keiyaku.storage.blobs import blob_get, blob_put
+
+ACTIVE = [PartyStatus.WAITING, PartyStatus.NOTIFIED, PartyStatus.AGREED, PartyStatus.SIGNED]
+
+
+def signature_reason(party: Party) -> str:
+    """The reason text of R20, as Acrobat's signature panel shows it."""
+    assert party.agreed_at is not None
+    who = f"{party.company} {party.name}".strip()
+    return f"{who} 様 [{party.email}] が {jst_timestamp(party.agreed_at)} JSTに承認しました"
+
+
+def signature_apply(*, party_id: int) -> bool:
+    """Sign every document for one agreed party. Returns False when there was nothing to do."""
+    party = Party.objects.select_related("contract__keyring").get(pk=party_id)
+    contract = party.contract
+    if party.status != PartyStatus.AGREED or contract.status != ContractStatus.IN_PROGRESS:
+        return False
+    base = [(doc, doc.current_version()) for doc in contract.documents.all()]
+    signer, timestamper = get_service_signer(), get_timestamper()
+    reason = signature_reason(party)
+    contact = party.email
+    signed = []
+    for doc, version in base:
+        data = engine.sign_agreement(
+            blob_get(version.blob),
+            field_name=party.signature_field,
+            reason=reason,
+            signer=signer,
+            timestamper=timestamper,
+            contact_info=contact,
+        )
+        signed.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
+    with transaction.atomic():
+        now = timezone.now()
+        changed = Party.objects.filter(
+            pk=party.pk, status=PartyStatus.AGREED, contract__status=ContractStatus.IN_PROGRESS
+        ).update(status=PartyStatus.SIGNED, signed_at=now)
+        if changed != 1:
+            return False  # another run signed first, or the contract stopped meanwhile
+        for doc, version, blob in signed:
+            # (document, seq) is unique: a concurrent version makes this transaction fail.
+            DocumentVersion.objects.create(
+                document=doc, seq=version.seq + 1, kind=VersionKind.SIGNED, blob=blob, party=party
+            )
+        Contract.objects.filter(pk=contract.pk).update(last_activity_at=now)
+        audit_record(
+            event="signature.apply",
+            organisation=contract.organisation,
+            subject=f"contract:{contract.pk}",
+            detail={
+                "position": party.position,
+                "documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob in signed},
+            },
+        )
+        _advance(contract)
+    return True
+
+
+def _advance(contract: Contract) -> None:
+    """Notify the next party, or queue completion when everybody has signed."""
+    parties = list(contract.parties.filter(status__in=ACTIVE).order_by("position"))
+    if any(p.status in (PartyStatus.NOTIFIED, PartyStatus.AGREED) for p in parties):
+        return
+    waiting = [p for p in parties if p.status == PartyStatus.WAITING]
+    if waiting:
+        party_notify(party=waiting[0])
+        return
+    transaction.on_commit(lambda: _enqueue_finalize(contract.pk))
+
+
+def _enqueue_finalize(contract_id: object) -> None:
+    from keiyaku.contracts.tasks import finalize_contract
+
+    finalize_contract(str(contract_id))
+
+
+def contract_finalize(*, contract_id: object) -> bool:
+    """Add validation data and a document timestamp (B-LTA), then announce completion (R21, R23)."""
+    contract = Contract.objects.select_related("keyring").get(pk=contract_id)
+    if contract.status != ContractStatus.IN_PROGRESS:
+        return False
+    parties = contract.parties.filter(status__in=ACTIVE)
+    if not parties.exists() or parties.exclude(status=PartyStatus.SIGNED).exists():
+        return False
+    timestamper, context = get_timestamper(), get_validation_context()
+    finals = []
+    for doc in contract.documents.all():
+        version = doc.current_version()
+        data = engine.finalize(
+            blob_get(version.blob), timestamper=timestamper, validation_context=context
+        )
+        finals.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
+    with transaction.atomic():
+        now = timezone.now()
+        changed = Contract.objects.filter(pk=contract.pk, status=ContractStatus.IN_PROGRESS).update(
+            status=ContractStatus.COMPLETED, completed_at=now, last_activity_at=now
+        )
+        if changed != 1:
+            return False
+        for doc, version, blob in finals:
+            DocumentVersion.objects.create(
+                document=doc, seq=version.seq + 1, kind=VersionKind.COMPLETED, blob=blob
+            )
+        contract.refresh_from_db()
+        audit_record(
+            event="contract.complete",
+            organisation=contract.organisation,
+            subject=f"contract:{contract.pk}",
+            detail={"documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob in finals}},
+        )
+        completion_notify(contract=contract)
+    return True
+
+
+def signature_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Finish work whose job was lost (a worker killed between agreement and signature).
+
+    Returns how many signatures or completions it performed.
+    """
+    done = 0
+    limit = timezone.now() - older_than
+    for party_id in Party.objects.filter(
+        status=PartyStatus.AGREED,
+        agreed_at__lte=limit,
+        contract__status=ContractStatus.IN_PROGRESS,
+    ).values_list("pk", flat=True):
+        done += signature_apply(party_id=party_id)
+    for contract in Contract.objects.filter(
+        status=ContractStatus.IN_PROGRESS, last_activity_at__lte=limit
+    ):
+        parties = contract.parties.filter(status__in=ACTIVE)
+        if parties.exists() and not parties.exclude(status=PartyStatus.SIGNED).exists():
+            done += contract_finalize(contract_id=contract.pk)
+    return done

@@ -1,0 +1,29 @@
+"""An e-mail back end that keeps messages in the database, for the demo mailbox page and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import EmailMessage
+
+from keiyaku.notifications.models import CapturedAttachment, CapturedMail
+
+
+class CaptureBackend(BaseEmailBackend):
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        for message in email_messages:
+            mail = CapturedMail.objects.create(
+                to=", ".join(message.to), subject=message.subject, body=message.body
+            )
+            for attachment in message.attachments:
+                filename, content, mimetype = attachment
+                if isinstance(content, str):
+                    content = content.encode()
+                CapturedAttachment.objects.create(
+                    mail=mail,
+                    filename=filename or "",
+                    content_type=mimetype or "application/octet-stream",
+                    content=content,
+                )
+        return len(email_messages)

@@ -1,0 +1,55 @@
+"""The e-mail outbox (written in the transaction of the event) and the demo mailbox."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("送信待ち")
+    SENT = "sent", _("送信済み")
+    FAILED = "failed", _("送信失敗")
+
+
+class OutboxMessage(models.Model):
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT)
+    contract = models.ForeignKey(
+        "contracts.Contract", null=True, blank=True, on_delete=models.PROTECT, related_name="mails"
+    )
+    party = models.ForeignKey("contracts.Party", null=True, blank=True, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=40)
+    to = models.EmailField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    # [{"blob": uuid, "filename": str}] — files attached from the encrypted store at send time.
+    attachments = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class CapturedMail(models.Model):
+    """A message the capture back end kept instead of sending (demo mode and tests)."""
+
+    to = models.TextField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class CapturedAttachment(models.Model):
+    mail = models.ForeignKey(CapturedMail, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    content = models.BinaryField()

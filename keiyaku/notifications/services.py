@@ -1,0 +1,94 @@
+"""Queueing and delivering e-mail.
+
+`mail_queue` writes the message in the caller's transaction and schedules delivery after commit,
+so a message exists exactly when the event that caused it does. Delivery is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from keiyaku.notifications.models import OutboxMessage, OutboxStatus
+from keiyaku.storage.blobs import blob_get
+from keiyaku.storage.models import Blob
+
+MAX_ATTEMPTS = 8
+
+
+def mail_queue(
+    *,
+    organisation: Any,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    contract: Any = None,
+    party: Any = None,
+    attachments: Sequence[tuple[Blob, str]] = (),
+) -> OutboxMessage:
+    """Render `notifications/mail/<template>.txt` (first line is the subject) and queue it."""
+    text = render_to_string(f"notifications/mail/{template}.txt", context).strip()
+    subject, _, body = text.partition("\n")
+    message = OutboxMessage.objects.create(
+        organisation=organisation,
+        contract=contract,
+        party=party,
+        kind=template,
+        to=to,
+        subject=subject.strip(),
+        body=body.strip() + "\n",
+        attachments=[{"blob": str(blob.pk), "filename": name} for blob, name in attachments],
+    )
+    transaction.on_commit(lambda: _enqueue(message.pk))
+    return message
+
+
+def _enqueue(message_id: int) -> None:
+    from keiyaku.notifications.tasks import deliver_mail
+
+    deliver_mail(message_id)
+
+
+def mail_deliver(*, message_id: int) -> bool:
+    """Send one queued message. Idempotent: a sent message is not sent again."""
+    counted = OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(
+        attempts=F("attempts") + 1
+    )
+    if not counted:
+        return False
+    message = OutboxMessage.objects.get(pk=message_id)
+    email = EmailMessage(
+        subject=message.subject,
+        body=message.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.to],
+    )
+    for item in message.attachments:
+        email.attach(
+            item["filename"], blob_get(Blob.objects.get(pk=item["blob"])), "application/pdf"
+        )
+    try:
+        email.send()
+    except Exception as exc:  # any transport failure: keep it, retry, show it to the sender
+        status = OutboxStatus.FAILED if message.attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
+        OutboxMessage.objects.filter(pk=message_id).update(
+            status=status, last_error=str(exc)[:2000]
+        )
+        raise
+    OutboxMessage.objects.filter(pk=message_id).update(
+        status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""
+    )
+    return True
+
+
+def mail_pending_ids() -> list[int]:
+    return list(
+        OutboxMessage.objects.filter(status=OutboxStatus.PENDING).values_list("pk", flat=True)
+    )

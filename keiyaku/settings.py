@@ -1,0 +1,210 @@
+"""One settings module, configured by KEIYAKU_* environment variables.
+
+Defaults give the embedded set-up: SQLite, local encrypted files, the local PKI and timestamp
+authority, and e-mail captured in the mailbox page.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(f"KEIYAKU_{name}", default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = env(name, "1" if default else "0").strip().lower()
+    return value in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)))
+
+
+DATA_DIR = Path(env("DATA_DIR", str(Path.cwd() / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_from_file(name: str, nbytes: int) -> str:
+    """A secret kept in the data folder, created on first start (embedded set-up only)."""
+    path = DATA_DIR / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(nbytes))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env("SECRET_KEY") or _secret_from_file("secret_key", 48)
+# The master key wraps every contract's own data key (storage/crypto.py).
+MASTER_KEY = env("MASTER_KEY") or _secret_from_file("master_key", 32)
+DEBUG = env_bool("DEBUG", False)
+DEMO = env_bool("DEMO", True)
+PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "keiyaku.accounts",
+    "keiyaku.storage",
+    "keiyaku.audit",
+    "keiyaku.contracts",
+    "keiyaku.notifications",
+    "keiyaku.signing",
+    "keiyaku.pki",
+    "keiyaku.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "keiyaku.urls"
+WSGI_APPLICATION = "keiyaku.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "keiyaku.web.context.site",
+            ],
+        },
+    }
+]
+
+_db_url = env("DATABASE_URL")
+if _db_url.startswith("postgres"):
+    from urllib.parse import urlparse
+
+    _u = urlparse(_db_url)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _u.path.lstrip("/"),
+            "USER": _u.username or "",
+            "PASSWORD": _u.password or "",
+            "HOST": _u.hostname or "",
+            "PORT": str(_u.port or ""),
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "keiyaku.sqlite3",
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.Staff"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "contract-list"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "ja"
+LANGUAGES = [("ja", "日本語"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Tokyo"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Uploads: Django keeps files above this size on disk while the request is read.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- keiyaku limits (R5), all settings ---------------------------------------------------------
+KEIYAKU_MAX_FILES = env_int("MAX_FILES", 5)
+KEIYAKU_MAX_FILE_BYTES = env_int("MAX_FILE_MB", 20) * 1024 * 1024
+KEIYAKU_MAX_CONTRACT_BYTES = env_int("MAX_CONTRACT_MB", 50) * 1024 * 1024
+KEIYAKU_MAX_PARTIES = env_int("MAX_PARTIES", 100)
+KEIYAKU_ACCESS_CODE_ATTEMPTS = env_int("ACCESS_CODE_ATTEMPTS", 5)
+KEIYAKU_SIGN_LINK_DAYS = env_int("SIGN_LINK_DAYS", 14)
+KEIYAKU_DOWNLOAD_LINK_DAYS = env_int("DOWNLOAD_LINK_DAYS", 14)
+KEIYAKU_ATTACH_LIMIT_BYTES = env_int("ATTACH_LIMIT_KB", 6 * 1024) * 1024
+
+# --- signing and PKI (R26) -------------------------------------------------------------------
+KEIYAKU_PKI_DIR = Path(env("PKI_DIR", str(DATA_DIR / "pki")))
+# Time-stamp authorities tried in order; the default is keiyaku's own endpoint.
+KEIYAKU_TSA_URLS = [u for u in env("TSA_URLS", f"{PUBLIC_URL}/pki/tsa").split(",") if u]
+KEIYAKU_SIGNER_PKCS12 = env("SIGNER_PKCS12")
+KEIYAKU_SIGNER_PKCS12_PASSWORD = env("SIGNER_PKCS12_PASSWORD")
+
+# --- e-mail ----------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env("MAIL_FROM", "keiyaku <no-reply@keiyaku.localhost>")
+if env("SMTP_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env("SMTP_HOST")
+    EMAIL_PORT = env_int("SMTP_PORT", 25)
+    EMAIL_HOST_USER = env("SMTP_USER")
+    EMAIL_HOST_PASSWORD = env("SMTP_PASSWORD")
+    EMAIL_USE_TLS = env_bool("SMTP_STARTTLS", False)
+    EMAIL_TIMEOUT = 30
+else:
+    # Captured in the database and shown on the mailbox page (demo and tests).
+    EMAIL_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
+
+# --- background work (R41) -------------------------------------------------------------------
+if env("REDIS_URL"):
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "keiyaku",
+        "url": env("REDIS_URL"),
+        "immediate": False,
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "keiyaku",
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "immediate": env_bool("TASKS_IMMEDIATE", False),
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"pyhanko": {"level": "WARNING"}, "huey": {"level": "WARNING"}},
+}

@@ -1,0 +1,92 @@
+"""Forms parse and validate input; services decide."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from keiyaku.accounts.models import Staff
+from keiyaku.contracts.models import PartyKind
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "application/pdf,.pdf"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class ContractForm(forms.Form):
+    title = forms.CharField(label=_("案件名"), max_length=300)
+    management_number = forms.CharField(label=_("管理番号"), max_length=100, required=False)
+    counterparty_company = forms.CharField(
+        label=_("相手方（会社名）"), max_length=200, required=False
+    )
+    amount = forms.IntegerField(label=_("取引金額（円）"), min_value=0, required=False)
+    contract_date = forms.DateField(label=_("契約日"), required=False, widget=DateInput)
+    period_start = forms.DateField(label=_("契約期間（開始）"), required=False, widget=DateInput)
+    period_end = forms.DateField(label=_("契約期間（終了）"), required=False, widget=DateInput)
+    auto_renew = forms.BooleanField(label=_("自動更新あり"), required=False)
+    note = forms.CharField(
+        label=_("備考"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    files = MultipleFileField(label=_("契約書（PDF、最大5ファイル）"))
+
+
+class DocumentForm(forms.Form):
+    file = forms.FileField(label=_("PDFを追加"))
+
+
+class PartyForm(forms.Form):
+    kind = forms.ChoiceField(label=_("種別"), choices=PartyKind.choices)
+    company = forms.CharField(label=_("会社名"), max_length=200, required=False)
+    name = forms.CharField(label=_("氏名"), max_length=200, required=False)
+    email = forms.EmailField(label=_("メールアドレス"), required=False)
+    access_code = forms.CharField(label=_("アクセスコード"), max_length=32, required=False)
+    staff = forms.ModelChoiceField(label=_("職員"), queryset=Staff.objects.none(), required=False)
+
+    def __init__(self, *args, organisation=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].queryset = Staff.objects.filter(
+            organisation=organisation, is_active=True
+        ).order_by("display_name")
+        self.fields["staff"].label_from_instance = lambda s: f"{s.label}（{s.department or ''}）"
+
+
+class AccessCodeForm(forms.Form):
+    code = forms.CharField(label=_("アクセスコード"), max_length=64)
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label=_("却下の理由"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
+class ForwardForm(forms.Form):
+    company = forms.CharField(label=_("会社名"), max_length=200, required=False)
+    name = forms.CharField(label=_("氏名"), max_length=200)
+    email = forms.EmailField(label=_("メールアドレス"))
+    note = forms.CharField(
+        label=_("メッセージ"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class VerifyForm(forms.Form):
+    file = forms.FileField(label=_("確認するPDF"))

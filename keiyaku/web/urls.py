@@ -1,0 +1,73 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from keiyaku.web.views import mailbox, signing, staff, verify
+
+urlpatterns = [
+    path("", staff.contract_list, name="contract-list"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="registration/login.html"),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("contracts/new/", staff.contract_create, name="contract-create"),
+    path("contracts/<uuid:contract_id>/", staff.contract_detail, name="contract-detail"),
+    path("contracts/<uuid:contract_id>/send/", staff.contract_send, name="contract-send"),
+    path("contracts/<uuid:contract_id>/parties/", staff.party_add, name="party-add"),
+    path(
+        "contracts/<uuid:contract_id>/parties/<int:party_id>/remove/",
+        staff.party_remove,
+        name="party-remove",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/parties/<int:party_id>/move/",
+        staff.party_move,
+        name="party-move",
+    ),
+    path("contracts/<uuid:contract_id>/documents/", staff.document_add, name="document-add"),
+    path(
+        "contracts/<uuid:contract_id>/documents/<int:document_id>/remove/",
+        staff.document_remove,
+        name="document-remove",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/documents/<int:document_id>/<str:which>.pdf",
+        staff.document_download,
+        name="document-download",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/documents/<int:document_id>/pages/<int:page>.png",
+        staff.document_page,
+        name="document-page",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/certificate.pdf",
+        staff.certificate_download,
+        name="certificate-download",
+    ),
+    path("mailbox/", mailbox.mailbox, name="mailbox"),
+    path(
+        "mailbox/attachments/<int:attachment_id>/",
+        mailbox.mailbox_attachment,
+        name="mailbox-attachment",
+    ),
+    path("s/<str:token>/", signing.sign_entry, name="sign-entry"),
+    path("s/<str:token>/documents/", signing.sign_documents, name="sign-documents"),
+    path(
+        "s/<str:token>/documents/<int:document_id>/pages/<int:page>.png",
+        signing.sign_page,
+        name="sign-page",
+    ),
+    path(
+        "s/<str:token>/documents/<int:document_id>/download/",
+        signing.sign_download,
+        name="sign-download",
+    ),
+    path("s/<str:token>/confirm/", signing.sign_confirm, name="sign-confirm"),
+    path("s/<str:token>/complete/", signing.sign_complete, name="sign-complete"),
+    path("s/<str:token>/reject/", signing.sign_reject, name="sign-reject"),
+    path("s/<str:token>/forward/", signing.sign_forward, name="sign-forward"),
+    path("d/<str:token>/", signing.download_entry, name="download-entry"),
+    path("verify/", verify.verify, name="verify"),
+]

@@ -1,0 +1,286 @@
+"""The signing screens a party reaches from its e-mail (R15–R18). No account needed.
+
+Flow: link → access code (external) or staff login → documents as tabs → 「内容に同意する」 →
+confirmation → 「署名手続きを完了する」. Reject and forward start from the document screen.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from keiyaku.audit.services import RequestMeta
+from keiyaku.contracts import services
+from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.models import Document, Party, PartyKind
+from keiyaku.contracts.selectors import (
+    LinkState,
+    document_final_versions,
+    documents_shown_to,
+    download_link_state,
+    sign_link_state,
+)
+from keiyaku.signing.render import render_page_png
+from keiyaku.storage.blobs import blob_get
+from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
+from keiyaku.web.views.responses import pdf_response, png_response
+
+DEAD_LINK_STATUS = {"invalid": 404}
+
+
+def _session_key(party: Party) -> str:
+    return f"keiyaku.sign.{party.pk}"
+
+
+def _dead(request: HttpRequest, state: LinkState) -> HttpResponse:
+    return render(
+        request,
+        "web/sign_dead.html",
+        {"state": state.state, "link": state.link},
+        status=DEAD_LINK_STATUS.get(state.state, 410),
+    )
+
+
+def _authorised(request: HttpRequest, party: Party) -> bool:
+    if party.kind == PartyKind.STAFF:
+        return request.user.is_authenticated and request.user.pk == party.staff_id
+    return bool(request.session.get(_session_key(party)))
+
+
+def _gate(request: HttpRequest, token: str) -> Party | HttpResponse:
+    """The party behind a live link that this browser has proven, or the page to show instead."""
+    state = sign_link_state(token)
+    if state.state != "ok":
+        return _dead(request, state)
+    party = state.party
+    if not _authorised(request, party):
+        if party.kind == PartyKind.STAFF:
+            return redirect_to_login(request.get_full_path())
+        return redirect("sign-entry", token)
+    return party
+
+
+@never_cache
+def sign_entry(request: HttpRequest, token: str) -> HttpResponse:
+    state = sign_link_state(token)
+    if state.state != "ok":
+        return _dead(request, state)
+    party = state.party
+    if party.kind == PartyKind.STAFF:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if request.user.pk != party.staff_id:
+            return _dead(request, LinkState("invalid"))
+        return redirect("sign-documents", token)
+    if _authorised(request, party):
+        return redirect("sign-documents", token)
+    form = AccessCodeForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        if services.party_verify_access_code(
+            party=party, code=form.cleaned_data["code"], meta=RequestMeta.from_request(request)
+        ):
+            request.session.cycle_key()
+            request.session[_session_key(party)] = True
+            return redirect("sign-documents", token)
+        party.refresh_from_db()
+        if party.is_locked:
+            return _dead(request, LinkState("locked", state.link))
+        error = "アクセスコードが正しくありません。"
+    return render(
+        request,
+        "web/sign_code.html",
+        {"party": party, "contract": party.contract, "form": form, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@never_cache
+def sign_documents(request: HttpRequest, token: str) -> HttpResponse:
+    party = _gate(request, token)
+    if isinstance(party, HttpResponse):
+        return party
+    shown = documents_shown_to(party)
+    try:
+        active = int(request.GET.get("doc", shown[0][0].pk))
+    except ValueError:
+        active = shown[0][0].pk
+    tab = next(((d, v) for d, v in shown if d.pk == active), shown[0])
+    return render(
+        request,
+        "web/sign_documents.html",
+        {
+            "token": token,
+            "party": party,
+            "contract": party.contract,
+            "shown": shown,
+            "active": tab[0],
+            "pages": range(1, tab[0].page_count + 1),
+        },
+    )
+
+
+def _shown_document(party: Party, document_id: int) -> tuple[Document, bytes]:
+    for doc, version in documents_shown_to(party):
+        if doc.pk == document_id:
+            return doc, blob_get(version.blob)
+    raise Http404
+
+
+def sign_page(request: HttpRequest, token: str, document_id: int, page: int) -> HttpResponse:
+    party = _gate(request, token)
+    if isinstance(party, HttpResponse):
+        return party
+    doc, data = _shown_document(party, document_id)
+    if not 1 <= page <= doc.page_count:
+        raise Http404
+    return png_response(render_page_png(data, page - 1))
+
+
+def sign_download(request: HttpRequest, token: str, document_id: int) -> HttpResponse:
+    party = _gate(request, token)
+    if isinstance(party, HttpResponse):
+        return party
+    doc, data = _shown_document(party, document_id)
+    return pdf_response(data, doc.filename)
+
+
+@never_cache
+@require_POST
+def sign_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """「内容に同意する」: show the confirmation with the exact versions being agreed to."""
+    party = _gate(request, token)
+    if isinstance(party, HttpResponse):
+        return party
+    return render(
+        request,
+        "web/sign_confirm.html",
+        {
+            "token": token,
+            "party": party,
+            "contract": party.contract,
+            "shown": documents_shown_to(party),
+        },
+    )
+
+
+@never_cache
+@require_POST
+def sign_complete(request: HttpRequest, token: str) -> HttpResponse:
+    """「署名手続きを完了する」: record the agreement; the signature follows in the background."""
+    party = _gate(request, token)
+    if isinstance(party, HttpResponse):
+        return party
+    shown = {}
+    for key, value in request.POST.items():
+        if key.startswith("sha256_") and key[7:].isdigit():
+            shown[int(key[7:])] = value
+    try:
+        services.party_agree(party=party, shown=shown, meta=RequestMeta.from_request(request))
+    except ContractError as exc:
+        return render(
+            request,
+            "web/sign_message.html",
+            {
+                "contract": party.contract,
+                "title": "署名できませんでした",
+                "message": exc.message,
+                "back": reverse("sign-documents", args=[token]),
+            },
+            status=409,
+        )
+    request.session.pop(_session_key(party), None)
+    return render(request, "web/sign_done.html", {"party": party, "contract": party.contract})
+
+
+@never_cache
+def sign_reject(request: HttpRequest, token: str) -> HttpResponse:
+    party = _gate(request, token)
+    if isinstance(party, HttpResponse):
+        return party
+    form = RejectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.party_reject(
+                party=party,
+                reason=form.cleaned_data["reason"],
+                meta=RequestMeta.from_request(request),
+            )
+        except ContractError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return render(
+                request,
+                "web/sign_message.html",
+                {
+                    "contract": party.contract,
+                    "title": "却下しました",
+                    "message": "この書類への署名を却下しました。送信者に通知しました。",
+                },
+            )
+    return render(
+        request,
+        "web/sign_reject.html",
+        {"form": form, "party": party, "contract": party.contract, "token": token},
+    )
+
+
+@never_cache
+def sign_forward(request: HttpRequest, token: str) -> HttpResponse:
+    party = _gate(request, token)
+    if isinstance(party, HttpResponse):
+        return party
+    form = ForwardForm(request.POST or None, initial={"company": party.company})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            successor = services.party_forward(
+                party=party,
+                name=data["name"],
+                email=data["email"],
+                company=data["company"],
+                note=data["note"],
+                meta=RequestMeta.from_request(request),
+            )
+        except ContractError as exc:
+            form.add_error(None, exc.message)
+        else:
+            request.session.pop(_session_key(party), None)
+            return render(
+                request,
+                "web/sign_message.html",
+                {
+                    "contract": party.contract,
+                    "title": "転送しました",
+                    "message": f"{successor.name} 様（{successor.email}）に署名依頼を転送しました。"
+                    "アクセスコードは転送先の方にお伝えください。",
+                },
+            )
+    return render(
+        request,
+        "web/sign_forward.html",
+        {"form": form, "party": party, "contract": party.contract, "token": token},
+    )
+
+
+@never_cache
+def download_entry(request: HttpRequest, token: str) -> HttpResponse:
+    """The completion e-mail's link: the signed PDFs for 14 days or more (R23)."""
+    state = download_link_state(token)
+    if state.state != "ok":
+        return _dead(request, state)
+    contract = state.party.contract
+    finals = document_final_versions(contract)
+    doc_id = request.GET.get("doc")
+    if doc_id:
+        for version in finals:
+            if str(version.document_id) == doc_id:
+                return pdf_response(blob_get(version.blob), f"署名済み_{version.document.filename}")
+        raise Http404
+    return render(
+        request, "web/download.html", {"contract": contract, "finals": finals, "token": token}
+    )

@@ -1,0 +1,252 @@
+"""Staff screens: list, create, detail, routing, send, downloads."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from keiyaku.audit.models import Event
+from keiyaku.audit.services import RequestMeta, audit_record
+from keiyaku.contracts import services
+from keiyaku.contracts.certificate import certificate_pdf
+from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.models import Document, Party, PartyKind
+from keiyaku.contracts.selectors import contract_for, contract_progress, contracts_visible_to
+from keiyaku.contracts.services.drafting import Upload
+from keiyaku.notifications.models import OutboxMessage
+from keiyaku.signing.render import render_page_png
+from keiyaku.storage.blobs import blob_get
+from keiyaku.web.forms import ContractForm, DocumentForm, PartyForm
+from keiyaku.web.views.responses import pdf_response, png_response
+
+
+def _uploads(files) -> list[Upload]:
+    return [Upload(filename=f.name, data=f.read()) for f in files]
+
+
+@login_required
+def contract_list(request: HttpRequest) -> HttpResponse:
+    contracts = contracts_visible_to(request.user).prefetch_related("parties")
+    rows = [(c, contract_progress(c)) for c in contracts[:500]]
+    return render(request, "web/contract_list.html", {"rows": rows})
+
+
+@login_required
+def contract_create(request: HttpRequest) -> HttpResponse:
+    if request.user.organisation_id is None:
+        raise Http404
+    form = ContractForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            contract = services.contract_create(
+                actor=request.user,
+                title=data["title"],
+                management_number=data["management_number"],
+                counterparty_company=data["counterparty_company"],
+                amount=data["amount"],
+                contract_date=data["contract_date"],
+                period_start=data["period_start"],
+                period_end=data["period_end"],
+                auto_renew=data["auto_renew"],
+                note=data["note"],
+                uploads=_uploads(data["files"]),
+                meta=RequestMeta.from_request(request),
+            )
+        except ContractError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "案件を作成しました。署名者を設定して送信してください。")
+            return redirect("contract-detail", contract.pk)
+    return render(
+        request, "web/contract_form.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+def contract_detail(request: HttpRequest, contract_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    audit_record(
+        event="contract.view",
+        organisation=contract.organisation,
+        actor=request.user,
+        subject=f"contract:{contract.pk}",
+        meta=RequestMeta.from_request(request),
+    )
+    return render(
+        request,
+        "web/contract_detail.html",
+        {
+            "contract": contract,
+            "documents": contract.documents.all(),
+            "parties": contract.parties.select_related("forwarded_from").all(),
+            "progress": contract_progress(contract),
+            "party_form": PartyForm(organisation=contract.organisation),
+            "document_form": DocumentForm(),
+            "events": Event.objects.filter(subject=f"contract:{contract.pk}").order_by("id"),
+            "mails": OutboxMessage.objects.filter(contract=contract).order_by("id"),
+        },
+    )
+
+
+def _back(contract) -> HttpResponse:
+    return redirect("contract-detail", contract.pk)
+
+
+@login_required
+@require_POST
+def party_add(request: HttpRequest, contract_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    form = PartyForm(request.POST, organisation=contract.organisation)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return _back(contract)
+    data = form.cleaned_data
+    try:
+        services.party_add(
+            contract=contract,
+            actor=request.user,
+            kind=data["kind"],
+            company=data["company"],
+            name=data["name"],
+            email=data["email"],
+            access_code=data["access_code"],
+            staff=data["staff"] if data["kind"] == PartyKind.STAFF else None,
+            meta=RequestMeta.from_request(request),
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    return _back(contract)
+
+
+def _party(request: HttpRequest, contract_id, party_id) -> Party:
+    contract = contract_for(request.user, contract_id)
+    return get_object_or_404(Party, pk=party_id, contract=contract)
+
+
+@login_required
+@require_POST
+def party_remove(request: HttpRequest, contract_id, party_id) -> HttpResponse:
+    party = _party(request, contract_id, party_id)
+    try:
+        services.party_remove(
+            party=party, actor=request.user, meta=RequestMeta.from_request(request)
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    return _back(party.contract)
+
+
+@login_required
+@require_POST
+def party_move(request: HttpRequest, contract_id, party_id) -> HttpResponse:
+    party = _party(request, contract_id, party_id)
+    offset = -1 if request.POST.get("direction") == "up" else 1
+    try:
+        services.party_move(
+            party=party, actor=request.user, offset=offset, meta=RequestMeta.from_request(request)
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    return _back(party.contract)
+
+
+@login_required
+@require_POST
+def document_add(request: HttpRequest, contract_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    form = DocumentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "追加するPDFを選択してください。")
+        return _back(contract)
+    try:
+        services.document_add(
+            contract=contract,
+            actor=request.user,
+            upload=_uploads([form.cleaned_data["file"]])[0],
+            meta=RequestMeta.from_request(request),
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    return _back(contract)
+
+
+def _document(request: HttpRequest, contract_id, document_id) -> Document:
+    contract = contract_for(request.user, contract_id)
+    return get_object_or_404(Document, pk=document_id, contract=contract)
+
+
+@login_required
+@require_POST
+def document_remove(request: HttpRequest, contract_id, document_id) -> HttpResponse:
+    document = _document(request, contract_id, document_id)
+    try:
+        services.document_remove(
+            document=document, actor=request.user, meta=RequestMeta.from_request(request)
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    return _back(document.contract)
+
+
+@login_required
+@require_POST
+def contract_send(request: HttpRequest, contract_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    try:
+        services.contract_send(
+            contract=contract, actor=request.user, meta=RequestMeta.from_request(request)
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "署名依頼を送信しました。")
+    return _back(contract)
+
+
+@login_required
+def document_download(request: HttpRequest, contract_id, document_id, which: str) -> HttpResponse:
+    document = _document(request, contract_id, document_id)
+    if which == "original":
+        blob, name = document.original, document.filename
+    else:
+        blob, name = document.current_version().blob, document.filename
+        if document.contract.status == "completed":
+            name = f"署名済み_{document.filename}"
+    audit_record(
+        event="document.download",
+        organisation=document.contract.organisation,
+        actor=request.user,
+        subject=f"contract:{document.contract_id}",
+        detail={"filename": name, "sha256": blob.sha256, "which": which},
+        meta=RequestMeta.from_request(request),
+    )
+    return pdf_response(blob_get(blob), name)
+
+
+@login_required
+def document_page(request: HttpRequest, contract_id, document_id, page: int) -> HttpResponse:
+    document = _document(request, contract_id, document_id)
+    if not 1 <= page <= document.page_count:
+        raise Http404
+    return png_response(render_page_png(blob_get(document.current_version().blob), page - 1))
+
+
+@login_required
+def certificate_download(request: HttpRequest, contract_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    if contract.status != "completed":
+        raise Http404
+    audit_record(
+        event="certificate.download",
+        organisation=contract.organisation,
+        actor=request.user,
+        subject=f"contract:{contract.pk}",
+        meta=RequestMeta.from_request(request),
+    )
+    return pdf_response(certificate_pdf(contract), f"締結証明書_{contract.certificate_id}.pdf")

@@ -1,0 +1,28 @@
+"""The public verification page (R25): anyone uploads a PDF and sees its signatures."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from keiyaku.signing.verification import verify_pdf
+from keiyaku.web.forms import VerifyForm
+
+
+def verify(request: HttpRequest) -> HttpResponse:
+    form = VerifyForm(request.POST or None, request.FILES or None)
+    report = None
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > settings.KEIYAKU_MAX_FILE_BYTES * 3:
+            error = "ファイルが大きすぎます。"
+        else:
+            report = verify_pdf(upload.read())
+    return render(
+        request,
+        "web/verify.html",
+        {"form": form, "report": report, "error": error},
+        status=400 if error else 200,
+    )

@@ -1,0 +1,131 @@
+"""The core journey in a real browser: create, send, sign from the mailbox, download."""
+
+from __future__ import annotations
+
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from keiyaku.contracts.models import Contract, ContractStatus
+from keiyaku.signing.verification import verify_pdf
+from tests.pdfs import make_pdf
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def pdftotext(pdf: bytes) -> str:
+    return subprocess.run(
+        ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+
+
+def login(page, site: str, username: str, password: str) -> None:
+    page.goto(f"{site}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+
+
+def test_staff_send_counterparty_and_mayor_sign_staff_download(
+    browser, site, personas, tmp_path: Path
+):
+    pdf_path = tmp_path / "工事請負契約書.pdf"
+    pdf_path.write_bytes(make_pdf(pages=2))
+
+    staff = browser.new_context(accept_downloads=True)
+    page = staff.new_page()
+    login(page, site, "sender", personas.password)
+    page.get_by_role("link", name="新規作成").first.click()
+    page.fill("#id_title", "令和8年度 公園整備工事 請負契約")
+    page.fill("#id_management_number", "R8-公園-007")
+    page.fill("#id_counterparty_company", "株式会社髙橋建設")
+    page.fill("#id_amount", "9800000")
+    page.set_input_files("#id_files", str(pdf_path))
+    page.get_by_role("button", name="作成する").click()
+    page.wait_for_url("**/contracts/*/")
+    assert "案件を作成しました" in page.content()
+
+    page.select_option("#id_kind", "external")
+    page.fill("#id_company", "株式会社髙橋建設")
+    page.fill("#id_name", "髙橋 一郎")
+    page.fill("#id_email", "takahashi@takahashi-kensetsu.example.jp")
+    page.fill("#id_access_code", "4321")
+    page.get_by_role("button", name="署名者を追加").click()
+    page.select_option("#id_kind", "staff")
+    page.select_option("#id_staff", label="市長 一郎（土木課）")
+    page.get_by_role("button", name="署名者を追加").click()
+    assert page.locator("table >> text=髙橋 一郎").count() == 1
+    page.get_by_role("button", name="署名依頼を送信する").click()
+    assert "署名依頼を送信しました" in page.content()
+
+    # The counterparty's request, read in the demo mailbox.
+    page.get_by_role("link", name="メールボックス（デモ）").click()
+    mail = page.locator("article", has_text="takahashi@takahashi-kensetsu.example.jp").first
+    assert (
+        "テスト市 様より「令和8年度 公園整備工事 請負契約」への署名依頼が届いています"
+        in mail.inner_text()
+    )
+    assert "4321" not in mail.inner_text()  # the access code is never e-mailed (R7)
+    link = mail.locator("a").first.get_attribute("href")
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    counterparty = phone.new_page()
+    counterparty.goto(link)
+    counterparty.fill("#id_code", "0000")
+    counterparty.get_by_role("button", name="確認する").click()
+    assert "アクセスコードが正しくありません" in counterparty.content()
+    counterparty.fill("#id_code", "4321")
+    counterparty.get_by_role("button", name="確認する").click()
+    counterparty.wait_for_url("**/documents/")
+    assert counterparty.locator(".tabs a").count() == 1
+    counterparty.locator(".pages img").first.wait_for()
+    assert counterparty.locator(".pages img").count() == 2
+    counterparty.get_by_role("button", name="内容に同意する").click()
+    counterparty.get_by_role("button", name="署名手続きを完了する").click()
+    assert "署名手続きが完了しました" in counterparty.content()
+
+    # The organisation's own signer: the mayor logs in from the link.
+    page.reload()
+    mayor_link = (
+        page.locator("article", has_text="mayor@city.example.jp")
+        .first.locator("a")
+        .first.get_attribute("href")
+    )
+    mayor = browser.new_context().new_page()
+    mayor.goto(mayor_link)
+    mayor.fill("#id_username", "mayor")
+    mayor.fill("#id_password", personas.password)
+    mayor.click("button[type=submit]")
+    mayor.wait_for_url("**/documents/")
+    mayor.get_by_role("button", name="内容に同意する").click()
+    mayor.get_by_role("button", name="署名手続きを完了する").click()
+    assert "署名手続きが完了しました" in mayor.content()
+
+    contract = Contract.objects.get(title="令和8年度 公園整備工事 請負契約")
+    assert contract.status == ContractStatus.COMPLETED
+    page.goto(f"{site}/")
+    assert "締結済み" in page.locator("tr", has_text="公園整備工事").inner_text()
+    page.get_by_role("link", name="令和8年度 公園整備工事 請負契約").click()
+    with page.expect_download() as signed:
+        page.get_by_test_id("download-signed").click()
+    signed_pdf = Path(signed.value.path()).read_bytes()
+    # pyHanko runs its own event loop; Playwright's is running in this thread.
+    with ThreadPoolExecutor(1) as pool:
+        report = pool.submit(verify_pdf, signed_pdf).result()
+    assert report.ok, report.as_dict()
+    with page.expect_download() as certificate:
+        page.get_by_test_id("download-certificate").click()
+    certificate_pdf = Path(certificate.value.path()).read_bytes()
+    text = pdftotext(certificate_pdf)
+    assert contract.certificate_id in text
+    assert "髙橋 一郎" in text and "takahashi@takahashi-kensetsu.example.jp" in text
+
+    # Completion notice with the signed PDF attached (small file, R23).
+    page.get_by_role("link", name="メールボックス（デモ）").click()
+    done = page.locator("article", has_text="電子署名完了のお知らせ").filter(
+        has_text="takahashi@takahashi-kensetsu.example.jp"
+    )
+    assert done.count() == 1
+    assert "添付: 工事請負契約書.pdf" in done.inner_text()

@@ -1,0 +1,104 @@
+"""Fixed personas and the loopback services the tests need (no network but loopback)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+pytest_plugins = ["tests.fixtures_pki"]
+
+
+class _TsaHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        from keiyaku.pki import tsa
+        from keiyaku.pki.service import get_authority
+
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        reply = tsa.respond(body, authority=get_authority())
+        self.send_response(200)
+        self.send_header("Content-Type", "application/timestamp-reply")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def keiyaku_tsa_url(django_db_setup: object) -> Iterator[str]:
+    """keiyaku's own time-stamp authority on loopback, used by URL as in production."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TsaHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _capture_mail(settings) -> None:
+    """Django's test set-up swaps in the locmem back end; keiyaku's tests read the mailbox."""
+    settings.EMAIL_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
+
+
+@pytest.fixture(autouse=True)
+def _use_loopback_tsa(request: pytest.FixtureRequest, settings) -> None:
+    if "keiyaku_tsa_url" in request.fixturenames or request.node.get_closest_marker("django_db"):
+        url = request.getfixturevalue("keiyaku_tsa_url")
+        settings.KEIYAKU_TSA_URLS = [url]
+        from keiyaku.signing import keys
+
+        for name in ("get_timestamper",):
+            getattr(getattr(keys, name), "cache_clear", lambda: None)()
+
+
+class Personas:
+    """An organisation with its staff, a second department, and an outsider organisation."""
+
+    def __init__(self) -> None:
+        from keiyaku.accounts.models import Role
+        from keiyaku.accounts.services import (
+            department_get_or_create,
+            organisation_create,
+            staff_create,
+        )
+
+        self.password = "correct horse battery"
+        self.org = organisation_create(name="テスト市", slug="test-city")
+        self.contracts_dept = department_get_or_create(organisation=self.org, name="契約課")
+        self.other_dept = department_get_or_create(organisation=self.org, name="土木課")
+        self.sender = staff_create(
+            organisation=self.org,
+            username="sender",
+            password=self.password,
+            display_name="契約 花子",
+            email="sender@city.example.jp",
+            department=self.contracts_dept,
+            roles=[Role.SENDER],
+        )
+        self.mayor = staff_create(
+            organisation=self.org,
+            username="mayor",
+            password=self.password,
+            display_name="市長 一郎",
+            email="mayor@city.example.jp",
+            department=self.other_dept,
+            roles=[Role.SIGNER],
+        )
+        self.outsider_org = organisation_create(name="よそ町", slug="other-town")
+        self.outsider = staff_create(
+            organisation=self.outsider_org,
+            username="outsider",
+            password=self.password,
+            display_name="他町 職員",
+            email="staff@other-town.example.jp",
+            roles=[Role.ADMIN, Role.SENDER],
+        )
+
+
+@pytest.fixture
+def personas(db: object) -> Personas:
+    return Personas()

@@ -1,0 +1,99 @@
+"""Drive the contract flow as users do: services for staff set-up, HTTP for parties."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.test import Client
+
+from keiyaku.contracts import services
+from keiyaku.contracts.models import Contract
+from keiyaku.contracts.services.drafting import Upload
+from keiyaku.notifications.models import CapturedMail
+from tests.pdfs import make_pdf
+
+URL_RE = re.compile(r"https?://[^\s/]+(/(?:s|d)/[A-Za-z0-9_-]+/)")
+SHA_RE = re.compile(r'name="(sha256_\d+)" value="([0-9a-f]{64})"')
+
+
+@dataclass(frozen=True)
+class External:
+    company: str
+    name: str
+    email: str
+    code: str = "1234"
+
+
+def mails_to(address: str) -> list[CapturedMail]:
+    return list(CapturedMail.objects.filter(to=address).order_by("id"))
+
+
+def mail_links(address: str) -> list[str]:
+    """Every signing or download link e-mailed to an address, oldest first (paths)."""
+    return [path for mail in mails_to(address) for path in URL_RE.findall(mail.body)]
+
+
+def last_link(address: str) -> str:
+    links = mail_links(address)
+    assert links, f"no link was e-mailed to {address}"
+    return links[-1]
+
+
+def draft_contract(
+    sender,
+    *,
+    externals: Sequence[External] = (),
+    staff_signers: Sequence = (),
+    documents: int = 1,
+    pages: int = 1,
+    title: str = "令和8年度 道路補修工事 請負契約",
+) -> Contract:
+    uploads = [
+        Upload(
+            filename=f"契約書{i + 1}.pdf", data=make_pdf(pages=pages, text=f"{title} 第{i + 1}号")
+        )
+        for i in range(documents)
+    ]
+    contract = services.contract_create(
+        actor=sender,
+        title=title,
+        management_number="R8-土木-0042",
+        counterparty_company=externals[0].company if externals else "",
+        amount=12_345_000,
+        uploads=uploads,
+    )
+    for ext in externals:
+        services.party_add(
+            contract=contract,
+            actor=sender,
+            kind="external",
+            company=ext.company,
+            name=ext.name,
+            email=ext.email,
+            access_code=ext.code,
+        )
+    for staff in staff_signers:
+        services.party_add(contract=contract, actor=sender, kind="staff", staff=staff)
+    return contract
+
+
+def enter_code(client: Client, link: str, code: str):
+    return client.post(link, {"code": code})
+
+
+def agree(client: Client, link: str, code: str | None = None) -> None:
+    """Open the link, prove the code, read, agree and complete, as a browser would."""
+    if code is not None:
+        response = enter_code(client, link, code)
+        assert response.status_code == 302, response.content.decode()[:2000]
+    response = client.get(link + "documents/")
+    assert response.status_code == 200, response.content.decode()[:2000]
+    response = client.post(link + "confirm/")
+    assert response.status_code == 200
+    fields = dict(SHA_RE.findall(response.content.decode()))
+    assert fields
+    response = client.post(link + "complete/", fields)
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert "署名手続きが完了しました" in response.content.decode()

@@ -1,0 +1,14 @@
+"""Test settings: keiyaku's own settings with a throw-away data folder and inline jobs."""
+
+import os
+import tempfile
+
+os.environ.setdefault("KEIYAKU_DATA_DIR", tempfile.mkdtemp(prefix="keiyaku-test-"))
+os.environ.setdefault("KEIYAKU_TASKS_IMMEDIATE", "1")
+os.environ.setdefault("KEIYAKU_DEMO", "1")
+os.environ.pop("KEIYAKU_SMTP_HOST", None)
+
+from keiyaku.settings import *  # noqa: E402,F403
+
+# Hashing is not what the tests measure.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
