@@ -170,6 +170,9 @@ KEIYAKU_TSA_URLS = [u for u in env("TSA_URLS", f"{PUBLIC_URL}/pki/tsa").split(",
 KEIYAKU_SIGNER_PKCS12 = env("SIGNER_PKCS12")
 KEIYAKU_SIGNER_PKCS12_PASSWORD = env("SIGNER_PKCS12_PASSWORD")
 
+# Agreements older than this whose signature job has not run are finished by the sweeper.
+KEIYAKU_SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 120)
+
 # --- e-mail ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("MAIL_FROM", "keiyaku <no-reply@keiyaku.localhost>")
 if env("SMTP_HOST"):

@@ -12,3 +12,8 @@ from keiyaku.settings import *  # noqa: E402,F403
 
 # Hashing is not what the tests measure.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A worker process started by a test shares the test database (a file, so both can open it).
+DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
+if os.environ.get("KEIYAKU_TEST_DB"):
+    DATABASES["default"]["NAME"] = os.environ["KEIYAKU_TEST_DB"]  # noqa: F405

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task, on_startup
+from huey.exceptions import TaskLockedException
 
 from keiyaku.contracts.services import contract_finalize, signature_apply, signature_sweep
 
@@ -18,6 +23,27 @@ def finalize_contract(contract_id: str) -> None:
     contract_finalize(contract_id=contract_id)
 
 
+def _sweep(older_than: timedelta) -> None:
+    # One sweeper at a time across every worker: signing the same agreement twice would be
+    # harmless (the state guard keeps one) but wasted work.
+    try:
+        with lock_task("contracts-sweep"):
+            signature_sweep(older_than=older_than)
+    except TaskLockedException:
+        pass
+
+
 @db_periodic_task(crontab(minute="*"))
 def sweep() -> None:
-    signature_sweep()
+    """Finish agreements and completions whose job was lost."""
+    _sweep(timedelta(seconds=settings.KEIYAKU_SWEEP_AFTER_SECONDS))
+
+
+@on_startup()
+def resume_after_restart() -> None:
+    """A restarted worker first finishes what a killed one left: nothing waits for the clock."""
+    close_old_connections()
+    try:
+        _sweep(timedelta(0))
+    finally:
+        close_old_connections()
