@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from keiyaku.audit.labels import event_label
+
 
 class Event(models.Model):
     """One operation. Never updated or deleted; `hash` chains it to the previous entry."""
@@ -26,3 +28,7 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    @property
+    def label(self) -> str:
+        return event_label(self.event)
