@@ -94,6 +94,7 @@ TEMPLATES = [
     }
 ]
 
+DATABASES: dict[str, dict[str, object]]
 _db_url = env("DATABASE_URL")
 if _db_url.startswith("postgres"):
     from urllib.parse import urlparse
@@ -188,6 +189,7 @@ else:
     EMAIL_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
 
 # --- background work (R41) -------------------------------------------------------------------
+HUEY: dict[str, object]
 if env("REDIS_URL"):
     HUEY = {
         "huey_class": "huey.RedisHuey",

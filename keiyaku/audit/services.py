@@ -47,10 +47,11 @@ def audit_record(
 ) -> Event:
     now = timezone.now()
     last = Event.objects.order_by("-id").values_list("hash", flat=True).first() or ""
-    fields = {
+    label = actor_label or (actor.label if actor is not None else "")
+    fields: dict[str, Any] = {
         "organisation": getattr(organisation, "pk", None),
         "actor": getattr(actor, "pk", None),
-        "actor_label": actor_label or (actor.label if actor is not None else ""),
+        "actor_label": label,
         "subject": subject,
         "event": event,
         "detail": detail or {},
@@ -61,7 +62,7 @@ def audit_record(
     return Event.objects.create(
         organisation=organisation,
         actor=actor,
-        actor_label=fields["actor_label"],
+        actor_label=label,
         subject=subject,
         event=event,
         detail=fields["detail"],

@@ -26,7 +26,7 @@ def certificate_data(contract: Contract) -> CertificateData:
     for party in contract.parties.filter(status=PartyStatus.SIGNED).order_by("position"):
         assert party.agreed_at is not None
         role = "署名者（事業者）" if party.kind == PartyKind.EXTERNAL else "署名者（職員）"
-        if party.forwarded_from_id:
+        if party.forwarded_from is not None:
             role += f"（{party.forwarded_from.name} 様から転送）"
         parties.append(
             CertificateParty(

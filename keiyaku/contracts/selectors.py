@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -29,7 +30,7 @@ def contracts_visible_to(staff: Staff) -> QuerySet[Contract]:
     return Contract.objects.filter(organisation_id=staff.organisation_id)
 
 
-def contract_for(staff: Staff, contract_id: object) -> Contract:
+def contract_for(staff: Staff, contract_id: uuid.UUID | str) -> Contract:
     """The contract, or 404 for anyone who may not see it (never 403: no existence leak)."""
     try:
         return (

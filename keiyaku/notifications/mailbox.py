@@ -14,7 +14,7 @@ class CaptureBackend(BaseEmailBackend):
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         for message in email_messages:
             mail = CapturedMail.objects.create(
-                to=", ".join(message.to), subject=message.subject, body=message.body
+                to=", ".join(message.to), subject=str(message.subject), body=str(message.body)
             )
             for attachment in message.attachments:
                 filename, content, mimetype = attachment

@@ -119,6 +119,8 @@ def contract_create(
         raise ContractError("契約書のPDFを1つ以上選択してください。", code="no_files")
     require_printable(案件名=title, 管理番号=management_number)
     ingested = _ingest_all(uploads, already=0, already_bytes=0)
+    if actor.organisation is None:
+        raise ContractError("組織に所属する職員だけが案件を作成できます。", code="no_organisation")
     now = timezone.now()
     contract = Contract.objects.create(
         organisation=actor.organisation,

@@ -83,17 +83,17 @@ def completion_notify(*, contract: Contract) -> None:
         recipients.append((party.email, party, url))
     if contract.created_by.email not in {r[0] for r in recipients}:
         recipients.append((contract.created_by.email, None, staff_url))
-    for email, party, url in recipients:
+    for email, recipient, url in recipients:
         mail_queue(
             organisation=contract.organisation,
             contract=contract,
-            party=party,
+            party=recipient,
             to=email,
             template="completed",
             context={
                 "contract": contract,
                 "organisation": contract.organisation,
-                "party": party,
+                "party": recipient,
                 "url": url,
                 "attached": attach,
                 "days": settings.KEIYAKU_DOWNLOAD_LINK_DAYS,

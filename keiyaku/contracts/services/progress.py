@@ -6,6 +6,7 @@ guards (conditional updates) make the second run do nothing.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.db import transaction
@@ -95,13 +96,13 @@ def _advance(contract: Contract) -> None:
     transaction.on_commit(lambda: _enqueue_finalize(contract.pk))
 
 
-def _enqueue_finalize(contract_id: object) -> None:
+def _enqueue_finalize(contract_id: uuid.UUID) -> None:
     from keiyaku.contracts.tasks import finalize_contract
 
     finalize_contract(str(contract_id))
 
 
-def contract_finalize(*, contract_id: object) -> bool:
+def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
     """Add validation data and a document timestamp (B-LTA), then announce completion (R21, R23)."""
     contract = Contract.objects.select_related("keyring").get(pk=contract_id)
     if contract.status != ContractStatus.IN_PROGRESS:
