@@ -6,7 +6,7 @@ KEIYAKU := $(BIN)/keiyaku
 SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format bench install system-deps migrate clean
+.PHONY: run test lint format bench install system-deps messages clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON))"; exit 1; }
@@ -35,6 +35,7 @@ system-deps:
 lint: install
 	$(BIN)/ruff format --check keiyaku tests bench
 	$(BIN)/ruff check keiyaku tests bench
+	$(BIN)/mypy keiyaku
 
 format: install
 	$(BIN)/ruff format keiyaku tests bench
@@ -43,6 +44,11 @@ format: install
 ## make test: lint, then the whole suite (browser tests included)
 test: install system-deps lint
 	$(BIN)/pytest -n 2 --dist loadfile -q
+
+## refresh the English catalogue after changing user-facing text (needs Debian's gettext)
+messages: install
+	$(KEIYAKU) makemessages -l en --ignore=tests --ignore=bench --ignore=var --ignore=docs --ignore=.venv
+	$(KEIYAKU) compilemessages -l en
 
 bench: install system-deps
 	$(BIN)/python bench/sign.py

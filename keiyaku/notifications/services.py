@@ -14,7 +14,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from keiyaku.notifications.models import OutboxMessage, OutboxStatus
 from keiyaku.storage.blobs import blob_get
@@ -34,7 +34,10 @@ def mail_queue(
     attachments: Sequence[tuple[Blob, str]] = (),
 ) -> OutboxMessage:
     """Render `notifications/mail/<template>.txt` (first line is the subject) and queue it."""
-    text = render_to_string(f"notifications/mail/{template}.txt", context).strip()
+    # Recipients have no language of their own yet: mail goes out in the service's language,
+    # whatever language the person who caused it is using.
+    with translation.override(settings.LANGUAGE_CODE):
+        text = render_to_string(f"notifications/mail/{template}.txt", context).strip()
     subject, _, body = text.partition("\n")
     message = OutboxMessage.objects.create(
         organisation=organisation,

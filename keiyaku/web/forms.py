@@ -43,7 +43,8 @@ class ContractForm(forms.Form):
     note = forms.CharField(
         label=_("備考"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    files = MultipleFileField(label=_("契約書（PDF、最大5ファイル）"))
+    # A declared field, not the form's own `files` attribute (fields live in `base_fields`).
+    files = MultipleFileField(label=_("契約書（PDF、最大5ファイル）"))  # type: ignore[assignment]
 
 
 class DocumentForm(forms.Form):

@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.i18n import set_language
 
 from keiyaku.web.views import mailbox, signing, staff, verify
 
@@ -70,4 +71,5 @@ urlpatterns = [
     path("s/<str:token>/forward/", signing.sign_forward, name="sign-forward"),
     path("d/<str:token>/", signing.download_entry, name="download-entry"),
     path("verify/", verify.verify, name="verify"),
+    path("i18n/setlang/", set_language, name="set_language"),
 ]

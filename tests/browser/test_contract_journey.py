@@ -34,7 +34,7 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     pdf_path = tmp_path / "工事請負契約書.pdf"
     pdf_path.write_bytes(make_pdf(pages=2))
 
-    staff = browser.new_context(accept_downloads=True)
+    staff = browser.new_context(accept_downloads=True, locale="ja-JP")
     page = staff.new_page()
     login(page, site, "sender", personas.password)
     page.get_by_role("link", name="新規作成").first.click()
@@ -70,7 +70,9 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     assert "4321" not in mail.inner_text()  # the access code is never e-mailed (R7)
     link = mail.locator("a").first.get_attribute("href")
 
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, locale="ja-JP"
+    )
     counterparty = phone.new_page()
     counterparty.goto(link)
     counterparty.fill("#id_code", "0000")
@@ -93,7 +95,7 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
         .first.locator("a")
         .first.get_attribute("href")
     )
-    mayor = browser.new_context().new_page()
+    mayor = browser.new_context(locale="ja-JP").new_page()
     mayor.goto(mayor_link)
     mayor.fill("#id_username", "mayor")
     mayor.fill("#id_password", personas.password)
@@ -115,6 +117,18 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     with ThreadPoolExecutor(1) as pool:
         report = pool.submit(verify_pdf, signed_pdf).result()
     assert report.ok, report.as_dict()
+    # Anyone can check the signed PDF on the public verification page (R25), without login.
+    signed_path = tmp_path / "署名済み.pdf"
+    signed_path.write_bytes(signed_pdf)
+    verifier = browser.new_context(locale="ja-JP").new_page()
+    verifier.goto(f"{site}/verify/")
+    verifier.set_input_files("#id_file", str(signed_path))
+    verifier.get_by_role("button", name="検証する").click()
+    result = verifier.locator("#verify-result")
+    assert result.get_attribute("data-ok") == "true"
+    assert "すべての署名は有効です" in result.inner_text()
+    assert "髙橋 一郎 様 [takahashi@takahashi-kensetsu.example.jp] が " in verifier.content()
+
     with page.expect_download() as certificate:
         page.get_by_test_id("download-certificate").click()
     certificate_pdf = Path(certificate.value.path()).read_bytes()

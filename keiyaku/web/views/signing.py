@@ -10,6 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -90,7 +91,7 @@ def sign_entry(request: HttpRequest, token: str) -> HttpResponse:
         party.refresh_from_db()
         if party.is_locked:
             return _dead(request, LinkState("locked", state.link))
-        error = "アクセスコードが正しくありません。"
+        error = _("アクセスコードが正しくありません。")
     return render(
         request,
         "web/sign_code.html",
@@ -175,10 +176,10 @@ def sign_complete(request: HttpRequest, token: str) -> HttpResponse:
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
-    shown = {}
+    shown: dict[int, str] = {}
     for key, value in request.POST.items():
         if key.startswith("sha256_") and key[7:].isdigit():
-            shown[int(key[7:])] = value
+            shown[int(key[7:])] = str(value)
     try:
         services.party_agree(party=party, shown=shown, meta=RequestMeta.from_request(request))
     except ContractError as exc:
@@ -187,7 +188,7 @@ def sign_complete(request: HttpRequest, token: str) -> HttpResponse:
             "web/sign_message.html",
             {
                 "contract": party.contract,
-                "title": "署名できませんでした",
+                "title": _("署名できませんでした"),
                 "message": exc.message,
                 "back": reverse("sign-documents", args=[token]),
             },
@@ -218,8 +219,8 @@ def sign_reject(request: HttpRequest, token: str) -> HttpResponse:
                 "web/sign_message.html",
                 {
                     "contract": party.contract,
-                    "title": "却下しました",
-                    "message": "この書類への署名を却下しました。送信者に通知しました。",
+                    "title": _("却下しました"),
+                    "message": _("この書類への署名を却下しました。送信者に通知しました。"),
                 },
             )
     return render(
@@ -255,9 +256,12 @@ def sign_forward(request: HttpRequest, token: str) -> HttpResponse:
                 "web/sign_message.html",
                 {
                     "contract": party.contract,
-                    "title": "転送しました",
-                    "message": f"{successor.name} 様（{successor.email}）に署名依頼を転送しました。"
-                    "アクセスコードは転送先の方にお伝えください。",
+                    "title": _("転送しました"),
+                    "message": _(
+                        "%(name)s 様（%(email)s）に署名依頼を転送しました。"
+                        "アクセスコードは転送先の方にお伝えください。"
+                    )
+                    % {"name": successor.name, "email": successor.email},
                 },
             )
     return render(
@@ -279,7 +283,8 @@ def download_entry(request: HttpRequest, token: str) -> HttpResponse:
     if doc_id:
         for version in finals:
             if str(version.document_id) == doc_id:
-                return pdf_response(blob_get(version.blob), f"署名済み_{version.document.filename}")
+                name = _("署名済み_%(filename)s") % {"filename": version.document.filename}
+                return pdf_response(blob_get(version.blob), name)
         raise Http404
     return render(
         request, "web/download.html", {"contract": contract, "finals": finals, "token": token}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from keiyaku.accounts.models import Staff
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
@@ -23,19 +26,34 @@ from keiyaku.web.forms import ContractForm, DocumentForm, PartyForm
 from keiyaku.web.views.responses import pdf_response, png_response
 
 
+class StaffRequest(HttpRequest):
+    """A request behind `login_required`: the user is a staff member."""
+
+    user: Staff
+
+
+def _upload_limits() -> dict[str, int]:
+    mb = 1024 * 1024
+    return {
+        "file_mb": settings.KEIYAKU_MAX_FILE_BYTES // mb,
+        "total_mb": settings.KEIYAKU_MAX_CONTRACT_BYTES // mb,
+        "files": settings.KEIYAKU_MAX_FILES,
+    }
+
+
 def _uploads(files) -> list[Upload]:
     return [Upload(filename=f.name, data=f.read()) for f in files]
 
 
 @login_required
-def contract_list(request: HttpRequest) -> HttpResponse:
+def contract_list(request: StaffRequest) -> HttpResponse:
     contracts = contracts_visible_to(request.user).prefetch_related("parties")
     rows = [(c, contract_progress(c)) for c in contracts[:500]]
     return render(request, "web/contract_list.html", {"rows": rows})
 
 
 @login_required
-def contract_create(request: HttpRequest) -> HttpResponse:
+def contract_create(request: StaffRequest) -> HttpResponse:
     if request.user.organisation_id is None:
         raise Http404
     form = ContractForm(request.POST or None, request.FILES or None)
@@ -59,15 +77,18 @@ def contract_create(request: HttpRequest) -> HttpResponse:
         except ContractError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "案件を作成しました。署名者を設定して送信してください。")
+            messages.success(request, _("案件を作成しました。署名者を設定して送信してください。"))
             return redirect("contract-detail", contract.pk)
     return render(
-        request, "web/contract_form.html", {"form": form}, status=400 if form.errors else 200
+        request,
+        "web/contract_form.html",
+        {"form": form, "limits": _upload_limits()},
+        status=400 if form.errors else 200,
     )
 
 
 @login_required
-def contract_detail(request: HttpRequest, contract_id) -> HttpResponse:
+def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     audit_record(
         event="contract.view",
@@ -86,7 +107,10 @@ def contract_detail(request: HttpRequest, contract_id) -> HttpResponse:
             "progress": contract_progress(contract),
             "party_form": PartyForm(organisation=contract.organisation),
             "document_form": DocumentForm(),
-            "events": Event.objects.filter(subject=f"contract:{contract.pk}").order_by("id"),
+            # Views stay in the audit log; the history shows what changed.
+            "events": Event.objects.filter(subject=f"contract:{contract.pk}")
+            .exclude(event="contract.view")
+            .order_by("id"),
             "mails": OutboxMessage.objects.filter(contract=contract).order_by("id"),
         },
     )
@@ -98,13 +122,13 @@ def _back(contract) -> HttpResponse:
 
 @login_required
 @require_POST
-def party_add(request: HttpRequest, contract_id) -> HttpResponse:
+def party_add(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     form = PartyForm(request.POST, organisation=contract.organisation)
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return _back(contract)
     data = form.cleaned_data
     try:
@@ -124,14 +148,14 @@ def party_add(request: HttpRequest, contract_id) -> HttpResponse:
     return _back(contract)
 
 
-def _party(request: HttpRequest, contract_id, party_id) -> Party:
+def _party(request: StaffRequest, contract_id, party_id) -> Party:
     contract = contract_for(request.user, contract_id)
     return get_object_or_404(Party, pk=party_id, contract=contract)
 
 
 @login_required
 @require_POST
-def party_remove(request: HttpRequest, contract_id, party_id) -> HttpResponse:
+def party_remove(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     try:
         services.party_remove(
@@ -144,7 +168,7 @@ def party_remove(request: HttpRequest, contract_id, party_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def party_move(request: HttpRequest, contract_id, party_id) -> HttpResponse:
+def party_move(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     offset = -1 if request.POST.get("direction") == "up" else 1
     try:
@@ -158,11 +182,11 @@ def party_move(request: HttpRequest, contract_id, party_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def document_add(request: HttpRequest, contract_id) -> HttpResponse:
+def document_add(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     form = DocumentForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "追加するPDFを選択してください。")
+        messages.error(request, _("追加するPDFを選択してください。"))
         return _back(contract)
     try:
         services.document_add(
@@ -176,14 +200,14 @@ def document_add(request: HttpRequest, contract_id) -> HttpResponse:
     return _back(contract)
 
 
-def _document(request: HttpRequest, contract_id, document_id) -> Document:
+def _document(request: StaffRequest, contract_id, document_id) -> Document:
     contract = contract_for(request.user, contract_id)
     return get_object_or_404(Document, pk=document_id, contract=contract)
 
 
 @login_required
 @require_POST
-def document_remove(request: HttpRequest, contract_id, document_id) -> HttpResponse:
+def document_remove(request: StaffRequest, contract_id, document_id) -> HttpResponse:
     document = _document(request, contract_id, document_id)
     try:
         services.document_remove(
@@ -196,7 +220,7 @@ def document_remove(request: HttpRequest, contract_id, document_id) -> HttpRespo
 
 @login_required
 @require_POST
-def contract_send(request: HttpRequest, contract_id) -> HttpResponse:
+def contract_send(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     try:
         services.contract_send(
@@ -205,19 +229,19 @@ def contract_send(request: HttpRequest, contract_id) -> HttpResponse:
     except ContractError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "署名依頼を送信しました。")
+        messages.success(request, _("署名依頼を送信しました。"))
     return _back(contract)
 
 
 @login_required
-def document_download(request: HttpRequest, contract_id, document_id, which: str) -> HttpResponse:
+def document_download(request: StaffRequest, contract_id, document_id, which: str) -> HttpResponse:
     document = _document(request, contract_id, document_id)
     if which == "original":
         blob, name = document.original, document.filename
     else:
         blob, name = document.current_version().blob, document.filename
         if document.contract.status == "completed":
-            name = f"署名済み_{document.filename}"
+            name = _("署名済み_%(filename)s") % {"filename": document.filename}
     audit_record(
         event="document.download",
         organisation=document.contract.organisation,
@@ -230,7 +254,7 @@ def document_download(request: HttpRequest, contract_id, document_id, which: str
 
 
 @login_required
-def document_page(request: HttpRequest, contract_id, document_id, page: int) -> HttpResponse:
+def document_page(request: StaffRequest, contract_id, document_id, page: int) -> HttpResponse:
     document = _document(request, contract_id, document_id)
     if not 1 <= page <= document.page_count:
         raise Http404
@@ -238,7 +262,7 @@ def document_page(request: HttpRequest, contract_id, document_id, page: int) -> 
 
 
 @login_required
-def certificate_download(request: HttpRequest, contract_id) -> HttpResponse:
+def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     if contract.status != "completed":
         raise Http404
@@ -249,4 +273,5 @@ def certificate_download(request: HttpRequest, contract_id) -> HttpResponse:
         subject=f"contract:{contract.pk}",
         meta=RequestMeta.from_request(request),
     )
-    return pdf_response(certificate_pdf(contract), f"締結証明書_{contract.certificate_id}.pdf")
+    name = _("締結証明書_%(certificate_id)s.pdf") % {"certificate_id": contract.certificate_id}
+    return pdf_response(certificate_pdf(contract), name)

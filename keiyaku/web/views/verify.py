@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from keiyaku.signing.verification import verify_pdf
 from keiyaku.web.forms import VerifyForm
@@ -17,7 +18,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         if upload.size > settings.KEIYAKU_MAX_FILE_BYTES * 3:
-            error = "ファイルが大きすぎます。"
+            error = _("ファイルが大きすぎます。")
         else:
             report = verify_pdf(upload.read())
     return render(
