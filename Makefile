@@ -23,10 +23,12 @@ run: install
 	$(KEIYAKU) seed_demo
 	$(KEIYAKU) serve --addr 127.0.0.1:8000
 
-## the Debian packages the tests use (installed only when missing)
+## the Debian packages the tests use (installed only when missing); node and npm run the test
+## OpenID provider (tests/signin/oidc_provider), taken from Debian only when not on the PATH
 system-deps:
 	@missing=""; \
 	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

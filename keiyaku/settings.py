@@ -58,10 +58,13 @@ INSTALLED_APPS = [
     "keiyaku.storage",
     "keiyaku.audit",
     "keiyaku.contracts",
+    "keiyaku.addressbook",
+    "keiyaku.applications",
     "keiyaku.notifications",
     "keiyaku.signing",
     "keiyaku.pki",
     "keiyaku.web",
+    "keiyaku.signin",
 ]
 
 MIDDLEWARE = [
@@ -72,7 +75,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "keiyaku.signin.middleware.SignInPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "keiyaku.web.middleware.ContentSecurityPolicyMiddleware",
+    "keiyaku.accounts.middleware.IpAllowListMiddleware",
 ]
 
 ROOT_URLCONF = "keiyaku.urls"
@@ -128,10 +134,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "contract-list"
 LOGOUT_REDIRECT_URL = "login"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-]
+# AUTH_PASSWORD_VALIDATORS: see the sign-in block below.
 
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", "日本語"), ("en", "English")]
@@ -149,6 +152,32 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# HSTS is sent only on requests that arrived over TLS (Django's SecurityMiddleware).
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000 if PUBLIC_URL.startswith("https://") else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+# Every page's Content-Security-Policy: no inline scripts or styles anywhere (web/middleware.py).
+KEIYAKU_CSP = env(
+    "CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+
+# --- organisation security (R38, R39) ----------------------------------------------------------
+# Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma-separated).
+KEIYAKU_TRUSTED_PROXIES = [p.strip() for p in env("TRUSTED_PROXIES").split(",") if p.strip()]
+if KEIYAKU_TRUSTED_PROXIES:
+    # The trusted proxy terminates TLS and says so; nobody else reaches the app.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Audit entries stay in the database this long, then move to an archive file (at least a year).
+KEIYAKU_AUDIT_RETENTION_DAYS = max(365, env_int("AUDIT_RETENTION_DAYS", 400))
+# Rate limits per client address: attempts per window (seconds).
+KEIYAKU_RATE_ACCESS_CODE = (
+    env_int("RATE_ACCESS_CODE", 30),
+    env_int("RATE_ACCESS_CODE_WINDOW", 600),
+)
+KEIYAKU_RATE_VERIFY = (env_int("RATE_VERIFY", 30), env_int("RATE_VERIFY_WINDOW", 600))
+# Largest staff CSV accepted (R35).
+KEIYAKU_STAFF_CSV_MAX_BYTES = env_int("STAFF_CSV_MAX_KB", 5 * 1024) * 1024
 
 # Uploads: Django keeps files above this size on disk while the request is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
@@ -162,6 +191,10 @@ KEIYAKU_MAX_PARTIES = env_int("MAX_PARTIES", 100)
 KEIYAKU_ACCESS_CODE_ATTEMPTS = env_int("ACCESS_CODE_ATTEMPTS", 5)
 KEIYAKU_SIGN_LINK_DAYS = env_int("SIGN_LINK_DAYS", 14)
 KEIYAKU_DOWNLOAD_LINK_DAYS = env_int("DOWNLOAD_LINK_DAYS", 14)
+# The online application (電子契約利用申出書, R14): how long its link stays usable.
+KEIYAKU_APPLICATION_LINK_DAYS = env_int("APPLICATION_LINK_DAYS", 14)
+KEIYAKU_DEADLINE_DAYS = env_int("DEADLINE_DAYS", 7)  # default signing deadline (R11)
+KEIYAKU_REMIND_DAYS_BEFORE = env_int("REMIND_DAYS_BEFORE", 1)  # automatic reminder (R11)
 KEIYAKU_ATTACH_LIMIT_BYTES = env_int("ATTACH_LIMIT_KB", 6 * 1024) * 1024
 
 # --- signing and PKI (R26) -------------------------------------------------------------------
@@ -173,6 +206,36 @@ KEIYAKU_SIGNER_PKCS12_PASSWORD = env("SIGNER_PKCS12_PASSWORD")
 
 # Agreements older than this whose signature job has not run are finished by the sweeper.
 KEIYAKU_SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 120)
+
+# --- sign-in (R37) ---------------------------------------------------------------------------
+# Password policy: length, not a common password, not all digits, not like the login ID or name.
+KEIYAKU_PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 10)
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": KEIYAKU_PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "email", "display_name")},
+    },
+]
+# Consecutive failed logins (password or second factor) that lock an account, and for how long.
+KEIYAKU_LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+KEIYAKU_LOGIN_LOCK_MINUTES = env_int("LOGIN_LOCK_MINUTES", 30)
+# Rate limit of the login endpoints: attempts per window, per client address and per login ID.
+KEIYAKU_LOGIN_RATE_WINDOW_SECONDS = env_int("LOGIN_RATE_WINDOW_SECONDS", 300)
+KEIYAKU_LOGIN_RATE_PER_IP = env_int("LOGIN_RATE_PER_IP", 30)
+KEIYAKU_LOGIN_RATE_PER_LOGIN_ID = env_int("LOGIN_RATE_PER_LOGIN_ID", 10)
+# Idle timeout for organisations that have not set their own (minutes).
+KEIYAKU_SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 60)
+# Seconds allowed between the password and the second step (TOTP code or enrolment).
+KEIYAKU_LOGIN_PENDING_SECONDS = env_int("LOGIN_PENDING_SECONDS", 600)
+# Timeout of calls to an organisation's OpenID provider (seconds).
+KEIYAKU_OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_MINUTES", 60) * 60
 
 # --- e-mail ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("MAIL_FROM", "keiyaku <no-reply@keiyaku.localhost>")
@@ -205,6 +268,18 @@ else:
         "immediate": env_bool("TASKS_IMMEDIATE", False),
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
+
+# The rate limiter's counters: per process by default, shared through Redis when configured.
+CACHES: dict[str, dict[str, object]]
+if env("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("REDIS_URL"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LOGGING = {
     "version": 1,

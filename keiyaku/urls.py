@@ -2,5 +2,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("pki/", include("keiyaku.pki.urls")),
+    path("admin-org/", include("keiyaku.accounts.urls")),
+    path("addressbook/", include("keiyaku.addressbook.urls")),
+    path("", include("keiyaku.applications.urls")),
+    path("", include("keiyaku.signin.urls")),
     path("", include("keiyaku.web.urls")),
 ]

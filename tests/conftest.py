@@ -39,6 +39,14 @@ def keiyaku_tsa_url(django_db_setup: object) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """The rate limiter counts per client address in the cache; every test starts at zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _capture_mail(settings) -> None:
     """Django's test set-up swaps in the locmem back end; keiyaku's tests read the mailbox."""
     settings.EMAIL_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
@@ -87,6 +95,25 @@ class Personas:
             email="mayor@city.example.jp",
             department=self.other_dept,
             roles=[Role.SIGNER],
+        )
+        self.general_dept = department_get_or_create(organisation=self.org, name="総務課")
+        self.admin = staff_create(
+            organisation=self.org,
+            username="city-admin",
+            password=self.password,
+            display_name="管理 太郎",
+            email="kanri@city.example.jp",
+            department=self.general_dept,
+            roles=[Role.ADMIN, Role.SENDER],
+        )
+        self.viewer = staff_create(
+            organisation=self.org,
+            username="city-viewer",
+            password=self.password,
+            display_name="閲覧 次郎",
+            email="etsuran@city.example.jp",
+            department=self.contracts_dept,
+            roles=[Role.VIEWER],
         )
         self.outsider_org = organisation_create(name="よそ町", slug="other-town")
         self.outsider = staff_create(

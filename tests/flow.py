@@ -96,4 +96,5 @@ def agree(client: Client, link: str, code: str | None = None) -> None:
     assert fields
     response = client.post(link + "complete/", fields)
     assert response.status_code == 200, response.content.decode()[:2000]
-    assert "署名手続きが完了しました" in response.content.decode()
+    page = response.content.decode()
+    assert "署名手続きが完了しました" in page or "承認が完了しました" in page

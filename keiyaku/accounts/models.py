@@ -13,6 +13,11 @@ class Organisation(models.Model):
     name = models.CharField(_("名称"), max_length=200)
     slug = models.SlugField(unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Settings of the organisation, changed by its admins (R29, R38).
+    include_subdepartments = models.BooleanField(_("下位の所属の案件も閲覧できる"), default=False)
+    ip_allowlist = models.TextField(
+        _("接続を許可するIPアドレス"), blank=True
+    )  # one address or CIDR range per line; empty = no restriction
 
     def __str__(self) -> str:
         return self.name
@@ -55,6 +60,7 @@ class Staff(AbstractUser):
     )
     department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT)
     display_name = models.CharField(_("氏名"), max_length=200, blank=True)
+    kana = models.CharField(_("ふりがな"), max_length=200, blank=True)
     roles = models.JSONField(default=list, blank=True)
 
     def has_role(self, role: str) -> bool:
@@ -63,3 +69,7 @@ class Staff(AbstractUser):
     @property
     def label(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [str(label) for value, label in Role.choices if value in self.roles]

@@ -1,17 +1,109 @@
-"""Writes for organisations and staff."""
+"""Writes for organisations, departments and staff (R1, R2, R35, R36, R38).
+
+Each runs in one transaction and writes its audit entry there; e-mail to new staff is queued in
+the same transaction and delivered after commit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Department, Organisation, Role, Staff
+from keiyaku.accounts.network import address_allowed, parse_networks
+from keiyaku.accounts.selectors import department_with_descendants
+from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
+
+
+class AccountsError(Exception):
+    """A refusal shown to the user as it is (Japanese)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- organisations -----------------------------------------------------------------------------
 
 
 @transaction.atomic
-def organisation_create(*, name: str, slug: str) -> Organisation:
-    return Organisation.objects.create(name=name, slug=slug)
+def organisation_create(
+    *, name: str, slug: str, actor: Any = None, meta: RequestMeta = SYSTEM
+) -> Organisation:
+    if Organisation.objects.filter(slug=slug).exists():
+        raise AccountsError(_("この識別名（%(slug)s）は既に使われています。") % {"slug": slug})
+    organisation = Organisation.objects.create(name=name, slug=slug)
+    audit_record(
+        event="organisation.create",
+        organisation=organisation,
+        actor=actor,
+        detail={"name": name, "slug": slug},
+        meta=meta,
+    )
+    return organisation
+
+
+@transaction.atomic
+def organisation_update_settings(
+    *,
+    organisation: Organisation,
+    actor: Staff,
+    include_subdepartments: bool,
+    ip_allowlist: str,
+    current_ip: str | None,
+    confirm_lockout: bool = False,
+    meta: RequestMeta = SYSTEM,
+) -> Organisation:
+    """Change an organisation's own settings.
+
+    An allow-list that would shut out the admin's own current address is refused unless the
+    admin confirms it, so nobody locks themselves out by a typing mistake.
+    """
+    lines = [line.strip() for line in ip_allowlist.splitlines() if line.strip()]
+    _networks, bad = parse_networks(lines)
+    if bad:
+        raise AccountsError(
+            _("IPアドレスまたはCIDR範囲として正しくない行があります: %(items)s")
+            % {"items": "、".join(bad)}
+        )
+    allowlist = "\n".join(lines)
+    if allowlist and not address_allowed(current_ip, allowlist) and not confirm_lockout:
+        raise AccountsError(
+            _(
+                "現在の接続元（%(address)s）が許可リストに含まれていません。保存するとこの接続元から"
+                "管理画面を利用できなくなります。よろしければ確認欄にチェックして保存してください。"
+            )
+            % {"address": current_ip or "?"}
+        )
+    before = {
+        "include_subdepartments": organisation.include_subdepartments,
+        "ip_allowlist": organisation.ip_allowlist,
+    }
+    organisation.include_subdepartments = include_subdepartments
+    organisation.ip_allowlist = allowlist
+    organisation.save(update_fields=["include_subdepartments", "ip_allowlist"])
+    audit_record(
+        event="organisation.settings",
+        organisation=organisation,
+        actor=actor,
+        detail={
+            "before": before,
+            "after": {"include_subdepartments": include_subdepartments, "ip_allowlist": allowlist},
+        },
+        meta=meta,
+    )
+    return organisation
+
+
+# --- departments -------------------------------------------------------------------------------
 
 
 def department_get_or_create(*, organisation: Organisation, name: str) -> Department:
@@ -19,29 +111,356 @@ def department_get_or_create(*, organisation: Organisation, name: str) -> Depart
     return department
 
 
+def _check_department(
+    organisation: Organisation, name: str, parent: Department | None, department_id: int | None
+) -> str:
+    name = name.strip()
+    if not name:
+        raise AccountsError(_("所属名を入力してください。"))
+    if parent is not None and parent.organisation_id != organisation.pk:
+        raise AccountsError(_("上位の所属が見つかりません。"))
+    clash = Department.objects.filter(organisation=organisation, name=name)
+    if department_id is not None:
+        clash = clash.exclude(pk=department_id)
+    if clash.exists():
+        raise AccountsError(_("所属「%(name)s」は既にあります。") % {"name": name})
+    return name
+
+
+@transaction.atomic
+def department_create(
+    *,
+    organisation: Organisation,
+    actor: Staff,
+    name: str,
+    parent: Department | None = None,
+    meta: RequestMeta = SYSTEM,
+) -> Department:
+    name = _check_department(organisation, name, parent, None)
+    department = Department.objects.create(organisation=organisation, name=name, parent=parent)
+    audit_record(
+        event="department.create",
+        organisation=organisation,
+        actor=actor,
+        subject=f"department:{department.pk}",
+        detail={"name": name, "parent": parent.name if parent else None},
+        meta=meta,
+    )
+    return department
+
+
+@transaction.atomic
+def department_update(
+    *,
+    department: Department,
+    actor: Staff,
+    name: str,
+    parent: Department | None,
+    meta: RequestMeta = SYSTEM,
+) -> Department:
+    organisation = department.organisation
+    name = _check_department(organisation, name, parent, department.pk)
+    if parent is not None and parent.pk in department_with_descendants(department.pk):
+        raise AccountsError(_("自分自身や下位の所属を上位の所属にはできません。"))
+    before = {
+        "name": department.name,
+        "parent": department.parent.name if department.parent else None,
+    }
+    department.name = name
+    department.parent = parent
+    department.save(update_fields=["name", "parent"])
+    audit_record(
+        event="department.update",
+        organisation=organisation,
+        actor=actor,
+        subject=f"department:{department.pk}",
+        detail={
+            "before": before,
+            "after": {"name": name, "parent": parent.name if parent else None},
+        },
+        meta=meta,
+    )
+    return department
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+
+def _check_roles(roles: Iterable[str]) -> list[str]:
+    roles = list(dict.fromkeys(roles))
+    unknown = set(roles) - set(Role.values)
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+    return roles
+
+
 @transaction.atomic
 def staff_create(
     *,
     organisation: Organisation,
     username: str,
-    password: str,
+    password: str | None,
     display_name: str,
     email: str,
     department: Department | None = None,
     roles: Iterable[str] = (Role.SENDER,),
+    kana: str = "",
 ) -> Staff:
-    roles = list(roles)
-    unknown = set(roles) - set(Role.values)
-    if unknown:
-        raise ValueError(f"unknown roles: {sorted(unknown)}")
+    """A staff member; without a password the account has none until the person sets one."""
     staff = Staff(
         organisation=organisation,
         username=username,
         display_name=display_name,
+        kana=kana,
+        email=email,
+        department=department,
+        roles=_check_roles(roles),
+    )
+    if password is None:
+        staff.set_unusable_password()
+    else:
+        staff.set_password(password)
+    staff.save()
+    return staff
+
+
+def password_set_url(staff: Staff) -> str:
+    """The link a new staff member follows to choose a password (Django's reset tokens)."""
+    uid = urlsafe_base64_encode(force_bytes(staff.pk))
+    token = default_token_generator.make_token(staff)
+    try:
+        path = reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    except NoReverseMatch:
+        path = reverse("login")  # the reset pages are not installed: the admin tells the password
+    return f"{settings.PUBLIC_URL}{path}"
+
+
+def _welcome(staff: Staff) -> None:
+    from keiyaku.notifications.services import mail_queue
+
+    mail_queue(
+        organisation=staff.organisation,
+        to=staff.email,
+        template="staff_welcome",
+        context={
+            "staff": staff,
+            "organisation": staff.organisation,
+            "url": password_set_url(staff),
+        },
+    )
+
+
+def _check_staff_fields(
+    organisation: Organisation,
+    *,
+    username: str,
+    email: str,
+    department: Department | None,
+    staff_id: int | None,
+) -> None:
+    others = Staff.objects.exclude(pk=staff_id) if staff_id else Staff.objects.all()
+    if others.filter(username=username).exists():
+        raise AccountsError(
+            _("ログインID「%(login)s」は既に使われています。") % {"login": username}
+        )
+    if others.filter(organisation=organisation, email__iexact=email).exists():
+        raise AccountsError(
+            _("メールアドレス「%(email)s」は別の職員が使っています。") % {"email": email}
+        )
+    if department is not None and department.organisation_id != organisation.pk:
+        raise AccountsError(_("所属が見つかりません。"))
+
+
+@transaction.atomic
+def staff_invite(
+    *,
+    organisation: Organisation,
+    actor: Staff | None,
+    username: str,
+    display_name: str,
+    email: str,
+    department: Department | None,
+    roles: Iterable[str],
+    kana: str = "",
+    meta: RequestMeta = SYSTEM,
+) -> Staff:
+    """Register a staff member without a password and e-mail them the link to set one."""
+    _check_staff_fields(
+        organisation, username=username, email=email, department=department, staff_id=None
+    )
+    staff = staff_create(
+        organisation=organisation,
+        username=username,
+        password=None,
+        display_name=display_name,
+        kana=kana,
         email=email,
         department=department,
         roles=roles,
     )
-    staff.set_password(password)
-    staff.save()
+    audit_record(
+        event="staff.create",
+        organisation=organisation,
+        actor=actor,
+        subject=f"staff:{staff.pk}",
+        detail=_staff_detail(staff),
+        meta=meta,
+    )
+    _welcome(staff)
     return staff
+
+
+def _staff_detail(staff: Staff) -> dict[str, Any]:
+    return {
+        "login_id": staff.username,
+        "name": staff.display_name,
+        "kana": staff.kana,
+        "email": staff.email,
+        "department": staff.department.name if staff.department else None,
+        "roles": list(staff.roles),
+        "active": staff.is_active,
+    }
+
+
+def _keeps_an_admin(staff: Staff, roles: list[str], is_active: bool) -> bool:
+    if Role.ADMIN in roles and is_active:
+        return True
+    others = (
+        Staff.objects.filter(organisation=staff.organisation, is_active=True)
+        .exclude(pk=staff.pk)
+        .values_list("roles", flat=True)
+    )
+    return any(Role.ADMIN in other for other in others)
+
+
+@transaction.atomic
+def staff_update(
+    *,
+    staff: Staff,
+    actor: Staff,
+    username: str,
+    display_name: str,
+    kana: str,
+    email: str,
+    department: Department | None,
+    roles: Iterable[str],
+    is_active: bool,
+    meta: RequestMeta = SYSTEM,
+) -> Staff:
+    """Edit a staff member. Staff are disabled, never deleted; an organisation keeps an admin."""
+    organisation = staff.organisation
+    assert organisation is not None
+    roles = _check_roles(roles)
+    _check_staff_fields(
+        organisation, username=username, email=email, department=department, staff_id=staff.pk
+    )
+    if not _keeps_an_admin(staff, roles, is_active):
+        raise AccountsError(_("有効な管理者が一人もいなくなるため、変更できません。"))
+    before = _staff_detail(staff)
+    staff.username = username
+    staff.display_name = display_name
+    staff.kana = kana
+    staff.email = email
+    staff.department = department
+    staff.roles = roles
+    staff.is_active = is_active
+    staff.save(
+        update_fields=[
+            "username",
+            "display_name",
+            "kana",
+            "email",
+            "department",
+            "roles",
+            "is_active",
+        ]
+    )
+    after = _staff_detail(staff)
+    audit_record(
+        event="staff.update",
+        organisation=organisation,
+        actor=actor,
+        subject=f"staff:{staff.pk}",
+        detail={
+            "login_id": staff.username,
+            "changes": {k: [before[k], after[k]] for k in after if before[k] != after[k]},
+        },
+        meta=meta,
+    )
+    return staff
+
+
+@transaction.atomic
+def staff_import_apply(
+    *,
+    organisation: Organisation,
+    actor: Staff,
+    data: bytes,
+    update: bool,
+    meta: RequestMeta = SYSTEM,
+) -> tuple[int, int]:
+    """Register or update every row of a staff CSV, or nothing when any row is bad (R35)."""
+    from keiyaku.accounts.csv_import import staff_csv_plan
+
+    plan = staff_csv_plan(data, organisation=organisation, update=update)
+    if not plan.ok:
+        raise AccountsError(_("CSVに誤りがあるため、登録しませんでした。"))
+    created: list[str] = []
+    updated: list[str] = []
+    for row in plan.rows:
+        if row.existing is not None:
+            staff = row.existing
+            staff.display_name = row.name
+            staff.kana = row.kana
+            staff.email = row.email
+            staff.department = row.department
+            staff.roles = row.roles
+            staff.save(update_fields=["display_name", "kana", "email", "department", "roles"])
+            updated.append(staff.username)
+        else:
+            staff = staff_create(
+                organisation=organisation,
+                username=row.login_id,
+                password=None,
+                display_name=row.name,
+                kana=row.kana,
+                email=row.email,
+                department=row.department,
+                roles=row.roles,
+            )
+            created.append(staff.username)
+            _welcome(staff)
+    audit_record(
+        event="staff.import",
+        organisation=organisation,
+        actor=actor,
+        detail={"created": created, "updated": updated},
+        meta=meta,
+    )
+    return len(created), len(updated)
+
+
+@transaction.atomic
+def organisation_create_with_admin(
+    *,
+    name: str,
+    slug: str,
+    admin_username: str,
+    admin_name: str,
+    admin_email: str,
+    actor: Any = None,
+    meta: RequestMeta = SYSTEM,
+) -> tuple[Organisation, Staff]:
+    """A new organisation and its first admin, who gets the e-mail to set a password."""
+    organisation = organisation_create(name=name, slug=slug, actor=actor, meta=meta)
+    admin = staff_invite(
+        organisation=organisation,
+        actor=actor,
+        username=admin_username,
+        display_name=admin_name,
+        email=admin_email,
+        department=None,
+        roles=[Role.ADMIN, Role.SENDER],
+        meta=meta,
+    )
+    return organisation, admin

@@ -32,3 +32,30 @@ class Event(models.Model):
     @property
     def label(self) -> str:
         return event_label(self.event)
+
+
+class ChainHead(models.Model):
+    """The newest entry of the chain, updated with every entry (one row, pk=1).
+
+    Deleting the newest entries leaves a chain that is consistent in itself; the head still
+    names the entry that was last written, so `keiyaku audit verify` notices (docs/security.md).
+    """
+
+    last_event_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+    count = models.BigIntegerField(default=0)
+
+
+class Archive(models.Model):
+    """Entries older than the retention period, moved to a file in the data folder (R39)."""
+
+    first_event_id = models.BigIntegerField()
+    last_event_id = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64)
+    count = models.PositiveIntegerField()
+    path = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from keiyaku.applications.selectors import consents_of
 from keiyaku.contracts.certificate_pdf import (
+    CertificateConsent,
     CertificateData,
     CertificateDocument,
     CertificateParty,
@@ -23,9 +25,13 @@ def certificate_data(contract: Contract) -> CertificateData:
         if doc.pk in finals
     ]
     parties = []
-    for party in contract.parties.filter(status=PartyStatus.SIGNED).order_by("position"):
+    done = contract.parties.filter(status__in=[PartyStatus.SIGNED, PartyStatus.APPROVED])
+    for party in done.order_by("position"):
         assert party.agreed_at is not None
-        role = "署名者（事業者）" if party.kind == PartyKind.EXTERNAL else "署名者（職員）"
+        if party.is_approver:
+            role = "承認者（事前承認）"
+        else:
+            role = "署名者（事業者）" if party.kind == PartyKind.EXTERNAL else "署名者（職員）"
         if party.forwarded_from is not None:
             role += f"（{party.forwarded_from.name} 様から転送）"
         parties.append(
@@ -41,6 +47,19 @@ def certificate_data(contract: Contract) -> CertificateData:
                 user_agent=party.agreed_user_agent,
             )
         )
+    consents = [
+        CertificateConsent(
+            company=application.signer_company,
+            name=application.signer_name,
+            email=application.signer_email,
+            consented_at=application.submitted_at,
+            ip=application.submitted_ip or "",
+            statement=application.consent_text,
+            user_agent=application.submitted_user_agent,
+        )
+        for application in consents_of(contract)
+        if application.submitted_at is not None
+    ]
     return CertificateData(
         certificate_id=contract.certificate_id,
         title=contract.title,
@@ -52,6 +71,7 @@ def certificate_data(contract: Contract) -> CertificateData:
         final_sha256=documents[0].sha256 if len(documents) == 1 else None,
         documents=documents,
         parties=parties,
+        consents=consents,
     )
 
 

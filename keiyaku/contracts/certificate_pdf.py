@@ -55,6 +55,21 @@ class CertificateDocument:
 
 
 @dataclass(frozen=True)
+class CertificateConsent:
+    """A counterparty's consent to contract electronically (建設業法施行令第5条の5, R14)."""
+
+    company: str
+    name: str
+    email: str
+    consented_at: dt.datetime
+    """When the online application was submitted; timezone-aware."""
+    ip: str
+    statement: str
+    """The exact text consented to."""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
 class CertificateData:
     certificate_id: str
     title: str
@@ -67,6 +82,8 @@ class CertificateData:
     """Hex SHA-256 of the signed PDF, or None when it is not known yet."""
     documents: Sequence[CertificateDocument]
     parties: Sequence[CertificateParty]
+    consents: Sequence[CertificateConsent] = ()
+    """Consents recorded by the online application (電子契約利用申出書), if any."""
 
 
 def format_jst(moment: dt.datetime) -> str:
@@ -110,6 +127,13 @@ def render_certificate(data: CertificateData) -> bytes:
     ]
     for party in sorted(data.parties, key=lambda p: p.order):
         story += [KeepTogether(_party_table(party, styles)), Spacer(1, 2 * mm)]
+    if data.consents:
+        story += [
+            Spacer(1, 4 * mm),
+            Paragraph(_text("電子契約の利用の承諾（建設業法施行令第5条の5）"), styles.heading),
+        ]
+        for consent in data.consents:
+            story += [KeepTogether(_consent_table(consent, styles)), Spacer(1, 2 * mm)]
     footer_left = _text(f"締結証明書ID: {data.certificate_id}")
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -252,6 +276,42 @@ def _party_table(party: CertificateParty, styles: _Styles) -> Table:
     return Table(
         rows,
         colWidths=[16 * mm, 20 * mm, 46 * mm, 26 * mm, _WIDTH - 108 * mm],
+        style=TableStyle(style),
+    )
+
+
+def _consent_table(consent: CertificateConsent, styles: _Styles) -> Table:
+    def cell(value: str) -> Paragraph:
+        return _para(value, styles.cell)
+
+    def label(value: str) -> Paragraph:
+        return _para(value, styles.label)
+
+    rows: list[list[Any]] = [
+        [label("会社名"), cell(consent.company), "", ""],
+        [label("氏名"), cell(consent.name), label("メールアドレス"), cell(consent.email)],
+        [
+            label("承諾日時"),
+            cell(_when(consent.consented_at)),
+            label("IPアドレス"),
+            cell(consent.ip),
+        ],
+        [label("承諾内容"), cell(consent.statement), "", ""],
+    ]
+    if consent.user_agent:
+        rows.append([label("端末"), _para(consent.user_agent, styles.small), "", ""])
+    style = [
+        *_grid(styles),
+        ("SPAN", (1, 0), (3, 0)),
+        ("SPAN", (1, 3), (3, 3)),
+        ("BACKGROUND", (0, 0), (0, -1), _LABEL_FILL),
+        ("BACKGROUND", (2, 1), (2, 2), _LABEL_FILL),
+    ]
+    if consent.user_agent:
+        style.append(("SPAN", (1, 4), (3, 4)))
+    return Table(
+        rows,
+        colWidths=[20 * mm, 62 * mm, 26 * mm, _WIDTH - 108 * mm],
         style=TableStyle(style),
     )
 

@@ -53,6 +53,10 @@ class Contract(models.Model):
     # 締結証明書ID: known from creation, printed on page 1 before the first signature (R22).
     certificate_id = models.CharField(max_length=40, unique=True)
     status_reason = models.TextField(blank=True)
+    allow_forwarding = models.BooleanField(_("転送を許可する"), default=True)
+    # Signing deadline (R11): set at sending; past it the contract expires.
+    deadline = models.DateTimeField(_("署名期限"), null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)  # the automatic reminder
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -128,6 +132,12 @@ class PartyStatus(models.TextChoices):
     SIGNED = "signed", _("署名済み")
     REJECTED = "rejected", _("却下")
     FORWARDED = "forwarded", _("転送済み")
+    APPROVED = "approved", _("承認済み")
+
+
+class PartyRole(models.TextChoices):
+    SIGNER = "signer", _("署名")
+    APPROVER = "approver", _("承認")
 
 
 class AuthMethod(models.TextChoices):
@@ -141,6 +151,11 @@ class Party(models.Model):
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="parties")
     position = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=10, choices=PartyKind.choices)
+    # An approver (事前承認) is staff who approves without signing the PDF (R6).
+    role = models.CharField(max_length=10, choices=PartyRole.choices, default=PartyRole.SIGNER)
+    # Parties with the same step sign in parallel; steps follow one another (R6).
+    parallel = models.BooleanField(_("前の署名者と同時に依頼"), default=False)
+    step = models.PositiveSmallIntegerField(default=1)
     company = models.CharField(_("会社名"), max_length=200, blank=True)
     name = models.CharField(_("氏名"), max_length=200)
     email = models.EmailField(_("メールアドレス"))
@@ -173,6 +188,10 @@ class Party(models.Model):
         return f"{self.company} {self.name}".strip()
 
     @property
+    def is_approver(self) -> bool:
+        return self.role == PartyRole.APPROVER
+
+    @property
     def signature_field(self) -> str:
         return f"keiyaku-party-{self.position:02d}"
 
@@ -195,3 +214,72 @@ class Link(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class ContractTemplate(models.Model):
+    """A saved routing and settings for a recurring kind of contract (R13).
+
+    `routing` holds roles, not people, for counterparties: each step is
+    {"kind", "role", "parallel", "label"} and, for staff, "staff" (an id).
+    """
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="contract_templates"
+    )
+    name = models.CharField(_("テンプレート名"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    routing = models.JSONField(default=list)
+    allow_forwarding = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="template_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def external_slots(self) -> list[dict]:
+        return [step for step in self.routing if step["kind"] == PartyKind.EXTERNAL]
+
+
+class ContractShare(models.Model):
+    """A contract shared with one staff member or one department beyond its own (R29)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="shares")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="contract_shares",
+    )
+    department = models.ForeignKey(
+        "accounts.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="contract_shares",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(staff__isnull=False, department__isnull=True)
+                    | models.Q(staff__isnull=True, department__isnull=False)
+                ),
+                name="contract_share_one_target",
+            ),
+            models.UniqueConstraint(fields=["contract", "staff"], name="contract_share_staff"),
+            models.UniqueConstraint(
+                fields=["contract", "department"], name="contract_share_department"
+            ),
+        ]

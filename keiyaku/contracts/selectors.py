@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from keiyaku.accounts.models import Staff
+from keiyaku.accounts.models import Role, Staff
+from keiyaku.accounts.selectors import department_with_descendants
 from keiyaku.contracts.links import link_find
 from keiyaku.contracts.models import (
     Contract,
+    ContractShare,
     ContractStatus,
+    ContractTemplate,
     Document,
     DocumentVersion,
     Link,
@@ -24,10 +27,32 @@ from keiyaku.contracts.models import (
 
 
 def contracts_visible_to(staff: Staff) -> QuerySet[Contract]:
-    """Contracts a staff member may see: those of their own organisation, nothing else (R1)."""
-    if not staff.is_authenticated or staff.organisation_id is None:
+    """Contracts a staff member may see (R1, R29). Every screen, download and API reads here.
+
+    Never another organisation's. Admins see all of their organisation's; everybody else those
+    of their own department (and the departments below it when the organisation chooses so),
+    those shared with them or their department, those they created, and those they sign.
+    """
+    if not staff.is_authenticated or not staff.is_active or staff.organisation_id is None:
         return Contract.objects.none()
-    return Contract.objects.filter(organisation_id=staff.organisation_id)
+    contracts = Contract.objects.filter(organisation_id=staff.organisation_id)
+    if staff.has_role(Role.ADMIN):
+        return contracts
+    visible = Q(created_by=staff) | Q(
+        pk__in=Party.objects.filter(staff=staff).values("contract_id")
+    )
+    visible |= Q(pk__in=ContractShare.objects.filter(staff=staff).values("contract_id"))
+    if staff.department_id is not None:
+        departments = (
+            department_with_descendants(staff.department_id)
+            if staff.organisation is not None and staff.organisation.include_subdepartments
+            else {staff.department_id}
+        )
+        visible |= Q(department_id__in=departments)
+        visible |= Q(
+            pk__in=ContractShare.objects.filter(department_id__in=departments).values("contract_id")
+        )
+    return contracts.filter(visible)
 
 
 def contract_for(staff: Staff, contract_id: uuid.UUID | str) -> Contract:
@@ -40,6 +65,13 @@ def contract_for(staff: Staff, contract_id: uuid.UUID | str) -> Contract:
         )
     except (Contract.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
+
+
+def templates_for(staff: Staff) -> QuerySet[ContractTemplate]:
+    """The organisation's contract templates (R13); shared by all its staff."""
+    if not staff.is_authenticated or staff.organisation_id is None:
+        return ContractTemplate.objects.none()
+    return ContractTemplate.objects.filter(organisation_id=staff.organisation_id)
 
 
 def documents_shown_to(party: Party) -> list[tuple[Document, DocumentVersion]]:
@@ -63,6 +95,8 @@ class Progress:
     signed: int
     total: int
     holders: list[Party]
+    undelivered: list[Party]
+    """Parties whose request could not be delivered to their current address."""
 
     @property
     def label(self) -> str:
@@ -70,10 +104,18 @@ class Progress:
 
 
 def contract_progress(contract: Contract) -> Progress:
+    from keiyaku.notifications.models import OutboxMessage, OutboxStatus
+
     parties = [p for p in contract.parties.all() if p.status != PartyStatus.FORWARDED]
-    signed = sum(1 for p in parties if p.status == PartyStatus.SIGNED)
+    done = sum(1 for p in parties if p.status in (PartyStatus.SIGNED, PartyStatus.APPROVED))
     holders = [p for p in parties if p.status in (PartyStatus.NOTIFIED, PartyStatus.AGREED)]
-    return Progress(signed=signed, total=len(parties), holders=holders)
+    failed = set(
+        OutboxMessage.objects.filter(
+            party__in=[p.pk for p in holders], status=OutboxStatus.FAILED
+        ).values_list("party_id", "to")
+    )
+    undelivered = [p for p in holders if (p.pk, p.email) in failed]
+    return Progress(signed=done, total=len(parties), holders=holders, undelivered=undelivered)
 
 
 @dataclass(frozen=True)

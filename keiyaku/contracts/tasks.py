@@ -10,7 +10,12 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task, on_startup
 from huey.exceptions import TaskLockedException
 
-from keiyaku.contracts.services import contract_finalize, signature_apply, signature_sweep
+from keiyaku.contracts.services import (
+    contract_finalize,
+    deadlines_check,
+    signature_apply,
+    signature_sweep,
+)
 
 
 @db_task(retries=10, retry_delay=30)
@@ -37,6 +42,16 @@ def _sweep(older_than: timedelta) -> None:
 def sweep() -> None:
     """Finish agreements and completions whose job was lost."""
     _sweep(timedelta(seconds=settings.KEIYAKU_SWEEP_AFTER_SECONDS))
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def check_deadlines() -> None:
+    """Automatic reminders before the signing deadline, expiry after it (R11)."""
+    try:
+        with lock_task("contracts-deadlines"):
+            deadlines_check()
+    except TaskLockedException:
+        pass
 
 
 @on_startup()

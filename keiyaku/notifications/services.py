@@ -6,6 +6,7 @@ so a message exists exactly when the event that caused it does. Delivery is retr
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,15 +81,38 @@ def mail_deliver(*, message_id: int) -> bool:
     try:
         email.send()
     except Exception as exc:  # any transport failure: keep it, retry, show it to the sender
-        status = OutboxStatus.FAILED if message.attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
-        OutboxMessage.objects.filter(pk=message_id).update(
-            status=status, last_error=str(exc)[:2000]
+        permanent = is_permanent_failure(exc)
+        status = (
+            OutboxStatus.FAILED
+            if permanent or message.attempts >= MAX_ATTEMPTS
+            else OutboxStatus.PENDING
         )
+        OutboxMessage.objects.filter(pk=message_id).update(
+            status=status, last_error=describe_failure(exc)[:2000]
+        )
+        if permanent:
+            return False  # retrying cannot help: the sender must correct the address
         raise
     OutboxMessage.objects.filter(pk=message_id).update(
         status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""
     )
     return True
+
+
+def is_permanent_failure(exc: Exception) -> bool:
+    """An SMTP 5xx answer (unknown recipient, refused): the same message will never go through."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def describe_failure(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{address}: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+            for address, (code, reply) in exc.recipients.items()
+        )
+    return str(exc)
 
 
 def mail_pending_ids() -> list[int]:

@@ -17,7 +17,7 @@ Invariants:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,10 +45,13 @@ if TYPE_CHECKING:
     from keiyaku.pki.authority import Authority
 
 from keiyaku.signing.aio import run_sync as _run
+from keiyaku.signing.boxes import BoxOverflow, BoxSpec, add_box_fields, fill_box_fields
 
 __all__ = [
     "DOCUMENT_TIMESTAMP",
     "SIGNATURE",
+    "BoxOverflow",
+    "BoxSpec",
     "ServiceSigner",
     "SignatureReport",
     "TimestampUnavailable",
@@ -227,14 +230,18 @@ def make_timestamper(urls: Sequence[str], *, timeout: float = 10) -> TimeStamper
     return _FallbackTimeStamper([_HTTPTimeStamper(url, timeout=timeout) for url in urls])
 
 
-def prepare(pdf: bytes, *, field_names: Sequence[str]) -> bytes:
-    """Add one invisible, empty signature field per name (one revision); nothing is signed.
+def prepare(pdf: bytes, *, field_names: Sequence[str], boxes: Sequence[BoxSpec] = ()) -> bytes:
+    """Add one invisible, empty signature field per name and one read-only form field per box
+    (one revision); nothing is signed.
 
     Every field must exist before the first signature: a field added after a signature counts
-    as a modification of the signed document.
+    as a modification of the signed document. Boxes are filled later, each in the revision of
+    the signature of the party who fills it (``sign_agreement(fill=...)``).
     """
     if len(set(field_names)) != len(field_names) or not field_names:
         raise ValueError("field names must be unique and at least one")
+    if set(field_names) & {box.name for box in boxes}:
+        raise ValueError("a box cannot share its name with a signature field")
     for name in field_names:
         if not _FIELD_NAME.match(name):
             raise ValueError(f"invalid field name {name!r}")
@@ -246,6 +253,8 @@ def prepare(pdf: bytes, *, field_names: Sequence[str]) -> bytes:
         raise ValueError(f"fields already present: {sorted(existing & set(field_names))}")
     for name in field_names:
         fields.append_signature_field(writer, fields.SigFieldSpec(sig_field_name=name))
+    if boxes:
+        add_box_fields(writer, boxes)
     out = BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -260,12 +269,17 @@ def sign_agreement(
     timestamper: TimeStamper,
     location: str = "日本",
     contact_info: str | None = None,
+    fill: Mapping[str, str] | None = None,
 ) -> bytes:
     """Sign the empty field ``field_name`` (PAdES, SHA-256, signature timestamp) in one revision.
 
-    ``reason`` is the Japanese sentence recording who agreed and when. Raises
-    :class:`TimestampUnavailable` when no TSA answers, ``ValueError`` when the field does not
-    exist or is already signed.
+    ``reason`` is the Japanese sentence recording who agreed and when. ``fill`` maps box names
+    (created by :func:`prepare`) to this party's values; they are written in the same
+    revision, before the signature covers them. Raises :class:`TimestampUnavailable` when no
+    TSA answers, ``ValueError`` when the field does not exist or is already signed, or a box
+    is unknown or already filled, :class:`BoxOverflow` when a value does not fit its box and
+    :class:`~keiyaku.fonts.MissingGlyphError` when the font cannot draw it; in every case
+    nothing is returned and no TSA was asked.
     """
     if timestamper is None:
         raise ValueError("a timestamper is required: keiyaku never signs without a timestamp")
@@ -278,6 +292,7 @@ def sign_agreement(
             timestamper=timestamper,
             location=location,
             contact_info=contact_info,
+            fill=dict(fill or {}),
         )
     )
 
@@ -291,6 +306,7 @@ async def _sign_agreement(
     timestamper: TimeStamper,
     location: str,
     contact_info: str | None,
+    fill: Mapping[str, str],
 ) -> bytes:
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
@@ -304,7 +320,9 @@ async def _sign_agreement(
     for attempt in range(2):
         writer = IncrementalPdfFileWriter(BytesIO(pdf))
         _require_empty_field(writer, field_name)
-        # The form-filling hook (a party's text boxes) goes here: same writer, same revision.
+        # The party's boxes: same writer, same revision, before the signature covers them.
+        if fill:
+            fill_box_fields(writer, fill)
         out = BytesIO()
         try:
             await pdf_signer.async_sign_pdf(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from keiyaku.accounts.models import Staff
-from keiyaku.contracts.models import PartyKind
+from keiyaku.accounts.models import Department, Staff
+from keiyaku.contracts.models import PartyKind, PartyRole
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -40,11 +40,30 @@ class ContractForm(forms.Form):
     period_start = forms.DateField(label=_("契約期間（開始）"), required=False, widget=DateInput)
     period_end = forms.DateField(label=_("契約期間（終了）"), required=False, widget=DateInput)
     auto_renew = forms.BooleanField(label=_("自動更新あり"), required=False)
+    allow_forwarding = forms.BooleanField(
+        label=_("署名者による転送を許可する"), required=False, initial=True
+    )
     note = forms.CharField(
         label=_("備考"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     # A declared field, not the form's own `files` attribute (fields live in `base_fields`).
     files = MultipleFileField(label=_("契約書（PDF、最大5ファイル）"))  # type: ignore[assignment]
+
+
+class SendForm(forms.Form):
+    deadline = forms.DateField(label=_("署名期限"), required=False, widget=DateInput)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("取消の理由"), max_length=2000)
+
+
+class PartyEmailForm(forms.Form):
+    email = forms.EmailField(label=_("メールアドレス"))
+
+
+class UnlockForm(forms.Form):
+    access_code = forms.CharField(label=_("新しいアクセスコード"), max_length=32, required=False)
 
 
 class DocumentForm(forms.Form):
@@ -58,6 +77,8 @@ class PartyForm(forms.Form):
     email = forms.EmailField(label=_("メールアドレス"), required=False)
     access_code = forms.CharField(label=_("アクセスコード"), max_length=32, required=False)
     staff = forms.ModelChoiceField(label=_("職員"), queryset=Staff.objects.none(), required=False)
+    role = forms.ChoiceField(label=_("役割"), choices=PartyRole.choices, initial=PartyRole.SIGNER)
+    parallel = forms.BooleanField(label=_("前の署名者と同時に依頼する（並列）"), required=False)
 
     def __init__(self, *args, organisation=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,3 +112,31 @@ class ForwardForm(forms.Form):
 
 class VerifyForm(forms.Form):
     file = forms.FileField(label=_("確認するPDF"))
+
+
+class ShareForm(forms.Form):
+    """Share a contract with one staff member or one department (R29)."""
+
+    staff = forms.ModelChoiceField(
+        label=_("職員と共有"), queryset=Staff.objects.none(), required=False
+    )
+    department = forms.ModelChoiceField(
+        label=_("所属と共有"), queryset=Department.objects.none(), required=False
+    )
+
+    def __init__(self, *args, organisation=None, **kwargs):
+        kwargs.setdefault("auto_id", "id_share_%s")  # the party form has its own id_staff
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].queryset = Staff.objects.filter(
+            organisation=organisation, is_active=True
+        ).order_by("display_name")
+        self.fields["staff"].label_from_instance = lambda s: f"{s.label}（{s.department or ''}）"
+        self.fields["department"].queryset = Department.objects.filter(
+            organisation=organisation
+        ).order_by("name")
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("staff")) == bool(data.get("department")):
+            raise forms.ValidationError(_("共有先の職員または所属をひとつ選んでください。"))
+        return data

@@ -2,20 +2,44 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import set_language
 
-from keiyaku.web.views import mailbox, signing, staff, verify
+from keiyaku.web.views import mailbox, signing, staff, templates, verify
 
 urlpatterns = [
     path("", staff.contract_list, name="contract-list"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="registration/login.html"),
-        name="login",
-    ),
+    # login/ and the rest of sign-in: keiyaku/signin/urls.py
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("contracts/new/", staff.contract_create, name="contract-create"),
     path("contracts/<uuid:contract_id>/", staff.contract_detail, name="contract-detail"),
     path("contracts/<uuid:contract_id>/send/", staff.contract_send, name="contract-send"),
     path("contracts/<uuid:contract_id>/parties/", staff.party_add, name="party-add"),
+    path("contracts/<uuid:contract_id>/cancel/", staff.contract_cancel, name="contract-cancel"),
+    path("templates/", templates.template_list, name="template-list"),
+    path(
+        "contracts/<uuid:contract_id>/save-template/",
+        templates.template_save,
+        name="template-save",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/apply-template/<int:template_id>/",
+        templates.template_apply,
+        name="template-apply",
+    ),
+    path("contracts/<uuid:contract_id>/remind/", staff.contract_remind, name="contract-remind"),
+    path(
+        "contracts/<uuid:contract_id>/parties/<int:party_id>/parallel/",
+        staff.party_parallel,
+        name="party-parallel",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/parties/<int:party_id>/unlock/",
+        staff.party_unlock,
+        name="party-unlock",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/parties/<int:party_id>/email/",
+        staff.party_email,
+        name="party-email",
+    ),
     path(
         "contracts/<uuid:contract_id>/parties/<int:party_id>/remove/",
         staff.party_remove,
@@ -46,6 +70,16 @@ urlpatterns = [
         "contracts/<uuid:contract_id>/certificate.pdf",
         staff.certificate_download,
         name="certificate-download",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/shares/",
+        staff.contract_share_add,
+        name="contract-share-add",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/shares/<int:share_id>/remove/",
+        staff.contract_share_remove,
+        name="contract-share-remove",
     ),
     path("mailbox/", mailbox.mailbox, name="mailbox"),
     path(

@@ -2,7 +2,9 @@
 
 drafting: create, documents, parties, send.
 agreement: what a party does from its link: access code, agree, reject, forward.
-progress: the background side: apply signatures, advance the routing, finalize, sweep.
+progress: the background side: apply signatures, finalize, sweep.
+routing: steps, parallel groups and who is asked next.
+followup: the sender's work after sending: cancel, remind, deadlines, unlock, re-address.
 """
 
 from keiyaku.contracts.services.agreement import (
@@ -19,15 +21,33 @@ from keiyaku.contracts.services.drafting import (
     party_add,
     party_move,
     party_remove,
+    party_set_parallel,
+)
+from keiyaku.contracts.services.followup import (
+    contract_cancel,
+    contract_remind,
+    deadlines_check,
+    party_change_email,
+    party_unlock,
 )
 from keiyaku.contracts.services.progress import (
     contract_finalize,
     signature_apply,
     signature_sweep,
 )
+from keiyaku.contracts.services.templates import SlotFill, template_apply, template_save
 
 __all__ = [
+    "SlotFill",
+    "template_apply",
+    "template_save",
+    "contract_cancel",
     "contract_create",
+    "contract_remind",
+    "deadlines_check",
+    "party_change_email",
+    "party_set_parallel",
+    "party_unlock",
     "contract_finalize",
     "contract_send",
     "document_add",

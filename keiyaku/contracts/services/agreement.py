@@ -23,6 +23,7 @@ from keiyaku.contracts.models import (
 )
 from keiyaku.contracts.services.notify import party_notify, sender_notify
 from keiyaku.contracts.services.printable import require_printable
+from keiyaku.contracts.services.routing import advance
 
 ALREADY_HANDLED = "この署名依頼はすでに処理されているか、受付を終了しています。"
 
@@ -97,7 +98,8 @@ def party_agree(*, party: Party, shown: Mapping[int, str], meta: RequestMeta) ->
         now = timezone.now()
         _claim(
             party,
-            PartyStatus.AGREED,
+            # An approver's approval is complete here: it puts no signature in the PDF.
+            PartyStatus.APPROVED if party.is_approver else PartyStatus.AGREED,
             agreed_at=now,
             agreed_ip=meta.ip,
             agreed_user_agent=meta.user_agent,
@@ -106,7 +108,7 @@ def party_agree(*, party: Party, shown: Mapping[int, str], meta: RequestMeta) ->
         )
         Contract.objects.filter(pk=party.contract_id).update(last_activity_at=now)
         audit_record(
-            event="party.agree",
+            event="party.approve" if party.is_approver else "party.agree",
             organisation=party.contract.organisation,
             actor=party.staff,
             actor_label=_actor_label(party),
@@ -118,7 +120,10 @@ def party_agree(*, party: Party, shown: Mapping[int, str], meta: RequestMeta) ->
             },
             meta=meta,
         )
-        transaction.on_commit(lambda: _enqueue_signature(party.pk))
+        if party.is_approver:
+            advance(Contract.objects.get(pk=party.contract_id))
+        else:
+            transaction.on_commit(lambda: _enqueue_signature(party.pk))
 
 
 def _enqueue_signature(party_id: int) -> None:
@@ -164,6 +169,8 @@ def party_forward(
     """
     if party.kind != PartyKind.EXTERNAL:
         raise ContractError("職員の署名依頼は転送できません。", code="forward_staff")
+    if not party.contract.allow_forwarding:
+        raise ContractError("この契約では転送が許可されていません。", code="forward_forbidden")
     name, email = name.strip(), email.strip()
     if not name or not email:
         raise ContractError("転送先の氏名とメールアドレスを入力してください。", code="forward")
@@ -176,6 +183,8 @@ def party_forward(
         successor = Party.objects.create(
             contract=party.contract,
             position=party.position,
+            step=party.step,
+            parallel=party.parallel,
             kind=PartyKind.EXTERNAL,
             company=company.strip() or party.company,
             name=name,

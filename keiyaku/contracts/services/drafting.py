@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from keiyaku.accounts.models import Staff
+from keiyaku.accounts.models import Role, Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import (
@@ -23,11 +23,12 @@ from keiyaku.contracts.models import (
     DocumentVersion,
     Party,
     PartyKind,
-    PartyStatus,
+    PartyRole,
     VersionKind,
 )
-from keiyaku.contracts.services.notify import party_notify
 from keiyaku.contracts.services.printable import require_printable
+from keiyaku.contracts.services.routing import advance, restep
+from keiyaku.contracts.timefmt import JST
 from keiyaku.signing import engine
 from keiyaku.signing.ingest import Ingested, RefusedUpload, ingest_pdf, stamp_certificate_id
 from keiyaku.storage.blobs import blob_get, blob_put, keyring_create
@@ -106,6 +107,7 @@ def contract_create(
     period_end: date | None = None,
     auto_renew: bool = False,
     note: str = "",
+    allow_forwarding: bool = True,
     meta: RequestMeta = SYSTEM,
 ) -> Contract:
     """Create a draft with its documents. Refused uploads leave nothing behind."""
@@ -136,6 +138,7 @@ def contract_create(
         period_end=period_end,
         auto_renew=auto_renew,
         note=note,
+        allow_forwarding=allow_forwarding,
         certificate_id=secrets.token_hex(10).upper(),
         last_activity_at=now,
     )
@@ -200,7 +203,7 @@ def document_remove(*, document: Document, actor: Staff, meta: RequestMeta = SYS
     _touch(contract)
 
 
-def _clean_access_code(code: str) -> str:
+def clean_access_code(code: str) -> str:
     code = code.strip()
     if not 4 <= len(code) <= 32 or not code.isascii() or not code.isprintable():
         raise ContractError(
@@ -220,30 +223,47 @@ def party_add(
     company: str = "",
     access_code: str = "",
     staff: Staff | None = None,
+    role: str = PartyRole.SIGNER,
+    parallel: bool = False,
     meta: RequestMeta = SYSTEM,
 ) -> Party:
-    """Append a signer to the routing. External parties need an access code (R7)."""
+    """Append a party to the routing (R6).
+
+    External parties sign and need an access code (R7). Staff sign (contracting authority) or
+    approve (事前承認, no signature in the PDF). `parallel` joins the previous party's step.
+    """
     _require_draft(contract)
     count = contract.parties.count()
     if count >= settings.KEIYAKU_MAX_PARTIES:
         raise ContractError(
             f"署名者は{settings.KEIYAKU_MAX_PARTIES}名まで設定できます。", code="too_many_parties"
         )
+    if role not in PartyRole.values:
+        raise ContractError("署名者の役割が不正です。", code="role")
     if kind == PartyKind.STAFF:
         if (
             staff is None
             or staff.organisation_id != contract.organisation_id
             or not staff.is_active
         ):
-            raise ContractError("署名する職員を選択してください。", code="staff_required")
+            raise ContractError("職員を選択してください。", code="staff_required")
+        needed = Role.APPROVER if role == PartyRole.APPROVER else Role.SIGNER
+        if not staff.has_role(needed):
+            raise ContractError(
+                f"{staff.label} さんには「{Role(needed).label}」の権限がありません。",
+                code="staff_role",
+            )
         party = Party(
             kind=kind,
+            role=role,
             staff=staff,
             name=staff.label,
             email=staff.email,
             company=contract.organisation.name,
         )
     elif kind == PartyKind.EXTERNAL:
+        if role != PartyRole.SIGNER:
+            raise ContractError("承認者は職員から選択してください。", code="role")
         if not name.strip() or not email.strip():
             raise ContractError("署名者の氏名とメールアドレスを入力してください。", code="party")
         require_printable(会社名=company, 氏名=name, メールアドレス=email)
@@ -252,13 +272,16 @@ def party_add(
             name=name.strip(),
             email=email.strip(),
             company=company.strip(),
-            access_code=make_password(_clean_access_code(access_code)),
+            access_code=make_password(clean_access_code(access_code)),
         )
     else:
         raise ContractError("署名者の種別が不正です。", code="kind")
     party.contract = contract
     party.position = (contract.parties.aggregate(m=Max("position"))["m"] or 0) + 1
+    party.parallel = parallel and party.position > 1
     party.save()
+    restep(contract)
+    party.refresh_from_db()
     audit_record(
         event="party.add",
         organisation=contract.organisation,
@@ -274,6 +297,7 @@ def party_add(
 def _renumber(contract: Contract, ordered: list[Party]) -> None:
     for index, party in enumerate(ordered, start=1):
         Party.objects.filter(pk=party.pk).update(position=index)
+    restep(contract)
 
 
 @transaction.atomic
@@ -317,6 +341,32 @@ def party_move(*, party: Party, actor: Staff, offset: int, meta: RequestMeta = S
     _touch(contract)
 
 
+@transaction.atomic
+def party_set_parallel(
+    *, party: Party, actor: Staff, parallel: bool, meta: RequestMeta = SYSTEM
+) -> None:
+    """Join the previous party's step (sign at the same time) or start a step of its own."""
+    contract = party.contract
+    _require_draft(contract)
+    Party.objects.filter(pk=party.pk).update(parallel=parallel and party.position > 1)
+    restep(contract)
+    audit_record(
+        event="party.move",
+        organisation=contract.organisation,
+        actor=actor,
+        subject=_subject(contract),
+        detail={"name": party.name, "parallel": parallel},
+        meta=meta,
+    )
+    _touch(contract)
+
+
+def default_deadline(now: datetime) -> datetime:
+    """The end (23:59:59 JST) of the day KEIYAKU_DEADLINE_DAYS after `now`."""
+    day = now.astimezone(JST).date() + timedelta(days=settings.KEIYAKU_DEADLINE_DAYS)
+    return datetime.combine(day, time(23, 59, 59), tzinfo=JST)
+
+
 def _prepare_documents(contract: Contract, field_names: list[str]) -> dict[int, tuple[int, bytes]]:
     """Print the certificate ID and add one signature field per party, before any signature."""
     prepared = {}
@@ -327,19 +377,30 @@ def _prepare_documents(contract: Contract, field_names: list[str]) -> dict[int, 
     return prepared
 
 
-def contract_send(*, contract: Contract, actor: Staff, meta: RequestMeta = SYSTEM) -> None:
-    """Draft → in progress: prepare every document, then notify the first party (R9).
+def contract_send(
+    *,
+    contract: Contract,
+    actor: Staff,
+    deadline: datetime | None = None,
+    meta: RequestMeta = SYSTEM,
+) -> None:
+    """Draft → in progress: prepare every document, then ask the first step (R9).
 
     The PDF work happens before the transaction; the state change is a conditional update, so
-    two clicks on 「送信」 send once.
+    two clicks on 「送信」 send once. `deadline` defaults to KEIYAKU_DEADLINE_DAYS from now.
     """
     _require_draft(contract)
+    now = timezone.now()
+    deadline = deadline or default_deadline(now)
+    if deadline <= now:
+        raise ContractError("署名期限には未来の日時を指定してください。", code="deadline")
     parties = list(contract.parties.order_by("position"))
-    if not parties:
+    signers = [p for p in parties if not p.is_approver]
+    if not signers:
         raise ContractError("署名者を1名以上設定してください。", code="no_parties")
     if not contract.documents.exists():
         raise ContractError("契約書のPDFを登録してください。", code="no_files")
-    prepared = _prepare_documents(contract, [p.signature_field for p in parties])
+    prepared = _prepare_documents(contract, [p.signature_field for p in signers])
     blobs = {
         doc_id: (seq, blob_put(keyring=contract.keyring, data=data))
         for doc_id, (seq, data) in prepared.items()
@@ -347,7 +408,7 @@ def contract_send(*, contract: Contract, actor: Staff, meta: RequestMeta = SYSTE
     with transaction.atomic():
         now = timezone.now()
         changed = Contract.objects.filter(pk=contract.pk, status=ContractStatus.DRAFT).update(
-            status=ContractStatus.IN_PROGRESS, sent_at=now, last_activity_at=now
+            status=ContractStatus.IN_PROGRESS, sent_at=now, last_activity_at=now, deadline=deadline
         )
         if changed != 1:
             raise ContractError("この案件はすでに送信されています。", code="not_draft")
@@ -361,9 +422,7 @@ def contract_send(*, contract: Contract, actor: Staff, meta: RequestMeta = SYSTE
             organisation=contract.organisation,
             actor=actor,
             subject=_subject(contract),
-            detail={"parties": len(parties)},
+            detail={"parties": len(parties), "deadline": deadline.isoformat()},
             meta=meta,
         )
-        first = contract.parties.filter(status=PartyStatus.WAITING).order_by("position").first()
-        assert first is not None
-        party_notify(party=first)
+        advance(contract)

@@ -15,19 +15,21 @@ def absolute(path: str) -> str:
     return settings.PUBLIC_URL + path
 
 
-def party_notify(*, party: Party) -> None:
-    """It is this party's turn: mark it and send the signing request with a fresh link."""
+def party_notify(*, party: Party, template: str = "sign_request") -> None:
+    """It is this party's turn: mark it and send the request (or a reminder) with a fresh link."""
     token = link_issue(party=party, purpose=LinkPurpose.SIGN, days=settings.KEIYAKU_SIGN_LINK_DAYS)
     Party.objects.filter(pk=party.pk).update(
         status=PartyStatus.NOTIFIED, notified_at=timezone.now()
     )
     contract = party.contract
+    if party.is_approver and template == "sign_request":
+        template = "approval_request"
     mail_queue(
         organisation=contract.organisation,
         contract=contract,
         party=party,
         to=party.email,
-        template="sign_request",
+        template=template,
         context={
             "contract": contract,
             "party": party,
@@ -35,6 +37,24 @@ def party_notify(*, party: Party) -> None:
             "url": absolute(reverse("sign-entry", args=[token])),
             "needs_code": party.kind == PartyKind.EXTERNAL,
             "days": settings.KEIYAKU_SIGN_LINK_DAYS,
+        },
+    )
+
+
+def party_tell(*, party: Party, template: str, **context: object) -> None:
+    """An e-mail to a party without a link (e.g. the contract was cancelled)."""
+    contract = party.contract
+    mail_queue(
+        organisation=contract.organisation,
+        contract=contract,
+        party=party,
+        to=party.email,
+        template=template,
+        context={
+            "contract": contract,
+            "organisation": contract.organisation,
+            "party": party,
+            **context,
         },
     )
 

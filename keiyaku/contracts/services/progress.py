@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from keiyaku.audit.services import audit_record
@@ -21,13 +21,12 @@ from keiyaku.contracts.models import (
     PartyStatus,
     VersionKind,
 )
-from keiyaku.contracts.services.notify import completion_notify, party_notify
+from keiyaku.contracts.services.notify import completion_notify
+from keiyaku.contracts.services.routing import ACTIVE, DONE, advance
 from keiyaku.contracts.timefmt import jst_timestamp
 from keiyaku.signing import engine
 from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_context
 from keiyaku.storage.blobs import blob_get, blob_put
-
-ACTIVE = [PartyStatus.WAITING, PartyStatus.NOTIFIED, PartyStatus.AGREED, PartyStatus.SIGNED]
 
 
 def signature_reason(party: Party) -> str:
@@ -37,8 +36,26 @@ def signature_reason(party: Party) -> str:
     return f"{who} 様 [{party.email}] が {jst_timestamp(party.agreed_at)} JSTに承認しました"
 
 
+class _Stale(Exception):
+    """A document gained a version while this signature was being made."""
+
+
+# Parallel parties agree at the same time; each signature is made on the current version
+# and stored only if that version is still current, otherwise made again on the new one.
+SIGNING_ATTEMPTS = 5
+
+
 def signature_apply(*, party_id: int) -> bool:
     """Sign every document for one agreed party. Returns False when there was nothing to do."""
+    for _attempt in range(SIGNING_ATTEMPTS):
+        try:
+            return _sign_once(party_id)
+        except (_Stale, IntegrityError):
+            continue
+    raise RuntimeError(f"party {party_id}: documents kept changing while signing")
+
+
+def _sign_once(party_id: int) -> bool:
     party = Party.objects.select_related("contract__keyring").get(pk=party_id)
     contract = party.contract
     if party.status != PartyStatus.AGREED or contract.status != ContractStatus.IN_PROGRESS:
@@ -46,7 +63,6 @@ def signature_apply(*, party_id: int) -> bool:
     base = [(doc, doc.current_version()) for doc in contract.documents.all()]
     signer, timestamper = get_service_signer(), get_timestamper()
     reason = signature_reason(party)
-    contact = party.email
     signed = []
     for doc, version in base:
         data = engine.sign_agreement(
@@ -55,7 +71,7 @@ def signature_apply(*, party_id: int) -> bool:
             reason=reason,
             signer=signer,
             timestamper=timestamper,
-            contact_info=contact,
+            contact_info=party.email,
         )
         signed.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
     with transaction.atomic():
@@ -66,7 +82,9 @@ def signature_apply(*, party_id: int) -> bool:
         if changed != 1:
             return False  # another run signed first, or the contract stopped meanwhile
         for doc, version, blob in signed:
-            # (document, seq) is unique: a concurrent version makes this transaction fail.
+            if doc.current_version().seq != version.seq:
+                raise _Stale  # rolls back the party's state change too
+            # (document, seq) is unique: a concurrent writer makes this fail, not fork.
             DocumentVersion.objects.create(
                 document=doc, seq=version.seq + 1, kind=VersionKind.SIGNED, blob=blob, party=party
             )
@@ -80,26 +98,8 @@ def signature_apply(*, party_id: int) -> bool:
                 "documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob in signed},
             },
         )
-        _advance(contract)
+        advance(contract)
     return True
-
-
-def _advance(contract: Contract) -> None:
-    """Notify the next party, or queue completion when everybody has signed."""
-    parties = list(contract.parties.filter(status__in=ACTIVE).order_by("position"))
-    if any(p.status in (PartyStatus.NOTIFIED, PartyStatus.AGREED) for p in parties):
-        return
-    waiting = [p for p in parties if p.status == PartyStatus.WAITING]
-    if waiting:
-        party_notify(party=waiting[0])
-        return
-    transaction.on_commit(lambda: _enqueue_finalize(contract.pk))
-
-
-def _enqueue_finalize(contract_id: uuid.UUID) -> None:
-    from keiyaku.contracts.tasks import finalize_contract
-
-    finalize_contract(str(contract_id))
 
 
 def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
@@ -108,7 +108,7 @@ def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
     if contract.status != ContractStatus.IN_PROGRESS:
         return False
     parties = contract.parties.filter(status__in=ACTIVE)
-    if not parties.exists() or parties.exclude(status=PartyStatus.SIGNED).exists():
+    if not parties.exists() or parties.exclude(status__in=DONE).exists():
         return False
     timestamper, context = get_timestamper(), get_validation_context()
     finals = []
@@ -157,6 +157,6 @@ def signature_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
         status=ContractStatus.IN_PROGRESS, last_activity_at__lte=limit
     ):
         parties = contract.parties.filter(status__in=ACTIVE)
-        if parties.exists() and not parties.exclude(status=PartyStatus.SIGNED).exists():
+        if parties.exists() and not parties.exclude(status__in=DONE).exists():
             done += contract_finalize(contract_id=contract.pk)
     return done

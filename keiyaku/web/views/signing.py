@@ -28,6 +28,7 @@ from keiyaku.contracts.selectors import (
 from keiyaku.signing.render import render_page_png
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
+from keiyaku.web.ratelimit import rate_limited
 from keiyaku.web.views.responses import pdf_response, png_response
 
 DEAD_LINK_STATUS = {"invalid": 404}
@@ -66,6 +67,7 @@ def _gate(request: HttpRequest, token: str) -> Party | HttpResponse:
 
 
 @never_cache
+@rate_limited("access-code", "KEIYAKU_RATE_ACCESS_CODE")
 def sign_entry(request: HttpRequest, token: str) -> HttpResponse:
     state = sign_link_state(token)
     if state.state != "ok":

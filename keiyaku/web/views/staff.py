@@ -2,27 +2,47 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from keiyaku.accounts.models import Staff
+from keiyaku.accounts.permissions import can_edit_contracts, contract_editor_required
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
 from keiyaku.contracts.certificate import certificate_pdf
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Document, Party, PartyKind
-from keiyaku.contracts.selectors import contract_for, contract_progress, contracts_visible_to
-from keiyaku.contracts.services.drafting import Upload
+from keiyaku.contracts.models import ContractShare, Document, Party, PartyKind
+from keiyaku.contracts.selectors import (
+    contract_for,
+    contract_progress,
+    contracts_visible_to,
+    templates_for,
+)
+from keiyaku.contracts.services import sharing
+from keiyaku.contracts.services.drafting import Upload, default_deadline
+from keiyaku.contracts.timefmt import JST
 from keiyaku.notifications.models import OutboxMessage
 from keiyaku.signing.render import render_page_png
 from keiyaku.storage.blobs import blob_get
-from keiyaku.web.forms import ContractForm, DocumentForm, PartyForm
+from keiyaku.web.forms import (
+    CancelForm,
+    ContractForm,
+    DocumentForm,
+    PartyEmailForm,
+    PartyForm,
+    SendForm,
+    ShareForm,
+    UnlockForm,
+)
 from keiyaku.web.views.responses import pdf_response, png_response
 
 
@@ -52,7 +72,7 @@ def contract_list(request: StaffRequest) -> HttpResponse:
     return render(request, "web/contract_list.html", {"rows": rows})
 
 
-@login_required
+@contract_editor_required
 def contract_create(request: StaffRequest) -> HttpResponse:
     if request.user.organisation_id is None:
         raise Http404
@@ -71,6 +91,7 @@ def contract_create(request: StaffRequest) -> HttpResponse:
                 period_end=data["period_end"],
                 auto_renew=data["auto_renew"],
                 note=data["note"],
+                allow_forwarding=data["allow_forwarding"],
                 uploads=_uploads(data["files"]),
                 meta=RequestMeta.from_request(request),
             )
@@ -106,12 +127,17 @@ def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
             "parties": contract.parties.select_related("forwarded_from").all(),
             "progress": contract_progress(contract),
             "party_form": PartyForm(organisation=contract.organisation),
+            "default_deadline": default_deadline(timezone.now()),
+            "templates": templates_for(request.user),
             "document_form": DocumentForm(),
             # Views stay in the audit log; the history shows what changed.
             "events": Event.objects.filter(subject=f"contract:{contract.pk}")
             .exclude(event="contract.view")
             .order_by("id"),
             "mails": OutboxMessage.objects.filter(contract=contract).order_by("id"),
+            "can_edit": can_edit_contracts(request.user),
+            "shares": contract.shares.select_related("staff", "department"),
+            "share_form": ShareForm(organisation=contract.organisation),
         },
     )
 
@@ -120,7 +146,7 @@ def _back(contract) -> HttpResponse:
     return redirect("contract-detail", contract.pk)
 
 
-@login_required
+@contract_editor_required
 @require_POST
 def party_add(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
@@ -141,6 +167,8 @@ def party_add(request: StaffRequest, contract_id) -> HttpResponse:
             email=data["email"],
             access_code=data["access_code"],
             staff=data["staff"] if data["kind"] == PartyKind.STAFF else None,
+            role=data["role"],
+            parallel=data["parallel"],
             meta=RequestMeta.from_request(request),
         )
     except ContractError as exc:
@@ -153,7 +181,7 @@ def _party(request: StaffRequest, contract_id, party_id) -> Party:
     return get_object_or_404(Party, pk=party_id, contract=contract)
 
 
-@login_required
+@contract_editor_required
 @require_POST
 def party_remove(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
@@ -166,7 +194,7 @@ def party_remove(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     return _back(party.contract)
 
 
-@login_required
+@contract_editor_required
 @require_POST
 def party_move(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
@@ -180,7 +208,7 @@ def party_move(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     return _back(party.contract)
 
 
-@login_required
+@contract_editor_required
 @require_POST
 def document_add(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
@@ -205,7 +233,7 @@ def _document(request: StaffRequest, contract_id, document_id) -> Document:
     return get_object_or_404(Document, pk=document_id, contract=contract)
 
 
-@login_required
+@contract_editor_required
 @require_POST
 def document_remove(request: StaffRequest, contract_id, document_id) -> HttpResponse:
     document = _document(request, contract_id, document_id)
@@ -218,19 +246,123 @@ def document_remove(request: StaffRequest, contract_id, document_id) -> HttpResp
     return _back(document.contract)
 
 
-@login_required
+@contract_editor_required
 @require_POST
 def contract_send(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
+    form = SendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("署名期限の日付が正しくありません。"))
+        return _back(contract)
+    day = form.cleaned_data["deadline"]
+    deadline = datetime.combine(day, time(23, 59, 59), tzinfo=JST) if day else None
     try:
         services.contract_send(
-            contract=contract, actor=request.user, meta=RequestMeta.from_request(request)
+            contract=contract,
+            actor=request.user,
+            deadline=deadline,
+            meta=RequestMeta.from_request(request),
         )
     except ContractError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("署名依頼を送信しました。"))
     return _back(contract)
+
+
+@contract_editor_required
+@require_POST
+def contract_cancel(request: StaffRequest, contract_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("取消の理由を入力してください。"))
+        return _back(contract)
+    try:
+        services.contract_cancel(
+            contract=contract,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            meta=RequestMeta.from_request(request),
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("案件を取り消しました。"))
+    return _back(contract)
+
+
+@contract_editor_required
+@require_POST
+def contract_remind(request: StaffRequest, contract_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    try:
+        count = services.contract_remind(
+            contract=contract, actor=request.user, meta=RequestMeta.from_request(request)
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("%(count)d名にリマインドを送信しました。") % {"count": count})
+    return _back(contract)
+
+
+@contract_editor_required
+@require_POST
+def party_parallel(request: StaffRequest, contract_id, party_id) -> HttpResponse:
+    party = _party(request, contract_id, party_id)
+    try:
+        services.party_set_parallel(
+            party=party,
+            actor=request.user,
+            parallel=request.POST.get("parallel") == "1",
+            meta=RequestMeta.from_request(request),
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    return _back(party.contract)
+
+
+@contract_editor_required
+@require_POST
+def party_unlock(request: StaffRequest, contract_id, party_id) -> HttpResponse:
+    party = _party(request, contract_id, party_id)
+    form = UnlockForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ContractError(_("アクセスコードが長すぎます。"))
+        services.party_unlock(
+            party=party,
+            actor=request.user,
+            access_code=form.cleaned_data["access_code"],
+            meta=RequestMeta.from_request(request),
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("ロックを解除しました。"))
+    return _back(party.contract)
+
+
+@contract_editor_required
+@require_POST
+def party_email(request: StaffRequest, contract_id, party_id) -> HttpResponse:
+    party = _party(request, contract_id, party_id)
+    form = PartyEmailForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ContractError(_("正しいメールアドレスを入力してください。"))
+        services.party_change_email(
+            party=party,
+            actor=request.user,
+            email=form.cleaned_data["email"],
+            meta=RequestMeta.from_request(request),
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("メールアドレスを修正し、署名依頼を再送しました。"))
+    return _back(party.contract)
 
 
 @login_required
@@ -275,3 +407,38 @@ def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
     )
     name = _("締結証明書_%(certificate_id)s.pdf") % {"certificate_id": contract.certificate_id}
     return pdf_response(certificate_pdf(contract), name)
+
+
+@contract_editor_required
+@require_POST
+def contract_share_add(request: StaffRequest, contract_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    form = ShareForm(request.POST, organisation=contract.organisation)
+    if not form.is_valid():
+        messages.error(request, _("共有先の職員または所属をひとつ選んでください。"))
+        return _back(contract)
+    try:
+        sharing.contract_share_add(
+            contract=contract,
+            actor=request.user,
+            staff=form.cleaned_data["staff"],
+            department=form.cleaned_data["department"],
+            meta=RequestMeta.from_request(request),
+        )
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("共有しました。"))
+    return _back(contract)
+
+
+@contract_editor_required
+@require_POST
+def contract_share_remove(request: StaffRequest, contract_id, share_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    share = get_object_or_404(ContractShare, pk=share_id, contract=contract)
+    sharing.contract_share_remove(
+        share=share, actor=request.user, meta=RequestMeta.from_request(request)
+    )
+    messages.success(request, _("共有を解除しました。"))
+    return _back(contract)

@@ -9,8 +9,10 @@ from django.utils.translation import gettext as _
 
 from keiyaku.signing.verification import verify_pdf
 from keiyaku.web.forms import VerifyForm
+from keiyaku.web.ratelimit import rate_limited
 
 
+@rate_limited("verify", "KEIYAKU_RATE_VERIFY")
 def verify(request: HttpRequest) -> HttpResponse:
     form = VerifyForm(request.POST or None, request.FILES or None)
     report = None

@@ -1,0 +1,56 @@
+"""The IP allow-list of each organisation (R38), applied to its staff screens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from keiyaku.accounts.network import address_allowed, client_ip
+
+# Pages that are not staff screens: counterparties' signing and download links, the public
+# verification page and PKI endpoints, and the login pages (so that the refusal can be read and
+# the person can log out or sign in elsewhere).
+UNRESTRICTED_PREFIXES = (
+    "/s/",
+    "/d/",
+    "/verify/",
+    "/pki/",
+    "/login/",
+    "/logout/",
+    "/reset/",
+    "/password-reset/",
+    "/a/",
+    "/i18n/",
+    "/static/",
+)
+
+
+def organisation_allows(request: HttpRequest, organisation) -> bool:
+    """Whether the request's client address may reach this organisation's screens or API."""
+    if organisation is None or not organisation.ip_allowlist.strip():
+        return True
+    return address_allowed(client_ip(request), organisation.ip_allowlist)
+
+
+class IpAllowListMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and getattr(user, "organisation_id", None) is not None
+            and not request.path.startswith(UNRESTRICTED_PREFIXES)
+            and not organisation_allows(request, user.organisation)
+        ):
+            return render(
+                request,
+                "accounts/ip_denied.html",
+                {"address": client_ip(request)},
+                status=403,
+            )
+        return self.get_response(request)

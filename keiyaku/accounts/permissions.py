@@ -1,0 +1,84 @@
+"""Who may change what (R2, R36). Reads are decided by selectors; these guard writes.
+
+A viewer (閲覧者) changes nothing. Contracts are changed by senders and admins; organisation
+settings, staff and departments by admins only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+from keiyaku.accounts.models import Role
+
+CONTRACT_EDIT_ROLES = frozenset({Role.ADMIN, Role.SENDER})
+
+
+def _member(staff: Any) -> bool:
+    return bool(
+        staff is not None
+        and staff.is_authenticated
+        and staff.is_active
+        and staff.organisation_id is not None
+    )
+
+
+def is_org_admin(staff: Any) -> bool:
+    return _member(staff) and staff.has_role(Role.ADMIN)
+
+
+def can_edit_contracts(staff: Any) -> bool:
+    return _member(staff) and bool(CONTRACT_EDIT_ROLES & set(staff.roles))
+
+
+def check_can_edit_contracts(staff: Any) -> None:
+    """For services and views: refuse anyone who may not change contracts (viewers included)."""
+    if not can_edit_contracts(staff):
+        raise PermissionDenied
+
+
+def check_org_admin(staff: Any) -> None:
+    if not is_org_admin(staff):
+        raise PermissionDenied
+
+
+def contract_editor_required(
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
+    """A staff view that changes contracts: login, then the role (403 for a viewer)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        check_can_edit_contracts(request.user)
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+def org_admin_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """An organisation administration screen: login, then the admin role (403 otherwise)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        check_org_admin(request.user)
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+def operator_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """A platform operator screen (superuser without organisation)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not (request.user.is_active and request.user.is_superuser):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)

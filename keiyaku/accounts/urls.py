@@ -1,0 +1,20 @@
+from django.urls import path
+
+from keiyaku.accounts import views
+
+app_name = "orgadmin"
+
+urlpatterns = [
+    path("", views.staff_list, name="staff-list"),
+    path("staff/new/", views.staff_create, name="staff-create"),
+    path("staff/<int:staff_id>/", views.staff_edit, name="staff-edit"),
+    path("staff/import/", views.staff_import, name="staff-import"),
+    path("staff/import/apply/", views.staff_import_apply, name="staff-import-apply"),
+    path("staff/import/template.csv", views.staff_import_template, name="staff-import-template"),
+    path("departments/", views.department_list, name="department-list"),
+    path("departments/<int:department_id>/", views.department_edit, name="department-edit"),
+    path("settings/", views.organisation_settings, name="settings"),
+    path("audit/", views.audit_list, name="audit-list"),
+    path("audit/export.csv", views.audit_export, name="audit-export"),
+    path("organisations/", views.organisation_list, name="organisation-list"),
+]

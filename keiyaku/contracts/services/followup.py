@@ -1,0 +1,176 @@
+"""The sender's work after sending (R10, R11, R18): cancel, remind, deadlines, unlock, re-address."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+
+from keiyaku.accounts.models import Staff
+from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
+from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.links import links_revoke
+from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyKind, PartyStatus
+from keiyaku.contracts.services.drafting import clean_access_code
+from keiyaku.contracts.services.notify import party_notify, party_tell, sender_notify
+from keiyaku.contracts.services.printable import require_printable
+
+OPEN = (ContractStatus.DRAFT, ContractStatus.IN_PROGRESS)
+
+
+def _subject(contract: Contract) -> str:
+    return f"contract:{contract.pk}"
+
+
+def contract_cancel(
+    *, contract: Contract, actor: Staff, reason: str, meta: RequestMeta = SYSTEM
+) -> None:
+    """取消 (R10): any time before completion. Links die; everybody already asked is told."""
+    reason = reason.strip()
+    if not reason:
+        raise ContractError("取消の理由を入力してください。", code="reason_required")
+    with transaction.atomic():
+        now = timezone.now()
+        changed = Contract.objects.filter(pk=contract.pk, status__in=OPEN).update(
+            status=ContractStatus.CANCELLED, status_reason=reason[:2000], last_activity_at=now
+        )
+        if changed != 1:
+            raise ContractError("締結済み・終了済みの案件は取り消せません。", code="finished")
+        contract.refresh_from_db()
+        for party in contract.parties.all():
+            links_revoke(party=party)
+            if party.notified_at is not None:
+                party_tell(party=party, template="cancelled", reason=reason)
+        audit_record(
+            event="contract.cancel",
+            organisation=contract.organisation,
+            actor=actor,
+            subject=_subject(contract),
+            detail={"reason": reason},
+            meta=meta,
+        )
+
+
+def contract_remind(*, contract: Contract, actor: Staff | None, meta: RequestMeta = SYSTEM) -> int:
+    """Remind every party whose turn it is (R11). Each gets a fresh link; old links die.
+
+    Returns how many parties were reminded.
+    """
+    with transaction.atomic():
+        contract = Contract.objects.get(pk=contract.pk)
+        if contract.status != ContractStatus.IN_PROGRESS:
+            raise ContractError("署名中の案件だけリマインドできます。", code="not_in_progress")
+        parties = list(contract.parties.filter(status=PartyStatus.NOTIFIED))
+        for party in parties:
+            links_revoke(party=party)
+            party_notify(party=party, template="reminder")
+        Contract.objects.filter(pk=contract.pk).update(last_activity_at=timezone.now())
+        audit_record(
+            event="contract.remind",
+            organisation=contract.organisation,
+            actor=actor,
+            actor_label="" if actor else "keiyaku（自動）",
+            subject=_subject(contract),
+            detail={"parties": [p.email for p in parties], "automatic": actor is None},
+            meta=meta,
+        )
+    return len(parties)
+
+
+def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
+    """The periodic job (R11): remind once N days before the deadline; expire after it.
+
+    Returns (reminded contracts, expired contracts). `now` is a parameter for tests.
+    """
+    now = now or timezone.now()
+    running = Contract.objects.filter(status=ContractStatus.IN_PROGRESS, deadline__isnull=False)
+    reminded = 0
+    window = now + timedelta(days=settings.KEIYAKU_REMIND_DAYS_BEFORE)
+    for contract in running.filter(
+        reminded_at__isnull=True, deadline__gt=now, deadline__lte=window
+    ):
+        # Claim first, so two workers never remind twice.
+        if Contract.objects.filter(pk=contract.pk, reminded_at__isnull=True).update(
+            reminded_at=now
+        ):
+            contract_remind(contract=contract, actor=None)
+            reminded += 1
+    expired = 0
+    for contract in running.filter(deadline__lte=now):
+        with transaction.atomic():
+            changed = Contract.objects.filter(
+                pk=contract.pk, status=ContractStatus.IN_PROGRESS
+            ).update(status=ContractStatus.EXPIRED, last_activity_at=now)
+            if not changed:
+                continue
+            contract.refresh_from_db()
+            for party in contract.parties.all():
+                links_revoke(party=party)
+            audit_record(
+                event="contract.expire",
+                organisation=contract.organisation,
+                subject=_subject(contract),
+                detail={"deadline": contract.deadline.isoformat() if contract.deadline else ""},
+            )
+            sender_notify(contract=contract, template="expired")
+            expired += 1
+    return reminded, expired
+
+
+def _require_waiting_external(party: Party) -> None:
+    if party.kind != PartyKind.EXTERNAL:
+        raise ContractError("事業者の署名者だけが対象です。", code="not_external")
+    if party.contract.status not in OPEN or party.status not in (
+        PartyStatus.WAITING,
+        PartyStatus.NOTIFIED,
+    ):
+        raise ContractError("この署名者は変更できません。", code="party_done")
+
+
+def party_unlock(
+    *, party: Party, actor: Staff, access_code: str = "", meta: RequestMeta = SYSTEM
+) -> None:
+    """Unlock a locked link and, optionally, set a new access code (R18; never e-mailed)."""
+    _require_waiting_external(party)
+    fields: dict[str, object] = {"failed_attempts": 0, "locked_at": None}
+    if access_code.strip():
+        fields["access_code"] = make_password(clean_access_code(access_code))
+    with transaction.atomic():
+        Party.objects.filter(pk=party.pk).update(**fields)
+        audit_record(
+            event="party.unlock",
+            organisation=party.contract.organisation,
+            actor=actor,
+            subject=_subject(party.contract),
+            detail={"position": party.position, "new_code": "access_code" in fields},
+            meta=meta,
+        )
+
+
+def party_change_email(
+    *, party: Party, actor: Staff, email: str, meta: RequestMeta = SYSTEM
+) -> None:
+    """Correct an address that could not be delivered and send the request again."""
+    _require_waiting_external(party)
+    email = email.strip()
+    if not email or "@" not in email:
+        raise ContractError("正しいメールアドレスを入力してください。", code="email")
+    require_printable(メールアドレス=email)
+    with transaction.atomic():
+        old = party.email
+        Party.objects.filter(pk=party.pk).update(email=email)
+        party.refresh_from_db()
+        if party.status == PartyStatus.NOTIFIED:
+            links_revoke(party=party)
+            party_notify(party=party)
+        audit_record(
+            event="party.change_email",
+            organisation=party.contract.organisation,
+            actor=actor,
+            subject=_subject(party.contract),
+            detail={"position": party.position, "from": old, "to": email},
+            meta=meta,
+        )

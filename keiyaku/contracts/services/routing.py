@@ -1,0 +1,59 @@
+"""The order of parties (R6): sequential steps, each one party or a parallel group.
+
+`step` is derived from the order and each party's `parallel` flag ("together with the party
+before"); it is stored so that the routing can be queried, and recomputed on every change.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+
+from keiyaku.contracts.models import Contract, Party, PartyStatus
+from keiyaku.contracts.services.notify import party_notify
+
+# Parties that still take part (a forwarded party handed its place to another row).
+ACTIVE = [
+    PartyStatus.WAITING,
+    PartyStatus.NOTIFIED,
+    PartyStatus.AGREED,
+    PartyStatus.SIGNED,
+    PartyStatus.APPROVED,
+]
+DONE = {PartyStatus.SIGNED, PartyStatus.APPROVED}
+
+
+def restep(contract: Contract) -> None:
+    """Renumber positions 1..n in order and derive the steps from the `parallel` flags."""
+    step = 0
+    for position, party in enumerate(
+        contract.parties.exclude(status=PartyStatus.FORWARDED).order_by("position", "id"),
+        start=1,
+    ):
+        if position == 1 or not party.parallel:
+            step += 1
+        Party.objects.filter(pk=party.pk).update(position=position, step=step)
+
+
+def advance(contract: Contract) -> None:
+    """Ask every party of the first unfinished step; complete when every step is done.
+
+    Idempotent: parties already asked are not asked again, so callers may run it after any
+    change (send, agreement, approval, signature).
+    """
+    parties = list(contract.parties.filter(status__in=ACTIVE).order_by("position"))
+    pending = [p for p in parties if p.status not in DONE]
+    if not pending:
+        transaction.on_commit(lambda: _enqueue_finalize(contract.pk))
+        return
+    current = min(p.step for p in pending)
+    for party in pending:
+        if party.step == current and party.status == PartyStatus.WAITING:
+            party_notify(party=party)
+
+
+def _enqueue_finalize(contract_id: uuid.UUID) -> None:
+    from keiyaku.contracts.tasks import finalize_contract
+
+    finalize_contract(str(contract_id))

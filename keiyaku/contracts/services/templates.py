@@ -1,0 +1,144 @@
+"""Contract templates (R13): save a contract's routing and settings; start a contract from one.
+
+Counterparties are saved as roles (「受注者」, a company slot), not people: each use of the
+template names them anew. Staff approvers and signers are saved as they are (the mayor signs
+every contract of this kind). Boxes join templates when boxes exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from keiyaku.accounts.models import Staff
+from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
+from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.models import (
+    Contract,
+    ContractStatus,
+    ContractTemplate,
+    Party,
+    PartyKind,
+    PartyStatus,
+)
+from keiyaku.contracts.services.drafting import party_add
+
+
+@dataclass(frozen=True)
+class SlotFill:
+    """Who takes an external slot of a template in this contract."""
+
+    company: str
+    name: str
+    email: str
+    access_code: str
+
+
+def template_save(
+    *, contract: Contract, actor: Staff, name: str, meta: RequestMeta = SYSTEM
+) -> ContractTemplate:
+    name = name.strip()
+    if not name:
+        raise ContractError("テンプレート名を入力してください。", code="name_required")
+    parties = list(
+        contract.parties.exclude(status=PartyStatus.FORWARDED).order_by("position", "id")
+    )
+    if not parties:
+        raise ContractError("署名者が設定されていない案件は保存できません。", code="no_parties")
+    routing = []
+    external_count = 0
+    for party in parties:
+        step: dict[str, object] = {
+            "kind": party.kind,
+            "role": party.role,
+            "parallel": party.parallel,
+        }
+        if party.kind == PartyKind.STAFF:
+            step["staff"] = party.staff_id
+            step["label"] = party.name
+        else:
+            external_count += 1
+            step["label"] = f"事業者{external_count}"
+        routing.append(step)
+    try:
+        with transaction.atomic():
+            template = ContractTemplate.objects.create(
+                organisation=contract.organisation,
+                name=name,
+                created_by=actor,
+                routing=routing,
+                allow_forwarding=contract.allow_forwarding,
+            )
+            audit_record(
+                event="template.save",
+                organisation=contract.organisation,
+                actor=actor,
+                subject=f"contract:{contract.pk}",
+                detail={"template": name, "steps": len(routing)},
+                meta=meta,
+            )
+    except IntegrityError as exc:
+        raise ContractError("同じ名前のテンプレートがあります。", code="duplicate") from exc
+    return template
+
+
+@transaction.atomic
+def template_apply(
+    *,
+    contract: Contract,
+    template: ContractTemplate,
+    actor: Staff,
+    fills: Sequence[SlotFill],
+    meta: RequestMeta = SYSTEM,
+) -> list[Party]:
+    """Set a draft's routing from a template; `fills` names each external slot in order."""
+    if contract.status != ContractStatus.DRAFT or contract.parties.exists():
+        raise ContractError(
+            "テンプレートは署名者が未設定の下書きにだけ適用できます。", code="not_empty"
+        )
+    if template.organisation_id != contract.organisation_id:
+        raise ContractError("テンプレートが見つかりません。", code="template")
+    slots = iter(fills)
+    parties = []
+    for step in template.routing:
+        if step["kind"] == PartyKind.STAFF:
+            staff = Staff.objects.filter(
+                pk=step.get("staff"), organisation_id=contract.organisation_id, is_active=True
+            ).first()
+            if staff is None:
+                raise ContractError(
+                    f"テンプレートの職員「{step.get('label', '')}」は利用できません。",
+                    code="staff_gone",
+                )
+            parties.append(
+                party_add(
+                    contract=contract,
+                    actor=actor,
+                    kind=PartyKind.STAFF,
+                    staff=staff,
+                    role=step["role"],
+                    parallel=step["parallel"],
+                    meta=meta,
+                )
+            )
+        else:
+            fill = next(slots, None)
+            if fill is None:
+                raise ContractError("事業者の情報が足りません。", code="slots")
+            parties.append(
+                party_add(
+                    contract=contract,
+                    actor=actor,
+                    kind=PartyKind.EXTERNAL,
+                    company=fill.company,
+                    name=fill.name,
+                    email=fill.email,
+                    access_code=fill.access_code,
+                    parallel=step["parallel"],
+                    meta=meta,
+                )
+            )
+    Contract.objects.filter(pk=contract.pk).update(allow_forwarding=template.allow_forwarding)
+    return parties

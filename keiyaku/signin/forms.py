@@ -1,0 +1,54 @@
+"""Sign-in forms: parse and check input only."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from keiyaku.signin.models import OidcMatch
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label=_("ログインID"), max_length=150)
+    password = forms.CharField(label=_("パスワード"), max_length=4096, strip=False)
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(label=_("確認コード"), max_length=20)
+
+
+class SignInSettingsForm(forms.Form):
+    totp_required = forms.BooleanField(label=_("2段階認証（TOTP）を必須にする"), required=False)
+    session_timeout_minutes = forms.IntegerField(
+        label=_("無操作でログアウトするまでの時間（分）"), min_value=5, max_value=24 * 60
+    )
+    oidc_enabled = forms.BooleanField(
+        label=_("OpenID Connect によるシングルサインオンを使う"), required=False
+    )
+    oidc_issuer = forms.URLField(
+        label=_("発行者（Issuer）URL"), required=False, max_length=200, assume_scheme="https"
+    )
+    oidc_client_id = forms.CharField(label=_("クライアントID"), required=False, max_length=200)
+    oidc_client_secret = forms.CharField(
+        label=_("クライアントシークレット"),
+        required=False,
+        max_length=500,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("空欄のままにすると、登録済みのシークレットを変更しません。"),
+    )
+    oidc_match = forms.ChoiceField(label=_("職員との照合方法"), choices=OidcMatch.choices)
+    oidc_create_users = forms.BooleanField(
+        label=_("初回ログイン時に職員を自動登録する（閲覧者として）"), required=False
+    )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("oidc_enabled"):
+            if not data.get("oidc_issuer"):
+                self.add_error("oidc_issuer", _("シングルサインオンを使う場合は入力してください。"))
+            if not data.get("oidc_client_id"):
+                self.add_error(
+                    "oidc_client_id", _("シングルサインオンを使う場合は入力してください。")
+                )
+        return data

@@ -1,0 +1,113 @@
+"""Organisation administrators: sign-in settings and 「ログイン制限の解除」. Others get 404."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from keiyaku.accounts.models import Role, Staff
+from keiyaku.audit.services import RequestMeta
+from keiyaku.signin import services
+from keiyaku.signin.forms import SignInSettingsForm
+from keiyaku.signin.services import PolicyValues, SignInRefused
+
+
+def _admin(request: HttpRequest) -> Staff:
+    user = request.user
+    if not isinstance(user, Staff) or user.organisation_id is None or not user.has_role(Role.ADMIN):
+        raise Http404
+    return user
+
+
+@login_required
+def settings_view(request: HttpRequest) -> HttpResponse:
+    admin = _admin(request)
+    assert admin.organisation is not None
+    policy = services.policy_for(admin.organisation)
+    initial = {
+        "totp_required": policy.totp_required,
+        "session_timeout_minutes": policy.session_timeout_minutes,
+        "oidc_enabled": policy.oidc_enabled,
+        "oidc_issuer": policy.oidc_issuer,
+        "oidc_client_id": policy.oidc_client_id,
+        "oidc_match": policy.oidc_match,
+        "oidc_create_users": policy.oidc_create_users,
+    }
+    form = SignInSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.organisation_signin_update(
+                organisation=admin.organisation,
+                actor=admin,
+                values=PolicyValues(
+                    totp_required=data["totp_required"],
+                    session_timeout_minutes=data["session_timeout_minutes"],
+                    oidc_enabled=data["oidc_enabled"],
+                    oidc_issuer=data["oidc_issuer"],
+                    oidc_client_id=data["oidc_client_id"],
+                    oidc_match=data["oidc_match"],
+                    oidc_create_users=data["oidc_create_users"],
+                    oidc_client_secret=data["oidc_client_secret"] or None,
+                ),
+                meta=RequestMeta.from_request(request),
+            )
+        except SignInRefused as refused:
+            form.add_error(None, refused.message)
+        else:
+            messages.success(request, _("ログイン設定を保存しました。"))
+            return redirect("signin-settings")
+    return render(
+        request,
+        "signin/settings.html",
+        {
+            "form": form,
+            "policy": policy,
+            "has_secret": bool(policy.oidc_client_secret_sealed),
+            "callback": callback_url(admin.organisation.slug),
+        },
+    )
+
+
+def callback_url(slug: str) -> str:
+    return settings.PUBLIC_URL + reverse("signin-oidc-callback", args=[slug])
+
+
+@login_required
+def locks_view(request: HttpRequest) -> HttpResponse:
+    admin = _admin(request)
+    assert admin.organisation is not None
+    return render(
+        request, "signin/locks.html", {"locked": services.locked_staff(admin.organisation)}
+    )
+
+
+@login_required
+@require_POST
+def unlock_view(request: HttpRequest, staff_id: int) -> HttpResponse:
+    admin = _admin(request)
+    staff = get_object_or_404(Staff, pk=staff_id, organisation=admin.organisation)
+    services.lock_release(staff=staff, actor=admin, meta=RequestMeta.from_request(request))
+    messages.success(
+        request, _("%(name)sさんのログイン制限を解除しました。") % {"name": staff.label}
+    )
+    return redirect("signin-locks")
+
+
+@login_required
+@require_POST
+def totp_reset_view(request: HttpRequest, staff_id: int) -> HttpResponse:
+    """For a staff member who lost both the app and the recovery codes."""
+    admin = _admin(request)
+    staff = get_object_or_404(Staff, pk=staff_id, organisation=admin.organisation)
+    services.totp_remove(staff=staff, actor=admin, meta=RequestMeta.from_request(request))
+    messages.success(
+        request, _("%(name)sさんの2段階認証をリセットしました。") % {"name": staff.label}
+    )
+    return redirect("signin-locks")

@@ -1,0 +1,91 @@
+"""The address book in a real browser: add, import a CSV, pick a contact as a party (R12)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from keiyaku.addressbook.models import Contact
+from tests.flow import draft_contract
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CSV = (
+    "会社名,会社名カナ,氏名,メールアドレス,電話番号,部署・役職\r\n"
+    "有限会社渡辺工務店,ワタナベコウムテン,渡辺 花子,watanabe@watanabe.example.jp,011-222-3333,工事部長\r\n"
+    "株式会社髙橋建設,タカハシケンセツ,佐藤 次郎,sato@takahashi-kensetsu.example.jp,,\r\n"
+)
+
+
+def login(page, site: str, username: str, password: str) -> None:
+    page.goto(f"{site}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+
+
+def test_staff_build_the_address_book_and_pick_a_contact_as_party(
+    browser, site, personas, tmp_path: Path
+):
+    page = browser.new_context(locale="ja-JP").new_page()
+    login(page, site, "sender", personas.password)
+
+    page.get_by_role("link", name="アドレス帳").first.click()
+    page.wait_for_url("**/addressbook/")
+    assert "アドレス帳はまだ空です" in page.content()
+    page.get_by_role("link", name="会社を追加").click()
+    page.fill("#id_name", "株式会社髙橋建設")
+    page.fill("#id_kana", "タカハシケンセツ")
+    page.get_by_role("button", name="保存する").click()
+    assert "会社を登録しました" in page.content()
+    page.get_by_role("link", name="連絡先を追加").click()
+    page.fill("#id_name", "髙橋 一郎")
+    page.fill("#id_email", "takahashi@takahashi-kensetsu.example.jp")
+    page.fill("#id_title", "代表取締役")
+    page.get_by_role("button", name="保存する").click()
+    assert "連絡先を登録しました" in page.content()
+    assert page.locator("table >> text=takahashi@takahashi-kensetsu.example.jp").count() == 1
+
+    # A CSV as Excel saves it on a Japanese Windows: Shift_JIS (CP932).
+    csv_path = tmp_path / "取引先.csv"
+    csv_path.write_bytes(CSV.encode("cp932"))
+    page.get_by_role("link", name="アドレス帳").first.click()
+    page.get_by_role("link", name="CSVインポート").click()
+    page.set_input_files("#id_file", str(csv_path))
+    page.get_by_role("button", name="確認する").click()
+    preview = page.locator("#import-preview")
+    assert "渡辺 花子" in preview.inner_text() and "佐藤 次郎" in preview.inner_text()
+    assert "2件の連絡先を取り込みます" in page.content()
+    assert Contact.objects.count() == 1  # nothing stored before the confirmation
+    page.get_by_role("button", name="取り込む").click()
+    page.wait_for_url("**/addressbook/")
+    assert "連絡先を2件取り込みました（新しい会社1件）" in page.content()
+    page.fill("#id_q", "ワタナベ")
+    page.get_by_role("button", name="検索").click()
+    listing = page.locator("table").inner_text()
+    assert "有限会社渡辺工務店" in listing and "株式会社髙橋建設" not in listing
+
+    # On a draft contract, the contact fills an external party.
+    contract = draft_contract(personas.sender)
+    page.goto(f"{site}/contracts/{contract.pk}/")
+    page.select_option(
+        "#id_pick_contact",
+        label="株式会社髙橋建設 髙橋 一郎 <takahashi@takahashi-kensetsu.example.jp>",
+    )
+    page.fill("#id_pick_access_code", "2468")
+    page.get_by_role("button", name="アドレス帳から追加").click()
+    assert "髙橋 一郎 様を署名者に追加しました" in page.content()
+    routing = page.locator("table", has_text="takahashi@takahashi-kensetsu.example.jp")
+    assert "株式会社髙橋建設 髙橋 一郎" in routing.inner_text()
+    (party,) = contract.parties.all()
+    assert party.kind == "external" and party.email == "takahashi@takahashi-kensetsu.example.jp"
+
+    # A wrong access code is explained on the page, and nothing is added.
+    page.select_option(
+        "#id_pick_contact", label="有限会社渡辺工務店 渡辺 花子 <watanabe@watanabe.example.jp>"
+    )
+    page.fill("#id_pick_access_code", "12")
+    page.get_by_role("button", name="アドレス帳から追加").click()
+    assert "アクセスコードは半角英数字4〜32文字で入力してください" in page.content()
+    assert contract.parties.count() == 1

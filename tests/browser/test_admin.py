@@ -1,0 +1,108 @@
+"""An organisation admin in a real browser: CSV import (preview, fix, apply), roles, a share."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from keiyaku.accounts.models import Role, Staff
+from keiyaku.contracts.selectors import contracts_visible_to
+from tests.flow import draft_contract
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+HEADER = ["氏名", "ふりがな", "所属", "メールアドレス", "ログインID", "役割"]
+
+
+def staff_csv(path: Path, rows: list[list[str]]) -> Path:
+    """A CSV as Excel on Windows saves it: Shift_JIS (CP932), CRLF."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([HEADER, *rows])
+    path.write_bytes(out.getvalue().encode("cp932"))
+    return path
+
+
+def login(page, site: str, username: str, password: str) -> None:
+    page.goto(f"{site}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site}/")
+
+
+def test_admin_imports_staff_sets_roles_and_shares_a_contract(
+    browser, site, personas, tmp_path: Path
+):
+    rows = [
+        [
+            "髙田 一郎",
+            "たかだ いちろう",
+            "土木課",
+            "takada@city.example.jp",
+            "takada",
+            "契約事務担当者",
+        ],
+        ["斉藤 花子", "さいとう はなこ", "道路課", "saito@city.example.jp", "saito", "閲覧者"],
+        ["山﨑 次郎", "やまざき じろう", "契約課", "yamazaki@city", "yamazaki", "承認者"],
+    ]
+    bad = staff_csv(tmp_path / "職員_誤りあり.csv", rows)
+    rows[1][2] = "土木課"
+    rows[2][3] = "yamazaki@city.example.jp"
+    fixed = staff_csv(tmp_path / "職員.csv", rows)
+    contract = draft_contract(personas.sender, title="令和8年度 橋梁点検業務委託")
+
+    context = browser.new_context(locale="ja-JP")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    login(page, site, "city-admin", personas.password)
+    page.get_by_role("link", name="管理", exact=True).click()
+    page.get_by_role("link", name="CSV一括登録").click()
+
+    # Preview of a file with mistakes: every bad row with its reason, nothing saved.
+    page.set_input_files("#id_file", str(bad))
+    page.get_by_role("button", name="内容を確認する").click()
+    preview = page.locator("#import-preview")
+    assert preview.get_attribute("data-ok") == "false"
+    table = page.locator("#import-errors").inner_text()
+    assert "所属「道路課」が登録されていません" in table
+    assert "メールアドレス「yamazaki@city」の形式が正しくありません" in table
+    assert page.get_by_role("button", name="この内容で登録する").count() == 0
+    assert not Staff.objects.filter(username__in=["takada", "saito", "yamazaki"]).exists()
+
+    # The corrected file: preview, then apply.
+    page.set_input_files("#id_file", str(fixed))
+    page.get_by_role("button", name="内容を確認する").click()
+    assert "3 行に誤りはありません（新規登録 3 名、更新 0 名）" in preview.inner_text()
+    page.get_by_role("button", name="この内容で登録する").click()
+    page.wait_for_url(f"{site}/admin-org/")
+    assert "新規登録 3 名" in page.content()
+    assert page.locator("#staff-table tr", has_text="髙田 一郎").count() == 1
+
+    # Roles: 髙田 also becomes an approver.
+    page.get_by_role("link", name="髙田 一郎").click()
+    page.get_by_label("承認者").check()
+    page.get_by_role("button", name="保存する").click()
+    page.wait_for_url(f"{site}/admin-org/")
+    assert (
+        "契約事務担当者、承認者"
+        in page.locator("#staff-table tr", has_text="髙田 一郎").inner_text()
+    )
+    assert Staff.objects.get(username="takada").roles == [Role.SENDER, Role.APPROVER]
+
+    # A department share: 土木課 may now read a 契約課 contract.
+    takada = Staff.objects.get(username="takada")
+    assert not contracts_visible_to(takada).filter(pk=contract.pk).exists()
+    page.goto(f"{site}/contracts/{contract.pk}/")
+    page.select_option("#id_share_department", label="土木課")
+    page.get_by_role("button", name="共有する").click()
+    assert "共有しました" in page.content()
+    assert "土木課（所属）" in page.locator("#shares").inner_text()
+    assert contracts_visible_to(takada).filter(pk=contract.pk).exists()
+    assert not errors, errors  # nothing the Content-Security-Policy refused
