@@ -6,7 +6,7 @@ KEIYAKU := $(BIN)/keiyaku
 SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format bench install system-deps messages clean
+.PHONY: run test lint format bench install system-deps messages clean audit-verify
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON))"; exit 1; }
@@ -51,6 +51,10 @@ test: install system-deps lint
 messages: install
 	$(KEIYAKU) makemessages -l en --ignore=tests --ignore=bench --ignore=var --ignore=docs --ignore=.venv
 	$(KEIYAKU) compilemessages -l en
+
+## check the audit log's hash chain and its archive files (R39); exit 1 names the first broken entry
+audit-verify: install
+	$(KEIYAKU) audit verify --archives
 
 bench: install system-deps
 	$(BIN)/python bench/sign.py

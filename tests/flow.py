@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,17 +84,25 @@ def enter_code(client: Client, link: str, code: str):
     return client.post(link, {"code": code})
 
 
-def agree(client: Client, link: str, code: str | None = None) -> None:
-    """Open the link, prove the code, read, agree and complete, as a browser would."""
+BOX_RE = re.compile(r'<textarea hidden name="(box_\d+)">(.*?)</textarea>', re.S)
+
+
+def agree(
+    client: Client, link: str, code: str | None = None, values: dict[str, str] | None = None
+) -> None:
+    """Open the link, prove the code, read, fill the boxes, agree and complete, as a browser
+    would. `values` maps box input names (box_<id>) to what the party types."""
     if code is not None:
         response = enter_code(client, link, code)
         assert response.status_code == 302, response.content.decode()[:2000]
     response = client.get(link + "documents/")
     assert response.status_code == 200, response.content.decode()[:2000]
-    response = client.post(link + "confirm/")
-    assert response.status_code == 200
-    fields = dict(SHA_RE.findall(response.content.decode()))
+    response = client.post(link + "confirm/", values or {})
+    assert response.status_code == 200, response.content.decode()[:3000]
+    page = response.content.decode()
+    fields = dict(SHA_RE.findall(page))
     assert fields
+    fields.update({name: html.unescape(value) for name, value in BOX_RE.findall(page)})
     response = client.post(link + "complete/", fields)
     assert response.status_code == 200, response.content.decode()[:2000]
     page = response.content.decode()

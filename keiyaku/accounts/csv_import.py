@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -71,6 +72,26 @@ def template_csv() -> bytes:
             "管理者 契約事務担当者",
         ]
     )
+    return UTF8_BOM + out.getvalue().encode("utf-8")
+
+
+def staff_csv(staff: Iterable[Staff]) -> bytes:
+    """Staff in the import format (UTF-8 with BOM): edit in Excel and re-import in update mode."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([COLUMNS[key][0] for key in COLUMNS])
+    labels = {value: str(label) for value, label in Role.choices}
+    for member in staff:
+        writer.writerow(
+            [
+                member.display_name,
+                member.kana,
+                member.department.name if member.department else "",
+                member.email,
+                member.username,
+                " ".join(labels.get(role, role) for role in member.roles),
+            ]
+        )
     return UTF8_BOM + out.getvalue().encode("utf-8")
 
 
@@ -230,14 +251,13 @@ def _check_row(row: StaffRow, departments: dict[str, Department], roles: dict[st
             row.errors.append(
                 _("メールアドレス「%(email)s」の形式が正しくありません。") % {"email": row.email}
             )
+    # An empty department is allowed (an admin may belong to none); a named one must exist.
     if row.department_name:
         row.department = departments.get(row.department_name)
         if row.department is None:
             row.errors.append(
                 _("所属「%(name)s」が登録されていません。") % {"name": row.department_name}
             )
-    else:
-        row.errors.append(_("所属が空欄です。"))
     names = [n for n in ROLE_SPLIT.split(row.roles_text) if n]
     if not names:
         row.errors.append(_("役割がありません。"))

@@ -10,6 +10,7 @@ urlpatterns = [
     path("staff/<int:staff_id>/", views.staff_edit, name="staff-edit"),
     path("staff/import/", views.staff_import, name="staff-import"),
     path("staff/import/apply/", views.staff_import_apply, name="staff-import-apply"),
+    path("staff/export.csv", views.staff_export, name="staff-export"),
     path("staff/import/template.csv", views.staff_import_template, name="staff-import-template"),
     path("departments/", views.department_list, name="department-list"),
     path("departments/<int:department_id>/", views.department_edit, name="department-edit"),

@@ -11,16 +11,17 @@ import io
 import json
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from keiyaku.accounts import services
-from keiyaku.accounts.csv_import import UTF8_BOM, staff_csv_plan, template_csv
+from keiyaku.accounts.csv_import import UTF8_BOM, staff_csv, staff_csv_plan, template_csv
 from keiyaku.accounts.forms import (
     AuditFilterForm,
     DepartmentForm,
@@ -261,6 +262,16 @@ def staff_import_apply(request: AdminRequest) -> HttpResponse:
         % {"created": created, "updated": updated},
     )
     return redirect("orgadmin:staff-list")
+
+
+@org_admin_required
+def staff_export(request: AdminRequest) -> HttpResponse:
+    """Every staff member of the organisation in the import format."""
+    with translation.override(settings.LANGUAGE_CODE):  # role names as the import reads them
+        data = staff_csv(staff_of(_organisation(request)))
+    response = HttpResponse(data, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = "attachment; filename*=UTF-8''staff.csv"
+    return response
 
 
 @org_admin_required

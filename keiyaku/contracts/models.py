@@ -82,6 +82,8 @@ class Document(models.Model):
     filename = models.CharField(max_length=255)
     original = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
     page_count = models.PositiveIntegerField()
+    # [[width, height], ...] in points, as displayed (crop box, rotation applied).
+    page_sizes = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["position"]
@@ -216,6 +218,42 @@ class Link(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
 
+class BoxKind(models.TextChoices):
+    TEXT = "text", _("テキスト")
+    MULTILINE = "multiline", _("複数行テキスト")
+    DATE = "date", _("日付")
+    CHECKBOX = "checkbox", _("チェックボックス")
+
+
+class Box(models.Model):
+    """A box staff placed on a page, filled by one party when it agrees (R8).
+
+    Position and size are PDF points from the top-left corner of the page as displayed
+    (crop box, rotation applied), independent of zoom; `value` is set at the agreement.
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="boxes")
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="boxes")
+    page = models.PositiveIntegerField()
+    x = models.FloatField()
+    y = models.FloatField()
+    width = models.FloatField()
+    height = models.FloatField()
+    kind = models.CharField(max_length=10, choices=BoxKind.choices, default=BoxKind.TEXT)
+    label = models.CharField(_("項目名"), max_length=100, blank=True)
+    required = models.BooleanField(_("必須"), default=True)
+    max_length = models.PositiveIntegerField(_("最大文字数"), null=True, blank=True)
+    value = models.TextField(blank=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["document__position", "page", "y", "x", "id"]
+
+    @property
+    def field_name(self) -> str:
+        return f"keiyaku-box-{self.pk}"
+
+
 class ContractTemplate(models.Model):
     """A saved routing and settings for a recurring kind of contract (R13).
 
@@ -231,6 +269,8 @@ class ContractTemplate(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     routing = models.JSONField(default=list)
+    # Boxes by document position and routing index: {"document", "step", "page", "x", ...}.
+    boxes = models.JSONField(default=list)
     allow_forwarding = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

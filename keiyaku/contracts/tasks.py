@@ -7,8 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import close_old_connections
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task, on_startup
-from huey.exceptions import TaskLockedException
+from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from keiyaku.contracts.services import (
     contract_finalize,
@@ -28,30 +27,23 @@ def finalize_contract(contract_id: str) -> None:
     contract_finalize(contract_id=contract_id)
 
 
-def _sweep(older_than: timedelta) -> None:
-    # One sweeper at a time across every worker: signing the same agreement twice would be
-    # harmless (the state guard keeps one) but wasted work.
-    try:
-        with lock_task("contracts-sweep"):
-            signature_sweep(older_than=older_than)
-    except TaskLockedException:
-        pass
-
-
 @db_periodic_task(crontab(minute="*"))
 def sweep() -> None:
-    """Finish agreements and completions whose job was lost."""
-    _sweep(timedelta(seconds=settings.KEIYAKU_SWEEP_AFTER_SECONDS))
+    """Finish agreements and completions whose job was lost.
+
+    No lock: a lock held by a worker that was killed would stop every later sweep. Two sweeps
+    at once only repeat work; the state guards in the services keep one result.
+    """
+    signature_sweep(older_than=timedelta(seconds=settings.KEIYAKU_SWEEP_AFTER_SECONDS))
 
 
 @db_periodic_task(crontab(minute="*/5"))
 def check_deadlines() -> None:
-    """Automatic reminders before the signing deadline, expiry after it (R11)."""
-    try:
-        with lock_task("contracts-deadlines"):
-            deadlines_check()
-    except TaskLockedException:
-        pass
+    """Automatic reminders before the signing deadline, expiry after it (R11).
+
+    Each reminder and expiry is claimed with a conditional update, so overlapping runs are safe.
+    """
+    deadlines_check()
 
 
 @on_startup()
@@ -59,6 +51,6 @@ def resume_after_restart() -> None:
     """A restarted worker first finishes what a killed one left: nothing waits for the clock."""
     close_old_connections()
     try:
-        _sweep(timedelta(0))
+        signature_sweep(older_than=timedelta(0))
     finally:
         close_old_connections()

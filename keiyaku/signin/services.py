@@ -79,6 +79,15 @@ def locked_staff(organisation: Organisation) -> list[tuple[Staff, datetime]]:
     ]
 
 
+def totp_enrolled_staff(organisation: Organisation) -> list[Staff]:
+    """Staff of the organisation who have set up TOTP (an admin may reset it)."""
+    return list(
+        Staff.objects.filter(
+            organisation=organisation, signin_state__totp_enrolled_at__isnull=False
+        ).order_by("username")
+    )
+
+
 def oidc_client_secret(policy: OrganisationSignIn) -> str:
     if not policy.oidc_client_secret_sealed:
         return ""

@@ -599,3 +599,31 @@ def _name(name: str) -> bytes:
 
 def _num(value: float) -> bytes:
     return (f"{value:.3f}".rstrip("0").rstrip(".") or "0").encode("ascii")
+
+
+def check_fits(
+    *, name: str, kind: str, value: str, width: float, height: float, font_size: float = 10.5
+) -> None:
+    """Apply the filling rules to a value before anything is recorded.
+
+    `width` and `height` are the box's size as displayed. Raises ValueError (line break in a
+    single-line box), MissingGlyphError or BoxOverflow exactly as filling would.
+    """
+    if kind == CHECKBOX or not value:
+        return
+    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    if kind != MULTILINE and "\n" in value:
+        raise ValueError(f"box {name}: a single-line box cannot hold a line break")
+    require_glyphs(value)
+    target = _Target(
+        name=name,
+        ref=None,  # type: ignore[arg-type]
+        field=None,  # type: ignore[arg-type]
+        kind=MULTILINE if kind == MULTILINE else TEXT,
+        value=value,
+        font_size=font_size,
+        width=width,
+        height=height,
+        rotate=0,
+    )
+    _layout(target)

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import set_language
 
-from keiyaku.web.views import mailbox, signing, staff, templates, verify
+from keiyaku.web.views import boxes, mailbox, signing, staff, templates, verify
 
 urlpatterns = [
     path("", staff.contract_list, name="contract-list"),
@@ -14,6 +14,9 @@ urlpatterns = [
     path("contracts/<uuid:contract_id>/parties/", staff.party_add, name="party-add"),
     path("contracts/<uuid:contract_id>/cancel/", staff.contract_cancel, name="contract-cancel"),
     path("templates/", templates.template_list, name="template-list"),
+    path("contracts/<uuid:contract_id>/boxes/", boxes.box_placement, name="box-placement"),
+    path("contracts/<uuid:contract_id>/boxes.json", boxes.boxes_collection, name="box-collection"),
+    path("contracts/<uuid:contract_id>/boxes/<int:box_id>.json", boxes.box_item, name="box-item"),
     path(
         "contracts/<uuid:contract_id>/save-template/",
         templates.template_save,

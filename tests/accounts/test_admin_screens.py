@@ -151,3 +151,25 @@ def test_organisation_create_command(db, capsys):
     )
     assert Organisation.objects.filter(slug="asahikawa").exists()
     assert "/password-reset/" in capsys.readouterr().out
+
+
+def test_the_screens_are_in_english_for_english_browsers(personas):
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(personas.admin)
+    for url, text in (
+        ("/admin-org/", "Add a staff member"),
+        ("/admin-org/staff/import/", "Download the template CSV"),
+        ("/admin-org/departments/", "Add a department"),
+        ("/admin-org/settings/", "IP address restriction"),
+        ("/admin-org/audit/", "Export as CSV"),
+    ):
+        page = client.get(url).content.decode()
+        assert text in page and "Audit log" in page, url
+
+
+def test_a_refusal_is_a_japanese_page(personas):
+    viewer = Client()
+    viewer.force_login(personas.viewer)
+    response = viewer.get("/admin-org/")
+    assert response.status_code == 403
+    assert "この操作は許可されていません" in response.content.decode()

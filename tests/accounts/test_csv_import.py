@@ -206,3 +206,15 @@ def test_only_admins_import(personas, city):
     sender.force_login(personas.sender)
     assert preview(sender, to_csv(rows(2))).status_code == 403
     assert sender.get("/admin-org/staff/import/template.csv").status_code == 403
+
+
+def test_the_staff_export_reimports_as_an_update(personas, city):
+    response = city.get("/admin-org/staff/export.csv")
+    assert response.status_code == 200 and response.content.startswith(UTF8_BOM)
+    text = response.content[3:].decode("utf-8")
+    assert "契約 花子,,契約課,sender@city.example.jp,sender,契約事務担当者" in text
+    personas.sender.department = None
+    personas.sender.save()
+    response = city.get("/admin-org/staff/export.csv")
+    plan = staff_csv_plan(response.content, organisation=personas.org, update=True)
+    assert plan.ok and plan.updates == Staff.objects.filter(organisation=personas.org).count()

@@ -7,7 +7,8 @@ from django.test import Client
 
 from keiyaku.contracts import services
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import ContractTemplate
+from keiyaku.contracts.models import Box, ContractTemplate
+from keiyaku.contracts.services.boxes import box_create
 from tests.contracts.test_routing import FIRMS, approver
 from tests.flow import draft_contract
 
@@ -40,6 +41,20 @@ def shape(contract):
 
 def test_save_then_apply_through_the_screens(personas):
     source = routed(personas)
+    box_create(
+        document=source.documents.get(),
+        actor=personas.sender,
+        data={
+            "page": 1,
+            "x": 50,
+            "y": 600,
+            "width": 200,
+            "height": 24,
+            "kind": "text",
+            "label": "代表者名",
+            "party": source.parties.get(position=2).pk,
+        },
+    )
     staff = Client()
     staff.force_login(personas.sender)
     staff.post(f"/contracts/{source.pk}/save-template/", {"name": "工事請負（JV）"})
@@ -68,6 +83,8 @@ def test_save_then_apply_through_the_screens(personas):
     )
     assert response.status_code == 302
     assert shape(target) == shape(source)
+    (box,) = Box.objects.filter(document__contract=target)
+    assert (box.label, box.party.email, box.x, box.y) == ("代表者名", "yamada@example.jp", 50, 600)
     assert [p.email for p in target.parties.order_by("position")][1:3] == [
         "yamada@example.jp",
         "tanaka@example.jp",

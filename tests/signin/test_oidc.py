@@ -163,3 +163,21 @@ def test_organisation_without_sso_has_no_button_and_404(personas):
     assert Client().get("/login/oidc/test-city/").status_code == 404
     assert Client().get("/login/oidc/no-such-town/").status_code == 404
     assert "のアカウントでログイン" not in Client().get("/login/").content.decode()
+
+
+def test_id_token_with_another_nonce_is_refused(personas, admin, oidc_provider):
+    """The nonce in the signed ID token must be the one this browser's session sent."""
+    configure(personas, admin, oidc_provider)
+    client = Client()
+    authorize = client.get("/login/oidc/test-city/")["Location"]
+    session = client.session
+    session["signin.oidc"] = {**session["signin.oidc"], "nonce": "another-nonce"}
+    session.save()
+    callback = IdpBrowser().sign_in(
+        authorize, login="sender", password="idp-password-1", until=CALLBACK
+    )
+    parts = urlsplit(callback)
+    response = client.get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 400
+    assert "IDプロバイダからの応答を確認できませんでした。" in response.content.decode()
+    assert client.get("/").status_code == 302

@@ -217,6 +217,8 @@ def test_admin_resets_the_second_factor_of_a_locked_out_member(personas, admin, 
     session = admin_client.session
     session["signin.mfa"] = "totp"  # the admin passed their own second factor
     session.save()
+    page = admin_client.get("/signin/locks/").content.decode()
+    assert 'id="totp-staff"' in page and "契約 花子" in page
     response = admin_client.post(f"/signin/locks/{personas.sender.pk}/reset-totp/", follow=True)
     assert "契約 花子さんの2段階認証をリセットしました。" in response.content.decode()
     admin_client.post(f"/signin/locks/{personas.sender.pk}/unlock/")

@@ -15,7 +15,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from keiyaku.accounts.models import Department, Organisation, Staff
+from keiyaku.accounts.models import Department, Organisation, Role, Staff
+from keiyaku.accounts.services import staff_create
 from keiyaku.audit.models import Event
 from keiyaku.contracts import services
 from keiyaku.contracts.models import Contract, ContractShare, Document, Party
@@ -234,25 +235,40 @@ def test_anonymous_gets_the_login_page_or_a_public_page(personas, world):
 
 def test_staff_of_another_department_get_404_on_the_departments_contracts(personas, world):
     done, draft, markers, extra = world
-    roads = Client()  # 市長 is in 土木課 and signs neither contract
+    # 市長 (signer) and a sender of 土木課: neither signs these contracts nor shares in them.
+    roads_sender = staff_create(
+        organisation=personas.org,
+        username="roads-sender",
+        password=personas.password,
+        display_name="土木 担当",
+        email="doboku@city.example.jp",
+        department=personas.other_dept,
+        roles=[Role.SENDER],
+    )
     before = snapshot(done, draft)
-    for contract in (done, draft):
-        for url in all_urls(contract, personas, **extra):
-            if url.startswith(DEMO_ONLY_PREFIXES):
-                continue
-            for method in ("get", "post"):
-                response = request(roads, method, url, personas.mayor)
-                assert response.status_code < 500, (url, method, response.status_code)
-                assert_no_data(response, markers, url)
-                if f"/contracts/{contract.pk}/" in url:
-                    # 404, or the 403 a non-sender gets for any id: no existence oracle.
-                    assert response.status_code in (403, 404, 405), (url, method)
-                    unknown = url.replace(str(contract.pk), str(uuid.uuid4()))
-                    assert request(roads, method, unknown, personas.mayor).status_code == (
-                        response.status_code
-                    ), (url, method)
-                if url.startswith("/admin-org/"):
-                    assert response.status_code in (403, 404, 405), (url, method)
+    for user in (personas.mayor, roads_sender):
+        roads = Client()
+        for contract in (done, draft):
+            for url in all_urls(contract, personas, **extra):
+                if url.startswith(DEMO_ONLY_PREFIXES):
+                    continue
+                for method in ("get", "post"):
+                    response = request(roads, method, url, user)
+                    status = response.status_code
+                    assert status < 500, (url, method, status)
+                    assert_no_data(response, markers, url)
+                    if f"/contracts/{contract.pk}/" in url:
+                        if user == roads_sender:  # may change contracts, but not this one
+                            assert status in (404, 405), (url, method, status)
+                        # 404, or the 403 a non-sender gets for any id: no existence oracle.
+                        assert status in (403, 404, 405), (url, method)
+                        unknown = url.replace(str(contract.pk), str(uuid.uuid4()))
+                        assert request(roads, method, unknown, user).status_code == status, (
+                            url,
+                            method,
+                        )
+                    if url.startswith("/admin-org/"):
+                        assert status in (403, 404, 405), (url, method)
     assert snapshot(done, draft) == before
 
 

@@ -4,14 +4,16 @@ from django.db import migrations, models
 
 
 def head_from_log(apps, schema_editor):
-    """A log written before the head existed: the head starts at its newest entry."""
+    """The one head row (locked by every write); a log written before starts at its newest entry."""
     Event = apps.get_model("audit", "Event")
     ChainHead = apps.get_model("audit", "ChainHead")
     last = Event.objects.order_by("-id").first()
-    if last is not None:
-        ChainHead.objects.create(
-            pk=1, last_event_id=last.pk, last_hash=last.hash, count=Event.objects.count()
-        )
+    ChainHead.objects.create(
+        pk=1,
+        last_event_id=last.pk if last else 0,
+        last_hash=last.hash if last else "",
+        count=Event.objects.count(),
+    )
 
 
 class Migration(migrations.Migration):

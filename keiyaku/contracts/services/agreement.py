@@ -15,12 +15,14 @@ from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.links import links_revoke
 from keiyaku.contracts.models import (
     AuthMethod,
+    Box,
     Contract,
     ContractStatus,
     Party,
     PartyKind,
     PartyStatus,
 )
+from keiyaku.contracts.services.boxes import box_values_clean
 from keiyaku.contracts.services.notify import party_notify, sender_notify
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance
@@ -80,7 +82,13 @@ def _claim(party: Party, to_status: str, **fields: object) -> None:
         raise ContractError(ALREADY_HANDLED, code="already_handled")
 
 
-def party_agree(*, party: Party, shown: Mapping[int, str], meta: RequestMeta) -> None:
+def party_agree(
+    *,
+    party: Party,
+    shown: Mapping[int, str],
+    meta: RequestMeta,
+    values: Mapping[str, str] | None = None,
+) -> None:
     """Record the agreement (R19) in one transaction; the signature is a job after commit.
 
     `shown` maps each document id to the SHA-256 of the version the party was shown. If a
@@ -93,6 +101,7 @@ def party_agree(*, party: Party, shown: Mapping[int, str], meta: RequestMeta) ->
         raise ContractError(
             "表示中の書類が更新されました。もう一度内容を確認してください。", code="stale"
         )
+    box_values = box_values_clean(party, values or {})
     method = AuthMethod.EMAIL_CODE if party.kind == PartyKind.EXTERNAL else AuthMethod.STAFF_LOGIN
     with transaction.atomic():
         now = timezone.now()
@@ -107,6 +116,8 @@ def party_agree(*, party: Party, shown: Mapping[int, str], meta: RequestMeta) ->
             shown_sha256={str(k): v for k, v in current.items()},
         )
         Contract.objects.filter(pk=party.contract_id).update(last_activity_at=now)
+        for box_id, value in box_values.items():
+            Box.objects.filter(pk=box_id, party=party).update(value=value, filled_at=now)
         audit_record(
             event="party.approve" if party.is_approver else "party.agree",
             organisation=party.contract.organisation,
@@ -117,6 +128,7 @@ def party_agree(*, party: Party, shown: Mapping[int, str], meta: RequestMeta) ->
                 "position": party.position,
                 "method": method,
                 "documents_sha256": {str(k): v for k, v in current.items()},
+                "boxes": {str(k): v for k, v in box_values.items()},
             },
             meta=meta,
         )
@@ -192,6 +204,7 @@ def party_forward(
             access_code=party.access_code,
             forwarded_from=party,
         )
+        Box.objects.filter(party=party).update(party=successor)
         audit_record(
             event="party.forward",
             organisation=party.contract.organisation,

@@ -30,6 +30,8 @@ from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance, restep
 from keiyaku.contracts.timefmt import JST
 from keiyaku.signing import engine
+from keiyaku.signing.boxes import BoxSpec
+from keiyaku.signing.geometry import displayed_to_user, page_geometry
 from keiyaku.signing.ingest import Ingested, RefusedUpload, ingest_pdf, stamp_certificate_id
 from keiyaku.storage.blobs import blob_get, blob_put, keyring_create
 
@@ -86,6 +88,7 @@ def _store_document(
         filename=upload.filename[:255] or f"document-{position}.pdf",
         original=original,
         page_count=ingested.page_count,
+        page_sizes=[list(size) for size in ingested.page_sizes],
     )
     DocumentVersion.objects.create(
         document=document, seq=1, kind=VersionKind.NORMALISED, blob=normalised
@@ -368,12 +371,30 @@ def default_deadline(now: datetime) -> datetime:
 
 
 def _prepare_documents(contract: Contract, field_names: list[str]) -> dict[int, tuple[int, bytes]]:
-    """Print the certificate ID and add one signature field per party, before any signature."""
+    """Print the certificate ID, add one signature field per signer and one field per box:
+    every field exists before the first signature (DESIGN.md, signing step 2)."""
     prepared = {}
     for document in contract.documents.all():
         version = document.current_version()
         data = stamp_certificate_id(blob_get(version.blob), contract.certificate_id)
-        prepared[document.pk] = (version.seq, engine.prepare(data, field_names=field_names))
+        geometry = page_geometry(data)
+        boxes = []
+        for box in document.boxes.all():
+            crop, rotate = geometry[box.page - 1]
+            boxes.append(
+                BoxSpec(
+                    name=box.field_name,
+                    page_index=box.page - 1,
+                    rect=displayed_to_user(
+                        box.x, box.y, box.width, box.height, crop=crop, rotate=rotate
+                    ),
+                    kind=box.kind,
+                )
+            )
+        prepared[document.pk] = (
+            version.seq,
+            engine.prepare(data, field_names=field_names, boxes=boxes),
+        )
     return prepared
 
 

@@ -21,6 +21,7 @@ from keiyaku.contracts.models import (
     PartyStatus,
     VersionKind,
 )
+from keiyaku.contracts.services.boxes import box_fill_for
 from keiyaku.contracts.services.notify import completion_notify
 from keiyaku.contracts.services.routing import ACTIVE, DONE, advance
 from keiyaku.contracts.timefmt import jst_timestamp
@@ -72,6 +73,7 @@ def _sign_once(party_id: int) -> bool:
             signer=signer,
             timestamper=timestamper,
             contact_info=party.email,
+            fill=box_fill_for(party, doc) or None,
         )
         signed.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
     with transaction.atomic():

@@ -2,7 +2,8 @@
 
 Counterparties are saved as roles (「受注者」, a company slot), not people: each use of the
 template names them anew. Staff approvers and signers are saved as they are (the mayor signs
-every contract of this kind). Boxes join templates when boxes exist.
+every contract of this kind). Boxes are saved by document position, page and routing step; a
+box whose page the new contract's documents lack is left for staff to place.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import (
+    Box,
     Contract,
     ContractStatus,
     ContractTemplate,
@@ -23,7 +25,10 @@ from keiyaku.contracts.models import (
     PartyKind,
     PartyStatus,
 )
+from keiyaku.contracts.services.boxes import box_create
 from keiyaku.contracts.services.drafting import party_add
+
+BOX_FIELDS = ("page", "x", "y", "width", "height", "kind", "label", "required", "max_length")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,16 @@ def template_save(
             external_count += 1
             step["label"] = f"事業者{external_count}"
         routing.append(step)
+    index = {party.pk: i for i, party in enumerate(parties)}
+    boxes = [
+        {
+            "document": box.document.position,
+            "step": index[box.party_id],
+            **{key: getattr(box, key) for key in BOX_FIELDS},
+        }
+        for box in Box.objects.filter(document__contract=contract).select_related("document")
+        if box.party_id in index
+    ]
     try:
         with transaction.atomic():
             template = ContractTemplate.objects.create(
@@ -69,6 +84,7 @@ def template_save(
                 name=name,
                 created_by=actor,
                 routing=routing,
+                boxes=boxes,
                 allow_forwarding=contract.allow_forwarding,
             )
             audit_record(
@@ -141,4 +157,16 @@ def template_apply(
                 )
             )
     Contract.objects.filter(pk=contract.pk).update(allow_forwarding=template.allow_forwarding)
+    documents = {doc.position: doc for doc in contract.documents.all()}
+    for spec in template.boxes:
+        document = documents.get(spec["document"])
+        if document is None or spec["page"] > document.page_count:
+            continue  # this contract's documents are shorter: place that box by hand
+        data = {key: spec[key] for key in BOX_FIELDS}
+        box_create(
+            document=document,
+            actor=actor,
+            data={**data, "party": parties[spec["step"]].pk},
+            meta=meta,
+        )
     return parties

@@ -84,7 +84,12 @@ def locks_view(request: HttpRequest) -> HttpResponse:
     admin = _admin(request)
     assert admin.organisation is not None
     return render(
-        request, "signin/locks.html", {"locked": services.locked_staff(admin.organisation)}
+        request,
+        "signin/locks.html",
+        {
+            "locked": services.locked_staff(admin.organisation),
+            "enrolled": services.totp_enrolled_staff(admin.organisation),
+        },
     )
 
 

@@ -6,6 +6,8 @@ confirmation → 「署名手続きを完了する」. Reject and forward start 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,7 +19,7 @@ from django.views.decorators.http import require_POST
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Document, Party, PartyKind
+from keiyaku.contracts.models import Box, Document, Party, PartyKind
 from keiyaku.contracts.selectors import (
     LinkState,
     document_final_versions,
@@ -25,6 +27,7 @@ from keiyaku.contracts.selectors import (
     download_link_state,
     sign_link_state,
 )
+from keiyaku.contracts.services.boxes import box_values_clean
 from keiyaku.signing.render import render_page_png
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
@@ -107,12 +110,45 @@ def sign_documents(request: HttpRequest, token: str) -> HttpResponse:
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
+    return _documents_page(request, party, token)
+
+
+def _documents_page(
+    request: HttpRequest,
+    party: Party,
+    token: str,
+    *,
+    values: Mapping[str, str] | None = None,
+    error: str = "",
+) -> HttpResponse:
+    """Every document with its pages; the party's own boxes as inputs over the page images,
+    other parties' boxes marked (their values are already drawn in the page images)."""
     shown = documents_shown_to(party)
     try:
         active = int(request.GET.get("doc", shown[0][0].pk))
     except ValueError:
         active = shown[0][0].pk
-    tab = next(((d, v) for d, v in shown if d.pk == active), shown[0])
+    boxes = list(Box.objects.filter(document__contract=party.contract).select_related("party"))
+    documents = []
+    for doc, version in shown:
+        pages = []
+        for number in range(1, doc.page_count + 1):
+            width, height = doc.page_sizes[number - 1] if doc.page_sizes else (595.0, 842.0)
+            on_page = [b for b in boxes if b.document_id == doc.pk and b.page == number]
+            pages.append(
+                {
+                    "number": number,
+                    "width": width,
+                    "height": height,
+                    "own": [
+                        (b, (values or {}).get(f"box_{b.pk}", b.value))
+                        for b in on_page
+                        if b.party_id == party.pk
+                    ],
+                    "others": [b for b in on_page if b.party_id != party.pk],
+                }
+            )
+        documents.append({"doc": doc, "version": version, "pages": pages})
     return render(
         request,
         "web/sign_documents.html",
@@ -121,9 +157,11 @@ def sign_documents(request: HttpRequest, token: str) -> HttpResponse:
             "party": party,
             "contract": party.contract,
             "shown": shown,
-            "active": tab[0],
-            "pages": range(1, tab[0].page_count + 1),
+            "documents": documents,
+            "active": next((d for d, _v in shown if d.pk == active), shown[0][0]),
+            "error": error,
         },
+        status=400 if error else 200,
     )
 
 
@@ -159,6 +197,12 @@ def sign_confirm(request: HttpRequest, token: str) -> HttpResponse:
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
+    raw = {k: str(v) for k, v in request.POST.items() if k.startswith("box_")}
+    try:
+        cleaned = box_values_clean(party, raw)
+    except ContractError as exc:
+        return _documents_page(request, party, token, values=raw, error=exc.message)
+    filled = [(box, cleaned[box.pk]) for box in party.boxes.select_related("document")]
     return render(
         request,
         "web/sign_confirm.html",
@@ -167,6 +211,7 @@ def sign_confirm(request: HttpRequest, token: str) -> HttpResponse:
             "party": party,
             "contract": party.contract,
             "shown": documents_shown_to(party),
+            "filled": filled,
         },
     )
 
@@ -183,7 +228,12 @@ def sign_complete(request: HttpRequest, token: str) -> HttpResponse:
         if key.startswith("sha256_") and key[7:].isdigit():
             shown[int(key[7:])] = str(value)
     try:
-        services.party_agree(party=party, shown=shown, meta=RequestMeta.from_request(request))
+        services.party_agree(
+            party=party,
+            shown=shown,
+            values={k: str(v) for k, v in request.POST.items() if k.startswith("box_")},
+            meta=RequestMeta.from_request(request),
+        )
     except ContractError as exc:
         return render(
             request,

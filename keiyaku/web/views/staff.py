@@ -20,7 +20,7 @@ from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
 from keiyaku.contracts.certificate import certificate_pdf
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import ContractShare, Document, Party, PartyKind
+from keiyaku.contracts.models import Box, ContractShare, Document, Party, PartyKind
 from keiyaku.contracts.selectors import (
     contract_for,
     contract_progress,
@@ -129,6 +129,10 @@ def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
             "party_form": PartyForm(organisation=contract.organisation),
             "default_deadline": default_deadline(timezone.now()),
             "templates": templates_for(request.user),
+            "box_count": Box.objects.filter(document__contract=contract).count(),
+            "boxes": Box.objects.filter(document__contract=contract).select_related(
+                "party", "document"
+            ),
             "document_form": DocumentForm(),
             # Views stay in the audit log; the history shows what changed.
             "events": Event.objects.filter(subject=f"contract:{contract.pk}")

@@ -1,0 +1,231 @@
+"""Boxes staff place on the pages and parties fill (R8).
+
+Staff place boxes on a draft; at sending every box becomes a read-only form field (before any
+signature); at the agreement the party's values are checked and stored with the agreement, and
+its signature job writes them into the PDF in the same revision as its signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from django.db import transaction
+
+from keiyaku.accounts.models import Staff
+from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
+from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.models import Box, BoxKind, Contract, ContractStatus, Document, Party
+from keiyaku.contracts.timefmt import wareki
+from keiyaku.fonts import MissingGlyphError
+from keiyaku.signing.boxes import BoxOverflow, check_fits
+
+MIN_SIZE = 8.0  # points: smaller boxes cannot hold a character
+MAX_LABEL = 100
+FIELDS = ("page", "x", "y", "width", "height", "kind", "label", "party", "required", "max_length")
+
+
+def _require_draft(contract: Contract) -> None:
+    if contract.status != ContractStatus.DRAFT:
+        raise ContractError("送信済みの案件の入力欄は変更できません。", code="not_draft")
+
+
+def _number(data: Mapping[str, object], key: str) -> float:
+    try:
+        return float(data[key])  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        raise ContractError(f"{key} は数値で指定してください。", code=key) from None
+
+
+def _apply(box: Box, data: Mapping[str, object]) -> None:
+    """Validate and set the given fields; the box's document and contract are fixed."""
+    document = box.document
+    if "page" in data:
+        try:
+            box.page = int(data["page"])  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise ContractError("ページ番号が不正です。", code="page") from None
+    if not 1 <= box.page <= document.page_count:
+        raise ContractError("ページ番号が不正です。", code="page")
+    for key in ("x", "y", "width", "height"):
+        if key in data:
+            setattr(box, key, _number(data, key))
+    if box.width < MIN_SIZE or box.height < MIN_SIZE:
+        raise ContractError("入力欄が小さすぎます。", code="size")
+    page_width, page_height = document.page_sizes[box.page - 1]
+    if (
+        box.x < 0
+        or box.y < 0
+        or box.x + box.width > page_width + 0.5
+        or box.y + box.height > page_height + 0.5
+    ):
+        raise ContractError("入力欄がページの外にはみ出しています。", code="position")
+    if "kind" in data:
+        if data["kind"] not in BoxKind.values:
+            raise ContractError("入力欄の種類が不正です。", code="kind")
+        box.kind = str(data["kind"])
+    if "label" in data:
+        label = str(data["label"] or "").strip()
+        if len(label) > MAX_LABEL:
+            raise ContractError("項目名が長すぎます。", code="label")
+        box.label = label
+    if "party" in data:
+        raw_party = str(data["party"])
+        party = (
+            Party.objects.filter(pk=int(raw_party), contract_id=document.contract_id).first()
+            if raw_party.isdigit()
+            else None
+        )
+        if party is None:
+            raise ContractError("入力する署名者を選択してください。", code="party")
+        if party.is_approver:
+            raise ContractError(
+                "承認者は書類に署名しないため、入力欄を割り当てられません。", code="party"
+            )
+        box.party = party
+    if "required" in data:
+        box.required = bool(data["required"])
+    if "max_length" in data:
+        raw = data["max_length"]
+        if raw in (None, ""):
+            box.max_length = None
+        else:
+            try:
+                box.max_length = int(raw)  # type: ignore[call-overload]
+            except (TypeError, ValueError):
+                raise ContractError(
+                    "最大文字数は数値で指定してください。", code="max_length"
+                ) from None
+            if box.max_length < 1:
+                raise ContractError("最大文字数は1以上にしてください。", code="max_length")
+
+
+def box_create(
+    *, document: Document, actor: Staff, data: Mapping[str, object], meta: RequestMeta = SYSTEM
+) -> Box:
+    contract = document.contract
+    _require_draft(contract)
+    missing = [key for key in ("page", "x", "y", "width", "height", "party") if key not in data]
+    if missing:
+        raise ContractError(f"{', '.join(missing)} を指定してください。", code=missing[0])
+    box = Box(document=document)
+    _apply(box, data)
+    with transaction.atomic():
+        box.save()
+        audit_record(
+            event="box.add",
+            organisation=contract.organisation,
+            actor=actor,
+            subject=f"contract:{contract.pk}",
+            detail={"box": box.pk, "document": document.pk, "page": box.page, "kind": box.kind},
+            meta=meta,
+        )
+    return box
+
+
+def box_update(
+    *, box: Box, actor: Staff, data: Mapping[str, object], meta: RequestMeta = SYSTEM
+) -> Box:
+    contract = box.document.contract
+    _require_draft(contract)
+    _apply(box, {key: value for key, value in data.items() if key in FIELDS})
+    with transaction.atomic():
+        box.save()
+        audit_record(
+            event="box.update",
+            organisation=contract.organisation,
+            actor=actor,
+            subject=f"contract:{contract.pk}",
+            detail={"box": box.pk, "fields": sorted(k for k in data if k in FIELDS)},
+            meta=meta,
+        )
+    return box
+
+
+def box_delete(*, box: Box, actor: Staff, meta: RequestMeta = SYSTEM) -> None:
+    contract = box.document.contract
+    _require_draft(contract)
+    with transaction.atomic():
+        audit_record(
+            event="box.delete",
+            organisation=contract.organisation,
+            actor=actor,
+            subject=f"contract:{contract.pk}",
+            detail={"box": box.pk},
+            meta=meta,
+        )
+        box.delete()
+
+
+def box_values_clean(party: Party, raw: Mapping[str, str]) -> dict[int, str]:
+    """The party's values, checked: only its own boxes, required ones filled, dates real dates,
+    lengths within limits, text that fits its box in the embedded font. Raises ContractError
+    naming the box.
+    """
+    boxes = {box.pk: box for box in party.boxes.select_related("document")}
+    given = {}
+    for key, value in raw.items():
+        if not key.startswith("box_"):
+            continue
+        if not key[4:].isdigit() or int(key[4:]) not in boxes:
+            raise ContractError("入力できない欄への入力が含まれています。", code="foreign_box")
+        given[int(key[4:])] = value
+    values = {}
+    for box_id, box in boxes.items():
+        name = box.label or "入力欄"
+        value = str(given.get(box_id, "")).replace("\r\n", "\n").strip()
+        if box.kind == BoxKind.CHECKBOX:
+            value = "1" if value.lower() in ("1", "on", "true", "yes") else ""
+        if box.required and not value:
+            raise ContractError(f"「{name}」を入力してください。", code="required")
+        if box.kind == BoxKind.DATE and value:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ContractError(f"「{name}」の日付が正しくありません。", code="date") from None
+        if box.max_length and len(value) > box.max_length:
+            raise ContractError(
+                f"「{name}」は{box.max_length}文字以内で入力してください。", code="max_length"
+            )
+        if box.kind != BoxKind.CHECKBOX:
+            try:
+                check_fits(
+                    name=name,
+                    kind=box.kind,
+                    value=pdf_text(box.kind, value),
+                    width=box.width,
+                    height=box.height,
+                )
+            except BoxOverflow:
+                raise ContractError(
+                    f"「{name}」の内容が長すぎて欄に収まりません。短くしてください。",
+                    code="overflow",
+                ) from None
+            except MissingGlyphError as exc:
+                chars = "".join(sorted(exc.characters))
+                raise ContractError(
+                    f"「{name}」に使用できない文字が含まれています: {chars}", code="glyph"
+                ) from None
+            except ValueError:
+                raise ContractError(
+                    f"「{name}」は1行で入力してください。", code="newline"
+                ) from None
+        values[box_id] = value
+    return values
+
+
+def pdf_text(kind: str, value: str) -> str:
+    """What is written into the PDF: dates in the Japanese era, checkboxes as 1/0."""
+    if kind == BoxKind.DATE and value:
+        return wareki(date.fromisoformat(value))
+    if kind == BoxKind.CHECKBOX:
+        return "1" if value else "0"
+    return value
+
+
+def box_fill_for(party: Party, document: Document) -> dict[str, str]:
+    """The values a party's signature revision writes into one document."""
+    return {
+        box.field_name: pdf_text(box.kind, box.value)
+        for box in party.boxes.filter(document=document)
+    }

@@ -1,0 +1,142 @@
+"""The box placement screen and its JSON endpoints (R8). Staff only; outsiders get 404."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from keiyaku.accounts.permissions import can_edit_contracts, contract_editor_required
+from keiyaku.audit.services import RequestMeta
+from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.models import Box, Contract, ContractStatus
+from keiyaku.contracts.selectors import contract_for
+from keiyaku.contracts.services.boxes import box_create, box_delete, box_update
+from keiyaku.web.views.staff import StaffRequest
+
+
+def box_json(box: Box) -> dict[str, Any]:
+    return {
+        "id": box.pk,
+        "document": box.document_id,
+        "page": box.page,
+        "x": box.x,
+        "y": box.y,
+        "width": box.width,
+        "height": box.height,
+        "kind": box.kind,
+        "label": box.label,
+        "party": box.party_id,
+        "required": box.required,
+        "max_length": box.max_length,
+        "value": box.value,
+    }
+
+
+def _error(exc: ContractError) -> JsonResponse:
+    field = (
+        exc.code
+        if exc.code
+        in {"page", "x", "y", "width", "height", "kind", "label", "party", "required", "max_length"}
+        else None
+    )
+    return JsonResponse({"error": exc.message, "field": field}, status=400)
+
+
+def _body(request: StaffRequest) -> dict[str, Any] | None:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _bad_json() -> JsonResponse:
+    return JsonResponse({"error": "JSONの形式が正しくありません。", "field": None}, status=400)
+
+
+def _state(contract: Contract, staff: Any) -> dict[str, Any]:
+    documents = []
+    for doc in contract.documents.all():
+        pages = []
+        for number in range(1, doc.page_count + 1):
+            width, height = doc.page_sizes[number - 1] if doc.page_sizes else (595.0, 842.0)
+            pages.append(
+                {
+                    "number": number,
+                    "width": width,
+                    "height": height,
+                    "image": reverse("document-page", args=[contract.pk, doc.pk, number]),
+                }
+            )
+        documents.append({"id": doc.pk, "filename": doc.filename, "pages": pages})
+    parties = [
+        {"id": p.pk, "label": f"{p.position}. {p.company} {p.name}".strip(), "position": p.position}
+        for p in contract.parties.order_by("position")
+        if not p.is_approver
+    ]
+    return {
+        "documents": documents,
+        "parties": parties,
+        "boxes": [box_json(b) for b in Box.objects.filter(document__contract=contract)],
+        "editable": contract.status == ContractStatus.DRAFT and can_edit_contracts(staff),
+    }
+
+
+@contract_editor_required
+def box_placement(request: StaffRequest, contract_id) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    return render(request, "web/box_placement.html", {"contract": contract})
+
+
+@contract_editor_required
+@require_http_methods(["GET", "POST"])
+def boxes_collection(request: StaffRequest, contract_id) -> JsonResponse:
+    contract = contract_for(request.user, contract_id)
+    if request.method == "GET":
+        return JsonResponse(_state(contract, request.user))
+    data = _body(request)
+    if data is None:
+        return _bad_json()
+    raw_document = str(data.get("document", ""))
+    document = (
+        contract.documents.filter(pk=int(raw_document)).first() if raw_document.isdigit() else None
+    )
+    if document is None:
+        return JsonResponse({"error": "書類を指定してください。", "field": "document"}, status=400)
+    try:
+        box = box_create(
+            document=document, actor=request.user, data=data, meta=RequestMeta.from_request(request)
+        )
+    except ContractError as exc:
+        return _error(exc)
+    return JsonResponse(box_json(box), status=201)
+
+
+@contract_editor_required
+@require_http_methods(["PATCH", "DELETE"])
+def box_item(request: StaffRequest, contract_id, box_id: int) -> HttpResponse:
+    contract = contract_for(request.user, contract_id)
+    box = (
+        Box.objects.filter(pk=box_id, document__contract=contract)
+        .select_related("document__contract")
+        .first()
+    )
+    if box is None:
+        raise Http404
+    meta = RequestMeta.from_request(request)
+    try:
+        if request.method == "DELETE":
+            box_delete(box=box, actor=request.user, meta=meta)
+            return HttpResponse(status=204)
+        data = _body(request)
+        if data is None:
+            return _bad_json()
+        box = box_update(box=box, actor=request.user, data=data, meta=meta)
+    except ContractError as exc:
+        return _error(exc)
+    return JsonResponse(box_json(box))
