@@ -107,3 +107,19 @@ def agree(
     assert response.status_code == 200, response.content.decode()[:2000]
     page = response.content.decode()
     assert "署名手続きが完了しました" in page or "承認が完了しました" in page
+
+
+def approver(personas, username: str, name: str):
+    """A staff member of the personas' organisation who may approve (事前承認)."""
+    from keiyaku.accounts.models import Role
+    from keiyaku.accounts.services import staff_create
+
+    return staff_create(
+        organisation=personas.org,
+        username=username,
+        password=personas.password,
+        display_name=name,
+        email=f"{username}@city.example.jp",
+        department=personas.contracts_dept,
+        roles=[Role.APPROVER],
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from keiyaku.addressbook.models import Contact
+from tests.browser.helpers import login
 from tests.flow import draft_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,13 +17,6 @@ CSV = (
     "有限会社渡辺工務店,ワタナベコウムテン,渡辺 花子,watanabe@watanabe.example.jp,011-222-3333,工事部長\r\n"
     "株式会社髙橋建設,タカハシケンセツ,佐藤 次郎,sato@takahashi-kensetsu.example.jp,,\r\n"
 )
-
-
-def login(page, site: str, username: str, password: str) -> None:
-    page.goto(f"{site}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
 
 
 def test_staff_build_the_address_book_and_pick_a_contact_as_party(

@@ -10,6 +10,7 @@ import pytest
 
 from keiyaku.accounts.models import Role, Staff
 from keiyaku.contracts.selectors import contracts_visible_to
+from tests.browser.helpers import login
 from tests.flow import draft_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,14 +24,6 @@ def staff_csv(path: Path, rows: list[list[str]]) -> Path:
     csv.writer(out, lineterminator="\r\n").writerows([HEADER, *rows])
     path.write_bytes(out.getvalue().encode("cp932"))
     return path
-
-
-def login(page, site: str, username: str, password: str) -> None:
-    page.goto(f"{site}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site}/")
 
 
 def test_admin_imports_staff_sets_roles_and_shares_a_contract(
@@ -61,7 +54,7 @@ def test_admin_imports_staff_sets_roles_and_shares_a_contract(
         "console",
         lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
     )
-    login(page, site, "city-admin", personas.password)
+    login(page, site, "city-admin", personas.password, wait=True)
     page.get_by_role("link", name="管理", exact=True).click()
     page.get_by_role("link", name="CSV一括登録").click()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from keiyaku.applications.models import Application, ApplicationStatus
+from tests.browser.helpers import login
 from tests.flow import draft_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -13,20 +14,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 COMPANY_MAIL = "office@yamada-doboku.example.jp"
 
 
-def login(page, site: str, username: str, password: str) -> None:
-    page.goto(f"{site}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site}/")
-
-
 def test_company_fills_the_online_application_and_becomes_a_party(browser, site, personas):
     contract = draft_contract(personas.sender, title="令和8年度 河川護岸工事 請負契約")
 
     staff = browser.new_context(locale="ja-JP")
     page = staff.new_page()
-    login(page, site, "sender", personas.password)
+    login(page, site, "sender", personas.password, wait=True)
     page.goto(f"{site}/contracts/{contract.pk}/")
     form = page.locator("#application-send-form")
     form.get_by_label("会社名").fill("株式会社山田土木")

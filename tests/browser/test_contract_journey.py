@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,22 +9,10 @@ import pytest
 
 from keiyaku.contracts.models import Contract, ContractStatus
 from keiyaku.signing.verification import verify_pdf
+from tests.browser.helpers import login, pdftotext
 from tests.pdfs import make_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def pdftotext(pdf: bytes) -> str:
-    return subprocess.run(
-        ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
-    ).stdout.decode()
-
-
-def login(page, site: str, username: str, password: str) -> None:
-    page.goto(f"{site}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
 
 
 def test_staff_send_counterparty_and_mayor_sign_staff_download(

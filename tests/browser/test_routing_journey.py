@@ -2,56 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from keiyaku.contracts.models import Contract, ContractStatus, PartyStatus
-from tests.contracts.test_routing import approver
+from tests.browser.helpers import add_external, add_staff, create, login, mail_link
+from tests.flow import approver
 from tests.pdfs import make_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, site: str, username: str, password: str) -> None:
-    page.goto(f"{site}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.get_by_role("button", name="ログイン", exact=True).click()
-    page.wait_for_url(f"{site}/")
-
-
-def create(page, site: str, pdf: Path, title: str) -> None:
-    page.goto(f"{site}/contracts/new/")
-    page.fill("#id_title", title)
-    page.set_input_files("#id_files", str(pdf))
-    page.get_by_role("button", name="作成する").click()
-    page.wait_for_url("**/contracts/*/")
-
-
-def add_external(page, company: str, name: str, email: str, code: str, parallel: bool = False):
-    page.select_option("#id_kind", "external")
-    page.select_option("#id_role", "signer")
-    page.fill("#id_company", company)
-    page.fill("#id_name", name)
-    page.fill("#id_email", email)
-    page.fill("#id_access_code", code)
-    page.set_checked("#id_parallel", parallel)
-    page.get_by_role("button", name="署名者を追加").click()
-
-
-def add_staff(page, label: str, role: str):
-    page.select_option("#id_kind", "staff")
-    page.select_option("#id_role", role)
-    page.select_option("#id_staff", label=label)
-    page.set_checked("#id_parallel", False)
-    page.get_by_role("button", name="署名者を追加").click()
-
-
-def mail_link(page, site: str, address: str, subject_part: str) -> str:
-    page.goto(f"{site}/mailbox/")
-    mail = page.locator("article", has_text=address).filter(has_text=subject_part).first
-    return mail.locator("a").first.get_attribute("href")
 
 
 def test_parallel_routing_reminder_cancel_and_template(browser, site, personas, tmp_path):
@@ -59,7 +17,7 @@ def test_parallel_routing_reminder_cancel_and_template(browser, site, personas, 
     pdf = tmp_path / "契約書.pdf"
     pdf.write_bytes(make_pdf())
     page = browser.new_context(locale="ja-JP").new_page()
-    login(page, site, "sender", personas.password)
+    login(page, site, "sender", personas.password, wait=True)
 
     create(page, site, pdf, "JV 工事請負契約")
     add_staff(page, "課長 一（契約課）", "approver")

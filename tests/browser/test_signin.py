@@ -14,6 +14,7 @@ from keiyaku.accounts.services import staff_create
 from keiyaku.audit.services import SYSTEM
 from keiyaku.signin import totp
 from keiyaku.signin.services import PolicyValues, organisation_signin_update
+from tests.browser.helpers import login
 from tests.signin.provider import Account, Provider, running_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,13 +46,6 @@ def admin(personas):
         email="admin@city.example.jp",
         roles=[Role.ADMIN],
     )
-
-
-def login(page, site: str, username: str, password: str) -> None:
-    page.goto(f"{site}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
 
 
 def test_admin_requires_2fa_staff_enrols_and_logs_in_with_a_code(

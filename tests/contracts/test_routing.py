@@ -7,13 +7,11 @@ import subprocess
 import pytest
 from django.test import Client
 
-from keiyaku.accounts.models import Role
-from keiyaku.accounts.services import staff_create
 from keiyaku.contracts import services
 from keiyaku.contracts.models import ContractStatus, PartyStatus
 from keiyaku.signing.verification import verify_pdf
 from keiyaku.storage.blobs import blob_get
-from tests.flow import External, agree, draft_contract, last_link, mails_to
+from tests.flow import External, agree, approver, draft_contract, last_link, mails_to
 from tests.outside import pdfsig
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,18 +21,6 @@ FIRMS = [
     External("佐藤工業株式会社", "佐藤 次郎", "sato@example.jp", "2222"),
     External("鈴木土木有限会社", "鈴木 三郎", "suzuki@example.jp", "3333"),
 ]
-
-
-def approver(personas, username: str, name: str):
-    return staff_create(
-        organisation=personas.org,
-        username=username,
-        password=personas.password,
-        display_name=name,
-        email=f"{username}@city.example.jp",
-        department=personas.contracts_dept,
-        roles=[Role.APPROVER],
-    )
 
 
 def build(personas):

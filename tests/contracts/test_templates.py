@@ -9,8 +9,8 @@ from keiyaku.contracts import services
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, ContractTemplate
 from keiyaku.contracts.services.boxes import box_create
-from tests.contracts.test_routing import FIRMS, approver
-from tests.flow import draft_contract
+from tests.contracts.test_routing import FIRMS
+from tests.flow import approver, draft_contract
 
 pytestmark = pytest.mark.django_db
 

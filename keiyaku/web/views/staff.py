@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,7 +22,7 @@ from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
 from keiyaku.contracts.certificate import certificate_pdf
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Box, ContractShare, Document, Party, PartyKind
+from keiyaku.contracts.models import Box, Contract, ContractShare, Document, Party, PartyKind
 from keiyaku.contracts.selectors import (
     contract_for,
     contract_progress,
@@ -185,17 +187,36 @@ def _party(request: StaffRequest, contract_id, party_id) -> Party:
     return get_object_or_404(Party, pk=party_id, contract=contract)
 
 
+def _outcome(
+    request: StaffRequest,
+    contract: Contract,
+    action: Callable[[], object],
+    success: str | Callable[[Any], str] | None = None,
+) -> HttpResponse:
+    """Run one service call; show its refusal or the success message; back to the contract.
+
+    `success` may be a function of the service's result (e.g. how many were reminded).
+    """
+    try:
+        result = action()
+    except ContractError as exc:
+        messages.error(request, exc.message)
+    else:
+        if success is not None:
+            messages.success(request, success(result) if callable(success) else success)
+    return _back(contract)
+
+
 @contract_editor_required
 @require_POST
 def party_remove(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
-    try:
-        services.party_remove(
-            party=party, actor=request.user, meta=RequestMeta.from_request(request)
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    return _back(party.contract)
+    meta = RequestMeta.from_request(request)
+    return _outcome(
+        request,
+        party.contract,
+        lambda: services.party_remove(party=party, actor=request.user, meta=meta),
+    )
 
 
 @contract_editor_required
@@ -203,13 +224,12 @@ def party_remove(request: StaffRequest, contract_id, party_id) -> HttpResponse:
 def party_move(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     offset = -1 if request.POST.get("direction") == "up" else 1
-    try:
-        services.party_move(
-            party=party, actor=request.user, offset=offset, meta=RequestMeta.from_request(request)
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    return _back(party.contract)
+    meta = RequestMeta.from_request(request)
+    return _outcome(
+        request,
+        party.contract,
+        lambda: services.party_move(party=party, actor=request.user, offset=offset, meta=meta),
+    )
 
 
 @contract_editor_required
@@ -241,13 +261,12 @@ def _document(request: StaffRequest, contract_id, document_id) -> Document:
 @require_POST
 def document_remove(request: StaffRequest, contract_id, document_id) -> HttpResponse:
     document = _document(request, contract_id, document_id)
-    try:
-        services.document_remove(
-            document=document, actor=request.user, meta=RequestMeta.from_request(request)
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    return _back(document.contract)
+    meta = RequestMeta.from_request(request)
+    return _outcome(
+        request,
+        document.contract,
+        lambda: services.document_remove(document=document, actor=request.user, meta=meta),
+    )
 
 
 @contract_editor_required
@@ -260,18 +279,15 @@ def contract_send(request: StaffRequest, contract_id) -> HttpResponse:
         return _back(contract)
     day = form.cleaned_data["deadline"]
     deadline = datetime.combine(day, time(23, 59, 59), tzinfo=JST) if day else None
-    try:
-        services.contract_send(
-            contract=contract,
-            actor=request.user,
-            deadline=deadline,
-            meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("署名依頼を送信しました。"))
-    return _back(contract)
+    meta = RequestMeta.from_request(request)
+    return _outcome(
+        request,
+        contract,
+        lambda: services.contract_send(
+            contract=contract, actor=request.user, deadline=deadline, meta=meta
+        ),
+        _("署名依頼を送信しました。"),
+    )
 
 
 @contract_editor_required
@@ -282,49 +298,42 @@ def contract_cancel(request: StaffRequest, contract_id) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("取消の理由を入力してください。"))
         return _back(contract)
-    try:
-        services.contract_cancel(
-            contract=contract,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("案件を取り消しました。"))
-    return _back(contract)
+    reason, meta = form.cleaned_data["reason"], RequestMeta.from_request(request)
+    return _outcome(
+        request,
+        contract,
+        lambda: services.contract_cancel(
+            contract=contract, actor=request.user, reason=reason, meta=meta
+        ),
+        _("案件を取り消しました。"),
+    )
 
 
 @contract_editor_required
 @require_POST
 def contract_remind(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
-    try:
-        count = services.contract_remind(
-            contract=contract, actor=request.user, meta=RequestMeta.from_request(request)
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("%(count)d名にリマインドを送信しました。") % {"count": count})
-    return _back(contract)
+    meta = RequestMeta.from_request(request)
+    return _outcome(
+        request,
+        contract,
+        lambda: services.contract_remind(contract=contract, actor=request.user, meta=meta),
+        lambda count: _("%(count)d名にリマインドを送信しました。") % {"count": count},
+    )
 
 
 @contract_editor_required
 @require_POST
 def party_parallel(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
-    try:
-        services.party_set_parallel(
-            party=party,
-            actor=request.user,
-            parallel=request.POST.get("parallel") == "1",
-            meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    return _back(party.contract)
+    parallel, meta = request.POST.get("parallel") == "1", RequestMeta.from_request(request)
+    return _outcome(
+        request,
+        party.contract,
+        lambda: services.party_set_parallel(
+            party=party, actor=request.user, parallel=parallel, meta=meta
+        ),
+    )
 
 
 @contract_editor_required
@@ -332,20 +341,16 @@ def party_parallel(request: StaffRequest, contract_id, party_id) -> HttpResponse
 def party_unlock(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     form = UnlockForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise ContractError(_("アクセスコードが長すぎます。"))
-        services.party_unlock(
-            party=party,
-            actor=request.user,
-            access_code=form.cleaned_data["access_code"],
-            meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("ロックを解除しました。"))
-    return _back(party.contract)
+    if not form.is_valid():
+        messages.error(request, _("アクセスコードが長すぎます。"))
+        return _back(party.contract)
+    code, meta = form.cleaned_data["access_code"], RequestMeta.from_request(request)
+    return _outcome(
+        request,
+        party.contract,
+        lambda: services.party_unlock(party=party, actor=request.user, access_code=code, meta=meta),
+        _("ロックを解除しました。"),
+    )
 
 
 @contract_editor_required
@@ -353,20 +358,18 @@ def party_unlock(request: StaffRequest, contract_id, party_id) -> HttpResponse:
 def party_email(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     form = PartyEmailForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise ContractError(_("正しいメールアドレスを入力してください。"))
-        services.party_change_email(
-            party=party,
-            actor=request.user,
-            email=form.cleaned_data["email"],
-            meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("メールアドレスを修正し、署名依頼を再送しました。"))
-    return _back(party.contract)
+    if not form.is_valid():
+        messages.error(request, _("正しいメールアドレスを入力してください。"))
+        return _back(party.contract)
+    email, meta = form.cleaned_data["email"], RequestMeta.from_request(request)
+    return _outcome(
+        request,
+        party.contract,
+        lambda: services.party_change_email(
+            party=party, actor=request.user, email=email, meta=meta
+        ),
+        _("メールアドレスを修正し、署名依頼を再送しました。"),
+    )
 
 
 @login_required
