@@ -162,6 +162,15 @@ def test_three_parties_fill_boxes_and_the_signed_pdf_holds_them(personas):
     enter_code(later, link, B.code)
     page = later.get(link + "documents/").content.decode()
     assert f'name="box_{boxes["a_name"]["id"]}"' not in page  # not party 2's to change
+    # Party 1's value is visible to party 2: drawn in the page image it is shown.
+    document = contract.documents.get()
+    image = later.get(f"{link}documents/{document.pk}/pages/1.png").content
+    shown_pdf = blob_get(document.current_version().blob)
+    assert image == render_page_png(shown_pdf, 0)
+    sizes = document.page_sizes
+    inked = sum(1 for p in render_region(shown_pdf, 1, boxes["a_name"], sizes) if p < 128)
+    blank = sum(1 for p in render_region(prepared, 1, boxes["a_name"], sizes) if p < 128)
+    assert inked > blank + 20
     agree(
         later,
         link,
