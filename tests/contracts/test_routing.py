@@ -11,7 +11,7 @@ from keiyaku.contracts import services
 from keiyaku.contracts.models import ContractStatus, PartyStatus
 from keiyaku.signing.verification import verify_pdf
 from keiyaku.storage.blobs import blob_get
-from tests.flow import External, agree, approver, draft_contract, last_link, mails_to
+from tests.flow import SHA_RE, External, agree, approver, draft_contract, last_link, mails_to
 from tests.outside import pdfsig
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -162,3 +162,40 @@ def test_staff_need_the_role_for_their_part(personas):
             access_code="1234",
             role="approver",
         )
+
+
+def test_parallel_signer_may_agree_to_the_version_it_read_before_another_signed(personas):
+    contract = draft_contract(personas.sender)
+    for index, firm in enumerate(FIRMS[:2]):
+        services.party_add(
+            contract=contract,
+            actor=personas.sender,
+            kind="external",
+            company=firm.company,
+            name=firm.name,
+            email=firm.email,
+            access_code=firm.code,
+            parallel=index > 0,
+        )
+    services.contract_send(contract=contract, actor=personas.sender)
+    first, second = FIRMS[0], FIRMS[1]
+    reader = Client()
+    link = last_link(second.email)
+    assert reader.post(link, {"code": second.code}).status_code == 302
+    page = reader.post(link + "confirm/").content.decode()
+    read = dict(SHA_RE.findall(page))  # the version the second company is reading
+
+    agree(Client(), last_link(first.email), first.code)  # meanwhile the first one signs
+    document = contract.documents.get()
+    assert document.current_version().blob.sha256 not in read.values()
+
+    forged = reader.post(link + "complete/", {name: "0" * 64 for name in read})
+    assert forged.status_code == 409
+    done = reader.post(link + "complete/", read)
+    assert done.status_code == 200
+    party = contract.parties.get(email=second.email)
+    assert party.shown_sha256 == {str(document.pk): read[f"sha256_{document.pk}"]}
+    contract.refresh_from_db()
+    assert contract.status == ContractStatus.COMPLETED
+    report = verify_pdf(blob_get(document.current_version().blob))
+    assert report.ok and len([s for s in report.signatures if s.kind == "signature"]) == 2

@@ -21,6 +21,7 @@ from keiyaku.contracts.models import (
     Party,
     PartyKind,
     PartyStatus,
+    VersionKind,
 )
 from keiyaku.contracts.services.boxes import box_values_clean
 from keiyaku.contracts.services.notify import party_notify, sender_notify
@@ -91,13 +92,25 @@ def party_agree(
 ) -> None:
     """Record the agreement (R19) in one transaction; the signature is a job after commit.
 
-    `shown` maps each document id to the SHA-256 of the version the party was shown. If a
-    document changed since, the agreement is refused so the party reads the current version.
+    `shown` maps each document id to the SHA-256 of the version the party was shown, which is
+    what the record keeps. Any version since sending counts: later ones only add other
+    parties' signatures (a parallel signer may agree while another's signature lands).
+    Anything else — a missing document, a hash of no such version — is refused.
     """
-    from keiyaku.contracts.selectors import documents_shown_to
-
-    current = {doc.pk: version.blob.sha256 for doc, version in documents_shown_to(party)}
-    if {int(k): v for k, v in shown.items()} != current:
+    given = {int(k): v for k, v in shown.items()}
+    current = {}
+    for doc in party.contract.documents.all():
+        since_send = set(
+            doc.versions.filter(kind__in=[VersionKind.PREPARED, VersionKind.SIGNED]).values_list(
+                "blob__sha256", flat=True
+            )
+        )
+        if given.get(doc.pk) not in since_send:
+            raise ContractError(
+                "表示中の書類が更新されました。もう一度内容を確認してください。", code="stale"
+            )
+        current[doc.pk] = given[doc.pk]
+    if set(given) != set(current):
         raise ContractError(
             "表示中の書類が更新されました。もう一度内容を確認してください。", code="stale"
         )
