@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Box, Document, Party, PartyKind
+from keiyaku.contracts.models import Box, Document, DocumentVersion, Party, PartyKind
 from keiyaku.contracts.selectors import (
     LinkState,
     document_final_versions,
@@ -28,9 +28,9 @@ from keiyaku.contracts.selectors import (
     sign_link_state,
 )
 from keiyaku.contracts.services.boxes import box_values_clean
-from keiyaku.signing.render import render_page_png
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
+from keiyaku.web.page_images import page_png
 from keiyaku.web.ratelimit import rate_limited
 from keiyaku.web.views.responses import pdf_response, png_response
 
@@ -165,10 +165,10 @@ def _documents_page(
     )
 
 
-def _shown_document(party: Party, document_id: int) -> tuple[Document, bytes]:
+def _shown_document(party: Party, document_id: int) -> tuple[Document, DocumentVersion]:
     for doc, version in documents_shown_to(party):
         if doc.pk == document_id:
-            return doc, blob_get(version.blob)
+            return doc, version
     raise Http404
 
 
@@ -176,18 +176,18 @@ def sign_page(request: HttpRequest, token: str, document_id: int, page: int) -> 
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
-    doc, data = _shown_document(party, document_id)
+    doc, version = _shown_document(party, document_id)
     if not 1 <= page <= doc.page_count:
         raise Http404
-    return png_response(render_page_png(data, page - 1))
+    return png_response(page_png(version.blob, page - 1))
 
 
 def sign_download(request: HttpRequest, token: str, document_id: int) -> HttpResponse:
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
-    doc, data = _shown_document(party, document_id)
-    return pdf_response(data, doc.filename)
+    doc, version = _shown_document(party, document_id)
+    return pdf_response(blob_get(version.blob), doc.filename)
 
 
 @never_cache

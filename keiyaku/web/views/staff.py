@@ -33,7 +33,6 @@ from keiyaku.contracts.services import sharing
 from keiyaku.contracts.services.drafting import Upload, default_deadline
 from keiyaku.contracts.timefmt import JST
 from keiyaku.notifications.models import OutboxMessage
-from keiyaku.signing.render import render_page_png
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import (
     CancelForm,
@@ -45,6 +44,7 @@ from keiyaku.web.forms import (
     ShareForm,
     UnlockForm,
 )
+from keiyaku.web.page_images import page_png
 from keiyaku.web.views.responses import pdf_response, png_response
 
 
@@ -397,7 +397,7 @@ def document_page(request: StaffRequest, contract_id, document_id, page: int) ->
     document = _document(request, contract_id, document_id)
     if not 1 <= page <= document.page_count:
         raise Http404
-    return png_response(render_page_png(blob_get(document.current_version().blob), page - 1))
+    return png_response(page_png(document.current_version().blob, page - 1))
 
 
 @login_required
