@@ -74,6 +74,21 @@ def templates_for(staff: Staff) -> QuerySet[ContractTemplate]:
     return ContractTemplate.objects.filter(organisation_id=staff.organisation_id)
 
 
+def document_page_sizes(document: Document) -> list[tuple[float, float]]:
+    """Each page's size in points as displayed. Recorded at upload; a document stored before
+    sizes were recorded gets them measured once from its first version."""
+    if len(document.page_sizes) != document.page_count:
+        from keiyaku.signing.render import page_sizes
+        from keiyaku.storage.blobs import blob_get
+
+        first = document.versions.order_by("seq").first()
+        assert first is not None
+        sizes = page_sizes(blob_get(first.blob))
+        Document.objects.filter(pk=document.pk).update(page_sizes=[list(s) for s in sizes])
+        document.page_sizes = [list(s) for s in sizes]
+    return [(float(w), float(h)) for w, h in document.page_sizes]
+
+
 def documents_shown_to(party: Party) -> list[tuple[Document, DocumentVersion]]:
     """Each document with the version a party reads now: the current one."""
     return [

@@ -350,3 +350,11 @@ def test_placement_api_validates_and_hides_from_outsiders(personas):
     assert not Box.objects.exists()
     state = client.get(url).json()
     assert state["documents"][0]["pages"][0]["width"] > 500 and state["editable"] is True
+    # A document stored before page sizes were recorded gets them measured, not guessed.
+    type(doc).objects.filter(pk=doc.pk).update(page_sizes=[])
+    again = client.get(url).json()["documents"][0]["pages"][0]
+    assert (again["width"], again["height"]) == tuple(
+        state["documents"][0]["pages"][0][k] for k in ("width", "height")
+    )
+    doc.refresh_from_db()
+    assert len(doc.page_sizes) == 1

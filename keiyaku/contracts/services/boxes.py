@@ -16,6 +16,7 @@ from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, BoxKind, Contract, ContractStatus, Document, Party
+from keiyaku.contracts.selectors import document_page_sizes
 from keiyaku.contracts.timefmt import wareki
 from keiyaku.fonts import MissingGlyphError
 from keiyaku.signing.boxes import BoxOverflow, check_fits
@@ -52,7 +53,7 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
             setattr(box, key, _number(data, key))
     if box.width < MIN_SIZE or box.height < MIN_SIZE:
         raise ContractError("入力欄が小さすぎます。", code="size")
-    page_width, page_height = document.page_sizes[box.page - 1]
+    page_width, page_height = document_page_sizes(document)[box.page - 1]
     if (
         box.x < 0
         or box.y < 0

@@ -14,7 +14,7 @@ from keiyaku.accounts.permissions import can_edit_contracts, contract_editor_req
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, Contract, ContractStatus
-from keiyaku.contracts.selectors import contract_for
+from keiyaku.contracts.selectors import contract_for, document_page_sizes
 from keiyaku.contracts.services.boxes import box_create, box_delete, box_update
 from keiyaku.web.views.staff import StaffRequest
 
@@ -63,8 +63,7 @@ def _state(contract: Contract, staff: Any) -> dict[str, Any]:
     documents = []
     for doc in contract.documents.all():
         pages = []
-        for number in range(1, doc.page_count + 1):
-            width, height = doc.page_sizes[number - 1] if doc.page_sizes else (595.0, 842.0)
+        for number, (width, height) in enumerate(document_page_sizes(doc), start=1):
             pages.append(
                 {
                     "number": number,

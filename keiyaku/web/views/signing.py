@@ -23,6 +23,7 @@ from keiyaku.contracts.models import Box, Document, DocumentVersion, Party, Part
 from keiyaku.contracts.selectors import (
     LinkState,
     document_final_versions,
+    document_page_sizes,
     documents_shown_to,
     download_link_state,
     sign_link_state,
@@ -132,8 +133,7 @@ def _documents_page(
     documents = []
     for doc, version in shown:
         pages = []
-        for number in range(1, doc.page_count + 1):
-            width, height = doc.page_sizes[number - 1] if doc.page_sizes else (595.0, 842.0)
+        for number, (width, height) in enumerate(document_page_sizes(doc), start=1):
             on_page = [b for b in boxes if b.document_id == doc.pk and b.page == number]
             pages.append(
                 {
