@@ -5,6 +5,17 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from playwright.sync_api import expect
+
+
+def see(page, text: str) -> None:
+    """The page shows `text`, waiting for a navigation the last click started to finish.
+
+    A click returns once the next document starts loading, so `page.content()` read at once may
+    still be the old page or half of the new one; this waits (Playwright's retrying assertion).
+    """
+    expect(page.locator("body")).to_contain_text(text)
+
 
 def login(page, site: str, username: str, password: str, *, wait: bool = False) -> None:
     page.goto(f"{site}/login/")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from keiyaku.addressbook.models import Contact
-from tests.browser.helpers import login
+from tests.browser.helpers import login, see
 from tests.flow import draft_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,19 +28,19 @@ def test_staff_build_the_address_book_and_pick_a_contact_as_party(
 
     page.get_by_role("link", name="アドレス帳").first.click()
     page.wait_for_url("**/addressbook/")
-    assert "アドレス帳はまだ空です" in page.content()
+    see(page, "アドレス帳はまだ空です")
     page.get_by_role("link", name="会社を追加").click()
     page.fill("#id_name", "株式会社髙橋建設")
     page.fill("#id_kana", "タカハシケンセツ")
     page.get_by_role("button", name="保存する").click()
-    assert "会社を登録しました" in page.content()
+    see(page, "会社を登録しました")
     page.get_by_role("link", name="連絡先を追加").click()
     page.fill("#id_name", "髙橋 一郎")
     page.fill("#id_email", "takahashi@takahashi-kensetsu.example.jp")
     page.fill("#id_title", "代表取締役")
     page.get_by_role("button", name="保存する").click()
-    assert "連絡先を登録しました" in page.content()
-    assert page.locator("table >> text=takahashi@takahashi-kensetsu.example.jp").count() == 1
+    see(page, "連絡先を登録しました")
+    expect(page.locator("table >> text=takahashi@takahashi-kensetsu.example.jp")).to_have_count(1)
 
     # A CSV as Excel saves it on a Japanese Windows: Shift_JIS (CP932).
     csv_path = tmp_path / "取引先.csv"
@@ -49,16 +50,18 @@ def test_staff_build_the_address_book_and_pick_a_contact_as_party(
     page.set_input_files("#id_file", str(csv_path))
     page.get_by_role("button", name="確認する").click()
     preview = page.locator("#import-preview")
-    assert "渡辺 花子" in preview.inner_text() and "佐藤 次郎" in preview.inner_text()
-    assert "2件の連絡先を取り込みます" in page.content()
+    expect(preview).to_contain_text("渡辺 花子")
+    expect(preview).to_contain_text("佐藤 次郎")
+    see(page, "2件の連絡先を取り込みます")
     assert Contact.objects.count() == 1  # nothing stored before the confirmation
     page.get_by_role("button", name="取り込む").click()
     page.wait_for_url("**/addressbook/")
-    assert "連絡先を2件取り込みました（新しい会社1件）" in page.content()
+    see(page, "連絡先を2件取り込みました（新しい会社1件）")
     page.fill("#id_q", "ワタナベ")
     page.get_by_role("button", name="検索").click()
-    listing = page.locator("table").inner_text()
-    assert "有限会社渡辺工務店" in listing and "株式会社髙橋建設" not in listing
+    listing = page.locator("table")
+    expect(listing).to_contain_text("有限会社渡辺工務店")
+    expect(listing).not_to_contain_text("株式会社髙橋建設")
 
     # On a draft contract, the contact fills an external party.
     contract = draft_contract(personas.sender)
@@ -69,9 +72,9 @@ def test_staff_build_the_address_book_and_pick_a_contact_as_party(
     )
     page.fill("#id_pick_access_code", "2468")
     page.get_by_role("button", name="アドレス帳から追加").click()
-    assert "髙橋 一郎 様を署名者に追加しました" in page.content()
+    see(page, "髙橋 一郎 様を署名者に追加しました")
     routing = page.locator("table", has_text="takahashi@takahashi-kensetsu.example.jp")
-    assert "株式会社髙橋建設 髙橋 一郎" in routing.inner_text()
+    expect(routing).to_contain_text("株式会社髙橋建設 髙橋 一郎")
     (party,) = contract.parties.all()
     assert party.kind == "external" and party.email == "takahashi@takahashi-kensetsu.example.jp"
 
@@ -81,5 +84,5 @@ def test_staff_build_the_address_book_and_pick_a_contact_as_party(
     )
     page.fill("#id_pick_access_code", "12")
     page.get_by_role("button", name="アドレス帳から追加").click()
-    assert "アクセスコードは半角英数字4〜32文字で入力してください" in page.content()
+    see(page, "アクセスコードは半角英数字4〜32文字で入力してください")
     assert contract.parties.count() == 1

@@ -7,10 +7,11 @@ import io
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from keiyaku.accounts.models import Role, Staff
 from keiyaku.contracts.selectors import contracts_visible_to
-from tests.browser.helpers import login
+from tests.browser.helpers import login, see
 from tests.flow import draft_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,29 +64,28 @@ def test_admin_imports_staff_sets_roles_and_shares_a_contract(
     page.get_by_role("button", name="内容を確認する").click()
     preview = page.locator("#import-preview")
     assert preview.get_attribute("data-ok") == "false"
-    table = page.locator("#import-errors").inner_text()
-    assert "所属「道路課」が登録されていません" in table
-    assert "メールアドレス「yamazaki@city」の形式が正しくありません" in table
-    assert page.get_by_role("button", name="この内容で登録する").count() == 0
+    table = page.locator("#import-errors")
+    expect(table).to_contain_text("所属「道路課」が登録されていません")
+    expect(table).to_contain_text("メールアドレス「yamazaki@city」の形式が正しくありません")
+    expect(page.get_by_role("button", name="この内容で登録する")).to_have_count(0)
     assert not Staff.objects.filter(username__in=["takada", "saito", "yamazaki"]).exists()
 
     # The corrected file: preview, then apply.
     page.set_input_files("#id_file", str(fixed))
     page.get_by_role("button", name="内容を確認する").click()
-    assert "3 行に誤りはありません（新規登録 3 名、更新 0 名）" in preview.inner_text()
+    expect(preview).to_contain_text("3 行に誤りはありません（新規登録 3 名、更新 0 名）")
     page.get_by_role("button", name="この内容で登録する").click()
     page.wait_for_url(f"{site}/admin-org/")
-    assert "新規登録 3 名" in page.content()
-    assert page.locator("#staff-table tr", has_text="髙田 一郎").count() == 1
+    see(page, "新規登録 3 名")
+    expect(page.locator("#staff-table tr", has_text="髙田 一郎")).to_have_count(1)
 
     # Roles: 髙田 also becomes an approver.
     page.get_by_role("link", name="髙田 一郎").click()
     page.get_by_label("承認者").check()
     page.get_by_role("button", name="保存する").click()
     page.wait_for_url(f"{site}/admin-org/")
-    assert (
+    expect(page.locator("#staff-table tr", has_text="髙田 一郎")).to_contain_text(
         "契約事務担当者、承認者"
-        in page.locator("#staff-table tr", has_text="髙田 一郎").inner_text()
     )
     assert Staff.objects.get(username="takada").roles == [Role.SENDER, Role.APPROVER]
 
@@ -95,7 +95,7 @@ def test_admin_imports_staff_sets_roles_and_shares_a_contract(
     page.goto(f"{site}/contracts/{contract.pk}/")
     page.select_option("#id_share_department", label="土木課")
     page.get_by_role("button", name="共有する").click()
-    assert "共有しました" in page.content()
-    assert "土木課（所属）" in page.locator("#shares").inner_text()
+    see(page, "共有しました")
+    expect(page.locator("#shares")).to_contain_text("土木課（所属）")
     assert contracts_visible_to(takada).filter(pk=contract.pk).exists()
     assert not errors, errors  # nothing the Content-Security-Policy refused

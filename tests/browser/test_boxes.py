@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from keiyaku.contracts.models import Box, BoxKind, Contract, ContractStatus
-from tests.browser.helpers import add_external, create, login, mail_link, pdftotext
+from tests.browser.helpers import add_external, create, login, mail_link, pdftotext, see
 from tests.pdfs import make_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -120,7 +121,7 @@ def test_keyboard_adds_moves_resizes_and_deletes_a_box(browser, site, personas, 
         page.keyboard.press("Delete")
     settle(page)
     assert not Box.objects.filter(pk=extra["id"]).exists()
-    assert page.locator(".kbox[data-box-id]").count() == 0
+    expect(page.locator(".kbox[data-box-id]")).to_have_count(0)
     assert errors == []
 
 
@@ -155,7 +156,7 @@ def test_staff_place_boxes_with_the_mouse_parties_fill_them_pdf_holds_values(
     assert geometry(name_box) == (1, near(100), near(200), near(200), near(24))
     address_box = draw(page, page2, scale, 80, 300, 300, 60)
     assert geometry(address_box) == (2, near(80), near(300), near(300), near(60))
-    assert page.locator(".kbox[data-box-id]").count() == 2
+    expect(page.locator(".kbox[data-box-id]")).to_have_count(2)
 
     # Move the first box by (+40, +60) pt at 125% zoom: the stored move does not depend on zoom.
     page.click("#zoom-in")
@@ -189,7 +190,7 @@ def test_staff_place_boxes_with_the_mouse_parties_fill_them_pdf_holds_values(
     settle(page)
     page.fill("#box-max-length", "0")
     page.press("#box-max-length", "Tab")
-    assert "最大文字数は1以上" in page.get_by_role("alert").inner_text()
+    expect(page.get_by_role("alert")).to_contain_text("最大文字数は1以上")
     page.fill("#box-max-length", "20")
     page.press("#box-max-length", "Tab")
     settle(page)
@@ -200,7 +201,8 @@ def test_staff_place_boxes_with_the_mouse_parties_fill_them_pdf_holds_values(
     page.select_option("#box-party", str(second.pk))
     page.set_checked("#box-required", False)
     settle(page)
-    assert "代表者氏名" in name_el.inner_text() and "住所" in address_el.inner_text()
+    expect(name_el).to_contain_text("代表者氏名")
+    expect(address_el).to_contain_text("住所")
 
     # Moving keeps the size; resizing keeps the corner.
     name = Box.objects.get(pk=name_box["id"])
@@ -245,13 +247,13 @@ def test_staff_place_boxes_with_the_mouse_parties_fill_them_pdf_holds_values(
     page.click("#box-back")
     page.wait_for_url(f"**/contracts/{contract.pk}/")
     page.get_by_role("button", name="署名依頼を送信する").click()
-    assert "署名依頼を送信しました" in page.content()
+    see(page, "署名依頼を送信しました")
     # Once sent, the placement screen only shows the boxes.
     page.goto(f"{site}/contracts/{contract.pk}/boxes/")
     page.wait_for_selector("#box-editor[data-ready='true']", state="attached")
     assert "送信済みの案件の入力欄は変更できません" in page.inner_text("#box-status")
-    assert page.locator(".kbox[data-box-id]").count() == 2
-    assert page.locator(".kpage-add").count() == 0
+    expect(page.locator(".kbox[data-box-id]")).to_have_count(2)
+    expect(page.locator(".kpage-add")).to_have_count(0)
     assert page.locator("#box-label").is_disabled()
 
     for email, code, field, value in (
@@ -266,7 +268,7 @@ def test_staff_place_boxes_with_the_mouse_parties_fill_them_pdf_holds_values(
         party_page.fill(field, value)
         party_page.get_by_role("button", name="内容に同意する").click()
         party_page.get_by_role("button", name="署名手続きを完了する").click()
-        assert "署名手続きが完了しました" in party_page.content()
+        see(party_page, "署名手続きが完了しました")
         party_page.context.close()
 
     contract.refresh_from_db()

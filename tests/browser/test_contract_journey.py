@@ -6,10 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from keiyaku.contracts.models import Contract, ContractStatus
 from keiyaku.signing.verification import verify_pdf
-from tests.browser.helpers import login, pdftotext
+from tests.browser.helpers import login, pdftotext, see
 from tests.pdfs import make_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,7 +33,7 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     page.set_input_files("#id_files", str(pdf_path))
     page.get_by_role("button", name="作成する").click()
     page.wait_for_url("**/contracts/*/")
-    assert "案件を作成しました" in page.content()
+    see(page, "案件を作成しました")
 
     page.select_option("#id_kind", "external")
     page.fill("#id_company", "株式会社髙橋建設")
@@ -43,18 +44,17 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     page.select_option("#id_kind", "staff")
     page.select_option("#id_staff", label="市長 一郎（土木課）")
     page.get_by_role("button", name="署名者を追加").click()
-    assert page.locator("table >> text=髙橋 一郎").count() == 1
+    expect(page.locator("table >> text=髙橋 一郎")).to_have_count(1)
     page.get_by_role("button", name="署名依頼を送信する").click()
-    assert "署名依頼を送信しました" in page.content()
+    see(page, "署名依頼を送信しました")
 
     # The counterparty's request, read in the demo mailbox.
     page.get_by_role("link", name="メールボックス（デモ）").click()
     mail = page.locator("article", has_text="takahashi@takahashi-kensetsu.example.jp").first
-    assert (
+    expect(mail).to_contain_text(
         "テスト市 様より「令和8年度 公園整備工事 請負契約」への署名依頼が届いています"
-        in mail.inner_text()
     )
-    assert "4321" not in mail.inner_text()  # the access code is never e-mailed (R7)
+    expect(mail).not_to_contain_text("4321")  # the access code is never e-mailed (R7)
     link = mail.locator("a").first.get_attribute("href")
 
     phone = browser.new_context(
@@ -64,16 +64,16 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     counterparty.goto(link)
     counterparty.fill("#id_code", "0000")
     counterparty.get_by_role("button", name="確認する").click()
-    assert "アクセスコードが正しくありません" in counterparty.content()
+    see(counterparty, "アクセスコードが正しくありません")
     counterparty.fill("#id_code", "4321")
     counterparty.get_by_role("button", name="確認する").click()
     counterparty.wait_for_url("**/documents/")
-    assert counterparty.locator(".tabs a").count() == 1
+    expect(counterparty.locator(".tabs a")).to_have_count(1)
     counterparty.locator(".pages img").first.wait_for()
-    assert counterparty.locator(".pages img").count() == 2
+    expect(counterparty.locator(".pages img")).to_have_count(2)
     counterparty.get_by_role("button", name="内容に同意する").click()
     counterparty.get_by_role("button", name="署名手続きを完了する").click()
-    assert "署名手続きが完了しました" in counterparty.content()
+    see(counterparty, "署名手続きが完了しました")
 
     # The organisation's own signer: the mayor logs in from the link.
     page.reload()
@@ -90,12 +90,12 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     mayor.wait_for_url("**/documents/")
     mayor.get_by_role("button", name="内容に同意する").click()
     mayor.get_by_role("button", name="署名手続きを完了する").click()
-    assert "署名手続きが完了しました" in mayor.content()
+    see(mayor, "署名手続きが完了しました")
 
     contract = Contract.objects.get(title="令和8年度 公園整備工事 請負契約")
     assert contract.status == ContractStatus.COMPLETED
     page.goto(f"{site}/")
-    assert "締結済み" in page.locator("tr", has_text="公園整備工事").inner_text()
+    expect(page.locator("tr", has_text="公園整備工事")).to_contain_text("締結済み")
     page.get_by_role("link", name="令和8年度 公園整備工事 請負契約").click()
     with page.expect_download() as signed:
         page.get_by_test_id("download-signed").click()
@@ -113,8 +113,8 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     verifier.get_by_role("button", name="検証する").click()
     result = verifier.locator("#verify-result")
     assert result.get_attribute("data-ok") == "true"
-    assert "すべての署名は有効です" in result.inner_text()
-    assert "髙橋 一郎 様 [takahashi@takahashi-kensetsu.example.jp] が " in verifier.content()
+    expect(result).to_contain_text("すべての署名は有効です")
+    see(verifier, "髙橋 一郎 様 [takahashi@takahashi-kensetsu.example.jp] が ")
 
     with page.expect_download() as certificate:
         page.get_by_test_id("download-certificate").click()
@@ -128,5 +128,5 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     done = page.locator("article", has_text="電子署名完了のお知らせ").filter(
         has_text="takahashi@takahashi-kensetsu.example.jp"
     )
-    assert done.count() == 1
-    assert "添付: 工事請負契約書.pdf" in done.inner_text()
+    expect(done).to_have_count(1)
+    expect(done).to_contain_text("添付: 工事請負契約書.pdf")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from keiyaku.contracts.models import Contract, ContractStatus, PartyStatus
-from tests.browser.helpers import add_external, add_staff, create, login, mail_link
+from tests.browser.helpers import add_external, add_staff, create, login, mail_link, see
 from tests.flow import approver
 from tests.pdfs import make_pdf
 
@@ -28,9 +29,9 @@ def test_parallel_routing_reminder_cancel_and_template(browser, site, personas, 
     assert [s.split()[0] for s in steps] == ["1", "2", "2", "3"]
     page.fill("#id_template_name", "JV工事")
     page.get_by_role("button", name="保存").click()
-    assert "テンプレート「JV工事」を保存しました" in page.content()
+    see(page, "テンプレート「JV工事」を保存しました")
     page.get_by_role("button", name="署名依頼を送信する").click()
-    assert "署名依頼を送信しました" in page.content()
+    see(page, "署名依頼を送信しました")
     contract = Contract.objects.get(title="JV 工事請負契約")
     detail = page.url
 
@@ -42,14 +43,14 @@ def test_parallel_routing_reminder_cancel_and_template(browser, site, personas, 
     chief_page.get_by_role("button", name="ログイン", exact=True).click()
     chief_page.get_by_role("button", name="承認する").click()
     chief_page.get_by_role("button", name="承認を完了する").click()
-    assert "承認が完了しました" in chief_page.content()
+    see(chief_page, "承認が完了しました")
     first_link = mail_link(page, site, "takahashi@example.jp", "署名依頼")
     assert mail_link(page, site, "sato@example.jp", "署名依頼")
 
     # Reminder from the detail page: a fresh link, the old one dies.
     page.goto(detail)
     page.get_by_role("button", name="リマインドを送信する").click()
-    assert "2名にリマインドを送信しました" in page.content()
+    see(page, "2名にリマインドを送信しました")
     reminder_link = mail_link(page, site, "takahashi@example.jp", "【リマインド】")
     assert reminder_link != first_link
     firm = browser.new_context(locale="ja-JP").new_page()
@@ -60,14 +61,14 @@ def test_parallel_routing_reminder_cancel_and_template(browser, site, personas, 
     page.goto(detail)
     page.fill("#id_cancel_reason", "設計変更のため")
     page.get_by_role("button", name="取り消す").click()
-    assert "案件を取り消しました" in page.content()
+    see(page, "案件を取り消しました")
     contract.refresh_from_db()
     assert contract.status == ContractStatus.CANCELLED
     firm.goto(reminder_link)
-    assert "この契約は取り消されました" in firm.content()
+    see(firm, "この契約は取り消されました")
     page.goto(f"{site}/mailbox/")
     notice = page.locator("article", has_text="sato@example.jp").filter(has_text="取り消されました")
-    assert "設計変更のため" in notice.first.inner_text()
+    expect(notice.first).to_contain_text("設計変更のため")
     assert not contract.parties.filter(status=PartyStatus.SIGNED).exists()
 
     # Start a new contract from the saved template.
@@ -84,7 +85,7 @@ def test_parallel_routing_reminder_cancel_and_template(browser, site, personas, 
         page.fill(f"#id_slot{index}-email", email)
         page.fill(f"#id_slot{index}-access_code", code)
     page.get_by_role("button", name="適用する").click()
-    assert "テンプレートから署名者を設定しました" in page.content()
+    see(page, "テンプレートから署名者を設定しました")
     steps = page.get_by_test_id("step").all_inner_texts()
     assert [s.split()[0] for s in steps] == ["1", "2", "2", "3"]
-    assert page.locator("table >> text=山田 太郎").count() == 1
+    expect(page.locator("table >> text=山田 太郎")).to_have_count(1)

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from keiyaku.accounts.models import Role
 from keiyaku.accounts.services import staff_create
 from keiyaku.audit.services import SYSTEM
 from keiyaku.signin import totp
 from keiyaku.signin.services import PolicyValues, organisation_signin_update
-from tests.browser.helpers import login
+from tests.browser.helpers import login, see
 from tests.signin.provider import Account, Provider, running_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,16 +58,16 @@ def test_admin_requires_2fa_staff_enrols_and_logs_in_with_a_code(
     page.get_by_role("link", name="ログイン設定").click()
     page.check("#id_totp_required")
     page.get_by_role("button", name="保存する").click()
-    assert "ログイン設定を保存しました。" in page.content()
+    see(page, "ログイン設定を保存しました。")
 
     # A staff member: the password alone leads to the enrolment, nowhere else.
     staff = browser.new_context(locale="ja-JP").new_page()
     login(staff, site, "sender", personas.password)
     staff.wait_for_url("**/login/enrol/")
-    assert "この組織では2段階認証が必須です" in staff.content()
+    see(staff, "この組織では2段階認証が必須です")
     staff.goto(f"{site}/")
     staff.wait_for_url("**/login/**")
-    assert "職員ログイン" in staff.content()
+    see(staff, "職員ログイン")
     login(staff, site, "sender", personas.password)
     staff.wait_for_url("**/login/enrol/")
     secret = staff.locator("#totp-secret").get_attribute("data-secret")
@@ -77,10 +78,10 @@ def test_admin_requires_2fa_staff_enrols_and_logs_in_with_a_code(
     staff.fill("#id_code", totp.totp(secret, clock().timestamp()))
     staff.get_by_role("button", name="設定する").click()
     staff.wait_for_url("**/recovery-codes/")
-    assert staff.locator("#recovery-codes li").count() == 10
+    expect(staff.locator("#recovery-codes li")).to_have_count(10)
     staff.get_by_role("link", name="保管しました。続ける").click()
     staff.wait_for_url(f"{site}/")
-    assert "案件一覧" in staff.content()
+    see(staff, "案件一覧")
     staff.get_by_role("button", name="ログアウト").click()
 
     # The next login asks for the code from the app.
@@ -89,11 +90,11 @@ def test_admin_requires_2fa_staff_enrols_and_logs_in_with_a_code(
     staff.wait_for_url("**/login/verify/")
     staff.fill("#id_code", "000000")
     staff.get_by_role("button", name="確認する").click()
-    assert "確認コードが正しくありません。" in staff.content()
+    see(staff, "確認コードが正しくありません。")
     staff.fill("#id_code", totp.totp(secret, clock().timestamp()))
     staff.get_by_role("button", name="確認する").click()
     staff.wait_for_url(f"{site}/")
-    assert "契約 花子" in staff.content()
+    see(staff, "契約 花子")
 
 
 @pytest.fixture
