@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from keiyaku.accounts.network import address_allowed, client_ip
 
@@ -34,6 +35,11 @@ def organisation_allows(request: HttpRequest, organisation) -> bool:
     return address_allowed(client_ip(request), organisation.ip_allowlist)
 
 
+def wants_json(request: HttpRequest) -> bool:
+    """Machine-readable endpoints (the JSON the screens fetch, and the API) answer in JSON."""
+    return request.path.endswith(".json") or request.path.startswith("/api/")
+
+
 class IpAllowListMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -47,10 +53,24 @@ class IpAllowListMiddleware:
             and not request.path.startswith(UNRESTRICTED_PREFIXES)
             and not organisation_allows(request, user.organisation)
         ):
+            address = client_ip(request)
+            if wants_json(request):
+                return JsonResponse(
+                    {
+                        "error": _(
+                            "この接続元（%(address)s）からは、所属する団体の職員画面とAPIを"
+                            "利用できません。"
+                        )
+                        % {"address": address},
+                        "code": "ip_not_allowed",
+                        "address": address,
+                    },
+                    status=403,
+                )
             return render(
                 request,
                 "accounts/ip_denied.html",
-                {"address": client_ip(request)},
+                {"address": address},
                 status=403,
             )
         return self.get_response(request)

@@ -44,6 +44,23 @@ def test_staff_screens_refuse_addresses_outside_the_list(listed):
     assert staff_client(listed.outsider, OUTSIDE).get("/").status_code == 200
 
 
+def test_machine_endpoints_refuse_outside_addresses_in_json(listed):
+    """The JSON the staff screens fetch (and the API, under /api/) answers 403 with a JSON body."""
+    contract = draft_contract(
+        listed.sender, externals=[External("株式会社髙橋建設", "髙橋 一郎", "t@example.jp")]
+    )
+    url = f"/contracts/{contract.pk}/boxes.json"
+    assert staff_client(listed.sender, INSIDE_V4).get(url).status_code == 200
+    refused = staff_client(listed.sender, OUTSIDE).get(url)
+    assert refused.status_code == 403
+    assert refused["Content-Type"] == "application/json"
+    assert refused.json()["code"] == "ip_not_allowed"
+    assert refused.json()["address"] == OUTSIDE
+    assert "203.0.113.5" in refused.json()["error"]
+    posted = staff_client(listed.sender, OUTSIDE).post(url, {}, content_type="application/json")
+    assert posted.status_code == 403 and not contract.documents.first().boxes.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_signing_pages_and_public_pages_still_work_from_anywhere(personas):
     organisation_update_settings(
