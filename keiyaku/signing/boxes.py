@@ -119,8 +119,8 @@ class BoxOverflow(ValueError):
 def add_box_fields(writer: IncrementalPdfFileWriter, boxes: Sequence[BoxSpec]) -> None:
     """Add one read-only field (merged with its widget) per box; the AcroForm must exist.
 
-    Text boxes get an empty appearance. A checkbox gets its /Off (empty) and /Yes (a check
-    mark) appearances now, so that checking it later only changes /V and /AS.
+    Text boxes get an empty appearance. A checkbox gets its /Off (an empty square) and /Yes (the
+    square with a check mark) appearances now, so that checking it later only changes /V and /AS.
     """
     names = [box.name for box in boxes]
     if len(set(names)) != len(names):
@@ -157,7 +157,9 @@ def add_box_fields(writer: IncrementalPdfFileWriter, boxes: Sequence[BoxSpec]) -
             field[pdf_name("/AS")] = pdf_name("/Off")
             states = generic.DictionaryObject(
                 {
-                    pdf_name("/Off"): _appearance(writer, width, height, b"", None, rotate),
+                    pdf_name("/Off"): _appearance(
+                        writer, width, height, _square(width, height), None, rotate
+                    ),
                     pdf_name("/Yes"): _check_appearance(writer, width, height, check_font, rotate),
                 }
             )
@@ -222,12 +224,13 @@ def _check_appearance(
     rotate: int,
 ) -> generic.IndirectObject:
     side = min(width, height)
+    square = _square(width, height)
     if font is not None:
-        size = side * 0.8
+        size = side * 0.7
         advance = font.width(_CHECK_MARK) * size / 1000
         x = (width - advance) / 2
         y = (height - (font.ascent - font.descent) * size / 1000) / 2 - font.descent * size / 1000
-        ops = b"q BT %s %s Tf 0 g %s %s Td %s Tj ET Q" % (
+        ops = square + b" q BT %s %s Tf 0 g %s %s Td %s Tj ET Q" % (
             _name(_FONT_RESOURCE),
             _num(size),
             _num(x),
@@ -236,8 +239,8 @@ def _check_appearance(
         )
         return _appearance(writer, width, height, ops, font, rotate)
     # No check mark glyph: an X drawn with lines.
-    inset = side * 0.2
-    ops = b"q 0 G %s w %s %s m %s %s l S %s %s m %s %s l S Q" % (
+    inset = side * 0.25
+    ops = square + b" q 0 G %s w %s %s m %s %s l S %s %s m %s %s l S Q" % (
         _num(max(side * 0.08, 0.5)),
         _num(inset),
         _num(inset),
@@ -249,6 +252,20 @@ def _check_appearance(
         _num(inset),
     )
     return _appearance(writer, width, height, ops, None, rotate)
+
+
+def _square(width: float, height: float) -> bytes:
+    """The outline of a checkbox: a square centred in the box, so unchecked reads as ☐."""
+    side = min(width, height)
+    line = max(side * 0.06, 0.5)
+    edge = side - line
+    return b"q 0 G %s w %s %s %s %s re S Q" % (
+        _num(line),
+        _num((width - edge) / 2),
+        _num((height - edge) / 2),
+        _num(edge),
+        _num(edge),
+    )
 
 
 @cache

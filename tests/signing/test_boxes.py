@@ -262,12 +262,17 @@ def test_rendered_values_appear_inside_their_boxes(box_contract: BoxContract) ->
         boxes = [b for b in BOXES if b.page_index == page]
         for box in boxes:
             region = _pixels(box, after)
-            if box.name == "keiyaku-box-06":  # left unchecked
-                assert _dark(after.crop(region)) == 0
-                continue
-            assert _dark(before.crop(region)) == 0
             area = (region[2] - region[0]) * (region[3] - region[1])
-            assert _dark(after.crop(region)) > area * 0.02, box.name
+            if box.kind == "checkbox":
+                # An empty square from the start; the party's answer is drawn inside it.
+                assert _dark(before.crop(region)) > 0, box.name
+                if box.name == "keiyaku-box-06":  # left unchecked: still the empty square
+                    assert _dark(after.crop(region)) == _dark(before.crop(region))
+                    continue
+                assert _dark(after.crop(region)) > _dark(before.crop(region)) + area * 0.02
+            else:
+                assert _dark(before.crop(region)) == 0
+                assert _dark(after.crop(region)) > area * 0.02, box.name
             changed.paste(0, region)  # what remains changed lies outside every box
         assert changed.getbbox() is None, (page, changed.getbbox())
 
@@ -277,8 +282,15 @@ def test_checked_and_unchecked_boxes_look_different(box_contract: BoxContract) -
     checked = image.crop(_pixels(_BOX["keiyaku-box-02"], image))
     unchecked = image.crop(_pixels(_BOX["keiyaku-box-06"], image))
     assert checked.size == unchecked.size
-    assert _dark(checked) > checked.width * checked.height * 0.02
-    assert _dark(unchecked) == 0
+    width, height = checked.size
+    inside = (width // 4, height // 4, width - width // 4, height - height // 4)
+    # Both are drawn as a square (☐ reads as "no" on paper, not as a missing box) …
+    for box in (checked, unchecked):
+        border = _dark(box) - _dark(box.crop(inside))
+        assert border > (width + height), border
+    # … and only the checked one has a mark inside it.
+    assert _dark(checked.crop(inside)) > (width // 2) * (height // 2) * 0.1
+    assert _dark(unchecked.crop(inside)) == 0
 
 
 # --- refusals ---------------------------------------------------------------------------------
