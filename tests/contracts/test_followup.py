@@ -12,7 +12,16 @@ from keiyaku.contracts import services
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import ContractStatus, DocumentVersion, PartyStatus, VersionKind
 from keiyaku.notifications.models import CapturedMail
-from tests.flow import External, agree, draft_contract, enter_code, last_link, mail_links, mails_to
+from tests.flow import (
+    External,
+    agree,
+    approver,
+    draft_contract,
+    enter_code,
+    last_link,
+    mail_links,
+    mails_to,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,6 +107,38 @@ def test_manual_reminder_issues_a_fresh_link_and_kills_the_old(personas):
     agree(Client(), new, A.code)
     contract.refresh_from_db()
     assert contract.status == ContractStatus.COMPLETED
+
+
+def test_a_reminder_to_an_approver_asks_for_approval_not_a_signature(personas):
+    contract = draft_contract(personas.sender)
+    chief = approver(personas, "chief", "課長 一")
+    services.party_add(
+        contract=contract, actor=personas.sender, kind="staff", staff=chief, role="approver"
+    )
+    services.party_add(
+        contract=contract,
+        actor=personas.sender,
+        kind="external",
+        company=A.company,
+        name=A.name,
+        email=A.email,
+        access_code=A.code,
+    )
+    services.contract_send(contract=contract, actor=personas.sender)
+    old = last_link(chief.email)
+    services.contract_remind(contract=contract, actor=personas.sender)
+    reminder = mails_to(chief.email)[-1]
+    assert (
+        reminder.subject == "【リマインド】【keiyaku】「令和8年度 道路補修工事 請負契約」の承認依頼"
+    )
+    assert "事前承認がまだ完了していません" in reminder.body
+    assert "署名" not in reminder.body.replace("署名期限", "")
+    assert last_link(chief.email) != old
+    assert mails_to(A.email) == []  # not their turn yet
+    client = Client()
+    client.force_login(chief)
+    agree(client, last_link(chief.email))
+    assert mails_to(A.email)[-1].subject.endswith("への署名依頼が届いています")
 
 
 def test_automatic_reminder_once_then_expiry_with_a_fake_clock(personas, settings):

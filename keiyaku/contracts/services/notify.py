@@ -22,8 +22,10 @@ def party_notify(*, party: Party, template: str = "sign_request") -> None:
         status=PartyStatus.NOTIFIED, notified_at=timezone.now()
     )
     contract = party.contract
-    if party.is_approver and template == "sign_request":
-        template = "approval_request"
+    if party.is_approver:
+        template = {"sign_request": "approval_request", "reminder": "approval_reminder"}.get(
+            template, template
+        )
     mail_queue(
         organisation=contract.organisation,
         contract=contract,
