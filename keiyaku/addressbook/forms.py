@@ -97,6 +97,7 @@ class PickContactForm(forms.Form):
         label=_("連絡先"), queryset=Contact.objects.none(), empty_label=_("選択してください")
     )
     access_code = forms.CharField(label=_("アクセスコード"), max_length=32)
+    parallel = forms.BooleanField(label=_("前の署名者と同時に依頼する（並列）"), required=False)
 
     def __init__(self, *args, staff: Staff, **kwargs) -> None:
         super().__init__(*args, **kwargs)

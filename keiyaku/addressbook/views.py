@@ -303,6 +303,7 @@ def pick_contact(request: StaffRequest, contract_id) -> HttpResponse:
             name=contact.name,
             email=contact.email,
             access_code=form.cleaned_data["access_code"],
+            parallel=form.cleaned_data["parallel"],
             meta=RequestMeta.from_request(request),
         )
     except ContractError as exc:

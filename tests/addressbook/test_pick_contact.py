@@ -51,6 +51,18 @@ def test_picking_a_contact_adds_an_external_party_with_the_access_code(personas,
     assert check_password("4321", party.access_code)
 
 
+def test_a_picked_contact_can_sign_in_parallel_with_the_previous_party(personas, contact):
+    contract = draft_contract(
+        personas.sender, externals=[External("佐藤工業株式会社", "佐藤 次郎", "sato@example.jp")]
+    )
+    client_for(personas.sender).post(
+        f"/addressbook/contracts/{contract.pk}/parties/",
+        {"contact": contact.pk, "access_code": "4321", "parallel": "on"},
+    )
+    first, picked = contract.parties.order_by("position")
+    assert picked.parallel and picked.step == first.step
+
+
 def test_service_refusal_is_shown_not_a_500(personas, contact):
     contract = draft_contract(personas.sender)
     client = client_for(personas.sender)
