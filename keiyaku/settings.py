@@ -236,6 +236,8 @@ KEIYAKU_LOGIN_PENDING_SECONDS = env_int("LOGIN_PENDING_SECONDS", 600)
 # Timeout of calls to an organisation's OpenID provider (seconds).
 KEIYAKU_OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_MINUTES", 60) * 60
+# The link a new staff member gets to choose a first password (keiyaku.accounts.tokens).
+KEIYAKU_WELCOME_LINK_DAYS = env_int("WELCOME_LINK_DAYS", 7)
 
 # --- e-mail ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("MAIL_FROM", "keiyaku <no-reply@keiyaku.localhost>")

@@ -22,6 +22,7 @@ UNRESTRICTED_PREFIXES = (
     "/logout/",
     "/reset/",
     "/password-reset/",
+    "/welcome/",
     "/a/",
     "/i18n/",
     "/static/",

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils.encoding import force_bytes
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 from keiyaku.accounts.models import Department, Organisation, Role, Staff
 from keiyaku.accounts.network import address_allowed, parse_networks
 from keiyaku.accounts.selectors import department_with_descendants
+from keiyaku.accounts.tokens import welcome_tokens
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 
 
@@ -225,11 +225,11 @@ def staff_create(
 
 
 def password_set_url(staff: Staff) -> str:
-    """The link a new staff member follows to choose a password (Django's reset tokens)."""
+    """The link a new staff member follows to choose a first password (valid for days)."""
     uid = urlsafe_base64_encode(force_bytes(staff.pk))
-    token = default_token_generator.make_token(staff)
+    token = welcome_tokens.make_token(staff)
     try:
-        path = reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+        path = reverse("signin-welcome", kwargs={"uidb64": uid, "token": token})
     except NoReverseMatch:
         path = reverse("login")  # the reset pages are not installed: the admin tells the password
     return f"{settings.PUBLIC_URL}{path}"
@@ -246,6 +246,7 @@ def _welcome(staff: Staff) -> None:
             "staff": staff,
             "organisation": staff.organisation,
             "url": password_set_url(staff),
+            "days": settings.KEIYAKU_WELCOME_LINK_DAYS,
         },
     )
 

@@ -34,6 +34,7 @@ EVENT_LABELS = {
     "totp.recovery_codes": _("回復コードの再発行"),
     "signin.settings": _("ログイン設定の変更"),
     "password.reset": _("パスワードの再設定"),
+    "password.set": _("初回パスワードの設定"),
     "password.change": _("パスワードの変更"),
     "box.add": _("入力欄の配置"),
     "box.update": _("入力欄の変更"),

@@ -23,6 +23,9 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path(
+        "welcome/<uidb64>/<token>/", password.WelcomePasswordView.as_view(), name="signin-welcome"
+    ),
+    path(
         "password-reset/done/",
         auth_views.PasswordResetCompleteView.as_view(
             template_name="registration/password_reset_complete.html"

@@ -35,7 +35,7 @@ def test_admin_adds_a_staff_member_who_gets_a_password_link(personas, admin):
     assert saburo.organisation == personas.org and saburo.roles == ["sender", "approver"]
     assert not saburo.has_usable_password()
     mail = OutboxMessage.objects.get(to="saburo@city.example.jp")
-    assert "アカウントが登録されました" in mail.subject and "/password-reset/" in mail.body
+    assert "アカウントが登録されました" in mail.subject and "/welcome/" in mail.body
     page = admin.get("/admin-org/", {"q": "しんじん"}).content.decode()
     assert "新人 三郎" in page and "契約事務担当者、承認者" in page
 
@@ -150,7 +150,7 @@ def test_organisation_create_command(db, capsys):
         "--admin-email=admin@asahikawa.example.jp",
     )
     assert Organisation.objects.filter(slug="asahikawa").exists()
-    assert "/password-reset/" in capsys.readouterr().out
+    assert "/welcome/" in capsys.readouterr().out
 
 
 def test_the_screens_are_in_english_for_english_browsers(personas):

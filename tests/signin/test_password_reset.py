@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+import pytest
 from django.test import Client
 
+from keiyaku.accounts.models import Role
+from keiyaku.accounts.services import staff_invite
+from keiyaku.accounts.tokens import welcome_tokens
 from keiyaku.audit.models import Event
 from keiyaku.notifications.models import CapturedMail
 from tests.signin.helpers import password_step
@@ -78,3 +83,66 @@ def test_password_change_applies_the_policy(personas):
     )
     assert "パスワードを変更しました。" in response.content.decode()
     assert Event.objects.filter(event="password.change").count() == 1
+
+
+def welcome_link(to: str, days: int = 7) -> str:
+    mail = CapturedMail.objects.filter(to__contains=to).get()
+    assert "keiyaku 電子契約のアカウントが登録されました" in mail.subject
+    assert f"このリンクの有効期限は{days}日間です。" in mail.body
+    found = re.search(r"https?://[^/\s]+(/welcome/\S+/)", mail.body)
+    assert found, mail.body
+    return found.group(1)
+
+
+def new_member(personas):
+    return staff_invite(
+        organisation=personas.org,
+        actor=personas.admin,
+        username="shinnin",
+        display_name="新任 一郎",
+        email="shinnin@city.example.jp",
+        department=personas.contracts_dept,
+        roles=[Role.SENDER],
+    )
+
+
+@pytest.mark.django_db(transaction=True)  # the welcome mail leaves on commit
+def test_a_new_member_sets_a_first_password_within_days_once(personas, monkeypatch):
+    staff = new_member(personas)
+    assert not staff.has_usable_password()
+    link = welcome_link("shinnin@city.example.jp")
+    made = welcome_tokens._now()  # Django counts in naive local time
+    # Six days later (a reset link would have died after an hour) the link still works.
+    monkeypatch.setattr(welcome_tokens, "_now", lambda: made + timedelta(days=6))
+    client = Client()
+    form_url = client.get(link)["Location"]
+    assert "新しいパスワードの設定" in client.get(form_url).content.decode()
+    new = "hajimete-no-pass-2026"
+    response = client.post(form_url, {"new_password1": new, "new_password2": new}, follow=True)
+    assert "新しいパスワードを設定しました。" in response.content.decode()
+    assert Event.objects.get(event="password.set").actor == staff
+    assert password_step(Client(), "shinnin", new).status_code == 302
+    # Used once: the token covered the old (unusable) password.
+    assert "このリンクは無効です" in Client().get(link, follow=True).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # the welcome mail leaves on commit
+def test_a_welcome_link_dies_after_the_configured_days(personas, monkeypatch, settings):
+    settings.KEIYAKU_WELCOME_LINK_DAYS = 3
+    new_member(personas)
+    link = welcome_link("shinnin@city.example.jp", days=3)
+    made = welcome_tokens._now()  # Django counts in naive local time
+    monkeypatch.setattr(welcome_tokens, "_now", lambda: made + timedelta(days=3, hours=1))
+    assert "このリンクは無効です" in Client().get(link, follow=True).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # the welcome mail leaves on commit
+def test_a_welcome_token_is_not_a_reset_token(personas):
+    staff = new_member(personas)
+    link = welcome_link("shinnin@city.example.jp")
+    assert (
+        "このリンクは無効です"
+        in Client().get(link.replace("/welcome/", "/password-reset/"), follow=True).content.decode()
+    )
+    assert not welcome_tokens.check_token(staff, "bad-token")
+    assert not welcome_tokens.check_token(staff, "")

@@ -31,6 +31,7 @@ PARAM_RE = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 PUBLIC_PREFIXES = (
     "/login/",
     "/password-reset/",
+    "/welcome/",
     "/s/",
     "/d/",
     "/a/",

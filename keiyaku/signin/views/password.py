@@ -1,4 +1,4 @@
-"""Password reset by e-mail (Django's views, Japanese templates, rate-limited, audited)."""
+"""Password reset by e-mail and the first password of a new member (Django's views, audited)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 
+from keiyaku.accounts.tokens import welcome_tokens
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.signin.ratelimit import login_rate_exceeded
 from keiyaku.signin.views.session import rate_limited
@@ -31,6 +32,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
+    audit_event = "password.reset"
 
     def get_context_data(self, **kwargs: object) -> dict[str, object]:
         context = super().get_context_data(**kwargs)
@@ -43,9 +45,16 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
             user = self.user  # type: ignore[attr-defined]
             assert user is not None  # form_valid runs only with a valid link
             audit_record(
-                event="password.reset",
+                event=self.audit_event,
                 organisation=user.organisation,
                 actor=user,
                 meta=RequestMeta.from_request(self.request),
             )
         return response
+
+
+class WelcomePasswordView(PasswordResetConfirmView):
+    """A new staff member chooses a first password from the welcome e-mail's link."""
+
+    token_generator = welcome_tokens
+    audit_event = "password.set"
