@@ -231,7 +231,7 @@ def password_set_url(staff: Staff) -> str:
     try:
         path = reverse("signin-welcome", kwargs={"uidb64": uid, "token": token})
     except NoReverseMatch:
-        path = reverse("login")  # the reset pages are not installed: the admin tells the password
+        path = reverse("login")  # sign-in pages not installed: the admin tells the password
     return f"{settings.PUBLIC_URL}{path}"
 
 
