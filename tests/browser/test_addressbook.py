@@ -86,3 +86,15 @@ def test_staff_build_the_address_book_and_pick_a_contact_as_party(
     page.get_by_role("button", name="アドレス帳から追加").click()
     see(page, "アクセスコードは半角英数字4〜32文字で入力してください")
     assert contract.parties.count() == 1
+
+    # The same contact, signing at the same time as 髙橋 (one parallel step).
+    page.select_option(
+        "#id_pick_contact", label="有限会社渡辺工務店 渡辺 花子 <watanabe@watanabe.example.jp>"
+    )
+    page.fill("#id_pick_access_code", "1357")
+    page.check("#id_pick_parallel")
+    page.get_by_role("button", name="アドレス帳から追加").click()
+    see(page, "渡辺 花子 様を署名者に追加しました")
+    expect(page.locator("tr", has_text="渡辺 花子")).to_contain_text("（並列）")
+    first, second = contract.parties.order_by("position")
+    assert second.parallel and second.step == first.step

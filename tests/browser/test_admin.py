@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from keiyaku.accounts.models import Role, Staff
 from keiyaku.contracts.selectors import contracts_visible_to
-from tests.browser.helpers import login, see
+from tests.browser.helpers import login, mail_link, see
 from tests.flow import draft_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -98,4 +98,17 @@ def test_admin_imports_staff_sets_roles_and_shares_a_contract(
     see(page, "共有しました")
     expect(page.locator("#shares")).to_contain_text("土木課（所属）")
     assert contracts_visible_to(takada).filter(pk=contract.pk).exists()
+
+    # 髙田 reads the welcome mail, chooses a first password and logs in with it.
+    welcome = mail_link(page, site, "takada@city.example.jp", "アカウントが登録されました")
+    assert "/welcome/" in welcome
+    newcomer = browser.new_context(locale="ja-JP").new_page()
+    newcomer.goto(welcome)
+    new = "hashi-no-tenken-2026"
+    newcomer.fill("#id_new_password1", new)
+    newcomer.fill("#id_new_password2", new)
+    newcomer.get_by_role("button", name="パスワードを設定する").click()
+    see(newcomer, "新しいパスワードを設定しました。")
+    login(newcomer, site, "takada", new, wait=True)
+    see(newcomer, "令和8年度 橋梁点検業務委託")  # the shared contract, in 髙田's list
     assert not errors, errors  # nothing the Content-Security-Policy refused
