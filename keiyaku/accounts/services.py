@@ -21,14 +21,11 @@ from keiyaku.accounts.network import address_allowed, parse_networks
 from keiyaku.accounts.selectors import department_with_descendants
 from keiyaku.accounts.tokens import welcome_tokens
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
+from keiyaku.refusals import Refusal
 
 
-class AccountsError(Exception):
-    """A refusal shown to the user as it is (Japanese)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class AccountsError(Refusal):
+    """A refusal of the organisation, department and staff services (see keiyaku.refusals)."""
 
 
 # --- organisations -----------------------------------------------------------------------------

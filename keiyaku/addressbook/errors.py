@@ -1,10 +1,9 @@
-"""Errors that address-book services raise for the user: the message is shown as it is."""
+"""Errors that address-book services raise for the user: translated messages, stable codes."""
 
 from __future__ import annotations
 
+from keiyaku.refusals import Refusal
 
-class AddressBookError(Exception):
-    def __init__(self, message: str, *, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+
+class AddressBookError(Refusal):
+    """A refusal of the address-book services (see keiyaku.refusals)."""

@@ -70,10 +70,6 @@ def consent_statement(contract: Contract, *, record: bool = True) -> str:
         ) % {"organisation": contract.organisation.name, "title": contract.title}
 
 
-def _subject(contract: Contract) -> str:
-    return f"contract:{contract.pk}"
-
-
 def _absolute(path: str) -> str:
     return settings.PUBLIC_URL + path
 
@@ -119,7 +115,7 @@ def application_send(
             event="application.send",
             organisation=contract.organisation,
             actor=actor,
-            subject=_subject(contract),
+            subject=contract.audit_subject,
             detail={"application": application.pk, "company": company, "email": email},
             meta=meta,
         )
@@ -217,7 +213,7 @@ def application_submit(
             event="application.consent",
             organisation=contract.organisation,
             actor_label=f"{party.company} {party.name} <{party.email}>".strip(),
-            subject=_subject(contract),
+            subject=contract.audit_subject,
             detail={
                 "application": application.pk,
                 "party": party.pk,

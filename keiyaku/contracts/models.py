@@ -1,4 +1,5 @@
-"""Contracts (案件), their documents, parties and links. States live here; changes in services.py."""
+"""Contracts (案件), their documents, parties and links. States and their rules live in
+states.py; changes go through services/."""
 
 from __future__ import annotations
 
@@ -8,22 +9,10 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from keiyaku.contracts import states
+from keiyaku.contracts.states import ContractStatus, PartyStatus
 
-class ContractStatus(models.TextChoices):
-    DRAFT = "draft", _("下書き")
-    IN_PROGRESS = "in_progress", _("署名中")
-    COMPLETED = "completed", _("締結済み")
-    REJECTED = "rejected", _("却下")
-    CANCELLED = "cancelled", _("取消")
-    EXPIRED = "expired", _("期限切れ")
-
-
-FINISHED_STATUSES = {
-    ContractStatus.COMPLETED,
-    ContractStatus.REJECTED,
-    ContractStatus.CANCELLED,
-    ContractStatus.EXPIRED,
-}
+__all__ = ["ContractStatus", "PartyStatus"]  # defined in states.py, imported from here too
 
 
 class Contract(models.Model):
@@ -70,8 +59,34 @@ class Contract(models.Model):
         return self.title
 
     @property
+    def audit_subject(self) -> str:
+        """The audit log's subject for this contract (R39): `contract:<uuid>`."""
+        return f"contract:{self.pk}"
+
+    # Predicates of the state machine (states.py), for templates and services alike.
+    @property
+    def is_editable(self) -> bool:
+        return states.contract_is_editable(self)
+
+    @property
+    def is_running(self) -> bool:
+        return states.contract_is_running(self)
+
+    @property
     def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
+        return states.contract_is_finished(self)
+
+    @property
+    def is_concluded(self) -> bool:
+        return states.contract_is_concluded(self)
+
+    @property
+    def can_cancel(self) -> bool:
+        return states.contract_can_cancel(self)
+
+    @property
+    def can_remind(self) -> bool:
+        return states.contract_can_remind(self)
 
 
 class Document(models.Model):
@@ -125,16 +140,6 @@ class DocumentVersion(models.Model):
 class PartyKind(models.TextChoices):
     EXTERNAL = "external", _("事業者")
     STAFF = "staff", _("職員")
-
-
-class PartyStatus(models.TextChoices):
-    WAITING = "waiting", _("順番待ち")
-    NOTIFIED = "notified", _("署名待ち")
-    AGREED = "agreed", _("同意済み（署名処理中）")
-    SIGNED = "signed", _("署名済み")
-    REJECTED = "rejected", _("却下")
-    FORWARDED = "forwarded", _("転送済み")
-    APPROVED = "approved", _("承認済み")
 
 
 class PartyRole(models.TextChoices):
@@ -200,6 +205,27 @@ class Party(models.Model):
     @property
     def is_locked(self) -> bool:
         return self.locked_at is not None
+
+    # Predicates of the state machine (states.py), for templates and services alike.
+    @property
+    def can_readdress(self) -> bool:
+        return states.party_can_readdress(self)
+
+    @property
+    def can_unlock(self) -> bool:
+        return states.party_can_unlock(self)
+
+    @property
+    def can_act(self) -> bool:
+        return states.party_can_act(self)
+
+    @property
+    def can_forward(self) -> bool:
+        return states.party_can_forward(self)
+
+    @property
+    def is_done(self) -> bool:
+        return states.party_is_done(self)
 
 
 class LinkPurpose(models.TextChoices):

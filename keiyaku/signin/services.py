@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from keiyaku.accounts.models import Organisation, Role, Staff
 from keiyaku.accounts.services import staff_create
 from keiyaku.audit.services import RequestMeta, audit_record
+from keiyaku.refusals import Refusal
 from keiyaku.signin import clock, sealing, totp
 from keiyaku.signin.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
 
@@ -27,12 +28,8 @@ _TOTP_PURPOSE = "totp"
 _OIDC_PURPOSE = "oidc-client-secret"
 
 
-class SignInRefused(Exception):
-    """A refusal whose message is shown to the user as it is (Japanese, translated)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class SignInRefused(Refusal):
+    """A refusal of the sign-in services (see keiyaku.refusals)."""
 
 
 # --- reads -----------------------------------------------------------------------------------

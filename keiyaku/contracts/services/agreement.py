@@ -31,10 +31,6 @@ from keiyaku.contracts.services.routing import advance
 ALREADY_HANDLED = "この署名依頼はすでに処理されているか、受付を終了しています。"
 
 
-def _subject(contract: Contract) -> str:
-    return f"contract:{contract.pk}"
-
-
 def _actor_label(party: Party) -> str:
     return f"{party.company} {party.name} <{party.email}>".strip()
 
@@ -64,7 +60,7 @@ def party_verify_access_code(*, party: Party, code: str, meta: RequestMeta) -> b
             event="party.access_code_locked" if locked else "party.access_code_failed",
             organisation=party.contract.organisation,
             actor_label=_actor_label(party),
-            subject=_subject(party.contract),
+            subject=party.contract.audit_subject,
             detail={"position": party.position, "attempts": party.failed_attempts},
             meta=meta,
         )
@@ -136,7 +132,7 @@ def party_agree(
             organisation=party.contract.organisation,
             actor=party.staff,
             actor_label=_actor_label(party),
-            subject=_subject(party.contract),
+            subject=party.contract.audit_subject,
             detail={
                 "position": party.position,
                 "method": method,
@@ -178,7 +174,7 @@ def party_reject(*, party: Party, reason: str, meta: RequestMeta) -> None:
             organisation=contract.organisation,
             actor=party.staff,
             actor_label=_actor_label(party),
-            subject=_subject(contract),
+            subject=contract.audit_subject,
             detail={"position": party.position, "reason": reason},
             meta=meta,
         )
@@ -222,7 +218,7 @@ def party_forward(
             event="party.forward",
             organisation=party.contract.organisation,
             actor_label=_actor_label(party),
-            subject=_subject(party.contract),
+            subject=party.contract.audit_subject,
             detail={"position": party.position, "to": f"{successor.name} <{successor.email}>"},
             meta=meta,
         )

@@ -117,7 +117,7 @@ def box_create(
             event="box.add",
             organisation=contract.organisation,
             actor=actor,
-            subject=f"contract:{contract.pk}",
+            subject=contract.audit_subject,
             detail={"box": box.pk, "document": document.pk, "page": box.page, "kind": box.kind},
             meta=meta,
         )
@@ -136,7 +136,7 @@ def box_update(
             event="box.update",
             organisation=contract.organisation,
             actor=actor,
-            subject=f"contract:{contract.pk}",
+            subject=contract.audit_subject,
             detail={"box": box.pk, "fields": sorted(k for k in data if k in FIELDS)},
             meta=meta,
         )
@@ -151,7 +151,7 @@ def box_delete(*, box: Box, actor: Staff, meta: RequestMeta = SYSTEM) -> None:
             event="box.delete",
             organisation=contract.organisation,
             actor=actor,
-            subject=f"contract:{contract.pk}",
+            subject=contract.audit_subject,
             detail={"box": box.pk},
             meta=meta,
         )

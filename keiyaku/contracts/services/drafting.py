@@ -42,10 +42,6 @@ class Upload:
     data: bytes
 
 
-def _subject(contract: Contract) -> str:
-    return f"contract:{contract.pk}"
-
-
 def _touch(contract: Contract) -> None:
     Contract.objects.filter(pk=contract.pk).update(last_activity_at=timezone.now())
 
@@ -151,7 +147,7 @@ def contract_create(
         event="contract.create",
         organisation=contract.organisation,
         actor=actor,
-        subject=_subject(contract),
+        subject=contract.audit_subject,
         detail={"title": contract.title, "files": [u.filename for u in uploads]},
         meta=meta,
     )
@@ -174,7 +170,7 @@ def document_add(
         event="document.add",
         organisation=contract.organisation,
         actor=actor,
-        subject=_subject(contract),
+        subject=contract.audit_subject,
         detail={"filename": document.filename, "sha256": document.original.sha256},
         meta=meta,
     )
@@ -199,7 +195,7 @@ def document_remove(*, document: Document, actor: Staff, meta: RequestMeta = SYS
         event="document.remove",
         organisation=contract.organisation,
         actor=actor,
-        subject=_subject(contract),
+        subject=contract.audit_subject,
         detail={"filename": filename},
         meta=meta,
     )
@@ -289,7 +285,7 @@ def party_add(
         event="party.add",
         organisation=contract.organisation,
         actor=actor,
-        subject=_subject(contract),
+        subject=contract.audit_subject,
         detail={"position": party.position, "name": party.name, "email": party.email},
         meta=meta,
     )
@@ -314,7 +310,7 @@ def party_remove(*, party: Party, actor: Staff, meta: RequestMeta = SYSTEM) -> N
         event="party.remove",
         organisation=contract.organisation,
         actor=actor,
-        subject=_subject(contract),
+        subject=contract.audit_subject,
         detail=detail,
         meta=meta,
     )
@@ -337,7 +333,7 @@ def party_move(*, party: Party, actor: Staff, offset: int, meta: RequestMeta = S
         event="party.move",
         organisation=contract.organisation,
         actor=actor,
-        subject=_subject(contract),
+        subject=contract.audit_subject,
         detail={"name": party.name, "to": target + 1},
         meta=meta,
     )
@@ -357,7 +353,7 @@ def party_set_parallel(
         event="party.move",
         organisation=contract.organisation,
         actor=actor,
-        subject=_subject(contract),
+        subject=contract.audit_subject,
         detail={"name": party.name, "parallel": parallel},
         meta=meta,
     )
@@ -442,7 +438,7 @@ def contract_send(
             event="contract.send",
             organisation=contract.organisation,
             actor=actor,
-            subject=_subject(contract),
+            subject=contract.audit_subject,
             detail={"parties": len(parties), "deadline": deadline.isoformat()},
             meta=meta,
         )

@@ -21,10 +21,6 @@ from keiyaku.contracts.services.printable import require_printable
 OPEN = (ContractStatus.DRAFT, ContractStatus.IN_PROGRESS)
 
 
-def _subject(contract: Contract) -> str:
-    return f"contract:{contract.pk}"
-
-
 def contract_cancel(
     *, contract: Contract, actor: Staff, reason: str, meta: RequestMeta = SYSTEM
 ) -> None:
@@ -48,7 +44,7 @@ def contract_cancel(
             event="contract.cancel",
             organisation=contract.organisation,
             actor=actor,
-            subject=_subject(contract),
+            subject=contract.audit_subject,
             detail={"reason": reason},
             meta=meta,
         )
@@ -73,7 +69,7 @@ def contract_remind(*, contract: Contract, actor: Staff | None, meta: RequestMet
             organisation=contract.organisation,
             actor=actor,
             actor_label="" if actor else "keiyaku（自動）",
-            subject=_subject(contract),
+            subject=contract.audit_subject,
             detail={"parties": [p.email for p in parties], "automatic": actor is None},
             meta=meta,
         )
@@ -112,7 +108,7 @@ def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
             audit_record(
                 event="contract.expire",
                 organisation=contract.organisation,
-                subject=_subject(contract),
+                subject=contract.audit_subject,
                 detail={"deadline": contract.deadline.isoformat() if contract.deadline else ""},
             )
             sender_notify(contract=contract, template="expired")
@@ -144,7 +140,7 @@ def party_unlock(
             event="party.unlock",
             organisation=party.contract.organisation,
             actor=actor,
-            subject=_subject(party.contract),
+            subject=party.contract.audit_subject,
             detail={"position": party.position, "new_code": "access_code" in fields},
             meta=meta,
         )
@@ -170,7 +166,7 @@ def party_change_email(
             event="party.change_email",
             organisation=party.contract.organisation,
             actor=actor,
-            subject=_subject(party.contract),
+            subject=party.contract.audit_subject,
             detail={"position": party.position, "from": old, "to": email},
             meta=meta,
         )

@@ -94,7 +94,7 @@ def _sign_once(party_id: int) -> bool:
         audit_record(
             event="signature.apply",
             organisation=contract.organisation,
-            subject=f"contract:{contract.pk}",
+            subject=contract.audit_subject,
             detail={
                 "position": party.position,
                 "documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob in signed},
@@ -135,7 +135,7 @@ def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
         audit_record(
             event="contract.complete",
             organisation=contract.organisation,
-            subject=f"contract:{contract.pk}",
+            subject=contract.audit_subject,
             detail={"documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob in finals}},
         )
         completion_notify(contract=contract)

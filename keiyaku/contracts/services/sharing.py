@@ -38,7 +38,7 @@ def contract_share_add(
         event="contract.share",
         organisation=contract.organisation,
         actor=actor,
-        subject=f"contract:{contract.pk}",
+        subject=contract.audit_subject,
         detail={
             "staff": staff.username if staff else None,
             "department": department.name if department else None,
@@ -57,7 +57,7 @@ def contract_share_remove(
         event="contract.unshare",
         organisation=share.contract.organisation,
         actor=actor,
-        subject=f"contract:{share.contract_id}",
+        subject=share.contract.audit_subject,
         detail={
             "staff": share.staff.username if share.staff else None,
             "department": share.department.name if share.department else None,

@@ -91,7 +91,7 @@ def template_save(
                 event="template.save",
                 organisation=contract.organisation,
                 actor=actor,
-                subject=f"contract:{contract.pk}",
+                subject=contract.audit_subject,
                 detail={"template": name, "steps": len(routing)},
                 meta=meta,
             )

@@ -117,7 +117,7 @@ def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
         event="contract.view",
         organisation=contract.organisation,
         actor=request.user,
-        subject=f"contract:{contract.pk}",
+        subject=contract.audit_subject,
         meta=RequestMeta.from_request(request),
     )
     return render(
@@ -137,7 +137,7 @@ def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
             ),
             "document_form": DocumentForm(),
             # Views stay in the audit log; the history shows what changed.
-            "events": Event.objects.filter(subject=f"contract:{contract.pk}")
+            "events": Event.objects.filter(subject=contract.audit_subject)
             .exclude(event="contract.view")
             .order_by("id"),
             "mails": OutboxMessage.objects.filter(contract=contract).order_by("id"),
@@ -385,7 +385,7 @@ def document_download(request: StaffRequest, contract_id, document_id, which: st
         event="document.download",
         organisation=document.contract.organisation,
         actor=request.user,
-        subject=f"contract:{document.contract_id}",
+        subject=document.contract.audit_subject,
         detail={"filename": name, "sha256": blob.sha256, "which": which},
         meta=RequestMeta.from_request(request),
     )
@@ -409,7 +409,7 @@ def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
         event="certificate.download",
         organisation=contract.organisation,
         actor=request.user,
-        subject=f"contract:{contract.pk}",
+        subject=contract.audit_subject,
         meta=RequestMeta.from_request(request),
     )
     name = _("締結証明書_%(certificate_id)s.pdf") % {"certificate_id": contract.certificate_id}

@@ -1,0 +1,41 @@
+"""The one refusal type: what keiyaku tells a user it will not do, and why.
+
+Every app's refusals derive from `Refusal` (as HackSoftware's Django Styleguide has one
+`ApplicationError`). A service raises it; a view turns it into a form error, a message or a
+JSON body with `keiyaku.web.refusals`. The message is translated where it is raised (through
+`gettext`, in the language of the request); `code` is stable for machines and tests; `field`
+names the input at fault, when there is one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Refusal(Exception):
+    """A request refused for a reason the user can act on.
+
+    Args:
+        message: shown to the user as it is; already translated (`gettext`) or lazy.
+        code: a stable machine code in snake_case (`not_draft`, `forbidden` …); defaults to the
+            class's `default_code`.
+        field: the form or API field at fault, or None for the request as a whole.
+    """
+
+    default_code = "invalid"
+
+    def __init__(self, message: Any, *, code: str | None = None, field: str | None = None):
+        super().__init__(str(message))
+        self.message = str(message)
+        self.code = code or self.default_code
+        self.field = field
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The refusal as a JSON body's `error` member: code, message, field."""
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class NotAllowed(Refusal):
+    """The actor has no right to this change (R2, R29, R36): role, department or organisation."""
+
+    default_code = "forbidden"
