@@ -13,16 +13,13 @@ Text is drawn with a subset of the embedded font as a Type0/CIDFontType2 font (I
 one CID per character, mapped to the subset's glyphs by a CIDToGIDMap, with a ToUnicode
 CMap so the values can be extracted and searched). One CID per character rather than per
 glyph: the font draws some characters with one glyph (- and ‐, − and the soft hyphen), and
-text extraction must still give back the character that was typed. pyHanko's own OpenType engine needs fontTools and HarfBuzz; reportlab's TrueType
-subsetter, which we already ship, is enough for horizontal CJK text without shaping.
+text extraction must still give back the character that was typed. The subset itself is built by :mod:`keiyaku.signing.font_subset`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -30,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 
-from keiyaku.fonts import FONT_NAME, FONT_PATH, require_glyphs
+from keiyaku.fonts import require_glyphs
+from keiyaku.signing.font_subset import FontSubset, font_metrics, pdf_stream, text_width
 
 if TYPE_CHECKING:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from reportlab.pdfbase.ttfonts import TTFontFile
 
 __all__ = [
     "CHECKBOX",
@@ -131,7 +128,7 @@ def add_box_fields(writer: IncrementalPdfFileWriter, boxes: Sequence[BoxSpec]) -
     if existing & set(names):
         raise ValueError(f"fields already present: {sorted(existing & set(names))}")
     page_count = int(writer.root["/Pages"]["/Count"])
-    check_font: _Font | None = None
+    check_font: FontSubset | None = None
     for box in boxes:
         if box.page_index >= page_count:
             raise ValueError(f"box {box.name}: page {box.page_index} does not exist")
@@ -151,7 +148,7 @@ def add_box_fields(writer: IncrementalPdfFileWriter, boxes: Sequence[BoxSpec]) -
         )
         if box.kind == CHECKBOX:
             if check_font is None:
-                check_font = _Font.build(writer, _CHECK_MARK) if _has_check_mark() else None
+                check_font = FontSubset.build(writer, _CHECK_MARK) if _has_check_mark() else None
             field[pdf_name("/FT")] = pdf_name("/Btn")
             field[pdf_name("/Ff")] = generic.NumberObject(_FF_READ_ONLY)
             field[pdf_name("/AS")] = pdf_name("/Off")
@@ -220,7 +217,7 @@ def _check_appearance(
     writer: IncrementalPdfFileWriter,
     width: float,
     height: float,
-    font: _Font | None,
+    font: FontSubset | None,
     rotate: int,
 ) -> generic.IndirectObject:
     side = min(width, height)
@@ -305,7 +302,7 @@ def fill_box_fields(writer: IncrementalPdfFileWriter, values: Mapping[str, str])
     require_glyphs("".join(t.value for t in targets if t.kind != CHECKBOX))
     layouts = {t.name: _layout(t) for t in targets if t.kind != CHECKBOX and t.value}
     text = "".join("".join(lines) for lines in layouts.values())
-    font = _Font.build(writer, text) if text else None
+    font = FontSubset.build(writer, text) if text else None
     for target in targets:
         field = target.field
         if target.kind == CHECKBOX:
@@ -370,16 +367,16 @@ def _target(writer: IncrementalPdfFileWriter, name: str, value: str) -> _Target:
 
 def _layout(target: _Target) -> list[str]:
     """The lines to draw; raises BoxOverflow if they do not fit."""
-    font = _metrics()
+    font = font_metrics()
     size = target.font_size
     room = target.width - 2 * _PADDING
     if target.kind == MULTILINE:
         lines = [line for para in target.value.split("\n") for line in _wrap(para, room, size)]
-        if any(_text_width(line, size) > room for line in lines):
+        if any(text_width(line, size) > room for line in lines):
             raise BoxOverflow(target.name, "a single character is wider than the box")
     else:
         lines = [target.value]
-        needed = _text_width(target.value, size)
+        needed = text_width(target.value, size)
         if needed > room:
             raise BoxOverflow(target.name, f"{needed:.1f}pt of text in {room:.1f}pt of width")
     height = (font.ascent - font.descent) * size / 1000 + (len(lines) - 1) * size * _LINE_SPACING
@@ -394,7 +391,7 @@ def _wrap(paragraph: str, room: float, size: float) -> list[str]:
     lines: list[str] = []
     current = ""
     for token in _TOKEN.findall(paragraph):
-        if _text_width(current + token, size) <= room:
+        if text_width(current + token, size) <= room:
             current += token
             continue
         if current:
@@ -403,7 +400,7 @@ def _wrap(paragraph: str, room: float, size: float) -> list[str]:
         token = token.lstrip(" ")  # a wrapped line does not start with a space
         # A word longer than a line is broken where it must be.
         for char in token:
-            if current and _text_width(current + char, size) > room:
+            if current and text_width(current + char, size) > room:
                 lines.append(current)
                 current = ""
             current += char
@@ -411,12 +408,7 @@ def _wrap(paragraph: str, room: float, size: float) -> list[str]:
     return lines
 
 
-def _text_width(text: str, size: float) -> float:
-    widths = _metrics().charWidths
-    return sum(widths.get(ord(c), 1000) for c in text) * size / 1000
-
-
-def _text_ops(font: _Font, lines: Sequence[str], target: _Target) -> bytes:
+def _text_ops(font: FontSubset, lines: Sequence[str], target: _Target) -> bytes:
     size = target.font_size
     leading = size * _LINE_SPACING
     ascent, descent = font.ascent * size / 1000, font.descent * size / 1000
@@ -437,137 +429,6 @@ def _text_ops(font: _Font, lines: Sequence[str], target: _Target) -> bytes:
     return b"\n".join(ops)
 
 
-# --- the font -------------------------------------------------------------------------------
-
-
-_FONT_LOCK = threading.Lock()
-
-
-@cache
-def _metrics() -> TTFontFile:
-    """The parsed font (~0.5 s), once per process. Its subsetter seeks: hold _FONT_LOCK."""
-    from reportlab.pdfbase.ttfonts import TTFontFile
-
-    return TTFontFile(str(FONT_PATH))
-
-
-class _Font:
-    """A subset of the embedded font in one revision: Type0, Identity-H, a CID per character."""
-
-    def __init__(self, ref: generic.IndirectObject, cids: Mapping[str, int]) -> None:
-        self.ref = ref
-        self._cids = cids
-        metrics = _metrics()
-        self.ascent: float = metrics.ascent
-        self.descent: float = metrics.descent
-
-    def encode(self, text: str) -> bytes:
-        return b"<" + "".join(f"{self._cids[c]:04X}" for c in text).encode() + b">"
-
-    def width(self, text: str) -> float:
-        return _text_width(text, 1000)
-
-    @classmethod
-    def build(cls, writer: IncrementalPdfFileWriter, text: Iterable[str]) -> _Font:
-        chars = sorted(set(text))
-        require_glyphs("".join(chars))
-        metrics = _metrics()
-        codes = [ord(c) for c in chars]
-        with _FONT_LOCK:
-            font_file = metrics.makeSubset(codes)
-        # The subsetter numbers glyphs in the order it meets them; replay that numbering.
-        gid_of_original: dict[int, int] = {0: 0}
-        gids: dict[str, int] = {}
-        for char in chars:
-            original = metrics.charToGlyph[ord(char)]
-            gids[char] = gid_of_original.setdefault(original, len(gid_of_original))
-        tag = "".join(
-            chr(ord("A") + b % 26) for b in hashlib.sha256(" ".join(chars).encode()).digest()[:6]
-        )
-        base_font = pdf_name(f"/{tag}+{FONT_NAME}")
-        file_stream = _stream(
-            font_file, {pdf_name("/Length1"): generic.NumberObject(len(font_file))}
-        )
-        descriptor = generic.DictionaryObject(
-            {
-                pdf_name("/Type"): pdf_name("/FontDescriptor"),
-                pdf_name("/FontName"): base_font,
-                pdf_name("/Flags"): generic.NumberObject(4),  # symbolic: glyphs by id
-                pdf_name("/FontBBox"): generic.ArrayObject(
-                    generic.NumberObject(round(v)) for v in metrics.bbox
-                ),
-                pdf_name("/ItalicAngle"): generic.NumberObject(round(metrics.italicAngle)),
-                pdf_name("/Ascent"): generic.NumberObject(round(metrics.ascent)),
-                pdf_name("/Descent"): generic.NumberObject(round(metrics.descent)),
-                pdf_name("/CapHeight"): generic.NumberObject(round(metrics.capHeight)),
-                pdf_name("/StemV"): generic.NumberObject(round(metrics.stemV)),
-                pdf_name("/FontFile2"): writer.add_object(file_stream),
-            }
-        )
-        # CID n (from 1; 0 is .notdef) draws chars[n - 1].
-        cids = {char: number for number, char in enumerate(chars, start=1)}
-        cid_to_gid = b"\0\0" + b"".join(gids[char].to_bytes(2, "big") for char in chars)
-        widths = generic.ArrayObject(
-            [
-                generic.NumberObject(1),
-                generic.ArrayObject(
-                    generic.NumberObject(
-                        round(metrics.charWidths.get(ord(char), metrics.defaultWidth))
-                    )
-                    for char in chars
-                ),
-            ]
-        )
-        cid_font = generic.DictionaryObject(
-            {
-                pdf_name("/Type"): pdf_name("/Font"),
-                pdf_name("/Subtype"): pdf_name("/CIDFontType2"),
-                pdf_name("/BaseFont"): base_font,
-                pdf_name("/CIDSystemInfo"): generic.DictionaryObject(
-                    {
-                        pdf_name("/Registry"): pdf_string("Adobe"),
-                        pdf_name("/Ordering"): pdf_string("Identity"),
-                        pdf_name("/Supplement"): generic.NumberObject(0),
-                    }
-                ),
-                pdf_name("/FontDescriptor"): writer.add_object(descriptor),
-                pdf_name("/DW"): generic.NumberObject(1000),
-                pdf_name("/W"): widths,
-                pdf_name("/CIDToGIDMap"): writer.add_object(_stream(cid_to_gid)),
-            }
-        )
-        font = generic.DictionaryObject(
-            {
-                pdf_name("/Type"): pdf_name("/Font"),
-                pdf_name("/Subtype"): pdf_name("/Type0"),
-                pdf_name("/BaseFont"): base_font,
-                pdf_name("/Encoding"): pdf_name("/Identity-H"),
-                pdf_name("/DescendantFonts"): generic.ArrayObject([writer.add_object(cid_font)]),
-                pdf_name("/ToUnicode"): writer.add_object(_stream(_to_unicode(cids))),
-            }
-        )
-        return cls(writer.add_object(font), cids)
-
-
-def _to_unicode(cids: Mapping[str, int]) -> bytes:
-    entries = [
-        f"<{cid:04X}> <{char.encode('utf-16-be').hex().upper()}>"
-        for char, cid in sorted(cids.items(), key=lambda item: item[1])
-    ]
-    blocks = []
-    for start in range(0, len(entries), 100):
-        chunk = entries[start : start + 100]
-        blocks.append(f"{len(chunk)} beginbfchar\n" + "\n".join(chunk) + "\nendbfchar")
-    return (
-        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
-        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
-        "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-        "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
-        + "\n".join(blocks)
-        + "\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n"
-    ).encode("ascii")
-
-
 # --- PDF object helpers ---------------------------------------------------------------------
 
 
@@ -576,7 +437,7 @@ def _appearance(
     width: float,
     height: float,
     ops: bytes,
-    font: _Font | None,
+    font: FontSubset | None,
     rotate: int = 0,
 ) -> generic.IndirectObject:
     """A form XObject ``width`` x ``height`` (as displayed), turned for the page's /Rotate."""
@@ -585,7 +446,7 @@ def _appearance(
         resources[pdf_name("/Font")] = generic.DictionaryObject(
             {pdf_name(_FONT_RESOURCE): font.ref}
         )
-    stream = _stream(
+    stream = pdf_stream(
         ops,
         {
             pdf_name("/Type"): pdf_name("/XObject"),
@@ -601,13 +462,6 @@ def _appearance(
             generic.NumberObject(v) for v in (*_ROTATIONS[rotate], 0, 0)
         )
     return writer.add_object(stream)
-
-
-def _stream(data: bytes, entries: Mapping[Any, Any] | None = None) -> generic.StreamObject:
-    stream = generic.StreamObject(dict(entries or {}), stream_data=data)
-    if data:
-        stream.compress()
-    return stream
 
 
 def _name(name: str) -> bytes:
