@@ -40,7 +40,7 @@ def _secret_from_file(name: str, nbytes: int) -> str:
 
 
 SECRET_KEY = env("SECRET_KEY") or _secret_from_file("secret_key", 48)
-# The master key wraps every contract's own data key (storage/crypto.py).
+# The master key seals every contract's own data key and the sign-in secrets (storage/crypto.py).
 MASTER_KEY = env("MASTER_KEY") or _secret_from_file("master_key", 32)
 DEBUG = env_bool("DEBUG", False)
 DEMO = env_bool("DEMO", True)

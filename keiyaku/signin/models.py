@@ -27,7 +27,7 @@ class OrganisationSignIn(models.Model):
     oidc_enabled = models.BooleanField(_("OpenID Connect によるシングルサインオン"), default=False)
     oidc_issuer = models.URLField(_("発行者（Issuer）URL"), blank=True)
     oidc_client_id = models.CharField(_("クライアントID"), max_length=200, blank=True)
-    # Sealed with the master key (signin/sealing.py); never shown back on a screen.
+    # Sealed with the master key (keiyaku.storage.crypto.seal_text); never shown back on a screen.
     oidc_client_secret_sealed = models.TextField(blank=True)
     oidc_match = models.CharField(
         _("職員との照合方法"), max_length=10, choices=OidcMatch.choices, default=OidcMatch.EMAIL
