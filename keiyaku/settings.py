@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "keiyaku.pki",
     "keiyaku.web",
     "keiyaku.signin",
+    "keiyaku.ratelimits",
 ]
 
 MIDDLEWARE = [
@@ -270,18 +271,6 @@ else:
         "immediate": env_bool("TASKS_IMMEDIATE", False),
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
-
-# The rate limiter's counters: per process by default, shared through Redis when configured.
-CACHES: dict[str, dict[str, object]]
-if env("REDIS_URL"):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": env("REDIS_URL"),
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LOGGING = {
     "version": 1,

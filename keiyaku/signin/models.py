@@ -70,18 +70,3 @@ class RecoveryCode(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["staff", "code_hash"], name="recovery_code_unique")
         ]
-
-
-class LoginAttempt(models.Model):
-    """One POST to a login endpoint, for the rate limit (kept in the database so that every
-    web process counts the same attempts). Rows older than the window are deleted."""
-
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    login_id = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["ip", "created_at"]),
-            models.Index(fields=["login_id", "created_at"]),
-        ]
