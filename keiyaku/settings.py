@@ -40,7 +40,7 @@ def _secret_from_file(name: str, nbytes: int) -> str:
 
 
 SECRET_KEY = env("SECRET_KEY") or _secret_from_file("secret_key", 48)
-# The master key wraps every contract's own data key (storage/crypto.py).
+# The master key seals every contract's own data key and the sign-in secrets (storage/crypto.py).
 MASTER_KEY = env("MASTER_KEY") or _secret_from_file("master_key", 32)
 DEBUG = env_bool("DEBUG", False)
 DEMO = env_bool("DEMO", True)
@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "keiyaku.pki",
     "keiyaku.web",
     "keiyaku.signin",
+    "keiyaku.ratelimits",
 ]
 
 MIDDLEWARE = [
@@ -270,18 +271,6 @@ else:
         "immediate": env_bool("TASKS_IMMEDIATE", False),
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
-
-# The rate limiter's counters: per process by default, shared through Redis when configured.
-CACHES: dict[str, dict[str, object]]
-if env("REDIS_URL"):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": env("REDIS_URL"),
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LOGGING = {
     "version": 1,

@@ -38,12 +38,23 @@ def keiyaku_tsa_url(django_db_setup: object) -> Iterator[str]:
     server.shutdown()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
-    """The rate limiter counts per client address in the cache; every test starts at zero."""
-    from django.core.cache import cache
+_DATABASE_FIXTURES = {"db", "transactional_db", "live_server"}
 
-    cache.clear()
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
+    """The rate limiter counts attempts in the database; every test that uses it starts at zero
+    (a test's own counts also go with its transaction, or the flush after it)."""
+    uses_database = request.node.get_closest_marker("django_db") or (
+        _DATABASE_FIXTURES & set(request.fixturenames)
+    )
+    if not uses_database:
+        return
+    from keiyaku.ratelimits.models import RateCounter
+
+    request.getfixturevalue("django_db_setup")
+    with request.getfixturevalue("django_db_blocker").unblock():
+        RateCounter.objects.all().delete()
 
 
 @pytest.fixture(autouse=True)

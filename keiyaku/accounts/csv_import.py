@@ -6,8 +6,6 @@ nothing. `services.staff_import_apply` applies a plan that has no error, in one 
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,9 +15,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
+from keiyaku import excel_csv
 from keiyaku.accounts.models import Department, Organisation, Role, Staff
-
-UTF8_BOM = b"\xef\xbb\xbf"
+from keiyaku.excel_csv import CsvRefusal
 
 # Column key → accepted headings (the template uses the first one).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -49,78 +47,48 @@ def role_names() -> dict[str, str]:
 
 def template_csv() -> bytes:
     """The template offered for download: UTF-8 with BOM, so that Excel opens it correctly."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([COLUMNS[key][0] for key in COLUMNS])
-    writer.writerow(
+    return excel_csv.encode(
         [
-            "契約 花子",
-            "けいやく はなこ",
-            "契約課",
-            "hanako@city.example.jp",
-            "hanako",
-            "契約事務担当者",
+            [COLUMNS[key][0] for key in COLUMNS],
+            [
+                "契約 花子",
+                "けいやく はなこ",
+                "契約課",
+                "hanako@city.example.jp",
+                "hanako",
+                "契約事務担当者",
+            ],
+            [
+                "管理 太郎",
+                "かんり たろう",
+                "総務課",
+                "taro@city.example.jp",
+                "taro",
+                "管理者 契約事務担当者",
+            ],
         ]
     )
-    writer.writerow(
-        [
-            "管理 太郎",
-            "かんり たろう",
-            "総務課",
-            "taro@city.example.jp",
-            "taro",
-            "管理者 契約事務担当者",
-        ]
-    )
-    return UTF8_BOM + out.getvalue().encode("utf-8")
 
 
 def staff_csv(staff: Iterable[Staff]) -> bytes:
     """Staff in the import format (UTF-8 with BOM): edit in Excel and re-import in update mode."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([COLUMNS[key][0] for key in COLUMNS])
     labels = {value: str(label) for value, label in Role.choices}
-    for member in staff:
-        writer.writerow(
-            [
-                member.display_name,
-                member.kana,
-                member.department.name if member.department else "",
-                member.email,
-                member.username,
-                " ".join(labels.get(role, role) for role in member.roles),
-            ]
-        )
-    return UTF8_BOM + out.getvalue().encode("utf-8")
-
-
-class CsvFileError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def decode_csv(data: bytes) -> str:
-    """Text of a CSV saved by Excel or an editor: UTF-8 (with or without BOM) or Shift_JIS."""
-    if data.startswith(UTF8_BOM):
-        try:
-            return data[len(UTF8_BOM) :].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CsvFileError(
-                _("文字コードを判別できません。UTF-8 または Shift_JIS で保存してください。")
-            ) from exc
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        # CP932 is Shift_JIS as Windows and Excel write it (with NEC and IBM extensions).
-        return data.decode("cp932")
-    except UnicodeDecodeError as exc:
-        raise CsvFileError(
-            _("文字コードを判別できません。UTF-8 または Shift_JIS で保存してください。")
-        ) from exc
+    return excel_csv.encode(
+        [
+            [COLUMNS[key][0] for key in COLUMNS],
+            *(
+                [
+                    member.display_name,
+                    member.kana,
+                    member.department.name if member.department else "",
+                    member.email,
+                    member.username,
+                    " ".join(labels.get(role, role) for role in member.roles),
+                ]
+                for member in staff
+            ),
+        ]
+    )
 
 
 @dataclass
@@ -185,19 +153,14 @@ def staff_csv_plan(data: bytes, *, organisation: Organisation, update: bool) -> 
         plan.file_errors.append(_("ファイルが大きすぎます。"))
         return plan
     try:
-        text = decode_csv(data)
-        parsed = list(csv.reader(io.StringIO(text, newline="")))
-    except CsvFileError as exc:
+        records = list(excel_csv.records(excel_csv.decode(data)))
+    except CsvRefusal as exc:
         plan.file_errors.append(exc.message)
         return plan
-    except csv.Error:
-        plan.file_errors.append(_("CSVとして読み取れません。"))
-        return plan
-    records = [(n, r) for n, r in enumerate(parsed, start=1) if any(c.strip() for c in r)]
     if not records:
         plan.file_errors.append(_("ファイルが空です。"))
         return plan
-    (_n, header), body = records[0], records[1:]
+    header, body = records[0].cells, records[1:]
     positions, missing = _header_map(header)
     if missing:
         plan.file_errors.append(
@@ -210,19 +173,18 @@ def staff_csv_plan(data: bytes, *, organisation: Organisation, update: bool) -> 
 
     departments = {d.name: d for d in Department.objects.filter(organisation=organisation)}
     roles = role_names()
-    for line, record in body:
-        row = StaffRow(line=line)
-        if len(record) != len(header):
+    for record in body:
+        row = StaffRow(line=record.line)
+        cells = record.cells
+        if len(cells) != len(header):
             row.errors.append(
                 _("列の数が見出しと違います（見出し%(expected)d列、この行%(found)d列）。")
-                % {"expected": len(header), "found": len(record)}
+                % {"expected": len(header), "found": len(cells)}
             )
-        cells = {
-            key: (record[i].strip() if i < len(record) else "") for key, i in positions.items()
-        }
-        row.name, row.kana = cells.get("name", ""), cells.get("kana", "")
-        row.department_name, row.email = cells["department"], cells["email"]
-        row.login_id, row.roles_text = cells["login_id"], cells["roles"]
+        values = {key: (cells[i] if i < len(cells) else "") for key, i in positions.items()}
+        row.name, row.kana = values.get("name", ""), values.get("kana", "")
+        row.department_name, row.email = values["department"], values["email"]
+        row.login_id, row.roles_text = values["login_id"], values["roles"]
         _check_row(row, departments, roles)
         plan.rows.append(row)
     _check_against_each_other(plan.rows)

@@ -6,10 +6,8 @@ another organisation's ids give 404. The platform operator's screen creates orga
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,8 +18,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from keiyaku import excel_csv
 from keiyaku.accounts import services
-from keiyaku.accounts.csv_import import UTF8_BOM, staff_csv, staff_csv_plan, template_csv
+from keiyaku.accounts.csv_import import staff_csv, staff_csv_plan, template_csv
 from keiyaku.accounts.forms import (
     AuditFilterForm,
     DepartmentForm,
@@ -233,9 +232,7 @@ def staff_import(request: AdminRequest) -> HttpResponse:
 
 
 def _as_utf8(data: bytes) -> str:
-    from keiyaku.accounts.csv_import import decode_csv
-
-    return decode_csv(data)
+    return excel_csv.decode(data)
 
 
 @org_admin_required
@@ -366,42 +363,36 @@ def audit_export(request: AdminRequest) -> StreamingHttpResponse:
         meta=RequestMeta.from_request(request),
     )
 
-    def lines() -> Iterator[bytes]:
-        yield UTF8_BOM
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(
-            [
-                _("番号"),
-                _("日時"),
-                _("操作"),
-                _("操作者"),
-                _("対象"),
-                _("IPアドレス"),
-                _("ブラウザ"),
-                _("詳細"),
-                _("ハッシュ"),
-            ]
-        )
-        for entry in rows.iterator(chunk_size=1000):
-            writer.writerow(
-                [
-                    entry.pk,
-                    timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    entry.label,
-                    entry.actor_label,
-                    entry.subject,
-                    entry.ip or "",
-                    entry.user_agent,
-                    json.dumps(entry.detail, ensure_ascii=False) if entry.detail else "",
-                    entry.hash,
-                ]
-            )
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
+    header = [
+        _("番号"),
+        _("日時"),
+        _("操作"),
+        _("操作者"),
+        _("対象"),
+        _("IPアドレス"),
+        _("ブラウザ"),
+        _("詳細"),
+        _("ハッシュ"),
+    ]
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    def lines() -> Iterator[Sequence[object]]:
+        yield header
+        for entry in rows.iterator(chunk_size=1000):
+            yield [
+                entry.pk,
+                timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                entry.label,
+                entry.actor_label,
+                entry.subject,
+                entry.ip or "",
+                entry.user_agent,
+                json.dumps(entry.detail, ensure_ascii=False) if entry.detail else "",
+                entry.hash,
+            ]
+
+    response = StreamingHttpResponse(
+        excel_csv.lines(lines()), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = "attachment; filename*=UTF-8''audit-log.csv"
     return response
 

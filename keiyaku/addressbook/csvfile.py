@@ -1,4 +1,4 @@
-"""The address book's CSV format, as Excel reads and writes it. No database here.
+"""The address book's CSV format. No database here; decoding and writing are keiyaku.excel_csv's.
 
 Columns (header row): 会社名, 会社名カナ, 氏名, メールアドレス, 電話番号, 部署・役職.
 Reading accepts UTF-8 (with or without BOM) and Shift_JIS (Windows' CP932, which Excel writes);
@@ -7,13 +7,17 @@ writing produces UTF-8 with BOM (Excel opens it correctly) or CP932.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+from keiyaku import excel_csv
+from keiyaku.excel_csv import SHIFT_JIS, UTF8, CsvRefusal, decode
+
+__all__ = ["SHIFT_JIS", "UTF8", "CsvError", "CsvRow", "check", "decode", "parse", "write"]
 
 HEADER = ("会社名", "会社名カナ", "氏名", "メールアドレス", "電話番号", "部署・役職")
 REQUIRED = ("会社名", "氏名", "メールアドレス")
@@ -21,19 +25,8 @@ FIELDS = ("company", "kana", "name", "email", "phone", "title")
 MAX_LENGTHS = {"company": 200, "kana": 200, "name": 200, "email": 254, "phone": 50, "title": 200}
 MAX_ROWS = 5000
 
-UTF8 = "utf-8"
-SHIFT_JIS = "shift_jis"
-ENCODINGS = (UTF8, SHIFT_JIS)
-
-_BOM = b"\xef\xbb\xbf"
-
-
-class CsvError(Exception):
-    """The file as a whole cannot be read: the message is shown as it is."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+# The name the address book's views catch; the class is the one refusal of every CSV.
+CsvError = CsvRefusal
 
 
 @dataclass(frozen=True)
@@ -53,69 +46,46 @@ class CsvRow:
         return (self.company.casefold(), self.email.casefold())
 
 
-def decode(data: bytes) -> str:
-    """The text of an uploaded file: UTF-8 (BOM optional), else CP932."""
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        # CP932 is Shift_JIS as Windows and Excel write it (with NEC and IBM extensions: 髙, ①).
-        return data.decode("cp932")
-    except UnicodeDecodeError as exc:
-        raise CsvError(
-            "文字コードを判別できません。UTF-8 または Shift_JIS で保存したCSVファイルを選択してください。"
-        ) from exc
-
-
 def _cell(cells: list[str], index: int | None) -> str:
-    return cells[index].strip() if index is not None and index < len(cells) else ""
+    return cells[index] if index is not None and index < len(cells) else ""
 
 
 def parse(text: str) -> list[CsvRow]:
     """The rows of the file, unchecked. The header names the columns; their order is free."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    try:
-        header = [cell.strip() for cell in next(reader)]
-    except StopIteration as exc:
-        raise CsvError("CSVファイルが空です。") from exc
-    except csv.Error as exc:
-        raise CsvError(f"CSVファイルを読み取れません: {exc}") from exc
+    found = excel_csv.records(text)
+    first = next(found, None)
+    if first is None:
+        raise CsvRefusal(_("CSVファイルが空です。"), code="empty")
+    header = first.cells
     missing = [name for name in REQUIRED if name not in header]
     if missing:
-        raise CsvError(
-            "1行目に見出し（"
-            + "、".join(HEADER)
-            + "）が必要です。見つからない列: "
-            + "、".join(missing)
+        raise CsvRefusal(
+            _("1行目に見出し（%(header)s）が必要です。見つからない列: %(missing)s")
+            % {"header": "、".join(HEADER), "missing": "、".join(missing)},
+            code="header",
         )
     # Column index of each field present in the header (kana, phone, title may be left out).
     columns = {FIELDS[HEADER.index(name)]: header.index(name) for name in HEADER if name in header}
     rows: list[CsvRow] = []
-    try:
-        for cells in reader:
-            if not any(value.strip() for value in cells):
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise CsvError(f"一度に取り込めるのは{MAX_ROWS}行までです。")
-            values = {name: _cell(cells, columns.get(name)) for name in FIELDS}
-            rows.append(
-                CsvRow(
-                    line=reader.line_num,
-                    company=values["company"],
-                    kana=values["kana"],
-                    name=values["name"],
-                    email=values["email"],
-                    phone=values["phone"],
-                    title=values["title"],
-                )
+    for record in found:
+        if len(rows) >= MAX_ROWS:
+            raise CsvRefusal(
+                _("一度に取り込めるのは%(rows)d行までです。") % {"rows": MAX_ROWS}, code="too_many"
             )
-    except csv.Error as exc:
-        raise CsvError(f"CSVファイルを読み取れません（{reader.line_num}行目）: {exc}") from exc
+        cells = record.cells
+        rows.append(
+            CsvRow(
+                line=record.line,
+                company=_cell(cells, columns.get("company")),
+                kana=_cell(cells, columns.get("kana")),
+                name=_cell(cells, columns.get("name")),
+                email=_cell(cells, columns.get("email")),
+                phone=_cell(cells, columns.get("phone")),
+                title=_cell(cells, columns.get("title")),
+            )
+        )
     if not rows:
-        raise CsvError("取り込む行がありません。")
+        raise CsvRefusal(_("取り込む行がありません。"), code="no_rows")
     return rows
 
 
@@ -151,13 +121,5 @@ def check(rows: Sequence[CsvRow], *, existing: Iterable[tuple[str, str]] = ()) -
 
 
 def write(rows: Iterable[Sequence[str]], *, encoding: str = UTF8) -> bytes:
-    """The CSV file: header and rows, CRLF line ends. Shift_JIS replaces what it lacks with "?"."""
-    if encoding not in ENCODINGS:
-        raise ValueError(f"unknown encoding: {encoding}")
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    writer.writerows(rows)
-    if encoding == SHIFT_JIS:
-        return out.getvalue().encode("cp932", errors="replace")
-    return _BOM + out.getvalue().encode("utf-8")
+    """The CSV file: header and rows (see keiyaku.excel_csv.encode)."""
+    return excel_csv.encode([HEADER, *rows], encoding=encoding)

@@ -22,6 +22,7 @@ from keiyaku.addressbook.errors import AddressBookError
 from keiyaku.addressbook.models import Company, Contact
 from keiyaku.addressbook.selectors import companies_visible_to, contacts_visible_to
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
+from keiyaku.excel_csv import CsvRefusal
 
 
 def _audit(
@@ -261,7 +262,7 @@ def import_check(
 ) -> list[csvfile.CsvRow]:
     """The rows of a CSV file with the reasons each cannot be imported into the given scope.
 
-    Raises csvfile.CsvError when the file as a whole cannot be read.
+    Raises CsvRefusal when the file as a whole cannot be read.
     """
     _require_department(actor, department)
     rows = csvfile.parse(text)
@@ -296,7 +297,7 @@ def contacts_import(
     assert actor.organisation_id is not None
     try:
         rows = import_check(actor=actor, text=text, department=department)
-    except csvfile.CsvError as exc:
+    except CsvRefusal as exc:
         raise AddressBookError(exc.message, code="csv") from exc
     bad = [row for row in rows if row.errors]
     if bad:

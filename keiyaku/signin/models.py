@@ -27,7 +27,7 @@ class OrganisationSignIn(models.Model):
     oidc_enabled = models.BooleanField(_("OpenID Connect によるシングルサインオン"), default=False)
     oidc_issuer = models.URLField(_("発行者（Issuer）URL"), blank=True)
     oidc_client_id = models.CharField(_("クライアントID"), max_length=200, blank=True)
-    # Sealed with the master key (signin/sealing.py); never shown back on a screen.
+    # Sealed with the master key (keiyaku.storage.crypto.seal_text); never shown back on a screen.
     oidc_client_secret_sealed = models.TextField(blank=True)
     oidc_match = models.CharField(
         _("職員との照合方法"), max_length=10, choices=OidcMatch.choices, default=OidcMatch.EMAIL
@@ -69,19 +69,4 @@ class RecoveryCode(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["staff", "code_hash"], name="recovery_code_unique")
-        ]
-
-
-class LoginAttempt(models.Model):
-    """One POST to a login endpoint, for the rate limit (kept in the database so that every
-    web process counts the same attempts). Rows older than the window are deleted."""
-
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    login_id = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["ip", "created_at"]),
-            models.Index(fields=["login_id", "created_at"]),
         ]

@@ -20,8 +20,9 @@ from keiyaku.accounts.models import Organisation, Role, Staff
 from keiyaku.accounts.services import staff_create
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.refusals import Refusal
-from keiyaku.signin import clock, sealing, totp
+from keiyaku.signin import clock, totp
 from keiyaku.signin.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
+from keiyaku.storage import crypto
 
 RECOVERY_CODES = 10
 _TOTP_PURPOSE = "totp"
@@ -88,11 +89,11 @@ def totp_enrolled_staff(organisation: Organisation) -> list[Staff]:
 def oidc_client_secret(policy: OrganisationSignIn) -> str:
     if not policy.oidc_client_secret_sealed:
         return ""
-    return sealing.unseal(policy.oidc_client_secret_sealed, purpose=_OIDC_PURPOSE)
+    return crypto.open_text(policy.oidc_client_secret_sealed, purpose=_OIDC_PURPOSE)
 
 
 def totp_secret(state: StaffSignIn) -> str:
-    return sealing.unseal(state.totp_secret_sealed, purpose=_TOTP_PURPOSE)
+    return crypto.open_text(state.totp_secret_sealed, purpose=_TOTP_PURPOSE)
 
 
 # --- password step ---------------------------------------------------------------------------
@@ -279,7 +280,7 @@ def totp_enrol(*, staff: Staff, secret: str, code: str, meta: RequestMeta) -> li
         )
     state_for(staff)
     StaffSignIn.objects.filter(staff=staff).update(
-        totp_secret_sealed=sealing.seal(secret, purpose=_TOTP_PURPOSE),
+        totp_secret_sealed=crypto.seal_text(secret, purpose=_TOTP_PURPOSE),
         totp_enrolled_at=now,
         totp_last_step=step,
     )
@@ -379,7 +380,7 @@ def organisation_signin_update(
     policy.oidc_create_users = values.oidc_create_users
     if values.oidc_client_secret is not None:
         policy.oidc_client_secret_sealed = (
-            sealing.seal(values.oidc_client_secret, purpose=_OIDC_PURPOSE)
+            crypto.seal_text(values.oidc_client_secret, purpose=_OIDC_PURPOSE)
             if values.oidc_client_secret
             else ""
         )

@@ -26,20 +26,15 @@ def _storage() -> Storage:
     return FileSystemStorage(location=settings.DATA_DIR / "files")
 
 
-@cache
-def _master() -> bytes:
-    return crypto.master_key_bytes(settings.MASTER_KEY)
-
-
 def keyring_create() -> KeyRing:
     ring = KeyRing()
-    ring.wrapped_key = crypto.wrap_key(_master(), crypto.new_data_key(), key_id=str(ring.id))
+    ring.wrapped_key = crypto.wrap_key(crypto.new_data_key(), key_id=str(ring.id))
     ring.save()
     return ring
 
 
 def _data_key(ring: KeyRing) -> bytes:
-    return crypto.unwrap_key(_master(), bytes(ring.wrapped_key), key_id=str(ring.id))
+    return crypto.unwrap_key(bytes(ring.wrapped_key), key_id=str(ring.id))
 
 
 def blob_put(*, keyring: KeyRing, data: bytes, content_type: str = "application/pdf") -> Blob:
@@ -49,7 +44,7 @@ def blob_put(*, keyring: KeyRing, data: bytes, content_type: str = "application/
         size=len(data),
         content_type=content_type,
     )
-    sealed = crypto.seal(_data_key(keyring), data, aad=str(blob.id).encode())
+    sealed = crypto.seal_with(_data_key(keyring), data, aad=str(blob.id).encode())
     storage = _storage()
     if storage.exists(blob.object_name):  # uuid4 collision: never overwrite
         raise RuntimeError("blob name already taken")
@@ -63,7 +58,7 @@ def blob_put(*, keyring: KeyRing, data: bytes, content_type: str = "application/
 def blob_get(blob: Blob) -> bytes:
     with _storage().open(blob.object_name, "rb") as fh:
         sealed = fh.read()
-    data = crypto.open_sealed(_data_key(blob.keyring), sealed, aad=str(blob.id).encode())
+    data = crypto.open_with(_data_key(blob.keyring), sealed, aad=str(blob.id).encode())
     if hashlib.sha256(data).hexdigest() != blob.sha256:
         raise BlobIntegrityError(str(blob.id))
     return data

@@ -11,9 +11,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from keiyaku.accounts.csv_import import UTF8_BOM, staff_csv_plan
+from keiyaku.accounts.csv_import import staff_csv_plan
 from keiyaku.accounts.models import Role, Staff
 from keiyaku.accounts.services import AccountsError, department_create, staff_import_apply
+from keiyaku.excel_csv import BOM as UTF8_BOM
 from keiyaku.notifications.models import OutboxMessage
 
 HEADER = ["氏名", "ふりがな", "所属", "メールアドレス", "ログインID", "役割"]

@@ -55,6 +55,16 @@ def test_the_export_is_excel_friendly_csv(personas, admin):
     assert Event.objects.filter(event="audit.export", actor=personas.admin).exists()
 
 
+def test_a_browser_name_that_looks_like_a_formula_is_exported_as_text(personas, admin):
+    # The export itself is audited with the browser's name, which anybody can choose.
+    admin.get("/admin-org/audit/export.csv", HTTP_USER_AGENT="@SUM(1)")
+    body = b"".join(admin.get("/admin-org/audit/export.csv").streaming_content)
+    rows = list(csv.reader(io.StringIO(body[3:].decode("utf-8"))))
+    agents = {r[6] for r in rows[1:]}
+    assert "'@SUM(1)" in agents
+    assert not any(agent.startswith(("=", "+", "-", "@")) for agent in agents)
+
+
 def test_the_log_shows_only_the_admins_own_organisation(personas):
     draft_contract(personas.sender, title="公園整備工事")
     outsider = Client()

@@ -23,7 +23,13 @@ from keiyaku.signing.boxes import BoxOverflow, check_fits
 
 MIN_SIZE = 8.0  # points: smaller boxes cannot hold a character
 MAX_LABEL = 100
-FIELDS = ("page", "x", "y", "width", "height", "kind", "label", "party", "required", "max_length")
+# A box's attributes, named once: where it sits on its page, and what it asks for.
+BOX_GEOMETRY = ("x", "y", "width", "height")
+BOX_SETTINGS = ("kind", "label", "required", "max_length")
+# What a template keeps of a box (its party is a routing step there, not a party).
+BOX_FIELDS = ("page", *BOX_GEOMETRY, *BOX_SETTINGS)
+# What staff set on a draft's box.
+BOX_EDITABLE = (*BOX_FIELDS, "party")
 
 
 def _require_draft(contract: Contract) -> None:
@@ -48,7 +54,7 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
             raise ContractError("ページ番号が不正です。", code="page") from None
     if not 1 <= box.page <= document.page_count:
         raise ContractError("ページ番号が不正です。", code="page")
-    for key in ("x", "y", "width", "height"):
+    for key in BOX_GEOMETRY:
         if key in data:
             setattr(box, key, _number(data, key))
     if box.width < MIN_SIZE or box.height < MIN_SIZE:
@@ -106,7 +112,7 @@ def box_create(
 ) -> Box:
     contract = document.contract
     _require_draft(contract)
-    missing = [key for key in ("page", "x", "y", "width", "height", "party") if key not in data]
+    missing = [key for key in ("page", *BOX_GEOMETRY, "party") if key not in data]
     if missing:
         raise ContractError(f"{', '.join(missing)} を指定してください。", code=missing[0])
     box = Box(document=document)
@@ -129,7 +135,7 @@ def box_update(
 ) -> Box:
     contract = box.document.contract
     _require_draft(contract)
-    _apply(box, {key: value for key, value in data.items() if key in FIELDS})
+    _apply(box, {key: value for key, value in data.items() if key in BOX_EDITABLE})
     with transaction.atomic():
         box.save()
         audit_record(
@@ -137,7 +143,7 @@ def box_update(
             organisation=contract.organisation,
             actor=actor,
             subject=contract.audit_subject,
-            detail={"box": box.pk, "fields": sorted(k for k in data if k in FIELDS)},
+            detail={"box": box.pk, "fields": sorted(k for k in data if k in BOX_EDITABLE)},
             meta=meta,
         )
     return box

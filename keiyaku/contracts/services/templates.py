@@ -25,10 +25,8 @@ from keiyaku.contracts.models import (
     PartyKind,
     PartyStatus,
 )
-from keiyaku.contracts.services.boxes import box_create
+from keiyaku.contracts.services.boxes import BOX_FIELDS, box_create
 from keiyaku.contracts.services.drafting import party_add
-
-BOX_FIELDS = ("page", "x", "y", "width", "height", "kind", "label", "required", "max_length")
 
 
 @dataclass(frozen=True)

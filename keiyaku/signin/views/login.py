@@ -15,10 +15,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import RequestMeta
+from keiyaku.ratelimits.limiter import login_rate_exceeded
 from keiyaku.signin import services, totp
 from keiyaku.signin.forms import CodeForm, LoginForm
 from keiyaku.signin.models import OrganisationSignIn
-from keiyaku.signin.ratelimit import login_rate_exceeded
 from keiyaku.signin.services import SignInRefused
 from keiyaku.signin.views.session import (
     AFTER_CODES_KEY,

@@ -11,7 +11,7 @@ from django.urls import reverse_lazy
 
 from keiyaku.accounts.tokens import welcome_tokens
 from keiyaku.audit.services import RequestMeta, audit_record
-from keiyaku.signin.ratelimit import login_rate_exceeded
+from keiyaku.ratelimits.limiter import login_rate_exceeded
 from keiyaku.signin.views.session import rate_limited
 
 

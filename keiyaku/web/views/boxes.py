@@ -15,7 +15,7 @@ from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, Contract, ContractStatus
 from keiyaku.contracts.selectors import contract_for, document_page_sizes
-from keiyaku.contracts.services.boxes import box_create, box_delete, box_update
+from keiyaku.contracts.services.boxes import BOX_EDITABLE, box_create, box_delete, box_update
 from keiyaku.web.views.staff import StaffRequest
 
 
@@ -38,12 +38,7 @@ def box_json(box: Box) -> dict[str, Any]:
 
 
 def _error(exc: ContractError) -> JsonResponse:
-    field = (
-        exc.code
-        if exc.code
-        in {"page", "x", "y", "width", "height", "kind", "label", "party", "required", "max_length"}
-        else None
-    )
+    field = exc.code if exc.code in BOX_EDITABLE else None
     return JsonResponse({"error": exc.message, "field": field}, status=400)
 
 

@@ -29,10 +29,10 @@ from keiyaku.contracts.selectors import (
     sign_link_state,
 )
 from keiyaku.contracts.services.boxes import box_values_clean
+from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
 from keiyaku.web.page_images import page_png
-from keiyaku.web.ratelimit import rate_limited
 from keiyaku.web.views.responses import pdf_response, png_response
 
 DEAD_LINK_STATUS = {"invalid": 404}

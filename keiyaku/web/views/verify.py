@@ -7,9 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.signing.verification import verify_pdf
 from keiyaku.web.forms import VerifyForm
-from keiyaku.web.ratelimit import rate_limited
 
 
 @rate_limited("verify", "KEIYAKU_RATE_VERIFY")

@@ -1,0 +1,111 @@
+"""Sealing with the master key: bound to a purpose, tamper-evident, and old values still open."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from keiyaku.storage import crypto
+from keiyaku.storage.crypto import SealBroken
+
+# Written by keiyaku before the one sealing helper (signin/sealing.py and the first key wrap),
+# under these master keys: they must open for ever.
+LEGACY_TEXT_KEY = "legacy-vector master key, not a real one"
+LEGACY_TOTP = "+uTHHXkj8s4xohb1Qnuupmu6sSXTnG2/3UgiCZtcQy/5QonjIiLyXafE4o8="
+LEGACY_OIDC = "G3WckHh8UjUexwnFhYV7FIO0MsLSG/8zzkPHDO/warxZbgtyR+R5o3cfw7AbiLwRlZMtihsw5d2KZII="
+RING_ID = "3f1c2a4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
+BLOB_ID = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f1a2b3c4d"
+LEGACY_WRAPPED = bytes.fromhex(
+    "1321fb9c103c9c518decf218397d755b56cd656e0044ee3c283787264efae6cf"
+    "dbe90fda850b16a4c5f9ab93b7c38c8cc397acf72f7cbb7d9050fa5c"
+)
+LEGACY_FILE = bytes.fromhex(
+    "ccd8d37ae7994c94d4e76f0541ebb0ecc6a96f752800c157b4dee3d4b9bc8b8acf94ed97858abec25b60a918c9"
+)
+# The embedded set-up's master key is 32 random bytes in URL-safe base64: version 1 used them raw.
+LEGACY_B64_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+LEGACY_WRAPPED_B64 = bytes.fromhex(
+    "df7458dc94c1edf2523e9b3d454a2d57e75decff99c928b9b0deb4645d7ce8d9"
+    "6caf7d3f2dce0c2c8e27d25f84d09c3a99eb78d4f4da34f6f520b6d9"
+)
+LEGACY_TOTP_B64 = "xkfWx2tU8iH8wXAV97oMdt6aZ5LdWht1hIkY3/86PfKQceIdIa3wVwmryBo="
+
+
+def test_round_trip_with_a_fresh_nonce_each_time():
+    sealed = crypto.seal(b"secret", purpose="totp", aad=b"staff:1")
+    assert b"secret" not in sealed and sealed.startswith(crypto.VERSION)
+    assert crypto.open_sealed(sealed, purpose="totp", aad=b"staff:1") == b"secret"
+    assert crypto.seal(b"secret", purpose="totp") != crypto.seal(b"secret", purpose="totp")
+
+
+def test_another_purpose_or_aad_does_not_open():
+    sealed = crypto.seal(b"secret", purpose="totp", aad=b"staff:1")
+    with pytest.raises(SealBroken):
+        crypto.open_sealed(sealed, purpose="oidc-client-secret", aad=b"staff:1")
+    with pytest.raises(SealBroken):
+        crypto.open_sealed(sealed, purpose="totp", aad=b"staff:2")
+
+
+def test_an_altered_value_does_not_open():
+    sealed = bytearray(crypto.seal(b"secret", purpose="totp"))
+    sealed[-1] ^= 1
+    with pytest.raises(SealBroken):
+        crypto.open_sealed(bytes(sealed), purpose="totp")
+    token = crypto.seal_text("secret", purpose="totp")
+    raw = bytearray(base64.b64decode(token.removeprefix("v2:")))
+    raw[5] ^= 1
+    with pytest.raises(SealBroken):
+        crypto.open_text("v2:" + base64.b64encode(bytes(raw)).decode(), purpose="totp")
+    with pytest.raises(SealBroken):
+        crypto.open_text("v2:not base64!", purpose="totp")
+
+
+def test_another_master_key_does_not_open(settings):
+    token = crypto.seal_text("secret", purpose="totp")
+    settings.MASTER_KEY = "another master key"
+    with pytest.raises(SealBroken):
+        crypto.open_text(token, purpose="totp")
+
+
+def test_text_round_trip_is_marked_with_its_version():
+    token = crypto.seal_text("JBSWY3DPEHPK3PXP", purpose="totp")
+    assert token.startswith("v2:") and "JBSWY3DPEHPK3PXP" not in token
+    assert crypto.open_text(token, purpose="totp") == "JBSWY3DPEHPK3PXP"
+    with pytest.raises(SealBroken):
+        crypto.open_text(token, purpose="oidc-client-secret")
+
+
+def test_secrets_sealed_before_still_open(settings):
+    settings.MASTER_KEY = LEGACY_TEXT_KEY
+    assert crypto.open_text(LEGACY_TOTP, purpose="totp") == "JBSWY3DPEHPK3PXP"
+    assert (
+        crypto.open_text(LEGACY_OIDC, purpose="oidc-client-secret")
+        == "client-secret-from-the-provider"
+    )
+    with pytest.raises(SealBroken):  # still bound to their purpose
+        crypto.open_text(LEGACY_TOTP, purpose="oidc-client-secret")
+    settings.MASTER_KEY = LEGACY_B64_KEY
+    assert crypto.open_text(LEGACY_TOTP_B64, purpose="totp") == "JBSWY3DPEHPK3PXP"
+
+
+def test_data_keys_and_files_written_before_still_open(settings):
+    for master, wrapped in (
+        (LEGACY_TEXT_KEY, LEGACY_WRAPPED),
+        (LEGACY_B64_KEY, LEGACY_WRAPPED_B64),
+    ):
+        settings.MASTER_KEY = master
+        data_key = crypto.unwrap_key(wrapped, key_id=RING_ID)
+        assert crypto.open_with(data_key, LEGACY_FILE, aad=BLOB_ID.encode()) == b"%PDF-1.7 old blob"
+        with pytest.raises(SealBroken):  # bound to its key ring
+            crypto.unwrap_key(wrapped, key_id=BLOB_ID)
+
+
+def test_a_new_wrapped_key_uses_the_one_derivation():
+    data_key = crypto.new_data_key()
+    wrapped = crypto.wrap_key(data_key, key_id=RING_ID)
+    assert len(wrapped) == 1 + 12 + 32 + 16
+    assert crypto.open_sealed(wrapped, purpose="data-key", aad=RING_ID.encode()) == data_key
+    assert crypto.unwrap_key(wrapped, key_id=RING_ID) == data_key
+    with pytest.raises(SealBroken):
+        crypto.unwrap_key(wrapped, key_id=BLOB_ID)
