@@ -13,7 +13,7 @@ from django.conf import settings
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from keiyaku.pki import revocation
+from keiyaku.pki import revocation, tsa_access
 from keiyaku.pki.service import get_authority
 
 from .engine import ServiceSigner, make_timestamper
@@ -41,9 +41,11 @@ def get_timestamper() -> TimeStamper:
     """The TSAs of ``KEIYAKU_TSA_URLS``, tried in order.
 
     A fresh object per call: a timestamper caches TSA certificates, and a TSA may change its
-    certificate between two jobs.
+    certificate between two jobs. keiyaku's own endpoint gets the client token it requires
+    (``keiyaku.pki.tsa_access``); no other TSA sees it.
     """
-    return make_timestamper(settings.KEIYAKU_TSA_URLS)
+    urls = settings.KEIYAKU_TSA_URLS
+    return make_timestamper(urls, headers={url: tsa_access.headers_for(url) for url in urls})
 
 
 def get_validation_context() -> ValidationContext:
