@@ -20,6 +20,7 @@ from .engine import ServiceSigner, make_timestamper
 
 __all__ = [
     "get_revocation_data",
+    "get_service_certs",
     "get_service_signer",
     "get_timestamper",
     "get_trust_roots",
@@ -35,6 +36,12 @@ def get_service_signer() -> ServiceSigner:
             settings.KEIYAKU_SIGNER_PKCS12, settings.KEIYAKU_SIGNER_PKCS12_PASSWORD or None
         )
     return ServiceSigner.from_authority(get_authority())
+
+
+def get_service_certs() -> list[x509.Certificate]:
+    """The certificates whose signatures are this keiyaku's own: the configured signer's and
+    that of keiyaku's own authority (used before an external one was configured)."""
+    return [get_service_signer().cert, get_authority().signer_cert]
 
 
 def get_timestamper() -> TimeStamper:
