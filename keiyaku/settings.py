@@ -202,6 +202,8 @@ KEIYAKU_ATTACH_LIMIT_BYTES = env_int("ATTACH_LIMIT_KB", 6 * 1024) * 1024
 KEIYAKU_PKI_DIR = Path(env("PKI_DIR", str(DATA_DIR / "pki")))
 # Time-stamp authorities tried in order; the default is keiyaku's own endpoint.
 KEIYAKU_TSA_URLS = [u for u in env("TSA_URLS", f"{PUBLIC_URL}/pki/tsa").split(",") if u]
+# /pki/tsa answers anyone only when open; closed, keiyaku's own processes (pki/tsa_access.py).
+KEIYAKU_TSA_PUBLIC = env_bool("TSA_PUBLIC", False)
 KEIYAKU_SIGNER_PKCS12 = env("SIGNER_PKCS12")
 KEIYAKU_SIGNER_PKCS12_PASSWORD = env("SIGNER_PKCS12_PASSWORD")
 

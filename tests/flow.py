@@ -123,3 +123,19 @@ def approver(personas, username: str, name: str):
         department=personas.contracts_dept,
         roles=[Role.APPROVER],
     )
+
+
+def completed_pdf(personas, externals: Sequence[External]) -> bytes:
+    """The final PDF of a one-document contract that ``externals`` and the mayor signed."""
+    from keiyaku.storage.blobs import blob_get
+
+    contract = draft_contract(personas.sender, externals=externals, staff_signers=[personas.mayor])
+    services.contract_send(contract=contract, actor=personas.sender)
+    for signer in externals:
+        agree(Client(), last_link(signer.email), signer.code)
+    mayor = Client()
+    mayor.force_login(personas.mayor)
+    agree(mayor, last_link(personas.mayor.email))
+    contract.refresh_from_db()
+    assert contract.status == "completed"
+    return blob_get(contract.documents.get().current_version().blob)

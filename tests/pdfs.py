@@ -24,6 +24,7 @@ from keiyaku.fonts import register_reportlab_font
 
 if TYPE_CHECKING:
     from pyhanko.sign.signers import SimpleSigner
+    from pyhanko.sign.timestamps import TimeStamper
 
 _CLAUSES = (
     "第1条（目的）発注者及び受注者は、この契約書に基づき、頭書の工事の請負契約を締結する。",
@@ -202,6 +203,50 @@ def sign_incrementally(pdf: bytes, *, field_name: str = "Signature1") -> bytes:
 def make_signed_pdf() -> bytes:
     """A contract already carrying a (self-signed) PAdES signature made by pyHanko."""
     return sign_incrementally(make_pdf())
+
+
+def document_timestamped(pdf: bytes, *, timestamper: TimeStamper) -> bytes:
+    """``pdf`` with one document timestamp appended (pyHanko), and nothing else: no signature."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+
+    out = io.BytesIO()
+    PdfTimeStamper(timestamper).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)), "sha256", output=out
+    )
+    return out.getvalue()
+
+
+def annotated_later(pdf: bytes) -> bytes:
+    """``pdf`` with one incremental revision that adds a note (text annotation) to page 1,
+    as any PDF editor would after the last signature."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page_ref, _ = writer.find_page_for_modification(0)
+    page = page_ref.get_object()
+    note = writer.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (50, 50, 70, 70)]
+                ),
+                generic.NameObject("/Contents"): generic.TextStringObject("金額を変更"),
+            }
+        )
+    )
+    annots = page.get("/Annots")
+    if annots is None:
+        page[generic.NameObject("/Annots")] = generic.ArrayObject([note])
+    else:
+        annots.get_object().append(note)
+    writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def make_hybrid_xref_pdf() -> bytes:

@@ -1,6 +1,8 @@
 """HTTP endpoints of keiyaku's own PKI: RFC 3161 timestamps, CRL, OCSP, root certificate.
 
 Machine clients only (pyHanko, Acrobat, NSS, openssl): no session, no CSRF token, no HTML.
+The TSA answers keiyaku's own processes only, unless the operator opens it (``tsa_access``);
+anyone else gets a 403 with a one-line body before the request is read.
 A request that is not even addressed to us (wrong content type, empty, oversized, not
 base64) gets a 400 with a one-line body, never a 500. A request in the right envelope that
 cannot be honoured gets a 200 with the protocol's own error answer (RFC 3161 ``rejection``,
@@ -18,7 +20,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from . import revocation
+from . import revocation, tsa_access
 from . import tsa as tsa_responder
 from .service import get_authority
 
@@ -45,6 +47,12 @@ def _body(request: HttpRequest, content_type: str) -> bytes | HttpResponse:
 @csrf_exempt
 @require_POST
 def tsa(request: HttpRequest) -> HttpResponse:
+    if not tsa_access.request_allowed(request):
+        return HttpResponse(
+            "this time-stamp authority serves keiyaku only",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
     body = _body(request, "application/timestamp-query")
     if isinstance(body, HttpResponse):
         return body

@@ -200,16 +200,21 @@ class _HTTPTimeStamper(TimeStamper):
 
     _MAX_RESPONSE = 256 * 1024
 
-    def __init__(self, url: str, *, timeout: float) -> None:
+    def __init__(
+        self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__()
         self.url = url
         self.timeout = timeout
+        self.headers = dict(headers or {})
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
-                session.post(self.url, data=req.dump(), headers=set_tsp_headers({})) as response,
+                session.post(
+                    self.url, data=req.dump(), headers=set_tsp_headers(dict(self.headers))
+                ) as response,
             ):
                 if response.status != 200:
                     raise TimestampRequestError(f"HTTP {response.status}")
@@ -223,11 +228,22 @@ class _HTTPTimeStamper(TimeStamper):
         return tsp.TimeStampResp.load(data)
 
 
-def make_timestamper(urls: Sequence[str], *, timeout: float = 10) -> TimeStamper:
-    """A timestamper trying each RFC 3161 URL in order; raises TimestampUnavailable if none works."""
+def make_timestamper(
+    urls: Sequence[str],
+    *,
+    timeout: float = 10,
+    headers: Mapping[str, Mapping[str, str]] | None = None,
+) -> TimeStamper:
+    """A timestamper trying each RFC 3161 URL in order; raises TimestampUnavailable if none works.
+
+    ``headers`` maps a URL to extra HTTP headers sent to it alone (a TSA's credentials).
+    """
     if not urls:
         raise ValueError("at least one TSA URL is required")
-    return _FallbackTimeStamper([_HTTPTimeStamper(url, timeout=timeout) for url in urls])
+    extra = headers or {}
+    return _FallbackTimeStamper(
+        [_HTTPTimeStamper(url, timeout=timeout, headers=extra.get(url)) for url in urls]
+    )
 
 
 def prepare(pdf: bytes, *, field_names: Sequence[str], boxes: Sequence[BoxSpec] = ()) -> bytes:

@@ -13,13 +13,14 @@ from django.conf import settings
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from keiyaku.pki import revocation
+from keiyaku.pki import revocation, tsa_access
 from keiyaku.pki.service import get_authority
 
 from .engine import ServiceSigner, make_timestamper
 
 __all__ = [
     "get_revocation_data",
+    "get_service_certs",
     "get_service_signer",
     "get_timestamper",
     "get_trust_roots",
@@ -37,13 +38,21 @@ def get_service_signer() -> ServiceSigner:
     return ServiceSigner.from_authority(get_authority())
 
 
+def get_service_certs() -> list[x509.Certificate]:
+    """The certificates whose signatures are this keiyaku's own: the configured signer's and
+    that of keiyaku's own authority (used before an external one was configured)."""
+    return [get_service_signer().cert, get_authority().signer_cert]
+
+
 def get_timestamper() -> TimeStamper:
     """The TSAs of ``KEIYAKU_TSA_URLS``, tried in order.
 
     A fresh object per call: a timestamper caches TSA certificates, and a TSA may change its
-    certificate between two jobs.
+    certificate between two jobs. keiyaku's own endpoint gets the client token it requires
+    (``keiyaku.pki.tsa_access``); no other TSA sees it.
     """
-    return make_timestamper(settings.KEIYAKU_TSA_URLS)
+    urls = settings.KEIYAKU_TSA_URLS
+    return make_timestamper(urls, headers={url: tsa_access.headers_for(url) for url in urls})
 
 
 def get_validation_context() -> ValidationContext:

@@ -57,6 +57,8 @@ class SignatureReport:
     """:data:`SIGNATURE` or :data:`DOCUMENT_TIMESTAMP`."""
     signer: str | None
     """Subject of the signing (or TSA) certificate, human-readable."""
+    signer_cert_sha256: str | None
+    """SHA-256 of that certificate (DER, hex): who made it, beyond a name anyone can copy."""
     reason: str | None
     signing_time: dt.datetime | None
     """The time the signer claims (/M); not proof of anything."""
@@ -99,6 +101,9 @@ class VerificationReport:
     ltv_ok: bool
     """Every signature passes PAdES-LTA validation with local data, and a document timestamp
     covers them all (B-LTA)."""
+    untampered: bool
+    """Trust aside: there is at least one item, every item is intact with a valid signature,
+    later revisions stay within what each permits, and nothing follows the last one."""
     validated_at: dt.datetime
     simulated: bool
     """``validated_at`` lies in the future: pyHanko's simulation, assuming the archive
@@ -143,6 +148,7 @@ def verify(
         return VerificationReport(
             ok=False,
             ltv_ok=False,
+            untampered=False,
             validated_at=when,
             simulated=simulated,
             error=f"unreadable PDF: {exc}",
@@ -151,6 +157,7 @@ def verify(
         return VerificationReport(
             ok=False,
             ltv_ok=False,
+            untampered=False,
             validated_at=when,
             simulated=simulated,
             error="the document has no signature",
@@ -253,6 +260,7 @@ async def _verify_one(sig: EmbeddedPdfSignature, context: _VerifyContext) -> Sig
         field_name=sig.field_name,
         kind=DOCUMENT_TIMESTAMP if is_timestamp else SIGNATURE,
         signer=sig.signer_cert.subject.human_friendly,
+        signer_cert_sha256=sig.signer_cert.sha256.hex(),
         reason=_text(sig.sig_object.get("/Reason")),
         signing_time=None if is_timestamp else sig.self_reported_timestamp,
         timestamp_time=ts_time,
@@ -296,31 +304,42 @@ async def _ltv(sig: EmbeddedPdfSignature, context: _VerifyContext) -> tuple[bool
     return passed, detail
 
 
+# Later changes a signature tolerates: none, validation data, filling in the other fields.
+_PERMITTED_LEVELS = (None, "NONE", "LTA_UPDATES", "FORM_FILLING")
+
+
 def _verdict(
     items: tuple[SignatureReport, ...], *, validated_at: dt.datetime, simulated: bool
 ) -> VerificationReport:
     problems = []
+    untampered = bool(items)
     for item in items:
         if item.error:
             problems.append(f"{item.field_name}: {item.error}")
+            untampered = False
             continue
+        # (holds, what fails, whether the document itself is damaged rather than untrusted)
         checks = (
-            (item.intact, "modified after signing (not intact)"),
-            (item.valid, "invalid signature"),
-            (item.trusted, "not trusted"),
-            (item.timestamp_ok is not False, "invalid signature timestamp"),
-            (item.docmdp_ok is not False, "changes not permitted by the certification"),
+            (item.intact, "modified after signing (not intact)", True),
+            (item.valid, "invalid signature", True),
+            (item.trusted, "not trusted", False),
+            (item.timestamp_ok is not False, "invalid signature timestamp", False),
+            (item.docmdp_ok is not False, "changes not permitted by the certification", True),
             (
-                item.modification_level in (None, "NONE", "LTA_UPDATES", "FORM_FILLING"),
+                item.modification_level in _PERMITTED_LEVELS,
                 f"later changes beyond form filling ({item.modification_level})",
+                True,
             ),
         )
         # The first failure is the cause; the rest follow from it (not intact => not trusted).
-        failed = next((what for good, what in checks if not good), None)
+        failed = next((what for good, what, _ in checks if not good), None)
         if failed:
             problems.append(f"{item.field_name}: {failed}")
+        if any(damage and not good for good, _, damage in checks):
+            untampered = False
     if items and items[-1].coverage != "ENTIRE_FILE":
         problems.append("the document was changed after the last signature or timestamp")
+        untampered = False
     signatures = [i for i in items if i.kind == SIGNATURE]
     last_signature = max(
         (n for n, i in enumerate(items) if i.kind == SIGNATURE), default=len(items)
@@ -332,6 +351,7 @@ def _verdict(
     return VerificationReport(
         ok=not problems,
         ltv_ok=ltv_ok,
+        untampered=untampered,
         validated_at=validated_at,
         simulated=simulated,
         signatures=items,
@@ -349,6 +369,7 @@ def _broken(sig: EmbeddedPdfSignature, error: str) -> SignatureReport:
         field_name=name,
         kind=kind,
         signer=None,
+        signer_cert_sha256=None,
         reason=None,
         signing_time=None,
         timestamp_time=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from urllib.parse import quote
 
@@ -12,8 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from django.test import Client
 
-from keiyaku.pki import views
+from keiyaku.pki import tsa_access, views
 from keiyaku.pki.authority import Authority
+from keiyaku.signing.keys import get_timestamper
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +29,33 @@ def http() -> Client:
     return Client(enforce_csrf_checks=True)
 
 
+@pytest.fixture
+def keiyaku_process() -> Client:
+    """A client carrying the token keiyaku's own processes send to its TSA."""
+    return Client(enforce_csrf_checks=True, headers={tsa_access.HEADER: tsa_access.client_token()})
+
+
+def _query() -> bytes:
+    return tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "hashed_message": bytes(32),
+            },
+            "cert_req": True,
+        }
+    ).dump()
+
+
+def _granted(response) -> bool:
+    return (
+        response.status_code == 200
+        and response["Content-Type"] == "application/timestamp-reply"
+        and tsp.TimeStampResp.load(response.content)["status"]["status"].native == "granted"
+    )
+
+
 def _ocsp_request(authority: Authority) -> bytes:
     cert = x509.load_der_x509_certificate(authority.signer_cert.dump())
     issuer = x509.load_der_x509_certificate(authority.root_cert.dump())
@@ -38,21 +67,36 @@ def _ocsp_request(authority: Authority) -> bytes:
     )
 
 
-def test_tsa_grants_a_timestamp(http: Client) -> None:
-    request = tsp.TimeStampReq(
-        {
-            "version": "v1",
-            "message_imprint": {
-                "hash_algorithm": {"algorithm": "sha256"},
-                "hashed_message": bytes(32),
-            },
-            "cert_req": True,
-        }
+def test_tsa_grants_a_timestamp_to_keiyaku_itself(keiyaku_process: Client) -> None:
+    response = keiyaku_process.post(
+        "/pki/tsa", _query(), content_type="application/timestamp-query"
     )
-    response = http.post("/pki/tsa", request.dump(), content_type="application/timestamp-query")
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/timestamp-reply"
-    assert tsp.TimeStampResp.load(response.content)["status"]["status"].native == "granted"
+    assert _granted(response)
+
+
+@pytest.mark.parametrize("token", [None, "", "0" * 64, "not-the-token"])
+def test_tsa_refuses_anyone_else(token: str | None) -> None:
+    headers = {} if token is None else {tsa_access.HEADER: token}
+    http = Client(enforce_csrf_checks=True, headers=headers)
+    response = http.post("/pki/tsa", _query(), content_type="application/timestamp-query")
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/plain")
+    assert b"granted" not in response.content and len(response.content) < 100
+
+
+def test_an_operator_may_open_the_tsa(http: Client, settings) -> None:
+    settings.KEIYAKU_TSA_PUBLIC = True
+    response = http.post("/pki/tsa", _query(), content_type="application/timestamp-query")
+    assert _granted(response)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keiyakus_own_timestamper_is_answered_over_http(live_server, settings) -> None:
+    """As in production: the signing jobs reach {PUBLIC_URL}/pki/tsa over HTTP."""
+    settings.PUBLIC_URL = live_server.url
+    settings.KEIYAKU_TSA_URLS = [f"{live_server.url}/pki/tsa"]
+    token = asyncio.run(get_timestamper().async_timestamp(bytes(32), "sha256"))
+    assert token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
 
 
 @pytest.mark.parametrize(
@@ -63,14 +107,20 @@ def test_tsa_grants_a_timestamp(http: Client) -> None:
         (b"\x30\x00", "text/plain"),
     ],
 )
-def test_tsa_refuses_what_is_not_a_query(http: Client, body: bytes, content_type: str) -> None:
-    response = http.post("/pki/tsa", body, content_type=content_type)
+def test_tsa_refuses_what_is_not_a_query(
+    keiyaku_process: Client, body: bytes, content_type: str
+) -> None:
+    response = keiyaku_process.post("/pki/tsa", body, content_type=content_type)
     assert response.status_code == 400
     assert len(response.content) < 100
 
 
-def test_tsa_answers_garbage_in_the_right_envelope_with_a_rejection(http: Client) -> None:
-    response = http.post("/pki/tsa", b"garbage", content_type="application/timestamp-query")
+def test_tsa_answers_garbage_in_the_right_envelope_with_a_rejection(
+    keiyaku_process: Client,
+) -> None:
+    response = keiyaku_process.post(
+        "/pki/tsa", b"garbage", content_type="application/timestamp-query"
+    )
     assert response.status_code == 200
     assert b"malformed" in response.content
 

@@ -1,7 +1,9 @@
 """`keiyaku verify FILE.pdf [--json]`: check every signature of a PDF (R25).
 
-Exit status 0 only when every signature is intact, valid and trusted and the document is
-unchanged since the last one; 1 otherwise; 2 when the file cannot be read.
+Prints the same verdict as the public page (``keiyaku.signing.verdict``). Exit status 0 only
+when the document was concluded on this keiyaku: every approval signature made by its signing
+certificate, all intact, valid and trusted, the document unchanged since the last one; 1
+otherwise (a timestamp only, other signers, or a failure); 2 when the file cannot be read.
 """
 
 import json
@@ -13,15 +15,34 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from keiyaku.contracts.timefmt import jst_timestamp
-from keiyaku.signing.verification import verify_pdf
+from keiyaku.signing.verdict import ItemStatus, Outcome, Verdict
+from keiyaku.signing.verification import judge_pdf
+
+# Only VALID says OK: it is given only in a document concluded on this keiyaku.
+_MARKS = {
+    ItemStatus.VALID: "OK",
+    ItemStatus.INTACT: "--",
+    ItemStatus.UNTRUSTED: "NG",
+    ItemStatus.INVALID: "NG",
+}
 
 
 def _when(value) -> str:
     return jst_timestamp(value) if value else "—"
 
 
+def _result(verdict: Verdict) -> str:
+    if verdict.outcome == Outcome.CONCLUDED:
+        return f"concluded: signed by this keiyaku service for {verdict.parties} parties"
+    if verdict.outcome == Outcome.TIMESTAMP_ONLY:
+        return "timestamp_only: not a contract concluded on keiyaku"
+    if verdict.outcome == Outcome.OTHER_SIGNER:
+        return "other_signer: signed, but not by this keiyaku service"
+    return "failed"
+
+
 class Command(BaseCommand):
-    help = "Verify the signatures and timestamps of a PDF; exit 0 only if all are good."
+    help = "Verify the signatures and timestamps of a PDF; exit 0 only if keiyaku concluded it."
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
@@ -42,20 +63,21 @@ class Command(BaseCommand):
             sys.exit(2)
         if when is not None and timezone.is_naive(when):
             when = timezone.make_aware(when)
-        report = verify_pdf(data, at=when)
+        verdict = judge_pdf(data, at=when)
         if json:
-            self.stdout.write(_json_dumps(report.as_dict()))
+            self.stdout.write(_json_dumps(verdict.as_dict()))
         else:
-            self._print(report)
-        sys.exit(0 if report.ok else 1)
+            self._print(verdict)
+        sys.exit(0 if verdict.ok else 1)
 
-    def _print(self, report) -> None:
+    def _print(self, verdict: Verdict) -> None:
         write = self.stdout.write
+        report = verdict.report
         if report.error:
             write(f"error: {report.error}")
-        for item in report.signatures:
-            good = item.intact and item.valid and item.trusted and item.bottom_line
-            write(f"[{'OK' if good else 'NG'}] {item.field_name} ({item.kind})")
+        for line in verdict.lines:
+            item = line.item
+            write(f"[{_MARKS[line.status]}] {item.field_name} ({item.kind}) {line.status}")
             if item.reason:
                 write(f"    reason:        {item.reason}")
             write(f"    signer:        {item.signer or '—'}")
@@ -65,11 +87,12 @@ class Command(BaseCommand):
                 f"  coverage: {item.coverage}  modification: {item.modification_level}"
             )
             if item.ltv is not None:
-                write(f"    LTV:           {'OK' if item.ltv else 'NG'} {item.ltv_detail or ''}")
+                ltv = "NG" if not item.ltv else _MARKS[line.status]
+                write(f"    LTV:           {ltv} {item.ltv_detail or ''}")
             if item.error:
                 write(f"    error:         {item.error}")
-        write(f"LTV (B-LTA): {'OK' if report.ltv_ok else 'NG'}")
-        write("RESULT: OK" if report.ok else "RESULT: NG")
+        write(f"LTV (B-LTA): {'OK' if verdict.long_term else 'NG'}")
+        write(f"RESULT: {_result(verdict)}")
 
 
 def _json_dumps(value) -> str:
