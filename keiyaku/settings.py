@@ -43,7 +43,6 @@ SECRET_KEY = env("SECRET_KEY") or _secret_from_file("secret_key", 48)
 # The master key wraps every contract's own data key (storage/crypto.py).
 MASTER_KEY = env("MASTER_KEY") or _secret_from_file("master_key", 32)
 DEBUG = env_bool("DEBUG", False)
-DEMO = env_bool("DEMO", True)
 PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
