@@ -43,7 +43,6 @@ SECRET_KEY = env("SECRET_KEY") or _secret_from_file("secret_key", 48)
 # The master key seals every contract's own data key and the sign-in secrets (storage/crypto.py).
 MASTER_KEY = env("MASTER_KEY") or _secret_from_file("master_key", 32)
 DEBUG = env_bool("DEBUG", False)
-DEMO = env_bool("DEMO", True)
 PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
@@ -253,8 +252,16 @@ if env("SMTP_HOST"):
     EMAIL_USE_TLS = env_bool("SMTP_STARTTLS", False)
     EMAIL_TIMEOUT = 30
 else:
-    # Captured in the database and shown on the mailbox page (demo and tests).
+    # Captured in the database and shown on the mailbox page (embedded set-up and tests).
     EMAIL_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
+# Whose mail is captured instead of sent (keiyaku.notifications.services.mail_connection):
+# "trial" = trial organisations' only (R46), the others' goes through EMAIL_BACKEND;
+# "all" = everybody's, the default without an SMTP relay so that a fresh machine works.
+KEIYAKU_MAIL_CAPTURE = env("MAIL_CAPTURE", "trial" if env("SMTP_HOST") else "all")
+if KEIYAKU_MAIL_CAPTURE not in {"trial", "all"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured('KEIYAKU_MAIL_CAPTURE must be "trial" or "all"')
 
 # --- background work (R41) -------------------------------------------------------------------
 HUEY: dict[str, object]

@@ -59,8 +59,13 @@ def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def _capture_mail(settings) -> None:
-    """Django's test set-up swaps in the locmem back end; keiyaku's tests read the mailbox."""
+    """Django's test set-up swaps in the locmem back end; keiyaku's tests read the mailbox.
+
+    The capture back end stands in for the relay ("trial": only trial organisations are captured
+    whatever the back end), so a test may put a real SMTP server in its place.
+    """
     settings.EMAIL_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
+    settings.KEIYAKU_MAIL_CAPTURE = "trial"
 
 
 @pytest.fixture(autouse=True)

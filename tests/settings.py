@@ -5,7 +5,6 @@ import tempfile
 
 os.environ.setdefault("KEIYAKU_DATA_DIR", tempfile.mkdtemp(prefix="keiyaku-test-"))
 os.environ.setdefault("KEIYAKU_TASKS_IMMEDIATE", "1")
-os.environ.setdefault("KEIYAKU_DEMO", "1")
 os.environ.pop("KEIYAKU_SMTP_HOST", None)
 
 from keiyaku.settings import *  # noqa: E402,F403

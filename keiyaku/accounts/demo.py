@@ -1,4 +1,4 @@
-"""The demo organisation 「デモ市」 (trial environment, R46)."""
+"""The demo organisation 「デモ市」, a trial organisation (R46): its mail is never sent."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def demo_seed() -> tuple[Organisation, list[DemoLogin]]:
     """Create デモ市 and its staff once; later calls change nothing."""
     organisation = Organisation.objects.filter(slug=DEMO_SLUG).first()
     if organisation is None:
-        organisation = organisation_create(name="デモ市", slug=DEMO_SLUG)
+        organisation = organisation_create(name="デモ市", slug=DEMO_SLUG, is_trial=True)
     logins = []
     for username, name, department, email, roles in DEMO_STAFF:
         if not Staff.objects.filter(username=username).exists():

@@ -116,6 +116,9 @@ class OrganisationCreateForm(forms.Form):
     )
     admin_name = forms.CharField(label=_("最初の管理者の氏名"), max_length=200)
     admin_email = forms.EmailField(label=_("最初の管理者のメールアドレス"))
+    is_trial = forms.BooleanField(
+        label=_("練習用組織（メールを送信せず、メールボックスに保管する）"), required=False
+    )
 
 
 class AuditFilterForm(forms.Form):

@@ -18,6 +18,9 @@ class Organisation(models.Model):
     ip_allowlist = models.TextField(
         _("接続を許可するIPアドレス"), blank=True
     )  # one address or CIDR range per line; empty = no restriction
+    # A trial organisation (R46) practises: its mail is never sent, only kept for its own staff
+    # on the mailbox page (keiyaku.notifications.services.mail_connection).
+    is_trial = models.BooleanField(_("練習用組織"), default=False)
 
     def __str__(self) -> str:
         return self.name

@@ -33,16 +33,22 @@ class AccountsError(Refusal):
 
 @transaction.atomic
 def organisation_create(
-    *, name: str, slug: str, actor: Any = None, meta: RequestMeta = SYSTEM
+    *,
+    name: str,
+    slug: str,
+    is_trial: bool = False,
+    actor: Any = None,
+    meta: RequestMeta = SYSTEM,
 ) -> Organisation:
+    """A new organisation. A trial one (練習用組織, R46) never has its mail sent."""
     if Organisation.objects.filter(slug=slug).exists():
         raise AccountsError(_("この識別名（%(slug)s）は既に使われています。") % {"slug": slug})
-    organisation = Organisation.objects.create(name=name, slug=slug)
+    organisation = Organisation.objects.create(name=name, slug=slug, is_trial=is_trial)
     audit_record(
         event="organisation.create",
         organisation=organisation,
         actor=actor,
-        detail={"name": name, "slug": slug},
+        detail={"name": name, "slug": slug, "is_trial": is_trial},
         meta=meta,
     )
     return organisation
@@ -446,11 +452,17 @@ def organisation_create_with_admin(
     admin_username: str,
     admin_name: str,
     admin_email: str,
+    is_trial: bool = False,
     actor: Any = None,
     meta: RequestMeta = SYSTEM,
 ) -> tuple[Organisation, Staff]:
-    """A new organisation and its first admin, who gets the e-mail to set a password."""
-    organisation = organisation_create(name=name, slug=slug, actor=actor, meta=meta)
+    """A new organisation and its first admin, who gets the e-mail to set a password.
+
+    For a trial organisation that e-mail, like all its mail, is kept in the mailbox (R46).
+    """
+    organisation = organisation_create(
+        name=name, slug=slug, is_trial=is_trial, actor=actor, meta=meta
+    )
     admin = staff_invite(
         organisation=organisation,
         actor=actor,

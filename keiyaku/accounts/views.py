@@ -412,6 +412,7 @@ def organisation_list(request: AdminRequest) -> HttpResponse:
                 admin_username=data["admin_username"],
                 admin_name=data["admin_name"],
                 admin_email=data["admin_email"],
+                is_trial=data["is_trial"],
                 actor=request.user,
                 meta=RequestMeta.from_request(request),
             )

@@ -1,4 +1,4 @@
-"""The e-mail outbox (written in the transaction of the event) and the demo mailbox."""
+"""The e-mail outbox (written in the transaction of the event) and the mailbox of captured mail."""
 
 from __future__ import annotations
 
@@ -37,8 +37,18 @@ class OutboxMessage(models.Model):
 
 
 class CapturedMail(models.Model):
-    """A message the capture back end kept instead of sending (demo mode and tests)."""
+    """A message the capture back end kept instead of sending (trial organisations, R46).
 
+    `organisation` is the one the mail concerns: only its staff may read it (selectors
+    `captured_mail_visible_to`); mail of no organisation is for the platform operator only.
+    """
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.CASCADE
+    )
+    contract = models.ForeignKey(
+        "contracts.Contract", null=True, blank=True, on_delete=models.SET_NULL
+    )
     to = models.TextField()
     subject = models.CharField(max_length=300)
     body = models.TextField()

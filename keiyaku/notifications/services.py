@@ -2,6 +2,7 @@
 
 `mail_queue` writes the message in the caller's transaction and schedules delivery after commit,
 so a message exists exactly when the event that caused it does. Delivery is retried.
+`mail_connection` decides, for every message, whether it is sent or captured (R46).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
@@ -22,6 +24,31 @@ from keiyaku.storage.blobs import blob_get
 from keiyaku.storage.models import Blob
 
 MAX_ATTEMPTS = 8
+CAPTURE_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
+
+
+def mail_capture_wanted(organisation: Any) -> bool:
+    """Whether mail concerning this organisation is kept in the mailbox instead of sent.
+
+    A trial organisation's mail is always captured, whatever the deployment's relay: its staff
+    practise with made-up addresses. With KEIYAKU_MAIL_CAPTURE = "all" (the default without
+    KEIYAKU_SMTP_HOST) every organisation's mail is captured; with "trial" the others' mail goes
+    through settings.EMAIL_BACKEND (SMTP).
+    """
+    if organisation is not None and organisation.is_trial:
+        return True
+    return bool(settings.KEIYAKU_MAIL_CAPTURE == "all")
+
+
+def mail_connection(*, organisation: Any, contract: Any = None) -> BaseEmailBackend:
+    """The connection one message goes through: the capture back end or the relay (R46).
+
+    Every message keiyaku sends asks here, so the choice is made in one place. The organisation
+    and contract are handed to the back end: a captured message records them, and the mailbox
+    shows it only to those who may read it (selectors.captured_mail_visible_to).
+    """
+    backend = CAPTURE_BACKEND if mail_capture_wanted(organisation) else settings.EMAIL_BACKEND
+    return get_connection(backend=backend, organisation=organisation, contract=contract)
 
 
 def mail_queue(
@@ -73,6 +100,7 @@ def mail_deliver(*, message_id: int) -> bool:
         body=message.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.to],
+        connection=mail_connection(organisation=message.organisation, contract=message.contract),
     )
     for item in message.attachments:
         email.attach(

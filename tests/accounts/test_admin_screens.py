@@ -140,6 +140,41 @@ def test_the_platform_operator_creates_organisations(db):
     )
 
 
+def test_the_operator_marks_an_organisation_trial(db):
+    operator = Staff.objects.create_superuser("operator", "op@keiyaku.example.jp", "pw-operator-1")
+    client = Client()
+    client.force_login(operator)
+    assert 'name="is_trial"' in client.get("/admin-org/organisations/").content.decode()
+    response = client.post(
+        "/admin-org/organisations/",
+        {
+            "name": "練習市",
+            "slug": "practice",
+            "admin_username": "practice-admin",
+            "admin_name": "練習 管理者",
+            "admin_email": "admin@practice.example.jp",
+            "is_trial": "on",
+        },
+    )
+    assert response.status_code == 302
+    assert Organisation.objects.get(slug="practice").is_trial
+    assert "練習用組織</td>" in client.get("/admin-org/organisations/").content.decode()
+
+
+def test_organisation_create_command_makes_a_trial_organisation(db, capsys):
+    call_command(
+        "organisation_create",
+        "--name=練習町",
+        "--slug=practice-town",
+        "--admin-login=practice-town-admin",
+        "--admin-name=練習 管理者",
+        "--admin-email=admin@practice-town.example.jp",
+        "--trial",
+    )
+    assert Organisation.objects.get(slug="practice-town").is_trial
+    assert "trial" in capsys.readouterr().out
+
+
 def test_organisation_create_command(db, capsys):
     call_command(
         "organisation_create",
@@ -149,7 +184,7 @@ def test_organisation_create_command(db, capsys):
         "--admin-name=旭川 管理者",
         "--admin-email=admin@asahikawa.example.jp",
     )
-    assert Organisation.objects.filter(slug="asahikawa").exists()
+    assert not Organisation.objects.get(slug="asahikawa").is_trial
     assert "/welcome/" in capsys.readouterr().out
 
 

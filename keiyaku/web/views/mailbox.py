@@ -1,33 +1,32 @@
-"""The demo mailbox: e-mail captured instead of sent, readable by logged-in staff (demo only)."""
+"""The mailbox: e-mail captured instead of sent (trial organisations, R46), for those who may read it.
+
+What each person sees is decided by `keiyaku.notifications.selectors.captured_mail_visible_to`;
+another organisation's attachment id is answered 404, so existence does not leak.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from keiyaku.notifications.models import CapturedAttachment, CapturedMail
-
-
-def _demo_only() -> None:
-    if not settings.DEMO:
-        raise Http404
+from keiyaku.notifications.selectors import (
+    captured_attachments_visible_to,
+    captured_mail_visible_to,
+)
 
 
 @login_required
 def mailbox(request: HttpRequest) -> HttpResponse:
-    _demo_only()
-    mails = CapturedMail.objects.prefetch_related("attachments")[:200]
+    mails = captured_mail_visible_to(request.user).prefetch_related("attachments")[:200]
     return render(request, "web/mailbox.html", {"mails": mails})
 
 
 @login_required
 def mailbox_attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
-    _demo_only()
-    attachment = get_object_or_404(CapturedAttachment, pk=attachment_id)
+    attachment = get_object_or_404(captured_attachments_visible_to(request.user), pk=attachment_id)
     response = HttpResponse(bytes(attachment.content), content_type=attachment.content_type)
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(attachment.filename)}"
     return response

@@ -20,6 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--admin-login", required=True)
         parser.add_argument("--admin-name", required=True)
         parser.add_argument("--admin-email", required=True)
+        parser.add_argument(
+            "--trial",
+            action="store_true",
+            help="a trial organisation (R46): its mail is kept in the mailbox, never sent",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -29,8 +34,10 @@ class Command(BaseCommand):
                 admin_username=options["admin_login"],
                 admin_name=options["admin_name"],
                 admin_email=options["admin_email"],
+                is_trial=options["trial"],
             )
         except AccountsError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(f"created {organisation.name} ({organisation.slug})")
+        trial = " (trial: mail is kept in the mailbox)" if organisation.is_trial else ""
+        self.stdout.write(f"created {organisation.name} ({organisation.slug}){trial}")
         self.stdout.write(f"admin {admin.username}: set the password at {password_set_url(admin)}")
