@@ -8,6 +8,12 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keiyaku.settings")
+    parent = os.environ.pop("KEIYAKU_SERVE_PARENT_PID", "")
+    if parent:
+        # Started by `keiyaku serve`: end with it (keiyaku.process_lifetime).
+        from keiyaku.process_lifetime import exit_with_parent
+
+        exit_with_parent(int(parent))
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -10,9 +10,11 @@ from django.utils.translation import gettext as _
 
 from keiyaku.accounts.network import address_allowed, client_ip
 
-# Pages that are not staff screens: counterparties' signing and download links, the public
-# verification page and PKI endpoints, and the login pages (so that the refusal can be read and
-# the person can log out or sign in elsewhere).
+# Pages that are not staff screens: the public verification page and PKI endpoints, the login
+# pages (so that the refusal can be read and the person can log out or sign in elsewhere), and
+# the e-mailed signing and download links. Those serve counterparties, who sign from anywhere,
+# and staff parties (the mayor), who must not: their views apply the list per party
+# (`keiyaku.web.views.signing`), whether or not anyone is logged in.
 UNRESTRICTED_PREFIXES = (
     "/s/",
     "/d/",
@@ -41,6 +43,24 @@ def wants_json(request: HttpRequest) -> bool:
     return request.path.endswith(".json") or request.path.startswith("/api/")
 
 
+def ip_refusal(request: HttpRequest) -> HttpResponse:
+    """The 403 for a client address outside the allow-list: JSON or the page."""
+    address = client_ip(request)
+    if wants_json(request):
+        return JsonResponse(
+            {
+                "error": _(
+                    "この接続元（%(address)s）からは、所属する団体の職員画面とAPIを利用できません。"
+                )
+                % {"address": address},
+                "code": "ip_not_allowed",
+                "address": address,
+            },
+            status=403,
+        )
+    return render(request, "accounts/ip_denied.html", {"address": address}, status=403)
+
+
 class IpAllowListMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -54,24 +74,5 @@ class IpAllowListMiddleware:
             and not request.path.startswith(UNRESTRICTED_PREFIXES)
             and not organisation_allows(request, user.organisation)
         ):
-            address = client_ip(request)
-            if wants_json(request):
-                return JsonResponse(
-                    {
-                        "error": _(
-                            "この接続元（%(address)s）からは、所属する団体の職員画面とAPIを"
-                            "利用できません。"
-                        )
-                        % {"address": address},
-                        "code": "ip_not_allowed",
-                        "address": address,
-                    },
-                    status=403,
-                )
-            return render(
-                request,
-                "accounts/ip_denied.html",
-                {"address": address},
-                status=403,
-            )
+            return ip_refusal(request)
         return self.get_response(request)

@@ -1,28 +1,29 @@
 """OpenID Connect relying party: authorisation-code flow with PKCE (RFC 7636).
 
 The discovery document gives the endpoints; the ID token's signature is checked against the
-provider's JWKS with joserfc, then its issuer, audience, expiry and nonce. HTTP goes through
-urllib with a timeout; only https, or http on a loopback address, is spoken to.
+provider's JWKS with joserfc, then its issuer, audience, expiry and nonce. Every call to the
+provider (discovery, token, JWKS) goes through `keiyaku.outbound_http`, which refuses internal
+addresses (also after a redirect) unless the operator allowed them, and speaks https only.
+An `OutboundRefused` (a `Refusal`) passes through to the view as it is; any other failure is an
+`OidcError`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import secrets
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from keiyaku import outbound_http
 from keiyaku.signin import clock
 
 SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
@@ -53,23 +54,9 @@ class Pending:
     verifier: str
 
 
-def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and parts.hostname:
-        try:
-            if parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname).is_loopback:
-                return
-        except ValueError:
-            pass
-    raise OidcError(f"refusing a non-https provider URL: {url}")
-
-
 def _request(
     url: str, *, data: dict[str, str] | None = None, auth: tuple[str, str] | None = None
 ) -> dict[str, Any]:
-    _check_url(url)
     headers = {"Accept": "application/json"}
     body = None
     if data is not None:
@@ -77,20 +64,22 @@ def _request(
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     if auth is not None:
         # client_secret_basic: both parts form-encoded first (RFC 6749 2.3.1).
-        from urllib.parse import quote
-
         pair = f"{quote(auth[0], safe='')}:{quote(auth[1], safe='')}"
         headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-    request = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310 - scheme checked above
     try:
-        with urllib.request.urlopen(request, timeout=settings.KEIYAKU_OIDC_TIMEOUT) as response:  # noqa: S310
-            payload = response.read(1024 * 1024)
-    except urllib.error.HTTPError as exc:
-        raise OidcError(f"{url}: HTTP {exc.code} {exc.read(2000)!r}") from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        response = outbound_http.fetch(
+            url,
+            method="POST" if body is not None else "GET",
+            headers=headers,
+            body=body,
+            timeout=settings.KEIYAKU_OIDC_TIMEOUT,
+        )
+    except outbound_http.OutboundError as exc:
         raise OidcError(f"{url}: {exc}") from exc
+    if not 200 <= response.status < 300:
+        raise OidcError(f"{url}: HTTP {response.status} {response.body[:2000]!r}")
     try:
-        parsed = json.loads(payload)
+        parsed = json.loads(response.body)
     except ValueError as exc:
         raise OidcError(f"{url}: not JSON") from exc
     if not isinstance(parsed, dict):
@@ -135,7 +124,7 @@ def authorization_url(client: Client) -> tuple[str, Pending]:
         }
     )
     endpoint = metadata["authorization_endpoint"]
-    _check_url(endpoint)
+    outbound_http.browser_url_check(endpoint)  # the browser goes there, not the server
     separator = "&" if "?" in endpoint else "?"
     return f"{endpoint}{separator}{query}", pending
 

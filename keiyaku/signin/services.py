@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from keiyaku.accounts.models import Organisation, Role, Staff
 from keiyaku.accounts.services import staff_create
 from keiyaku.audit.services import RequestMeta, audit_record
+from keiyaku.outbound_http import OutboundRefused, url_check
 from keiyaku.refusals import Refusal
 from keiyaku.signin import clock, totp
 from keiyaku.signin.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
@@ -366,6 +367,12 @@ def organisation_signin_update(
     _require_admin(actor, organisation)
     if values.oidc_match not in OidcMatch.values:
         raise SignInRefused(_("照合方法が正しくありません。"))
+    if values.oidc_issuer:
+        # keiyaku's server will call this URL: an internal address is refused now, not at login.
+        try:
+            url_check(values.oidc_issuer)
+        except OutboundRefused as refused:
+            raise SignInRefused(refused.message, code=refused.code, field="oidc_issuer") from None
     policy, _created = OrganisationSignIn.objects.select_for_update().get_or_create(
         organisation=organisation,
         defaults={"session_timeout_minutes": settings.KEIYAKU_SESSION_IDLE_MINUTES},

@@ -107,7 +107,10 @@ def browser_provider(site) -> Iterator[Provider]:
         yield provider
 
 
-def test_single_sign_on_through_the_provider(browser, site, personas, admin, browser_provider):
+def test_single_sign_on_through_the_provider(
+    browser, site, personas, admin, browser_provider, settings
+):
+    settings.KEIYAKU_OUTBOUND_ALLOW = ["127.0.0.1/32"]  # the provider listens on loopback
     organisation_signin_update(
         organisation=personas.org,
         actor=admin,

@@ -18,6 +18,8 @@ from tests.signin.provider import IdpBrowser
 @pytest.fixture(autouse=True)
 def _callbacks_on_testserver(settings) -> None:
     settings.PUBLIC_URL = "http://testserver"
+    # The test provider listens on loopback, which keiyaku refuses unless the operator allows it.
+    settings.KEIYAKU_OUTBOUND_ALLOW = ["127.0.0.1/32"]
 
 
 def configure(personas, admin, provider, *, match: str = "email", create: bool = False) -> None:

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from keiyaku.accounts.models import Organisation
 from keiyaku.audit.services import RequestMeta
+from keiyaku.outbound_http import OutboundRefused
 from keiyaku.signin import clock, oidc, services
 from keiyaku.signin.models import OrganisationSignIn
 from keiyaku.signin.services import SignInRefused
@@ -46,6 +47,9 @@ def oidc_start_view(request: HttpRequest, slug: str) -> HttpResponse:
     _policy, client = _client(organisation)
     try:
         url, pending = oidc.authorization_url(client)
+    except OutboundRefused as refused:
+        log.warning("OIDC start for %s refused: %s", slug, refused.message)
+        return _refused(request, refused.message, 403)
     except oidc.OidcError as exc:
         log.warning("OIDC start for %s failed: %s", slug, exc)
         return _refused(
@@ -89,6 +93,9 @@ def oidc_callback_view(request: HttpRequest, slug: str) -> HttpResponse:
             code=request.GET["code"],
             pending=oidc.Pending(state=state, nonce=data["nonce"], verifier=data["verifier"]),
         )
+    except OutboundRefused as refused:
+        log.warning("OIDC callback for %s refused: %s", slug, refused.message)
+        return _refused(request, refused.message, 403)
     except oidc.OidcError as exc:
         log.warning("OIDC callback for %s refused: %s", slug, exc)
         return _refused(request, _("IDプロバイダからの応答を確認できませんでした。"), 400)

@@ -2,6 +2,10 @@
 
 Flow: link → access code (external) or staff login → documents as tabs → 「内容に同意する」 →
 confirmation → 「署名手続きを完了する」. Reject and forward start from the document screen.
+
+Every view here finds its party through `_link_party`, which applies the organisation's IP
+allow-list (R38) to a staff party's link: page, page images, downloads, the agreement itself.
+A counterparty's link is usable from anywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from keiyaku.accounts.middleware import ip_refusal, organisation_allows
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
 from keiyaku.contracts.errors import ContractError
@@ -51,6 +56,22 @@ def _dead(request: HttpRequest, state: LinkState) -> HttpResponse:
     )
 
 
+def _link_party(request: HttpRequest, state: LinkState) -> Party | HttpResponse:
+    """The party behind a live link, or the page to show instead: the allow-list's refusal
+    for a staff party outside the list (before anything about the link is shown), or why the
+    link is dead."""
+    if state.link is not None:
+        party = state.link.party
+        if party.kind == PartyKind.STAFF:
+            staff = party.staff
+            organisation = staff.organisation if staff is not None else None
+            if not organisation_allows(request, organisation or party.contract.organisation):
+                return ip_refusal(request)
+    if state.state != "ok":
+        return _dead(request, state)
+    return state.party
+
+
 def _authorised(request: HttpRequest, party: Party) -> bool:
     if party.kind == PartyKind.STAFF:
         return request.user.is_authenticated and request.user.pk == party.staff_id
@@ -59,10 +80,9 @@ def _authorised(request: HttpRequest, party: Party) -> bool:
 
 def _gate(request: HttpRequest, token: str) -> Party | HttpResponse:
     """The party behind a live link that this browser has proven, or the page to show instead."""
-    state = sign_link_state(token)
-    if state.state != "ok":
-        return _dead(request, state)
-    party = state.party
+    party = _link_party(request, sign_link_state(token))
+    if isinstance(party, HttpResponse):
+        return party
     if not _authorised(request, party):
         if party.kind == PartyKind.STAFF:
             return redirect_to_login(request.get_full_path())
@@ -74,9 +94,9 @@ def _gate(request: HttpRequest, token: str) -> Party | HttpResponse:
 @rate_limited("access-code", "KEIYAKU_RATE_ACCESS_CODE")
 def sign_entry(request: HttpRequest, token: str) -> HttpResponse:
     state = sign_link_state(token)
-    if state.state != "ok":
-        return _dead(request, state)
-    party = state.party
+    party = _link_party(request, state)
+    if isinstance(party, HttpResponse):
+        return party
     if party.kind == PartyKind.STAFF:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
@@ -326,10 +346,10 @@ def sign_forward(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 def download_entry(request: HttpRequest, token: str) -> HttpResponse:
     """The completion e-mail's link: the signed PDFs for 14 days or more (R23)."""
-    state = download_link_state(token)
-    if state.state != "ok":
-        return _dead(request, state)
-    contract = state.party.contract
+    party = _link_party(request, download_link_state(token))
+    if isinstance(party, HttpResponse):
+        return party
+    contract = party.contract
     finals = document_final_versions(contract)
     doc_id = request.GET.get("doc")
     if doc_id:
