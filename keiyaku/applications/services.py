@@ -20,8 +20,9 @@ from keiyaku.accounts.models import Staff
 from keiyaku.applications.models import Application, ApplicationStatus
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyKind
+from keiyaku.contracts.models import Contract, Party, PartyKind
 from keiyaku.contracts.services import party_add
+from keiyaku.contracts.states import CONTRACT_EDITABLE
 from keiyaku.notifications.services import mail_queue
 
 MAX_STAFF_CONTACTS = 3
@@ -99,7 +100,7 @@ def application_send(
     token = secrets.token_urlsafe(24)
     days = settings.KEIYAKU_APPLICATION_LINK_DAYS
     with transaction.atomic():
-        if not Contract.objects.filter(pk=contract.pk, status=ContractStatus.DRAFT).exists():
+        if not Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_EDITABLE).exists():
             raise ContractError(
                 "利用申出書は送信前（下書き）の案件からのみ送れます。", code="not_draft"
             )
@@ -173,7 +174,7 @@ def application_submit(
     now = timezone.now()
     with transaction.atomic():
         contract = Contract.objects.select_for_update().get(pk=application.contract_id)
-        if contract.status != ContractStatus.DRAFT:
+        if not contract.is_editable:
             raise ContractError(
                 "この案件は受付を終了しているため、利用申出書を提出できません。", code="not_draft"
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -13,13 +14,18 @@ from keiyaku.accounts.models import Staff
 from keiyaku.accounts.permissions import contract_editor_required
 from keiyaku.applications import services
 from keiyaku.applications.forms import ApplicationForm, SendForm
-from keiyaku.applications.selectors import ApplicationState, application_state
+from keiyaku.applications.selectors import (
+    APPLICATION_CLOSED_TEXT,
+    ApplicationLinkState,
+    ApplicationState,
+    application_state,
+)
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.selectors import contract_for
 
 # A link that never existed is "not found"; one that did but cannot be used any more is "gone".
-STATUS = {"invalid": 404, "submitted": 410, "cancelled": 410, "closed": 410, "expired": 410}
+STATUS = {ApplicationLinkState.INVALID: 404}
 
 
 class StaffRequest(HttpRequest):
@@ -56,13 +62,18 @@ def application_send(request: StaffRequest, contract_id: str) -> HttpResponse:
 
 
 def _closed(request: HttpRequest, state: ApplicationState, *, status: int | None = None):
+    application = state.application
+    submitted_at = application.submitted_at if application else None
+    when = dateformat.format(timezone.localtime(submitted_at), "Y-m-d H:i") if submitted_at else ""
     return render(
         request,
         "applications/closed.html",
         {
             "state": state.state,
-            "application": state.application,
-            "contract": state.application.contract if state.application else None,
+            "heading": state.state.label,
+            "text": APPLICATION_CLOSED_TEXT.get(state.state, "") % {"when": when},
+            "application": application,
+            "contract": application.contract if application else None,
         },
         status=status or STATUS.get(state.state, 410),
     )
@@ -71,7 +82,7 @@ def _closed(request: HttpRequest, state: ApplicationState, *, status: int | None
 @never_cache
 def application_form(request: HttpRequest, token: str) -> HttpResponse:
     state = application_state(token)
-    if state.state != "ok":
+    if state.state != ApplicationLinkState.OK:
         return _closed(request, state)
     application = state.application
     assert application is not None

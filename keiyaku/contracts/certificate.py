@@ -10,8 +10,9 @@ from keiyaku.contracts.certificate_pdf import (
     CertificateParty,
     render_certificate,
 )
-from keiyaku.contracts.models import Contract, PartyKind, PartyStatus
+from keiyaku.contracts.models import Contract, PartyKind
 from keiyaku.contracts.selectors import document_final_versions
+from keiyaku.contracts.states import PARTY_DONE
 
 
 def certificate_data(contract: Contract) -> CertificateData:
@@ -25,7 +26,7 @@ def certificate_data(contract: Contract) -> CertificateData:
         if doc.pk in finals
     ]
     parties = []
-    done = contract.parties.filter(status__in=[PartyStatus.SIGNED, PartyStatus.APPROVED])
+    done = contract.parties.filter(status__in=PARTY_DONE)
     for party in done.order_by("position"):
         assert party.agreed_at is not None
         if party.is_approver:

@@ -15,14 +15,20 @@ from keiyaku.contracts.links import link_find
 from keiyaku.contracts.models import (
     Contract,
     ContractShare,
-    ContractStatus,
     ContractTemplate,
     Document,
     DocumentVersion,
     Link,
     Party,
-    PartyStatus,
     VersionKind,
+)
+from keiyaku.contracts.states import (
+    PARTY_COUNTED,
+    PARTY_DONE,
+    PARTY_HOLDING,
+    LinkState,
+    download_link_state_of,
+    sign_link_state_of,
 )
 
 
@@ -121,9 +127,9 @@ class Progress:
 def contract_progress(contract: Contract) -> Progress:
     from keiyaku.notifications.models import OutboxMessage, OutboxStatus
 
-    parties = [p for p in contract.parties.all() if p.status != PartyStatus.FORWARDED]
-    done = sum(1 for p in parties if p.status in (PartyStatus.SIGNED, PartyStatus.APPROVED))
-    holders = [p for p in parties if p.status in (PartyStatus.NOTIFIED, PartyStatus.AGREED)]
+    parties = [p for p in contract.parties.all() if p.status in PARTY_COUNTED]
+    done = sum(1 for p in parties if p.status in PARTY_DONE)
+    holders = [p for p in parties if p.status in PARTY_HOLDING]
     failed = set(
         OutboxMessage.objects.filter(
             party__in=[p.pk for p in holders], status=OutboxStatus.FAILED
@@ -134,10 +140,10 @@ def contract_progress(contract: Contract) -> Progress:
 
 
 @dataclass(frozen=True)
-class LinkState:
-    """What an e-mailed link leads to. `state` is "ok" or the reason the link is dead."""
+class LinkLookup:
+    """What an e-mailed link leads to: its state (OK, or why it is dead) and the link, if any."""
 
-    state: str
+    state: LinkState
     link: Link | None = None
 
     @property
@@ -146,38 +152,26 @@ class LinkState:
         return self.link.party
 
 
-def sign_link_state(token: str) -> LinkState:
+def sign_link_state(token: str) -> LinkLookup:
     link = link_find(token, purpose="sign")
     if link is None:
-        return LinkState("invalid")
-    party, contract = link.party, link.party.contract
-    if contract.status == ContractStatus.CANCELLED:
-        return LinkState("cancelled", link)
-    if contract.status == ContractStatus.REJECTED:
-        return LinkState("rejected", link)
-    if contract.status == ContractStatus.COMPLETED:
-        return LinkState("completed", link)
-    if contract.status == ContractStatus.EXPIRED:
-        return LinkState("expired", link)
-    if party.status == PartyStatus.FORWARDED:
-        return LinkState("forwarded", link)
-    if party.status in (PartyStatus.AGREED, PartyStatus.SIGNED):
-        return LinkState("used", link)
-    if link.revoked_at is not None:
-        return LinkState("revoked", link)
-    if link.expires_at <= timezone.now():
-        return LinkState("expired", link)
-    if party.is_locked:
-        return LinkState("locked", link)
-    if party.status != PartyStatus.NOTIFIED:
-        return LinkState("invalid")
-    return LinkState("ok", link)
+        return LinkLookup(LinkState.INVALID)
+    party = link.party
+    state = sign_link_state_of(
+        contract_status=party.contract.status,
+        party_status=party.status,
+        revoked=link.revoked_at is not None,
+        expired=link.expires_at <= timezone.now(),
+        locked=party.is_locked,
+    )
+    return LinkLookup(state, link)
 
 
-def download_link_state(token: str) -> LinkState:
+def download_link_state(token: str) -> LinkLookup:
     link = link_find(token, purpose="download")
     if link is None:
-        return LinkState("invalid")
-    if link.revoked_at is not None or link.expires_at <= timezone.now():
-        return LinkState("expired", link)
-    return LinkState("ok", link)
+        return LinkLookup(LinkState.INVALID)
+    state = download_link_state_of(
+        revoked=link.revoked_at is not None, expired=link.expires_at <= timezone.now()
+    )
+    return LinkLookup(state, link)

@@ -266,7 +266,10 @@ LINK_DEAD_TEXT: dict[LinkState, _StrPromise] = {
 }
 
 #: HTTP status of a dead link's page: 404 for a link that never was, 410 for one that is gone.
-LINK_HTTP_STATUS: dict[LinkState, int] = {LinkState.OK: 200, LinkState.INVALID: 404}
+LINK_HTTP_STATUS: dict[LinkState, int] = {state: 410 for state in LinkState} | {
+    LinkState.OK: 200,
+    LinkState.INVALID: 404,
+}
 
 #: What a signing link shows, decided by the contract first …
 CONTRACT_LINK_STATE: dict[ContractStatus, LinkState | None] = {

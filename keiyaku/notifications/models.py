@@ -35,6 +35,11 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering = ["id"]
 
+    @property
+    def is_failed(self) -> bool:
+        """Given up on: refused for good, or every retry failed; the sender must act."""
+        return self.status == OutboxStatus.FAILED
+
 
 class CapturedMail(models.Model):
     """A message the capture back end kept instead of sending (trial organisations, R46).

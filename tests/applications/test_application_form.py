@@ -118,6 +118,22 @@ def test_the_link_shows_already_submitted_and_a_second_submission_is_refused(per
     assert len(mails_to(personas.sender.email)) == 1
 
 
+def test_a_submitted_link_says_when_in_either_language(personas):
+    contract = draft_contract(personas.sender)
+    send(contract, personas.sender)
+    link = application_link(COMPANY_MAIL)
+    assert submit(link).status_code == 200
+    submitted_at = Application.objects.get().submitted_at
+    assert submitted_at is not None
+    when = timezone.localtime(submitted_at).strftime("%Y-%m-%d %H:%M")
+
+    page = Client().get(link).content.decode()
+    assert 'data-state="submitted"' in page
+    assert f"{when} に提出を受け付けました" in page
+    english = Client(headers={"accept-language": "en"}).get(link).content.decode()
+    assert f"Received at {when}." in english and "提出" not in english
+
+
 def test_an_expired_link_cannot_be_used(personas):
     contract = draft_contract(personas.sender)
     application = send(contract, personas.sender)

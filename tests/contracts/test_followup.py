@@ -197,6 +197,32 @@ def test_sender_unlocks_a_locked_link_with_a_new_code(personas):
     assert party.status == PartyStatus.SIGNED
 
 
+def test_the_sender_may_correct_or_unlock_a_party_not_asked_yet(personas):
+    contract = sent(personas, A, B)
+    first, waiting = contract.parties.order_by("position")
+    assert waiting.status == PartyStatus.WAITING
+    staff = Client()
+    staff.force_login(personas.sender)
+    detail = f"/contracts/{contract.pk}/"
+
+    page = staff.get(detail).content.decode()
+    for party in (first, waiting):
+        assert f'action="{detail}parties/{party.pk}/email/"' in page
+        assert f'action="{detail}parties/{party.pk}/unlock/"' in page
+
+    response = staff.post(f"{detail}parties/{waiting.pk}/email/", {"email": "sato2@example.jp"})
+    assert response.status_code == 302
+    assert mails_to("sato2@example.jp") == []  # not its turn yet
+    agree(Client(), last_link(A.email), A.code)
+    assert len(mail_links("sato2@example.jp")) == 1
+    assert mails_to(B.email) == []
+
+    page = staff.get(detail).content.decode()  # the first has signed: nothing to correct
+    assert f'action="{detail}parties/{first.pk}/email/"' not in page
+    assert f'action="{detail}parties/{first.pk}/unlock/"' not in page
+    assert f'action="{detail}parties/{waiting.pk}/email/"' in page
+
+
 def test_forwarding_can_be_forbidden(personas):
     contract = draft_contract(personas.sender, externals=[A])
     contract.allow_forwarding = False

@@ -27,6 +27,7 @@ from keiyaku.contracts.services.boxes import box_values_clean
 from keiyaku.contracts.services.notify import party_notify, sender_notify
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance
+from keiyaku.contracts.states import CONTRACT_RUNNING, contract_sources, party_sources
 
 ALREADY_HANDLED = "この署名依頼はすでに処理されているか、受付を終了しています。"
 
@@ -71,9 +72,9 @@ def _claim(party: Party, to_status: str, **fields: object) -> None:
     """The party must still be waiting for its own action, in a running contract."""
     changed = Party.objects.filter(
         pk=party.pk,
-        status=PartyStatus.NOTIFIED,
+        status__in=party_sources(to_status),
         locked_at__isnull=True,
-        contract__status=ContractStatus.IN_PROGRESS,
+        contract__status__in=CONTRACT_RUNNING,
     ).update(status=to_status, **fields)
     if changed != 1:
         raise ContractError(ALREADY_HANDLED, code="already_handled")
@@ -162,7 +163,7 @@ def party_reject(*, party: Party, reason: str, meta: RequestMeta) -> None:
         now = timezone.now()
         _claim(party, PartyStatus.REJECTED, reason=reason[:2000])
         changed = Contract.objects.filter(
-            pk=party.contract_id, status=ContractStatus.IN_PROGRESS
+            pk=party.contract_id, status__in=contract_sources(ContractStatus.REJECTED)
         ).update(status=ContractStatus.REJECTED, status_reason=reason[:2000], last_activity_at=now)
         if changed != 1:
             raise ContractError(ALREADY_HANDLED, code="already_handled")

@@ -15,7 +15,7 @@ from django.db import transaction
 from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Box, BoxKind, Contract, ContractStatus, Document, Party
+from keiyaku.contracts.models import Box, BoxKind, Contract, Document, Party
 from keiyaku.contracts.selectors import document_page_sizes
 from keiyaku.contracts.timefmt import wareki
 from keiyaku.fonts import MissingGlyphError
@@ -33,7 +33,7 @@ BOX_EDITABLE = (*BOX_FIELDS, "party")
 
 
 def _require_draft(contract: Contract) -> None:
-    if contract.status != ContractStatus.DRAFT:
+    if not contract.is_editable:
         raise ContractError("送信済みの案件の入力欄は変更できません。", code="not_draft")
 
 

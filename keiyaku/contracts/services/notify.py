@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from keiyaku.contracts.links import link_issue
 from keiyaku.contracts.models import Contract, LinkPurpose, Party, PartyKind, PartyStatus
+from keiyaku.contracts.states import CONTRACT_RUNNING, party_sources
 from keiyaku.notifications.services import mail_queue
 
 
@@ -15,12 +16,25 @@ def absolute(path: str) -> str:
     return settings.PUBLIC_URL + path
 
 
-def party_notify(*, party: Party, template: str = "sign_request") -> None:
-    """It is this party's turn: mark it and send the request (or a reminder) with a fresh link."""
+def party_notify(*, party: Party, template: str = "sign_request") -> bool:
+    """It is this party's turn: mark it and send the request (or a reminder) with a fresh link.
+
+    A conditional update from the states that lead to 「署名待ち」, while the contract runs: a
+    party is asked once (two runs of the routing may both find it waiting), never again once
+    it acted, and never in a finished contract. A party the caller holds as already notified
+    is asked again (a reminder, a corrected address). Returns whether the request was sent.
+    """
+    sources = party_sources(PartyStatus.NOTIFIED)
+    if party.status == PartyStatus.NOTIFIED:
+        sources.append(PartyStatus.NOTIFIED)
+    now = timezone.now()
+    changed = Party.objects.filter(
+        pk=party.pk, status__in=sources, contract__status__in=CONTRACT_RUNNING
+    ).update(status=PartyStatus.NOTIFIED, notified_at=now)
+    if changed != 1:
+        return False
+    party.status, party.notified_at = PartyStatus.NOTIFIED, now
     token = link_issue(party=party, purpose=LinkPurpose.SIGN, days=settings.KEIYAKU_SIGN_LINK_DAYS)
-    Party.objects.filter(pk=party.pk).update(
-        status=PartyStatus.NOTIFIED, notified_at=timezone.now()
-    )
     contract = party.contract
     if party.is_approver:
         template = {"sign_request": "approval_request", "reminder": "approval_reminder"}.get(
@@ -41,6 +55,7 @@ def party_notify(*, party: Party, template: str = "sign_request") -> None:
             "days": settings.KEIYAKU_SIGN_LINK_DAYS,
         },
     )
+    return True
 
 
 def party_tell(*, party: Party, template: str, **context: object) -> None:

@@ -23,7 +23,14 @@ from keiyaku.contracts.models import (
 )
 from keiyaku.contracts.services.boxes import box_fill_for
 from keiyaku.contracts.services.notify import completion_notify
-from keiyaku.contracts.services.routing import ACTIVE, DONE, advance
+from keiyaku.contracts.services.routing import advance
+from keiyaku.contracts.states import (
+    CONTRACT_RUNNING,
+    PARTY_ACTIVE,
+    PARTY_DONE,
+    contract_sources,
+    party_sources,
+)
 from keiyaku.contracts.timefmt import jst_timestamp
 from keiyaku.signing import engine
 from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_context
@@ -59,7 +66,7 @@ def signature_apply(*, party_id: int) -> bool:
 def _sign_once(party_id: int) -> bool:
     party = Party.objects.select_related("contract__keyring").get(pk=party_id)
     contract = party.contract
-    if party.status != PartyStatus.AGREED or contract.status != ContractStatus.IN_PROGRESS:
+    if party.status not in party_sources(PartyStatus.SIGNED) or not contract.is_running:
         return False
     base = [(doc, doc.current_version()) for doc in contract.documents.all()]
     signer, timestamper = get_service_signer(), get_timestamper()
@@ -79,7 +86,9 @@ def _sign_once(party_id: int) -> bool:
     with transaction.atomic():
         now = timezone.now()
         changed = Party.objects.filter(
-            pk=party.pk, status=PartyStatus.AGREED, contract__status=ContractStatus.IN_PROGRESS
+            pk=party.pk,
+            status__in=party_sources(PartyStatus.SIGNED),
+            contract__status__in=CONTRACT_RUNNING,
         ).update(status=PartyStatus.SIGNED, signed_at=now)
         if changed != 1:
             return False  # another run signed first, or the contract stopped meanwhile
@@ -107,10 +116,10 @@ def _sign_once(party_id: int) -> bool:
 def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
     """Add validation data and a document timestamp (B-LTA), then announce completion (R21, R23)."""
     contract = Contract.objects.select_related("keyring").get(pk=contract_id)
-    if contract.status != ContractStatus.IN_PROGRESS:
+    if not contract.is_running:
         return False
-    parties = contract.parties.filter(status__in=ACTIVE)
-    if not parties.exists() or parties.exclude(status__in=DONE).exists():
+    parties = contract.parties.filter(status__in=PARTY_ACTIVE)
+    if not parties.exists() or parties.exclude(status__in=PARTY_DONE).exists():
         return False
     timestamper, context = get_timestamper(), get_validation_context()
     finals = []
@@ -122,9 +131,9 @@ def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
         finals.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
     with transaction.atomic():
         now = timezone.now()
-        changed = Contract.objects.filter(pk=contract.pk, status=ContractStatus.IN_PROGRESS).update(
-            status=ContractStatus.COMPLETED, completed_at=now, last_activity_at=now
-        )
+        changed = Contract.objects.filter(
+            pk=contract.pk, status__in=contract_sources(ContractStatus.COMPLETED)
+        ).update(status=ContractStatus.COMPLETED, completed_at=now, last_activity_at=now)
         if changed != 1:
             return False
         for doc, version, blob in finals:
@@ -152,13 +161,13 @@ def signature_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
     for party_id in Party.objects.filter(
         status=PartyStatus.AGREED,
         agreed_at__lte=limit,
-        contract__status=ContractStatus.IN_PROGRESS,
+        contract__status__in=CONTRACT_RUNNING,
     ).values_list("pk", flat=True):
         done += signature_apply(party_id=party_id)
     for contract in Contract.objects.filter(
-        status=ContractStatus.IN_PROGRESS, last_activity_at__lte=limit
+        status__in=CONTRACT_RUNNING, last_activity_at__lte=limit
     ):
-        parties = contract.parties.filter(status__in=ACTIVE)
-        if parties.exists() and not parties.exclude(status__in=DONE).exists():
+        parties = contract.parties.filter(status__in=PARTY_ACTIVE)
+        if parties.exists() and not parties.exclude(status__in=PARTY_DONE).exists():
             done += contract_finalize(contract_id=contract.pk)
     return done

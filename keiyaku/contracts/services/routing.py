@@ -12,16 +12,7 @@ from django.db import transaction
 
 from keiyaku.contracts.models import Contract, Party, PartyStatus
 from keiyaku.contracts.services.notify import party_notify
-
-# Parties that still take part (a forwarded party handed its place to another row).
-ACTIVE = [
-    PartyStatus.WAITING,
-    PartyStatus.NOTIFIED,
-    PartyStatus.AGREED,
-    PartyStatus.SIGNED,
-    PartyStatus.APPROVED,
-]
-DONE = {PartyStatus.SIGNED, PartyStatus.APPROVED}
+from keiyaku.contracts.states import PARTY_ACTIVE, party_sources
 
 
 def restep(contract: Contract) -> None:
@@ -42,14 +33,14 @@ def advance(contract: Contract) -> None:
     Idempotent: parties already asked are not asked again, so callers may run it after any
     change (send, agreement, approval, signature).
     """
-    parties = list(contract.parties.filter(status__in=ACTIVE).order_by("position"))
-    pending = [p for p in parties if p.status not in DONE]
+    parties = list(contract.parties.filter(status__in=PARTY_ACTIVE).order_by("position"))
+    pending = [p for p in parties if not p.is_done]
     if not pending:
         transaction.on_commit(lambda: _enqueue_finalize(contract.pk))
         return
     current = min(p.step for p in pending)
     for party in pending:
-        if party.step == current and party.status == PartyStatus.WAITING:
+        if party.step == current and party.status in party_sources(PartyStatus.NOTIFIED):
             party_notify(party=party)
 
 

@@ -19,7 +19,6 @@ from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import (
     Box,
     Contract,
-    ContractStatus,
     ContractTemplate,
     Party,
     PartyKind,
@@ -108,7 +107,7 @@ def template_apply(
     meta: RequestMeta = SYSTEM,
 ) -> list[Party]:
     """Set a draft's routing from a template; `fills` names each external slot in order."""
-    if contract.status != ContractStatus.DRAFT or contract.parties.exists():
+    if not contract.is_editable or contract.parties.exists():
         raise ContractError(
             "テンプレートは署名者が未設定の下書きにだけ適用できます。", code="not_empty"
         )

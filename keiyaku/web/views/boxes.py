@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from keiyaku.accounts.permissions import can_edit_contracts, contract_editor_required
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Box, Contract, ContractStatus
+from keiyaku.contracts.models import Box, Contract
 from keiyaku.contracts.selectors import contract_for, document_page_sizes
 from keiyaku.contracts.services.boxes import BOX_EDITABLE, box_create, box_delete, box_update
 from keiyaku.web.views.staff import StaffRequest
@@ -77,7 +77,7 @@ def _state(contract: Contract, staff: Any) -> dict[str, Any]:
         "documents": documents,
         "parties": parties,
         "boxes": [box_json(b) for b in Box.objects.filter(document__contract=contract)],
-        "editable": contract.status == ContractStatus.DRAFT and can_edit_contracts(staff),
+        "editable": contract.is_editable and can_edit_contracts(staff),
     }
 
 

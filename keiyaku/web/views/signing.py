@@ -26,7 +26,7 @@ from keiyaku.contracts import services
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, Document, DocumentVersion, Party, PartyKind
 from keiyaku.contracts.selectors import (
-    LinkState,
+    LinkLookup,
     document_final_versions,
     document_page_sizes,
     documents_shown_to,
@@ -34,42 +34,48 @@ from keiyaku.contracts.selectors import (
     sign_link_state,
 )
 from keiyaku.contracts.services.boxes import box_values_clean
+from keiyaku.contracts.states import LINK_DEAD_TEXT, LINK_HTTP_STATUS, LinkState
 from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
 from keiyaku.web.page_images import page_png
 from keiyaku.web.views.responses import pdf_response, png_response
 
-DEAD_LINK_STATUS = {"invalid": 404}
-
 
 def _session_key(party: Party) -> str:
     return f"keiyaku.sign.{party.pk}"
 
 
-def _dead(request: HttpRequest, state: LinkState) -> HttpResponse:
+def _dead(request: HttpRequest, lookup: LinkLookup) -> HttpResponse:
+    """The page of a dead link: its state's title and text (states.py) and HTTP status."""
+    organisation = lookup.link.party.contract.organisation.name if lookup.link else ""
     return render(
         request,
         "web/sign_dead.html",
-        {"state": state.state, "link": state.link},
-        status=DEAD_LINK_STATUS.get(state.state, 410),
+        {
+            "state": lookup.state,
+            "heading": lookup.state.label,
+            # Only the locked page names the organisation; the other texts have no placeholder.
+            "text": LINK_DEAD_TEXT[lookup.state] % {"organisation": organisation},
+        },
+        status=LINK_HTTP_STATUS[lookup.state],
     )
 
 
-def _link_party(request: HttpRequest, state: LinkState) -> Party | HttpResponse:
+def _link_party(request: HttpRequest, lookup: LinkLookup) -> Party | HttpResponse:
     """The party behind a live link, or the page to show instead: the allow-list's refusal
     for a staff party outside the list (before anything about the link is shown), or why the
     link is dead."""
-    if state.link is not None:
-        party = state.link.party
+    if lookup.link is not None:
+        party = lookup.link.party
         if party.kind == PartyKind.STAFF:
             staff = party.staff
             organisation = staff.organisation if staff is not None else None
             if not organisation_allows(request, organisation or party.contract.organisation):
                 return ip_refusal(request)
-    if state.state != "ok":
-        return _dead(request, state)
-    return state.party
+    if lookup.state != LinkState.OK:
+        return _dead(request, lookup)
+    return lookup.party
 
 
 def _authorised(request: HttpRequest, party: Party) -> bool:
@@ -93,15 +99,15 @@ def _gate(request: HttpRequest, token: str) -> Party | HttpResponse:
 @never_cache
 @rate_limited("access-code", "KEIYAKU_RATE_ACCESS_CODE")
 def sign_entry(request: HttpRequest, token: str) -> HttpResponse:
-    state = sign_link_state(token)
-    party = _link_party(request, state)
+    lookup = sign_link_state(token)
+    party = _link_party(request, lookup)
     if isinstance(party, HttpResponse):
         return party
     if party.kind == PartyKind.STAFF:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if request.user.pk != party.staff_id:
-            return _dead(request, LinkState("invalid"))
+            return _dead(request, LinkLookup(LinkState.INVALID))
         return redirect("sign-documents", token)
     if _authorised(request, party):
         return redirect("sign-documents", token)
@@ -116,7 +122,7 @@ def sign_entry(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("sign-documents", token)
         party.refresh_from_db()
         if party.is_locked:
-            return _dead(request, LinkState("locked", state.link))
+            return _dead(request, LinkLookup(LinkState.LOCKED, lookup.link))
         error = _("アクセスコードが正しくありません。")
     return render(
         request,

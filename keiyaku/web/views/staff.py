@@ -379,7 +379,7 @@ def document_download(request: StaffRequest, contract_id, document_id, which: st
         blob, name = document.original, document.filename
     else:
         blob, name = document.current_version().blob, document.filename
-        if document.contract.status == "completed":
+        if document.contract.is_concluded:
             name = _("署名済み_%(filename)s") % {"filename": document.filename}
     audit_record(
         event="document.download",
@@ -403,7 +403,7 @@ def document_page(request: StaffRequest, contract_id, document_id, page: int) ->
 @login_required
 def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
-    if contract.status != "completed":
+    if not contract.is_concluded:
         raise Http404
     audit_record(
         event="certificate.download",
