@@ -14,8 +14,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Role
+from keiyaku.refusals import NotAllowed
 
 CONTRACT_EDIT_ROLES = frozenset({Role.ADMIN, Role.SENDER})
 
@@ -48,6 +50,25 @@ def check_org_admin(staff: Any) -> None:
         raise PermissionDenied
 
 
+def is_operator(user: Any) -> bool:
+    """The platform operator: an active superuser (adds organisations and their first admin)."""
+    return bool(user is not None and user.is_active and user.is_superuser)
+
+
+def require_org_admin(actor: Any, organisation: Any) -> None:
+    """For services: `actor` administers `organisation` (the same rule as `org_admin_required`,
+    and the organisation must be the actor's own). `None` is keiyaku itself (a management
+    command, the demo seed) and is allowed.
+
+    Raises:
+        NotAllowed: anyone else (code ``forbidden``).
+    """
+    if actor is None:
+        return
+    if not is_org_admin(actor) or organisation is None or actor.organisation_id != organisation.pk:
+        raise NotAllowed(_("この組織を管理する権限がありません。"))
+
+
 def contract_editor_required(
     view: Callable[..., HttpResponseBase],
 ) -> Callable[..., HttpResponseBase]:
@@ -77,7 +98,7 @@ def operator_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Ht
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not (request.user.is_active and request.user.is_superuser):
+        if not is_operator(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 

@@ -1,7 +1,9 @@
 """Writes for organisations, departments and staff (R1, R2, R35, R36, R38).
 
 Each runs in one transaction and writes its audit entry there; e-mail to new staff is queued in
-the same transaction and delivered after commit.
+the same transaction and delivered after commit. The administration writes check the actor
+themselves (`require_org_admin`; the platform operator's writes `_require_operator`); an actor
+of None is keiyaku itself (a management command, the demo seed).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Department, Organisation, Role, Staff
 from keiyaku.accounts.network import address_allowed, parse_networks
+from keiyaku.accounts.permissions import is_operator, require_org_admin
 from keiyaku.accounts.selectors import department_with_descendants
 from keiyaku.accounts.tokens import welcome_tokens
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
-from keiyaku.refusals import Refusal
+from keiyaku.refusals import NotAllowed, Refusal
 
 
 class AccountsError(Refusal):
@@ -29,6 +32,12 @@ class AccountsError(Refusal):
 
 
 # --- organisations -----------------------------------------------------------------------------
+
+
+def _require_operator(actor: Any) -> None:
+    """Organisations are added by the platform operator (or by keiyaku itself: None)."""
+    if actor is not None and not is_operator(actor):
+        raise NotAllowed(_("組織を追加する権限がありません。"))
 
 
 @transaction.atomic
@@ -41,6 +50,7 @@ def organisation_create(
     meta: RequestMeta = SYSTEM,
 ) -> Organisation:
     """A new organisation. A trial one (練習用組織, R46) never has its mail sent."""
+    _require_operator(actor)
     if Organisation.objects.filter(slug=slug).exists():
         raise AccountsError(_("この識別名（%(slug)s）は既に使われています。") % {"slug": slug})
     organisation = Organisation.objects.create(name=name, slug=slug, is_trial=is_trial)
@@ -70,6 +80,7 @@ def organisation_update_settings(
     An allow-list that would shut out the admin's own current address is refused unless the
     admin confirms it, so nobody locks themselves out by a typing mistake.
     """
+    require_org_admin(actor, organisation)
     lines = [line.strip() for line in ip_allowlist.splitlines() if line.strip()]
     _networks, bad = parse_networks(lines)
     if bad:
@@ -139,6 +150,7 @@ def department_create(
     parent: Department | None = None,
     meta: RequestMeta = SYSTEM,
 ) -> Department:
+    require_org_admin(actor, organisation)
     name = _check_department(organisation, name, parent, None)
     department = Department.objects.create(organisation=organisation, name=name, parent=parent)
     audit_record(
@@ -162,6 +174,7 @@ def department_update(
     meta: RequestMeta = SYSTEM,
 ) -> Department:
     organisation = department.organisation
+    require_org_admin(actor, organisation)
     name = _check_department(organisation, name, parent, department.pk)
     if parent is not None and parent.pk in department_with_descendants(department.pk):
         raise AccountsError(_("自分自身や下位の所属を上位の所属にはできません。"))
@@ -209,7 +222,11 @@ def staff_create(
     roles: Iterable[str] = (Role.SENDER,),
     kana: str = "",
 ) -> Staff:
-    """A staff member; without a password the account has none until the person sets one."""
+    """A staff member; without a password the account has none until the person sets one.
+
+    keiyaku's own primitive (the demo seed, sign-in by an identity provider, the services
+    below), with no actor and no audit entry: administrators register staff through
+    `staff_invite`, which checks them."""
     staff = Staff(
         organisation=organisation,
         username=username,
@@ -289,6 +306,33 @@ def staff_invite(
     meta: RequestMeta = SYSTEM,
 ) -> Staff:
     """Register a staff member without a password and e-mail them the link to set one."""
+    require_org_admin(actor, organisation)
+    return _staff_invite(
+        organisation=organisation,
+        actor=actor,
+        username=username,
+        display_name=display_name,
+        email=email,
+        department=department,
+        roles=roles,
+        kana=kana,
+        meta=meta,
+    )
+
+
+def _staff_invite(
+    *,
+    organisation: Organisation,
+    actor: Staff | None,
+    username: str,
+    display_name: str,
+    email: str,
+    department: Department | None,
+    roles: Iterable[str],
+    kana: str = "",
+    meta: RequestMeta = SYSTEM,
+) -> Staff:
+    """`staff_invite` once the actor's right is settled."""
     _check_staff_fields(
         organisation, username=username, email=email, department=department, staff_id=None
     )
@@ -354,6 +398,7 @@ def staff_update(
     """Edit a staff member. Staff are disabled, never deleted; an organisation keeps an admin."""
     organisation = staff.organisation
     assert organisation is not None
+    require_org_admin(actor, organisation)
     roles = _check_roles(roles)
     _check_staff_fields(
         organisation, username=username, email=email, department=department, staff_id=staff.pk
@@ -406,6 +451,7 @@ def staff_import_apply(
     """Register or update every row of a staff CSV, or nothing when any row is bad (R35)."""
     from keiyaku.accounts.csv_import import staff_csv_plan
 
+    require_org_admin(actor, organisation)
     plan = staff_csv_plan(data, organisation=organisation, update=update)
     if not plan.ok:
         raise AccountsError(_("CSVに誤りがあるため、登録しませんでした。"))
@@ -459,11 +505,12 @@ def organisation_create_with_admin(
     """A new organisation and its first admin, who gets the e-mail to set a password.
 
     For a trial organisation that e-mail, like all its mail, is kept in the mailbox (R46).
+    The platform operator's (or keiyaku's own, actor None): the organisation has no admin yet.
     """
     organisation = organisation_create(
         name=name, slug=slug, is_trial=is_trial, actor=actor, meta=meta
     )
-    admin = staff_invite(
+    admin = _staff_invite(
         organisation=organisation,
         actor=actor,
         username=admin_username,

@@ -20,8 +20,9 @@ from keiyaku.accounts.models import Staff
 from keiyaku.applications.models import Application, ApplicationStatus
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Contract, Party, PartyKind
-from keiyaku.contracts.services import party_add
+from keiyaku.contracts.models import Contract, Party
+from keiyaku.contracts.permissions import require_contract_change
+from keiyaku.contracts.services.drafting import party_add_from_application
 from keiyaku.contracts.states import CONTRACT_EDITABLE
 from keiyaku.notifications.services import mail_queue
 
@@ -88,6 +89,7 @@ def application_send(
     The link's token (192 bits) is in the e-mail only; the row keeps its SHA-256. It expires
     after KEIYAKU_APPLICATION_LINK_DAYS.
     """
+    require_contract_change(actor, contract)
     company, email = company.strip(), email.strip()
     if not company or not email:
         raise ContractError("会社名とメールアドレスを入力してください。", code="application")
@@ -187,10 +189,9 @@ def application_submit(
                 raise ContractError("この利用申出書はすでに提出されています。", code="submitted")
             raise ContractError("このリンクの有効期限が切れています。", code="expired")
         sender = contract.created_by
-        party = party_add(
+        party = party_add_from_application(
             contract=contract,
             actor=sender,
-            kind=PartyKind.EXTERNAL,
             company=answers.company,
             name=answers.name,
             email=answers.email,

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Organisation, Role, Staff
+from keiyaku.accounts.permissions import require_org_admin
 from keiyaku.accounts.services import staff_create
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.outbound_http import OutboundRefused, url_check
@@ -308,6 +309,8 @@ def recovery_codes_left(staff: Staff) -> int:
 @transaction.atomic
 def totp_remove(*, staff: Staff, actor: Staff, meta: RequestMeta) -> None:
     """Remove a staff member's TOTP (by themselves where allowed, or by an admin)."""
+    if actor.pk != staff.pk:
+        require_org_admin(actor, staff.organisation)
     StaffSignIn.objects.filter(staff=staff).update(
         totp_secret_sealed="", totp_enrolled_at=None, totp_last_step=None
     )
@@ -325,15 +328,10 @@ def totp_remove(*, staff: Staff, actor: Staff, meta: RequestMeta) -> None:
 # --- administration --------------------------------------------------------------------------
 
 
-def _require_admin(actor: Staff, organisation: Organisation) -> None:
-    if actor.organisation_id != organisation.pk or not actor.has_role(Role.ADMIN):
-        raise PermissionError("not an administrator of this organisation")
-
-
 @transaction.atomic
 def lock_release(*, staff: Staff, actor: Staff, meta: RequestMeta) -> None:
     assert staff.organisation is not None
-    _require_admin(actor, staff.organisation)
+    require_org_admin(actor, staff.organisation)
     StaffSignIn.objects.filter(staff=staff).update(failed_attempts=0, locked_at=None)
     audit_record(
         event="login.unlock",
@@ -364,7 +362,7 @@ class PolicyValues:
 def organisation_signin_update(
     *, organisation: Organisation, actor: Staff, values: PolicyValues, meta: RequestMeta
 ) -> OrganisationSignIn:
-    _require_admin(actor, organisation)
+    require_org_admin(actor, organisation)
     if values.oidc_match not in OidcMatch.values:
         raise SignInRefused(_("照合方法が正しくありません。"))
     if values.oidc_issuer:

@@ -14,6 +14,7 @@ from keiyaku.accounts.services import (
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.selectors import contracts_visible_to
 from keiyaku.contracts.services.sharing import contract_share_add, contract_share_remove
+from keiyaku.refusals import NotAllowed
 from tests.flow import draft_contract
 
 
@@ -50,9 +51,7 @@ def test_sharing_with_a_department_or_a_person(personas, contract):
 
 
 def test_viewers_cannot_share(personas, contract):
-    from django.core.exceptions import PermissionDenied
-
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotAllowed):
         contract_share_add(contract=contract, actor=personas.viewer, staff=personas.mayor)
 
 

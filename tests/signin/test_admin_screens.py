@@ -27,12 +27,16 @@ def logged_in(staff) -> Client:
 
 
 def test_only_admins_see_the_screens(personas, admin):
+    # The rule of every administration screen: a member who is not an admin is forbidden.
     for url in ["/signin/settings/", "/signin/locks/"]:
         assert logged_in(admin).get(url).status_code == 200
-        assert logged_in(personas.sender).get(url).status_code == 404
-        assert logged_in(personas.sender).post(url, SETTINGS).status_code == 404
+        assert logged_in(personas.sender).get(url).status_code == 403
+        assert logged_in(personas.sender).post(url, SETTINGS).status_code == 403
         assert Client().get(url)["Location"].startswith("/login/")
-    assert logged_in(personas.sender).post(f"/signin/locks/{admin.pk}/unlock/").status_code == 404
+    assert logged_in(personas.sender).post(f"/signin/locks/{admin.pk}/unlock/").status_code == 403
+    assert (
+        logged_in(personas.sender).post(f"/signin/locks/{admin.pk}/reset-totp/").status_code == 403
+    )
 
 
 def test_admin_saves_the_settings_of_their_own_organisation(personas, admin):

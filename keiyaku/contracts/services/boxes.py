@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from django.db import transaction
 
@@ -16,6 +17,7 @@ from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, BoxKind, Contract, Document, Party
+from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.selectors import document_page_sizes
 from keiyaku.contracts.timefmt import wareki
 from keiyaku.fonts import MissingGlyphError
@@ -35,6 +37,15 @@ BOX_EDITABLE = (*BOX_FIELDS, "party")
 def _require_draft(contract: Contract) -> None:
     if not contract.is_editable:
         raise ContractError("送信済みの案件の入力欄は変更できません。", code="not_draft")
+
+
+def _lock_draft(contract_id: Any) -> Contract:
+    """Lock the contract row for the rest of the transaction, then check it is still a draft:
+    a box edit racing with 「送信」 lands before the send's final check (which notices it) or
+    finds the contract sent."""
+    contract = Contract.objects.select_for_update().get(pk=contract_id)
+    _require_draft(contract)
+    return contract
 
 
 def _number(data: Mapping[str, object], key: str) -> float:
@@ -110,14 +121,14 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
 def box_create(
     *, document: Document, actor: Staff, data: Mapping[str, object], meta: RequestMeta = SYSTEM
 ) -> Box:
-    contract = document.contract
-    _require_draft(contract)
+    require_contract_change(actor, document.contract)
     missing = [key for key in ("page", *BOX_GEOMETRY, "party") if key not in data]
     if missing:
         raise ContractError(f"{', '.join(missing)} を指定してください。", code=missing[0])
-    box = Box(document=document)
-    _apply(box, data)
     with transaction.atomic():
+        contract = _lock_draft(document.contract_id)
+        box = Box(document=document)
+        _apply(box, data)
         box.save()
         audit_record(
             event="box.add",
@@ -133,11 +144,11 @@ def box_create(
 def box_update(
     *, box: Box, actor: Staff, data: Mapping[str, object], meta: RequestMeta = SYSTEM
 ) -> Box:
-    contract = box.document.contract
-    _require_draft(contract)
-    _apply(box, {key: value for key, value in data.items() if key in BOX_EDITABLE})
+    require_contract_change(actor, box.document.contract)
     with transaction.atomic():
-        box.save()
+        contract = _lock_draft(box.document.contract_id)
+        _apply(box, {key: value for key, value in data.items() if key in BOX_EDITABLE})
+        box.save(force_update=True)
         audit_record(
             event="box.update",
             organisation=contract.organisation,
@@ -150,9 +161,9 @@ def box_update(
 
 
 def box_delete(*, box: Box, actor: Staff, meta: RequestMeta = SYSTEM) -> None:
-    contract = box.document.contract
-    _require_draft(contract)
+    require_contract_change(actor, box.document.contract)
     with transaction.atomic():
+        contract = _lock_draft(box.document.contract_id)
         audit_record(
             event="box.delete",
             organisation=contract.organisation,

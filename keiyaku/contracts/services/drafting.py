@@ -1,4 +1,14 @@
-"""Drafting and sending a contract (staff side)."""
+"""Drafting and sending a contract (staff side).
+
+Every service checks the actor's right itself (`keiyaku.contracts.permissions`), so a view,
+an API view and a job cannot forget it.
+
+Every draft edit locks the contract row first and checks the state on the locked row;
+`contract_send` takes the same lock before it changes the state. An edit therefore either
+lands before the send's final check, which notices it, or finds the contract sent and is
+refused. (On PostgreSQL the lock is `SELECT … FOR UPDATE`; on SQLite every write transaction
+starts IMMEDIATE and so runs alone.)
+"""
 
 from __future__ import annotations
 
@@ -6,17 +16,20 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Role, Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import (
+    Box,
     Contract,
     ContractStatus,
     Document,
@@ -26,8 +39,10 @@ from keiyaku.contracts.models import (
     PartyRole,
     VersionKind,
 )
+from keiyaku.contracts.permissions import require_contract_change, require_contract_editor
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance, restep
+from keiyaku.contracts.states import CONTRACT_EDITABLE, contract_is_editable
 from keiyaku.contracts.timefmt import JST
 from keiyaku.signing import engine
 from keiyaku.signing.boxes import BoxSpec
@@ -46,23 +61,42 @@ def _touch(contract: Contract) -> None:
     Contract.objects.filter(pk=contract.pk).update(last_activity_at=timezone.now())
 
 
-def _require_draft(contract: Contract) -> None:
-    if contract.status != ContractStatus.DRAFT:
-        raise ContractError("送信済みの案件は変更できません。", code="not_draft")
+def _not_draft() -> ContractError:
+    return ContractError(_("送信済みの案件は変更できません。"), code="not_draft")
+
+
+def _lock_draft(contract_id: Any) -> Contract:
+    """The contract row, locked until the transaction ends; refused unless still editable.
+
+    The state is read after the lock: the object a caller holds may be older than a send.
+    """
+    contract = Contract.objects.select_for_update().get(pk=contract_id)
+    if not contract_is_editable(contract):
+        raise _not_draft()
+    return contract
+
+
+def _lock_party(party: Party) -> tuple[Contract, Party | None]:
+    """Lock the party's draft (`_lock_draft`) and read the party again under the lock: None
+    when a concurrent edit removed it."""
+    contract = _lock_draft(party.contract_id)
+    return contract, Party.objects.filter(pk=party.pk, contract=contract).first()
 
 
 def _ingest_all(uploads: Sequence[Upload], *, already: int, already_bytes: int) -> list[Ingested]:
     """Check every upload before anything is stored: all are accepted or none."""
     if already + len(uploads) > settings.KEIYAKU_MAX_FILES:
         raise ContractError(
-            f"1つの案件に登録できるファイルは{settings.KEIYAKU_MAX_FILES}件までです。",
+            _("1つの案件に登録できるファイルは%(count)s件までです。")
+            % {"count": settings.KEIYAKU_MAX_FILES},
             code="too_many_files",
         )
     total = already_bytes + sum(len(u.data) for u in uploads)
     if total > settings.KEIYAKU_MAX_CONTRACT_BYTES:
         limit = settings.KEIYAKU_MAX_CONTRACT_BYTES // (1024 * 1024)
         raise ContractError(
-            f"1つの案件のファイルの合計は{limit}MBまでです。", code="contract_too_large"
+            _("1つの案件のファイルの合計は%(limit)sMBまでです。") % {"limit": limit},
+            code="contract_too_large",
         )
     results = []
     for upload in uploads:
@@ -109,19 +143,25 @@ def contract_create(
     allow_forwarding: bool = True,
     meta: RequestMeta = SYSTEM,
 ) -> Contract:
-    """Create a draft with its documents. Refused uploads leave nothing behind."""
+    """Create a draft with its documents. Refused uploads leave nothing behind.
+
+    Only a sender or an admin creates contracts (`require_contract_editor`).
+    """
+    require_contract_editor(actor)
     if not title.strip():
-        raise ContractError("案件名を入力してください。", code="title_required")
+        raise ContractError(_("案件名を入力してください。"), code="title_required")
     if period_start and period_end and period_end < period_start:
-        raise ContractError("契約期間の終了日が開始日より前です。", code="period")
+        raise ContractError(_("契約期間の終了日が開始日より前です。"), code="period")
     if amount is not None and amount < 0:
-        raise ContractError("取引金額は0以上で入力してください。", code="amount")
+        raise ContractError(_("取引金額は0以上で入力してください。"), code="amount")
     if not uploads:
-        raise ContractError("契約書のPDFを1つ以上選択してください。", code="no_files")
+        raise ContractError(_("契約書のPDFを1つ以上選択してください。"), code="no_files")
     require_printable(案件名=title, 管理番号=management_number)
     ingested = _ingest_all(uploads, already=0, already_bytes=0)
     if actor.organisation is None:
-        raise ContractError("組織に所属する職員だけが案件を作成できます。", code="no_organisation")
+        raise ContractError(
+            _("組織に所属する職員だけが案件を作成できます。"), code="no_organisation"
+        )
     now = timezone.now()
     contract = Contract.objects.create(
         organisation=actor.organisation,
@@ -158,7 +198,8 @@ def contract_create(
 def document_add(
     *, contract: Contract, actor: Staff, upload: Upload, meta: RequestMeta = SYSTEM
 ) -> Document:
-    _require_draft(contract)
+    require_contract_change(actor, contract)
+    contract = _lock_draft(contract.pk)
     existing = contract.documents.count()
     size = contract.documents.aggregate(total=Sum("original__size"))["total"] or 0
     (ingested,) = _ingest_all([upload], already=existing, already_bytes=size)
@@ -180,13 +221,17 @@ def document_add(
 
 @transaction.atomic
 def document_remove(*, document: Document, actor: Staff, meta: RequestMeta = SYSTEM) -> None:
-    contract = document.contract
-    _require_draft(contract)
+    """Remove a document from a draft and number the rest 1..n; the last one stays."""
+    require_contract_change(actor, document.contract)
+    contract = _lock_draft(document.contract_id)
+    current = Document.objects.filter(pk=document.pk, contract=contract).first()
+    if current is None:
+        return  # a concurrent request removed it already
     if contract.documents.count() <= 1:
-        raise ContractError("契約書は1つ以上必要です。", code="last_document")
-    filename = document.filename
-    document.versions.all().delete()
-    document.delete()
+        raise ContractError(_("契約書は1つ以上必要です。"), code="last_document")
+    filename = current.filename
+    current.versions.all().delete()
+    current.delete()
     for position, doc in enumerate(contract.documents.order_by("position"), start=1):
         Document.objects.filter(pk=doc.pk).update(position=position + 1000)
     for position, doc in enumerate(contract.documents.order_by("position"), start=1):
@@ -206,7 +251,7 @@ def clean_access_code(code: str) -> str:
     code = code.strip()
     if not 4 <= len(code) <= 32 or not code.isascii() or not code.isprintable():
         raise ContractError(
-            "アクセスコードは半角英数字4〜32文字で入力してください。", code="access_code"
+            _("アクセスコードは半角英数字4〜32文字で入力してください。"), code="access_code"
         )
     return code
 
@@ -231,25 +276,90 @@ def party_add(
     External parties sign and need an access code (R7). Staff sign (contracting authority) or
     approve (事前承認, no signature in the PDF). `parallel` joins the previous party's step.
     """
-    _require_draft(contract)
+    require_contract_change(actor, contract)
+    return _party_append(
+        _lock_draft(contract.pk),
+        actor=actor,
+        kind=kind,
+        name=name,
+        email=email,
+        company=company,
+        access_code=access_code,
+        staff=staff,
+        role=role,
+        parallel=parallel,
+        meta=meta,
+    )
+
+
+@transaction.atomic
+def party_add_from_application(
+    *,
+    contract: Contract,
+    actor: Staff,
+    company: str,
+    name: str,
+    email: str,
+    access_code: str,
+    meta: RequestMeta = SYSTEM,
+) -> Party:
+    """Append the company that answered an application (R14) as an external signer.
+
+    The company acts for itself, so no staff right is checked here: the sender's was checked
+    when the application was sent (`application_send`). `actor` is that sender, in whose name
+    the party is recorded, even if their role has changed since. The draft is locked and
+    checked as in `party_add`.
+    """
+    return _party_append(
+        _lock_draft(contract.pk),
+        actor=actor,
+        kind=PartyKind.EXTERNAL,
+        name=name,
+        email=email,
+        company=company,
+        access_code=access_code,
+        staff=None,
+        role=PartyRole.SIGNER,
+        parallel=False,
+        meta=meta,
+    )
+
+
+def _party_append(
+    contract: Contract,
+    *,
+    actor: Staff,
+    kind: str,
+    name: str,
+    email: str,
+    company: str,
+    access_code: str,
+    staff: Staff | None,
+    role: str,
+    parallel: bool,
+    meta: RequestMeta,
+) -> Party:
+    """The party of `party_add` on a draft already locked by the caller."""
     count = contract.parties.count()
     if count >= settings.KEIYAKU_MAX_PARTIES:
         raise ContractError(
-            f"署名者は{settings.KEIYAKU_MAX_PARTIES}名まで設定できます。", code="too_many_parties"
+            _("署名者は%(count)s名まで設定できます。") % {"count": settings.KEIYAKU_MAX_PARTIES},
+            code="too_many_parties",
         )
     if role not in PartyRole.values:
-        raise ContractError("署名者の役割が不正です。", code="role")
+        raise ContractError(_("署名者の役割が不正です。"), code="role")
     if kind == PartyKind.STAFF:
         if (
             staff is None
             or staff.organisation_id != contract.organisation_id
             or not staff.is_active
         ):
-            raise ContractError("職員を選択してください。", code="staff_required")
+            raise ContractError(_("職員を選択してください。"), code="staff_required")
         needed = Role.APPROVER if role == PartyRole.APPROVER else Role.SIGNER
         if not staff.has_role(needed):
             raise ContractError(
-                f"{staff.label} さんには「{Role(needed).label}」の権限がありません。",
+                _("%(name)s さんには「%(role)s」の権限がありません。")
+                % {"name": staff.label, "role": Role(needed).label},
                 code="staff_role",
             )
         party = Party(
@@ -262,9 +372,9 @@ def party_add(
         )
     elif kind == PartyKind.EXTERNAL:
         if role != PartyRole.SIGNER:
-            raise ContractError("承認者は職員から選択してください。", code="role")
+            raise ContractError(_("承認者は職員から選択してください。"), code="role")
         if not name.strip() or not email.strip():
-            raise ContractError("署名者の氏名とメールアドレスを入力してください。", code="party")
+            raise ContractError(_("署名者の氏名とメールアドレスを入力してください。"), code="party")
         require_printable(会社名=company, 氏名=name, メールアドレス=email)
         party = Party(
             kind=kind,
@@ -274,7 +384,7 @@ def party_add(
             access_code=make_password(clean_access_code(access_code)),
         )
     else:
-        raise ContractError("署名者の種別が不正です。", code="kind")
+        raise ContractError(_("署名者の種別が不正です。"), code="kind")
     party.contract = contract
     party.position = (contract.parties.aggregate(m=Max("position"))["m"] or 0) + 1
     party.parallel = parallel and party.position > 1
@@ -301,10 +411,13 @@ def _renumber(contract: Contract, ordered: list[Party]) -> None:
 
 @transaction.atomic
 def party_remove(*, party: Party, actor: Staff, meta: RequestMeta = SYSTEM) -> None:
-    contract = party.contract
-    _require_draft(contract)
-    detail = {"position": party.position, "name": party.name}
-    party.delete()
+    """Remove a party (and the boxes it was to fill) from a draft; the rest close up."""
+    require_contract_change(actor, party.contract)
+    contract, current = _lock_party(party)
+    if current is None:
+        return  # a concurrent request removed it already
+    detail = {"position": current.position, "name": current.name}
+    current.delete()
     _renumber(contract, list(contract.parties.order_by("position")))
     audit_record(
         event="party.remove",
@@ -320,10 +433,12 @@ def party_remove(*, party: Party, actor: Staff, meta: RequestMeta = SYSTEM) -> N
 @transaction.atomic
 def party_move(*, party: Party, actor: Staff, offset: int, meta: RequestMeta = SYSTEM) -> None:
     """Move a party earlier (offset -1) or later (+1) in the order (R6)."""
-    contract = party.contract
-    _require_draft(contract)
+    require_contract_change(actor, party.contract)
+    contract, current = _lock_party(party)
+    if current is None:
+        return
     ordered = list(contract.parties.order_by("position"))
-    index = next(i for i, p in enumerate(ordered) if p.pk == party.pk)
+    index = next(i for i, p in enumerate(ordered) if p.pk == current.pk)
     target = index + offset
     if not 0 <= target < len(ordered):
         return
@@ -334,7 +449,7 @@ def party_move(*, party: Party, actor: Staff, offset: int, meta: RequestMeta = S
         organisation=contract.organisation,
         actor=actor,
         subject=contract.audit_subject,
-        detail={"name": party.name, "to": target + 1},
+        detail={"name": current.name, "to": target + 1},
         meta=meta,
     )
     _touch(contract)
@@ -345,16 +460,18 @@ def party_set_parallel(
     *, party: Party, actor: Staff, parallel: bool, meta: RequestMeta = SYSTEM
 ) -> None:
     """Join the previous party's step (sign at the same time) or start a step of its own."""
-    contract = party.contract
-    _require_draft(contract)
-    Party.objects.filter(pk=party.pk).update(parallel=parallel and party.position > 1)
+    require_contract_change(actor, party.contract)
+    contract, current = _lock_party(party)
+    if current is None:
+        return
+    Party.objects.filter(pk=current.pk).update(parallel=parallel and current.position > 1)
     restep(contract)
     audit_record(
         event="party.move",
         organisation=contract.organisation,
         actor=actor,
         subject=contract.audit_subject,
-        detail={"name": party.name, "parallel": parallel},
+        detail={"name": current.name, "parallel": parallel},
         meta=meta,
     )
     _touch(contract)
@@ -366,16 +483,59 @@ def default_deadline(now: datetime) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=JST)
 
 
-def _prepare_documents(contract: Contract, field_names: list[str]) -> dict[int, tuple[int, bytes]]:
+@dataclass(frozen=True)
+class _Source:
+    """What a send prepares: the routing and, per document, the version and the boxes."""
+
+    parties: list[Party]
+    documents: list[tuple[Document, DocumentVersion, list[Box]]]
+
+    @classmethod
+    def read(cls, contract: Contract) -> _Source:
+        return cls(
+            parties=list(contract.parties.order_by("position", "pk")),
+            documents=[
+                (document, document.current_version(), list(document.boxes.all()))
+                for document in contract.documents.order_by("position", "pk")
+            ],
+        )
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """Everything the prepared PDFs depend on: each party's field name and role (its
+        position), the routing, each document's version and each box's field, place and
+        party. Equal fingerprints mean the prepared PDFs still fit the contract."""
+        return (
+            tuple((p.pk, p.position, p.step, p.role) for p in self.parties),
+            tuple(
+                (
+                    document.pk,
+                    document.position,
+                    version.pk,
+                    tuple(
+                        sorted(
+                            (b.pk, b.party_id, b.page, b.x, b.y, b.width, b.height, b.kind)
+                            for b in boxes
+                        )
+                    ),
+                )
+                for document, version, boxes in self.documents
+            ),
+        )
+
+
+def _prepare_documents(contract: Contract, source: _Source) -> dict[int, tuple[int, bytes]]:
     """Print the certificate ID, add one signature field per signer and one field per box:
-    every field exists before the first signature (DESIGN.md, signing step 2)."""
+    every field exists before the first signature (DESIGN.md, signing step 2).
+
+    Returns, per document id, the seq of the version prepared and the prepared PDF.
+    """
+    field_names = [p.signature_field for p in source.parties if not p.is_approver]
     prepared = {}
-    for document in contract.documents.all():
-        version = document.current_version()
+    for document, version, document_boxes in source.documents:
         data = stamp_certificate_id(blob_get(version.blob), contract.certificate_id)
         geometry = page_geometry(data)
         boxes = []
-        for box in document.boxes.all():
+        for box in document_boxes:
             crop, rotate = geometry[box.page - 1]
             boxes.append(
                 BoxSpec(
@@ -403,35 +563,51 @@ def contract_send(
 ) -> None:
     """Draft → in progress: prepare every document, then ask the first step (R9).
 
-    The PDF work happens before the transaction; the state change is a conditional update, so
-    two clicks on 「送信」 send once. `deadline` defaults to KEIYAKU_DEADLINE_DAYS from now.
+    The PDF work (slow) happens before the transaction, from the parties, documents and
+    boxes read then. The transaction locks the contract, reads them again and refuses with
+    `changed_while_sending` when an edit landed meanwhile, so every party and every box of a
+    sent contract has its field in the prepared PDFs; the PDFs are stored only after that
+    check. A second 「送信」 finds the contract sent (`not_draft`). `deadline` defaults to
+    KEIYAKU_DEADLINE_DAYS from now.
     """
-    _require_draft(contract)
+    require_contract_change(actor, contract)
+    current = Contract.objects.get(pk=contract.pk)
+    if not contract_is_editable(current):
+        raise _not_draft()
     now = timezone.now()
     deadline = deadline or default_deadline(now)
     if deadline <= now:
-        raise ContractError("署名期限には未来の日時を指定してください。", code="deadline")
-    parties = list(contract.parties.order_by("position"))
-    signers = [p for p in parties if not p.is_approver]
-    if not signers:
-        raise ContractError("署名者を1名以上設定してください。", code="no_parties")
-    if not contract.documents.exists():
-        raise ContractError("契約書のPDFを登録してください。", code="no_files")
-    prepared = _prepare_documents(contract, [p.signature_field for p in signers])
-    blobs = {
-        doc_id: (seq, blob_put(keyring=contract.keyring, data=data))
-        for doc_id, (seq, data) in prepared.items()
-    }
+        raise ContractError(_("署名期限には未来の日時を指定してください。"), code="deadline")
+    source = _Source.read(current)
+    if not any(not p.is_approver for p in source.parties):
+        raise ContractError(_("署名者を1名以上設定してください。"), code="no_parties")
+    if not source.documents:
+        raise ContractError(_("契約書のPDFを登録してください。"), code="no_files")
+    prepared = _prepare_documents(current, source)
     with transaction.atomic():
+        locked = Contract.objects.select_for_update().get(pk=contract.pk)
+        if not contract_is_editable(locked):
+            raise ContractError(_("この案件はすでに送信されています。"), code="not_draft")
+        if _Source.read(locked).fingerprint() != source.fingerprint():
+            raise ContractError(
+                _(
+                    "送信の準備中に書類、署名者または入力欄が変更されました。"
+                    "もう一度送信してください。"
+                ),
+                code="changed_while_sending",
+            )
         now = timezone.now()
-        changed = Contract.objects.filter(pk=contract.pk, status=ContractStatus.DRAFT).update(
+        changed = Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_EDITABLE).update(
             status=ContractStatus.IN_PROGRESS, sent_at=now, last_activity_at=now, deadline=deadline
         )
         if changed != 1:
-            raise ContractError("この案件はすでに送信されています。", code="not_draft")
-        for doc_id, (seq, blob) in blobs.items():
+            raise ContractError(_("この案件はすでに送信されています。"), code="not_draft")
+        for doc_id, (seq, data) in prepared.items():
             DocumentVersion.objects.create(
-                document_id=doc_id, seq=seq + 1, kind=VersionKind.PREPARED, blob=blob
+                document_id=doc_id,
+                seq=seq + 1,
+                kind=VersionKind.PREPARED,
+                blob=blob_put(keyring=locked.keyring, data=data),
             )
         contract.refresh_from_db()
         audit_record(
@@ -439,7 +615,7 @@ def contract_send(
             organisation=contract.organisation,
             actor=actor,
             subject=contract.audit_subject,
-            detail={"parties": len(parties), "deadline": deadline.isoformat()},
+            detail={"parties": len(source.parties), "deadline": deadline.isoformat()},
             meta=meta,
         )
         advance(contract)

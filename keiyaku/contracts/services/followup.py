@@ -8,33 +8,41 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.links import links_revoke
 from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyKind, PartyStatus
+from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.drafting import clean_access_code
 from keiyaku.contracts.services.notify import party_notify, party_tell, sender_notify
 from keiyaku.contracts.services.printable import require_printable
-
-OPEN = (ContractStatus.DRAFT, ContractStatus.IN_PROGRESS)
+from keiyaku.contracts.states import (
+    CONTRACT_OPEN,
+    CONTRACT_RUNNING,
+    contract_can_remind,
+    party_can_readdress,
+    party_can_unlock,
+)
 
 
 def contract_cancel(
     *, contract: Contract, actor: Staff, reason: str, meta: RequestMeta = SYSTEM
 ) -> None:
     """取消 (R10): any time before completion. Links die; everybody already asked is told."""
+    require_contract_change(actor, contract)
     reason = reason.strip()
     if not reason:
-        raise ContractError("取消の理由を入力してください。", code="reason_required")
+        raise ContractError(_("取消の理由を入力してください。"), code="reason_required")
     with transaction.atomic():
         now = timezone.now()
-        changed = Contract.objects.filter(pk=contract.pk, status__in=OPEN).update(
+        changed = Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_OPEN).update(
             status=ContractStatus.CANCELLED, status_reason=reason[:2000], last_activity_at=now
         )
         if changed != 1:
-            raise ContractError("締結済み・終了済みの案件は取り消せません。", code="finished")
+            raise ContractError(_("締結済み・終了済みの案件は取り消せません。"), code="finished")
         contract.refresh_from_db()
         for party in contract.parties.all():
             links_revoke(party=party)
@@ -53,12 +61,15 @@ def contract_cancel(
 def contract_remind(*, contract: Contract, actor: Staff | None, meta: RequestMeta = SYSTEM) -> int:
     """Remind every party whose turn it is (R11). Each gets a fresh link; old links die.
 
-    Returns how many parties were reminded.
+    `actor` None is keiyaku itself (the reminder before the deadline, `deadlines_check`);
+    staff need the right to change the contract. Returns how many parties were reminded.
     """
+    if actor is not None:
+        require_contract_change(actor, contract)
     with transaction.atomic():
-        contract = Contract.objects.get(pk=contract.pk)
-        if contract.status != ContractStatus.IN_PROGRESS:
-            raise ContractError("署名中の案件だけリマインドできます。", code="not_in_progress")
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        if not contract_can_remind(contract):
+            raise ContractError(_("署名中の案件だけリマインドできます。"), code="not_in_progress")
         parties = list(contract.parties.filter(status=PartyStatus.NOTIFIED))
         for party in parties:
             links_revoke(party=party)
@@ -82,7 +93,7 @@ def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
     Returns (reminded contracts, expired contracts). `now` is a parameter for tests.
     """
     now = now or timezone.now()
-    running = Contract.objects.filter(status=ContractStatus.IN_PROGRESS, deadline__isnull=False)
+    running = Contract.objects.filter(status__in=CONTRACT_RUNNING, deadline__isnull=False)
     reminded = 0
     window = now + timedelta(days=settings.KEIYAKU_REMIND_DAYS_BEFORE)
     for contract in running.filter(
@@ -97,9 +108,9 @@ def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
     expired = 0
     for contract in running.filter(deadline__lte=now):
         with transaction.atomic():
-            changed = Contract.objects.filter(
-                pk=contract.pk, status=ContractStatus.IN_PROGRESS
-            ).update(status=ContractStatus.EXPIRED, last_activity_at=now)
+            changed = Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_RUNNING).update(
+                status=ContractStatus.EXPIRED, last_activity_at=now
+            )
             if not changed:
                 continue
             contract.refresh_from_db()
@@ -116,25 +127,30 @@ def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
     return reminded, expired
 
 
-def _require_waiting_external(party: Party) -> None:
+def _lock_external(party: Party, *, unlock: bool) -> Party:
+    """The party and its contract, read again under locks, refused unless the sender may
+    still unlock the party (`unlock`) or correct its address."""
+    # The party first, then the contract: the order in which an agreement takes them.
+    party = Party.objects.select_for_update().get(pk=party.pk)
+    party.contract = Contract.objects.select_for_update().get(pk=party.contract_id)
     if party.kind != PartyKind.EXTERNAL:
-        raise ContractError("事業者の署名者だけが対象です。", code="not_external")
-    if party.contract.status not in OPEN or party.status not in (
-        PartyStatus.WAITING,
-        PartyStatus.NOTIFIED,
-    ):
-        raise ContractError("この署名者は変更できません。", code="party_done")
+        raise ContractError(_("事業者の署名者だけが対象です。"), code="not_external")
+    allowed = party_can_unlock(party) if unlock else party_can_readdress(party)
+    if not allowed:
+        raise ContractError(_("この署名者は変更できません。"), code="party_done")
+    return party
 
 
 def party_unlock(
     *, party: Party, actor: Staff, access_code: str = "", meta: RequestMeta = SYSTEM
 ) -> None:
     """Unlock a locked link and, optionally, set a new access code (R18; never e-mailed)."""
-    _require_waiting_external(party)
+    require_contract_change(actor, party.contract)
     fields: dict[str, object] = {"failed_attempts": 0, "locked_at": None}
     if access_code.strip():
         fields["access_code"] = make_password(clean_access_code(access_code))
     with transaction.atomic():
+        party = _lock_external(party, unlock=True)
         Party.objects.filter(pk=party.pk).update(**fields)
         audit_record(
             event="party.unlock",
@@ -150,12 +166,13 @@ def party_change_email(
     *, party: Party, actor: Staff, email: str, meta: RequestMeta = SYSTEM
 ) -> None:
     """Correct an address that could not be delivered and send the request again."""
-    _require_waiting_external(party)
+    require_contract_change(actor, party.contract)
     email = email.strip()
     if not email or "@" not in email:
-        raise ContractError("正しいメールアドレスを入力してください。", code="email")
+        raise ContractError(_("正しいメールアドレスを入力してください。"), code="email")
     require_printable(メールアドレス=email)
     with transaction.atomic():
+        party = _lock_external(party, unlock=False)
         old = party.email
         Party.objects.filter(pk=party.pk).update(email=email)
         party.refresh_from_db()

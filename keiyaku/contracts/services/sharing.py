@@ -6,10 +6,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Department, Staff
-from keiyaku.accounts.permissions import check_can_edit_contracts
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Contract, ContractShare
+from keiyaku.contracts.permissions import require_contract_change
 
 
 @transaction.atomic
@@ -22,7 +22,7 @@ def contract_share_add(
     meta: RequestMeta = SYSTEM,
 ) -> ContractShare:
     """Share with exactly one staff member or department of the contract's organisation."""
-    check_can_edit_contracts(actor)
+    require_contract_change(actor, contract)
     if (staff is None) == (department is None):
         raise ContractError(_("共有先の職員または所属をひとつ選んでください。"))
     target = staff if staff is not None else department
@@ -52,7 +52,7 @@ def contract_share_add(
 def contract_share_remove(
     *, share: ContractShare, actor: Staff, meta: RequestMeta = SYSTEM
 ) -> None:
-    check_can_edit_contracts(actor)
+    require_contract_change(actor, share.contract)
     audit_record(
         event="contract.unshare",
         organisation=share.contract.organisation,

@@ -24,6 +24,7 @@ from keiyaku.contracts.models import (
     PartyKind,
     PartyStatus,
 )
+from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.boxes import BOX_FIELDS, box_create
 from keiyaku.contracts.services.drafting import party_add
 
@@ -41,6 +42,7 @@ class SlotFill:
 def template_save(
     *, contract: Contract, actor: Staff, name: str, meta: RequestMeta = SYSTEM
 ) -> ContractTemplate:
+    require_contract_change(actor, contract)
     name = name.strip()
     if not name:
         raise ContractError("テンプレート名を入力してください。", code="name_required")
@@ -106,7 +108,11 @@ def template_apply(
     fills: Sequence[SlotFill],
     meta: RequestMeta = SYSTEM,
 ) -> list[Party]:
-    """Set a draft's routing from a template; `fills` names each external slot in order."""
+    """Set a draft's routing from a template; `fills` names each external slot in order.
+
+    The contract is locked first and checked under the lock (see `drafting`)."""
+    require_contract_change(actor, contract)
+    contract = Contract.objects.select_for_update().get(pk=contract.pk)
     if not contract.is_editable or contract.parties.exists():
         raise ContractError(
             "テンプレートは署名者が未設定の下書きにだけ適用できます。", code="not_empty"

@@ -1,17 +1,20 @@
-"""Organisation administrators: sign-in settings and 「ログイン制限の解除」. Others get 404."""
+"""Organisation administrators: sign-in settings and 「ログイン制限の解除」.
+
+The same rule as every administration screen (`org_admin_required`): a member who is not an
+admin gets 403; a staff member of another organisation is not found (404)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from keiyaku.accounts.models import Role, Staff
+from keiyaku.accounts.models import Staff
+from keiyaku.accounts.permissions import org_admin_required
 from keiyaku.audit.services import RequestMeta
 from keiyaku.signin import services
 from keiyaku.signin.forms import SignInSettingsForm
@@ -19,13 +22,13 @@ from keiyaku.signin.services import PolicyValues, SignInRefused
 
 
 def _admin(request: HttpRequest) -> Staff:
+    """The administrator `org_admin_required` let through."""
     user = request.user
-    if not isinstance(user, Staff) or user.organisation_id is None or not user.has_role(Role.ADMIN):
-        raise Http404
+    assert isinstance(user, Staff) and user.organisation_id is not None
     return user
 
 
-@login_required
+@org_admin_required
 def settings_view(request: HttpRequest) -> HttpResponse:
     admin = _admin(request)
     assert admin.organisation is not None
@@ -79,7 +82,7 @@ def callback_url(slug: str) -> str:
     return settings.PUBLIC_URL + reverse("signin-oidc-callback", args=[slug])
 
 
-@login_required
+@org_admin_required
 def locks_view(request: HttpRequest) -> HttpResponse:
     admin = _admin(request)
     assert admin.organisation is not None
@@ -93,7 +96,7 @@ def locks_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@org_admin_required
 @require_POST
 def unlock_view(request: HttpRequest, staff_id: int) -> HttpResponse:
     admin = _admin(request)
@@ -105,7 +108,7 @@ def unlock_view(request: HttpRequest, staff_id: int) -> HttpResponse:
     return redirect("signin-locks")
 
 
-@login_required
+@org_admin_required
 @require_POST
 def totp_reset_view(request: HttpRequest, staff_id: int) -> HttpResponse:
     """For a staff member who lost both the app and the recovery codes."""
