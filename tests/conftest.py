@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_pki"]
+pytest_plugins = ["tests.fixtures_pki", "tests.refusal_recorder"]
 
 
 class _TsaHandler(BaseHTTPRequestHandler):
