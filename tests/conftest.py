@@ -47,6 +47,16 @@ def _fresh_rate_limits() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language_after_each_test() -> Iterator[None]:
+    """LocaleMiddleware leaves a request's language active in this thread: a test that browsed
+    in English must not make the next test's services refuse in English."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _capture_mail(settings) -> None:
     """Django's test set-up swaps in the locmem back end; keiyaku's tests read the mailbox."""
     settings.EMAIL_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"

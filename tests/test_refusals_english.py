@@ -46,13 +46,6 @@ PENDING_OTHER_BRANCHES = frozenset(
 FIRM = External("Acme Ltd", "Jane Doe", "jane@example.com", "2468")
 
 
-@pytest.fixture(autouse=True)
-def _back_to_default_language() -> Iterator[None]:
-    # LocaleMiddleware activates the request's language in this thread and leaves it active.
-    yield
-    translation.deactivate()
-
-
 # --- triggers ------------------------------------------------------------------------------
 
 
