@@ -31,8 +31,11 @@ class Refusal(Exception):
         self.field = field
 
     def as_dict(self) -> dict[str, str | None]:
-        """The refusal as a JSON body's `error` member: code, message, field."""
-        return {"code": self.code, "message": self.message, "field": self.field}
+        """The refusal as a JSON body: `error` (the message), `code`, `field`.
+
+        The same shape as the IP allow-list's JSON 403, and what the box screen's script reads.
+        """
+        return {"error": self.message, "code": self.code, "field": self.field}
 
 
 class NotAllowed(Refusal):

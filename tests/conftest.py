@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_pki"]
+pytest_plugins = ["tests.fixtures_pki", "tests.refusal_recorder"]
 
 
 class _TsaHandler(BaseHTTPRequestHandler):
@@ -55,6 +55,16 @@ def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("django_db_setup")
     with request.getfixturevalue("django_db_blocker").unblock():
         RateCounter.objects.all().delete()
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test() -> Iterator[None]:
+    """LocaleMiddleware leaves a request's language active in this thread: a test that browsed
+    in English must not make the next test's services refuse in English."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

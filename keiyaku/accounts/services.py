@@ -52,7 +52,10 @@ def organisation_create(
     """A new organisation. A trial one (練習用組織, R46) never has its mail sent."""
     _require_operator(actor)
     if Organisation.objects.filter(slug=slug).exists():
-        raise AccountsError(_("この識別名（%(slug)s）は既に使われています。") % {"slug": slug})
+        raise AccountsError(
+            _("この識別名（%(slug)s）は既に使われています。") % {"slug": slug},
+            code="duplicate_slug",
+        )
     organisation = Organisation.objects.create(name=name, slug=slug, is_trial=is_trial)
     audit_record(
         event="organisation.create",
@@ -86,7 +89,8 @@ def organisation_update_settings(
     if bad:
         raise AccountsError(
             _("IPアドレスまたはCIDR範囲として正しくない行があります: %(items)s")
-            % {"items": "、".join(bad)}
+            % {"items": "、".join(bad)},
+            code="bad_network",
         )
     allowlist = "\n".join(lines)
     if allowlist and not address_allowed(current_ip, allowlist) and not confirm_lockout:
@@ -95,7 +99,8 @@ def organisation_update_settings(
                 "現在の接続元（%(address)s）が許可リストに含まれていません。保存するとこの接続元から"
                 "管理画面を利用できなくなります。よろしければ確認欄にチェックして保存してください。"
             )
-            % {"address": current_ip or "?"}
+            % {"address": current_ip or "?"},
+            code="lockout_unconfirmed",
         )
     before = {
         "include_subdepartments": organisation.include_subdepartments,
@@ -130,14 +135,16 @@ def _check_department(
 ) -> str:
     name = name.strip()
     if not name:
-        raise AccountsError(_("所属名を入力してください。"))
+        raise AccountsError(_("所属名を入力してください。"), code="name_required")
     if parent is not None and parent.organisation_id != organisation.pk:
-        raise AccountsError(_("上位の所属が見つかりません。"))
+        raise AccountsError(_("上位の所属が見つかりません。"), code="parent_unknown")
     clash = Department.objects.filter(organisation=organisation, name=name)
     if department_id is not None:
         clash = clash.exclude(pk=department_id)
     if clash.exists():
-        raise AccountsError(_("所属「%(name)s」は既にあります。") % {"name": name})
+        raise AccountsError(
+            _("所属「%(name)s」は既にあります。") % {"name": name}, code="duplicate_department"
+        )
     return name
 
 
@@ -177,7 +184,9 @@ def department_update(
     require_org_admin(actor, organisation)
     name = _check_department(organisation, name, parent, department.pk)
     if parent is not None and parent.pk in department_with_descendants(department.pk):
-        raise AccountsError(_("自分自身や下位の所属を上位の所属にはできません。"))
+        raise AccountsError(
+            _("自分自身や下位の所属を上位の所属にはできません。"), code="parent_cycle"
+        )
     before = {
         "name": department.name,
         "parent": department.parent.name if department.parent else None,
@@ -282,14 +291,16 @@ def _check_staff_fields(
     others = Staff.objects.exclude(pk=staff_id) if staff_id else Staff.objects.all()
     if others.filter(username=username).exists():
         raise AccountsError(
-            _("ログインID「%(login)s」は既に使われています。") % {"login": username}
+            _("ログインID「%(login)s」は既に使われています。") % {"login": username},
+            code="duplicate_login",
         )
     if others.filter(organisation=organisation, email__iexact=email).exists():
         raise AccountsError(
-            _("メールアドレス「%(email)s」は別の職員が使っています。") % {"email": email}
+            _("メールアドレス「%(email)s」は別の職員が使っています。") % {"email": email},
+            code="duplicate_email",
         )
     if department is not None and department.organisation_id != organisation.pk:
-        raise AccountsError(_("所属が見つかりません。"))
+        raise AccountsError(_("所属が見つかりません。"), code="department_unknown")
 
 
 @transaction.atomic
@@ -404,7 +415,9 @@ def staff_update(
         organisation, username=username, email=email, department=department, staff_id=staff.pk
     )
     if not _keeps_an_admin(staff, roles, is_active):
-        raise AccountsError(_("有効な管理者が一人もいなくなるため、変更できません。"))
+        raise AccountsError(
+            _("有効な管理者が一人もいなくなるため、変更できません。"), code="last_admin"
+        )
     before = _staff_detail(staff)
     staff.username = username
     staff.display_name = display_name
@@ -454,7 +467,7 @@ def staff_import_apply(
     require_org_admin(actor, organisation)
     plan = staff_csv_plan(data, organisation=organisation, update=update)
     if not plan.ok:
-        raise AccountsError(_("CSVに誤りがあるため、登録しませんでした。"))
+        raise AccountsError(_("CSVに誤りがあるため、登録しませんでした。"), code="csv_invalid")
     created: list[str] = []
     updated: list[str] = []
     for row in plan.rows:

@@ -37,6 +37,7 @@ from keiyaku.accounts.selectors import department_tree, staff_of
 from keiyaku.audit.models import Event
 from keiyaku.audit.selectors import events_of
 from keiyaku.audit.services import RequestMeta, audit_record
+from keiyaku.web.refusals import attempt
 
 
 class AdminRequest(HttpRequest):
@@ -78,8 +79,9 @@ def staff_create(request: AdminRequest) -> HttpResponse:
     form = StaffForm(request.POST or None, organisation=organisation)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            staff = services.staff_invite(
+        invited = attempt(
+            request,
+            lambda: services.staff_invite(
                 organisation=organisation,
                 actor=request.user,
                 username=data["username"],
@@ -89,15 +91,14 @@ def staff_create(request: AdminRequest) -> HttpResponse:
                 department=data["department"],
                 roles=data["roles"],
                 meta=RequestMeta.from_request(request),
-            )
-        except services.AccountsError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(
-                request,
+            ),
+            form=form,
+            success=lambda staff: (
                 _("%(name)s さんを登録し、パスワード設定のメールを送りました。")
-                % {"name": staff.label},
-            )
+                % {"name": staff.label}
+            ),
+        )
+        if invited.ok:
             return redirect("orgadmin:staff-list")
     return render(
         request,
@@ -114,8 +115,9 @@ def staff_edit(request: AdminRequest, staff_id: int) -> HttpResponse:
     form = StaffForm(request.POST or None, organisation=organisation, initial=_staff_initial(staff))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            services.staff_update(
+        updated = attempt(
+            request,
+            lambda: services.staff_update(
                 staff=staff,
                 actor=request.user,
                 username=data["username"],
@@ -126,13 +128,11 @@ def staff_edit(request: AdminRequest, staff_id: int) -> HttpResponse:
                 roles=data["roles"],
                 is_active=data["is_active"],
                 meta=RequestMeta.from_request(request),
-            )
-        except services.AccountsError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(
-                request, _("%(name)s さんの情報を保存しました。") % {"name": staff.label}
-            )
+            ),
+            form=form,
+            success=lambda saved: _("%(name)s さんの情報を保存しました。") % {"name": saved.label},
+        )
+        if updated.ok:
             return redirect("orgadmin:staff-list")
     return render(
         request,
@@ -150,18 +150,19 @@ def department_list(request: AdminRequest) -> HttpResponse:
     organisation = _organisation(request)
     form = DepartmentForm(request.POST or None, organisation=organisation)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.department_create(
+        created = attempt(
+            request,
+            lambda: services.department_create(
                 organisation=organisation,
                 actor=request.user,
                 name=form.cleaned_data["name"],
                 parent=form.cleaned_data["parent"],
                 meta=RequestMeta.from_request(request),
-            )
-        except services.AccountsError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("所属を追加しました。"))
+            ),
+            form=form,
+            success=_("所属を追加しました。"),
+        )
+        if created.ok:
             return redirect("orgadmin:department-list")
     return render(
         request,
@@ -182,18 +183,19 @@ def department_edit(request: AdminRequest, department_id: int) -> HttpResponse:
         initial={"name": department.name, "parent": department.parent_id},
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            services.department_update(
+        updated = attempt(
+            request,
+            lambda: services.department_update(
                 department=department,
                 actor=request.user,
                 name=form.cleaned_data["name"],
                 parent=form.cleaned_data["parent"],
                 meta=RequestMeta.from_request(request),
-            )
-        except services.AccountsError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("所属を保存しました。"))
+            ),
+            form=form,
+            success=_("所属を保存しました。"),
+        )
+        if updated.ok:
             return redirect("orgadmin:department-list")
     return render(
         request,
@@ -242,22 +244,22 @@ def staff_import_apply(request: AdminRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("取り込む内容がありません。もう一度CSVを選んでください。"))
         return redirect("orgadmin:staff-import")
-    try:
-        created, updated = services.staff_import_apply(
+    applied = attempt(
+        request,
+        lambda: services.staff_import_apply(
             organisation=_organisation(request),
             actor=request.user,
             data=form.cleaned_data["payload"].encode("utf-8"),
             update=form.cleaned_data["update"],
             meta=RequestMeta.from_request(request),
-        )
-    except services.AccountsError as exc:
-        messages.error(request, exc.message)
-        return redirect("orgadmin:staff-import")
-    messages.success(
-        request,
-        _("取り込みました: 新規登録 %(created)d 名、更新 %(updated)d 名。")
-        % {"created": created, "updated": updated},
+        ),
+        success=lambda counts: (
+            _("取り込みました: 新規登録 %(created)d 名、更新 %(updated)d 名。")
+            % {"created": counts[0], "updated": counts[1]}
+        ),
     )
+    if not applied.ok:
+        return redirect("orgadmin:staff-import")
     return redirect("orgadmin:staff-list")
 
 
@@ -292,8 +294,9 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
         },
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            services.organisation_update_settings(
+        saved = attempt(
+            request,
+            lambda: services.organisation_update_settings(
                 organisation=organisation,
                 actor=request.user,
                 include_subdepartments=form.cleaned_data["include_subdepartments"],
@@ -301,11 +304,11 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
                 current_ip=client_ip(request),
                 confirm_lockout=form.cleaned_data["confirm_lockout"],
                 meta=RequestMeta.from_request(request),
-            )
-        except services.AccountsError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("設定を保存しました。"))
+            ),
+            form=form,
+            success=_("設定を保存しました。"),
+        )
+        if saved.ok:
             return redirect("orgadmin:settings")
     return render(
         request,
@@ -405,8 +408,9 @@ def organisation_list(request: AdminRequest) -> HttpResponse:
     form = OrganisationCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            organisation, admin = services.organisation_create_with_admin(
+        created = attempt(
+            request,
+            lambda: services.organisation_create_with_admin(
                 name=data["name"],
                 slug=data["slug"],
                 admin_username=data["admin_username"],
@@ -415,15 +419,14 @@ def organisation_list(request: AdminRequest) -> HttpResponse:
                 is_trial=data["is_trial"],
                 actor=request.user,
                 meta=RequestMeta.from_request(request),
-            )
-        except services.AccountsError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(
-                request,
+            ),
+            form=form,
+            success=lambda made: (
                 _("%(name)s を作成し、管理者 %(admin)s さんにパスワード設定のメールを送りました。")
-                % {"name": organisation.name, "admin": admin.label},
-            )
+                % {"name": made[0].name, "admin": made[1].label}
+            ),
+        )
+        if created.ok:
             return redirect("orgadmin:organisation-list")
     return render(
         request,

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Department, Role, Staff
 from keiyaku.accounts.permissions import can_edit_contracts
@@ -22,7 +23,6 @@ from keiyaku.addressbook.errors import AddressBookError
 from keiyaku.addressbook.models import Company, Contact
 from keiyaku.addressbook.selectors import companies_visible_to, contacts_visible_to
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
-from keiyaku.excel_csv import CsvRefusal
 
 
 def _audit(
@@ -41,44 +41,51 @@ def _audit(
 def _require_editor(actor: Staff) -> None:
     # The address book serves contract work: those who change contracts keep it (R2).
     if not can_edit_contracts(actor):
-        raise AddressBookError("アドレス帳を変更する権限がありません。", code="forbidden")
+        raise AddressBookError(_("アドレス帳を変更する権限がありません。"), code="forbidden")
 
 
 def _require_visible(actor: Staff, company: Company) -> None:
     _require_editor(actor)
     if not companies_visible_to(actor).filter(pk=company.pk).exists():
-        raise AddressBookError("この会社を編集する権限がありません。", code="forbidden")
+        raise AddressBookError(_("この会社を編集する権限がありません。"), code="forbidden")
 
 
 def _require_department(actor: Staff, department: Department | None) -> None:
     _require_editor(actor)
     if actor.organisation_id is None:
-        raise AddressBookError("組織に所属していない職員は登録できません。", code="forbidden")
+        raise AddressBookError(_("組織に所属していない職員は登録できません。"), code="forbidden")
     if department is None:
         return
     if department.organisation_id != actor.organisation_id or (
         department.pk != actor.department_id and not actor.has_role(Role.ADMIN)
     ):
         raise AddressBookError(
-            "自分の所属以外の部署専用の会社は登録できません。", code="department"
+            _("自分の所属以外の部署専用の会社は登録できません。"), code="department"
         )
 
 
 def _required(label: str, value: str, max_length: int) -> str:
+    """`label` is already translated."""
     value = value.strip()
     if not value:
-        raise AddressBookError(f"{label}を入力してください。", code="required")
+        raise AddressBookError(
+            _("%(label)sを入力してください。") % {"label": label}, code="required"
+        )
     if len(value) > max_length:
-        raise AddressBookError(f"{label}は{max_length}文字までです。", code="too_long")
+        raise AddressBookError(
+            _("%(label)sは%(max_length)d文字までです。")
+            % {"label": label, "max_length": max_length},
+            code="too_long",
+        )
     return value
 
 
 def _clean_email(email: str) -> str:
-    email = _required("メールアドレス", email, 254)
+    email = _required(_("メールアドレス"), email, 254)
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise AddressBookError("メールアドレスの形式が正しくありません。", code="email") from exc
+        raise AddressBookError(_("メールアドレスの形式が正しくありません。"), code="email") from exc
     return email
 
 
@@ -94,7 +101,8 @@ def _require_unique_company(company: Company) -> None:
         clash = clash.exclude(pk=company.pk)
     if clash.exists():
         raise AddressBookError(
-            f"会社「{company.name}」は既に登録されています。", code="duplicate_company"
+            _("会社「%(name)s」は既に登録されています。") % {"name": company.name},
+            code="duplicate_company",
         )
 
 
@@ -104,7 +112,8 @@ def _require_unique_contact(contact: Contact) -> None:
         clash = clash.exclude(pk=contact.pk)
     if clash.exists():
         raise AddressBookError(
-            f"{contact.email} はこの会社に既に登録されています。", code="duplicate_contact"
+            _("%(email)s はこの会社に既に登録されています。") % {"email": contact.email},
+            code="duplicate_contact",
         )
 
 
@@ -124,7 +133,7 @@ def company_create(
     company = Company(
         organisation_id=actor.organisation_id,
         department=department,
-        name=_required("会社名", name, 200),
+        name=_required(_("会社名"), name, 200),
         kana=kana.strip()[:200],
         note=note.strip(),
     )
@@ -152,7 +161,7 @@ def company_update(
 ) -> Company:
     _require_visible(actor, company)
     before = company.name
-    company.name = _required("会社名", name, 200)
+    company.name = _required(_("会社名"), name, 200)
     company.kana = kana.strip()[:200]
     company.note = note.strip()
     _require_unique_company(company)
@@ -190,7 +199,7 @@ def contact_create(
     _require_visible(actor, company)
     contact = Contact(
         company=company,
-        name=_required("氏名", name, 200),
+        name=_required(_("氏名"), name, 200),
         email=_clean_email(email),
         phone=phone.strip()[:50],
         title=title.strip()[:200],
@@ -220,7 +229,7 @@ def contact_update(
 ) -> Contact:
     _require_visible(actor, contact.company)
     before = {"name": contact.name, "email": contact.email}
-    contact.name = _required("氏名", name, 200)
+    contact.name = _required(_("氏名"), name, 200)
     contact.email = _clean_email(email)
     contact.phone = phone.strip()[:50]
     contact.title = title.strip()[:200]
@@ -262,16 +271,35 @@ def import_check(
 ) -> list[csvfile.CsvRow]:
     """The rows of a CSV file with the reasons each cannot be imported into the given scope.
 
-    Raises CsvRefusal when the file as a whole cannot be read.
+    Raises AddressBookError (code ``csv``, field ``file``) when the file as a whole cannot be
+    read.
     """
     _require_department(actor, department)
-    rows = csvfile.parse(text)
+    try:
+        rows = csvfile.parse(text)
+    except csvfile.CsvError as exc:
+        raise AddressBookError(exc.message, code="csv", field="file") from exc
     existing = Contact.objects.filter(
         company__organisation=actor.organisation, company__department=department
     ).values_list("company__name", "email")
     return csvfile.check(
         rows, existing=((company.casefold(), email.casefold()) for company, email in existing)
     )
+
+
+def import_preview(
+    *, actor: Staff, data: bytes, department: Department | None = None
+) -> tuple[str, list[csvfile.CsvRow]]:
+    """An uploaded CSV file: its text (UTF-8 or Shift_JIS) and its rows, checked as by
+    `import_check`.
+
+    Raises AddressBookError (code ``csv``, field ``file``) when the file cannot be read.
+    """
+    try:
+        text = csvfile.decode(data)
+    except csvfile.CsvError as exc:
+        raise AddressBookError(exc.message, code="csv", field="file") from exc
+    return text, import_check(actor=actor, text=text, department=department)
 
 
 @dataclass(frozen=True)
@@ -295,15 +323,15 @@ def contacts_import(
     """
     _require_department(actor, department)
     assert actor.organisation_id is not None
-    try:
-        rows = import_check(actor=actor, text=text, department=department)
-    except CsvRefusal as exc:
-        raise AddressBookError(exc.message, code="csv") from exc
+    rows = import_check(actor=actor, text=text, department=department)
     bad = [row for row in rows if row.errors]
     if bad:
         raise AddressBookError(
-            f"取り込めない行が{len(bad)}行あります（{bad[0].line}行目: {'、'.join(bad[0].errors)}）。"
-            "ファイルを修正してからもう一度取り込んでください。",
+            _(
+                "取り込めない行が%(count)d行あります（%(line)d行目: %(errors)s）。"
+                "ファイルを修正してからもう一度取り込んでください。"
+            )
+            % {"count": len(bad), "line": bad[0].line, "errors": "、".join(bad[0].errors)},
             code="bad_rows",
         )
     scope = _company_scope(organisation_id=actor.organisation_id, department=department)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +12,6 @@ from django.views.decorators.http import require_POST
 from keiyaku.accounts.models import Staff
 from keiyaku.accounts.permissions import can_edit_contracts, contract_editor_required
 from keiyaku.addressbook import csvfile, services
-from keiyaku.addressbook.errors import AddressBookError
 from keiyaku.addressbook.forms import (
     CompanyForm,
     ContactForm,
@@ -26,8 +24,8 @@ from keiyaku.addressbook.forms import (
 from keiyaku.addressbook.selectors import companies_search, company_for, contact_for
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services as contract_services
-from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.selectors import contract_for
+from keiyaku.web.refusals import attempt, form_errors_show
 
 
 class StaffRequest(HttpRequest):
@@ -62,20 +60,21 @@ def company_create(request: StaffRequest) -> HttpResponse:
     form = CompanyForm(request.POST or None, staff=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            company = services.company_create(
+        created = attempt(
+            request,
+            lambda: services.company_create(
                 actor=request.user,
                 name=data["name"],
                 kana=data["kana"],
                 note=data["note"],
                 department=chosen_department(request.user, data["visibility"]),
                 meta=RequestMeta.from_request(request),
-            )
-        except AddressBookError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("会社を登録しました。"))
-            return redirect("addressbook:company", company.pk)
+            ),
+            form=form,
+            success=_("会社を登録しました。"),
+        )
+        if created.result is not None:
+            return redirect("addressbook:company", created.result.pk)
     return render(
         request,
         "addressbook/form.html",
@@ -107,19 +106,20 @@ def company_edit(request: StaffRequest, company_id: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            services.company_update(
+        updated = attempt(
+            request,
+            lambda: services.company_update(
                 company=company,
                 actor=request.user,
                 name=data["name"],
                 kana=data["kana"],
                 note=data["note"],
                 meta=RequestMeta.from_request(request),
-            )
-        except AddressBookError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("会社の情報を更新しました。"))
+            ),
+            form=form,
+            success=_("会社の情報を更新しました。"),
+        )
+        if updated.ok:
             return redirect("addressbook:company", company.pk)
     return render(
         request,
@@ -133,14 +133,15 @@ def company_edit(request: StaffRequest, company_id: int) -> HttpResponse:
 @require_POST
 def company_delete(request: StaffRequest, company_id: int) -> HttpResponse:
     company = company_for(request.user, company_id)
-    try:
-        services.company_delete(
+    deleted = attempt(
+        request,
+        lambda: services.company_delete(
             company=company, actor=request.user, meta=RequestMeta.from_request(request)
-        )
-    except AddressBookError as exc:
-        messages.error(request, exc.message)
+        ),
+        success=_("会社「%(name)s」を削除しました。") % {"name": company.name},
+    )
+    if not deleted.ok:
         return redirect("addressbook:company", company.pk)
-    messages.success(request, _("会社「%(name)s」を削除しました。") % {"name": company.name})
     return redirect("addressbook:list")
 
 
@@ -149,17 +150,18 @@ def contact_create(request: StaffRequest, company_id: int) -> HttpResponse:
     company = company_for(request.user, company_id)
     form = ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.contact_create(
+        created = attempt(
+            request,
+            lambda: services.contact_create(
                 company=company,
                 actor=request.user,
                 meta=RequestMeta.from_request(request),
                 **form.cleaned_data,
-            )
-        except AddressBookError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("連絡先を登録しました。"))
+            ),
+            form=form,
+            success=_("連絡先を登録しました。"),
+        )
+        if created.ok:
             return redirect("addressbook:company", company.pk)
     return render(
         request,
@@ -182,17 +184,18 @@ def contact_edit(request: StaffRequest, contact_id: int) -> HttpResponse:
         },
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            services.contact_update(
+        updated = attempt(
+            request,
+            lambda: services.contact_update(
                 contact=contact,
                 actor=request.user,
                 meta=RequestMeta.from_request(request),
                 **form.cleaned_data,
-            )
-        except AddressBookError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("連絡先を更新しました。"))
+            ),
+            form=form,
+            success=_("連絡先を更新しました。"),
+        )
+        if updated.ok:
             return redirect("addressbook:company", contact.company_id)
     return render(
         request,
@@ -206,14 +209,13 @@ def contact_edit(request: StaffRequest, contact_id: int) -> HttpResponse:
 @require_POST
 def contact_delete(request: StaffRequest, contact_id: int) -> HttpResponse:
     contact = contact_for(request.user, contact_id)
-    try:
-        services.contact_delete(
+    attempt(
+        request,
+        lambda: services.contact_delete(
             contact=contact, actor=request.user, meta=RequestMeta.from_request(request)
-        )
-    except AddressBookError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("連絡先「%(name)s」を削除しました。") % {"name": contact.name})
+        ),
+        success=_("連絡先「%(name)s」を削除しました。") % {"name": contact.name},
+    )
     return redirect("addressbook:company", contact.company_id)
 
 
@@ -225,21 +227,20 @@ def contacts_import(request: StaffRequest) -> HttpResponse:
     if request.method == "POST" and "text" in request.POST:
         apply = ImportApplyForm(request.POST, staff=staff)
         if apply.is_valid():
-            try:
-                result = services.contacts_import(
+            imported = attempt(
+                request,
+                lambda: services.contacts_import(
                     actor=staff,
                     text=apply.cleaned_data["text"],
                     department=chosen_department(staff, apply.cleaned_data["visibility"]),
                     meta=RequestMeta.from_request(request),
-                )
-            except AddressBookError as exc:
-                messages.error(request, exc.message)
-            else:
-                messages.success(
-                    request,
+                ),
+                success=lambda result: (
                     _("連絡先を%(contacts)d件取り込みました（新しい会社%(companies)d件）。")
-                    % {"contacts": result.contacts, "companies": result.companies},
-                )
+                    % {"contacts": result.contacts, "companies": result.companies}
+                ),
+            )
+            if imported.ok:
                 return redirect("addressbook:list")
         return redirect("addressbook:import")
 
@@ -247,14 +248,17 @@ def contacts_import(request: StaffRequest) -> HttpResponse:
     context: dict[str, object] = {"form": form}
     if request.method == "POST" and form.is_valid():
         visibility = form.cleaned_data["visibility"]
-        try:
-            text = csvfile.decode(form.cleaned_data["file"].read())
-            rows = services.import_check(
-                actor=staff, text=text, department=chosen_department(staff, visibility)
-            )
-        except csvfile.CsvError as exc:
-            form.add_error("file", exc.message)
-        else:
+        previewed = attempt(
+            request,
+            lambda: services.import_preview(
+                actor=staff,
+                data=form.cleaned_data["file"].read(),
+                department=chosen_department(staff, visibility),
+            ),
+            form=form,
+        )
+        if previewed.result is not None:
+            text, rows = previewed.result
             bad = [row for row in rows if row.errors]
             context.update(
                 rows=rows,
@@ -289,13 +293,12 @@ def pick_contact(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     form = PickContactForm(request.POST, staff=request.user)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
+        form_errors_show(request, form)
         return redirect("contract-detail", contract.pk)
     contact = form.cleaned_data["contact"]
-    try:
-        contract_services.party_add(
+    attempt(
+        request,
+        lambda: contract_services.party_add(
             contract=contract,
             actor=request.user,
             kind="external",
@@ -305,12 +308,7 @@ def pick_contact(request: StaffRequest, contract_id) -> HttpResponse:
             access_code=form.cleaned_data["access_code"],
             parallel=form.cleaned_data["parallel"],
             meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            _("アドレス帳から%(name)s 様を署名者に追加しました。") % {"name": contact.name},
-        )
+        ),
+        success=_("アドレス帳から%(name)s 様を署名者に追加しました。") % {"name": contact.name},
+    )
     return redirect("contract-detail", contract.pk)

@@ -92,19 +92,19 @@ def application_send(
     require_contract_change(actor, contract)
     company, email = company.strip(), email.strip()
     if not company or not email:
-        raise ContractError("会社名とメールアドレスを入力してください。", code="application")
+        raise ContractError(_("会社名とメールアドレスを入力してください。"), code="application")
     try:
         validate_email(email)
     except ValidationError as exc:
         raise ContractError(
-            "メールアドレスの形式が正しくありません。", code="application_email"
+            _("メールアドレスの形式が正しくありません。"), code="application_email"
         ) from exc
     token = secrets.token_urlsafe(24)
     days = settings.KEIYAKU_APPLICATION_LINK_DAYS
     with transaction.atomic():
         if not Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_EDITABLE).exists():
             raise ContractError(
-                "利用申出書は送信前（下書き）の案件からのみ送れます。", code="not_draft"
+                _("利用申出書は送信前（下書き）の案件からのみ送れます。"), code="not_draft"
             )
         application = Application.objects.create(
             contract=contract,
@@ -146,17 +146,18 @@ def _clean_contacts(contacts: Sequence[Contact]) -> list[dict[str, str]]:
         if c.name.strip() or c.email.strip()
     ]
     if len(cleaned) > MAX_STAFF_CONTACTS:
-        raise ContractError("契約担当者は3名まで入力できます。", code="staff_contacts")
+        raise ContractError(_("契約担当者は3名まで入力できます。"), code="staff_contacts")
     for contact in cleaned:
         if not contact["name"] or not contact["email"]:
             raise ContractError(
-                "契約担当者は氏名とメールアドレスの両方を入力してください。", code="staff_contacts"
+                _("契約担当者は氏名とメールアドレスの両方を入力してください。"),
+                code="staff_contacts",
             )
         try:
             validate_email(contact["email"])
         except ValidationError as exc:
             raise ContractError(
-                "契約担当者のメールアドレスの形式が正しくありません。", code="staff_contacts"
+                _("契約担当者のメールアドレスの形式が正しくありません。"), code="staff_contacts"
             ) from exc
     return cleaned
 
@@ -178,7 +179,8 @@ def application_submit(
         contract = Contract.objects.select_for_update().get(pk=application.contract_id)
         if not contract.is_editable:
             raise ContractError(
-                "この案件は受付を終了しているため、利用申出書を提出できません。", code="not_draft"
+                _("この案件は受付を終了しているため、利用申出書を提出できません。"),
+                code="not_draft",
             )
         changed = Application.objects.filter(
             pk=application.pk, status=ApplicationStatus.SENT, expires_at__gt=now
@@ -186,8 +188,8 @@ def application_submit(
         if changed != 1:
             application.refresh_from_db()
             if application.is_submitted:
-                raise ContractError("この利用申出書はすでに提出されています。", code="submitted")
-            raise ContractError("このリンクの有効期限が切れています。", code="expired")
+                raise ContractError(_("この利用申出書はすでに提出されています。"), code="submitted")
+            raise ContractError(_("このリンクの有効期限が切れています。"), code="expired")
         sender = contract.created_by
         party = party_add_from_application(
             contract=contract,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import dateformat, timezone
@@ -21,11 +20,13 @@ from keiyaku.applications.selectors import (
     application_state,
 )
 from keiyaku.audit.services import RequestMeta
-from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.selectors import contract_for
+from keiyaku.web.refusals import attempt, form_errors_show, refusal_show
 
 # A link that never existed is "not found"; one that did but cannot be used any more is "gone".
 STATUS = {ApplicationLinkState.INVALID: 404}
+# Refusals of a submission that mean the link is closed now: the closed page, as a conflict.
+CLOSED_CODES = ("submitted", "expired", "not_draft")
 
 
 class StaffRequest(HttpRequest):
@@ -38,26 +39,22 @@ def application_send(request: StaffRequest, contract_id: str) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     form = SendForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
+        form_errors_show(request, form)
         return redirect("contract-detail", contract.pk)
-    try:
-        application = services.application_send(
+    attempt(
+        request,
+        lambda: services.application_send(
             contract=contract,
             actor=request.user,
             company=form.cleaned_data["company"],
             email=form.cleaned_data["email"],
             meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
+        ),
+        success=lambda application: (
             _("%(company)s（%(email)s）に利用申出書のリンクを送りました。")
-            % {"company": application.company, "email": application.email},
-        )
+            % {"company": application.company, "email": application.email}
+        ),
+    )
     return redirect("contract-detail", contract.pk)
 
 
@@ -92,16 +89,19 @@ def application_form(request: HttpRequest, token: str) -> HttpResponse:
         initial={"company": application.company, "email": application.email},
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            services.application_submit(
+        submitted = attempt(
+            request,
+            lambda: services.application_submit(
                 application=application,
                 answers=form.answers(),
                 meta=RequestMeta.from_request(request),
-            )
-        except ContractError as exc:
-            if exc.code in ("submitted", "expired", "not_draft"):
-                return _closed(request, application_state(token), status=409)
-            form.add_error(None, exc.message)
+            ),
+            show=False,
+        )
+        if submitted.refusal is not None and submitted.refusal.code in CLOSED_CODES:
+            return _closed(request, application_state(token), status=409)
+        if submitted.refusal is not None:
+            refusal_show(request, submitted.refusal, form=form)
         else:
             return render(
                 request,

@@ -165,7 +165,11 @@ def _line(entry: Event) -> str:
 
 
 class ArchiveRefused(Exception):
-    pass
+    """The archive will not run (retention too short, chain broken).
+
+    Not a `keiyaku.refusals.Refusal`: only the operator's command and the nightly job's log see
+    it, in English like the rest of `keiyaku audit`'s output.
+    """
 
 
 def audit_archive(*, older_than_days: int | None = None) -> Archive | None:

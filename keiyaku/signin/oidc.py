@@ -30,7 +30,11 @@ SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES2
 
 
 class OidcError(Exception):
-    """The provider could not be used or returned something we must not trust."""
+    """The provider could not be used or returned something we must not trust.
+
+    The message is a diagnostic for the log, never shown: `signin.services` turns it into a
+    `SignInRefused` with a translated message.
+    """
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ call one of these and render. The time comes from `signin.clock`.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,13 +23,15 @@ from keiyaku.accounts.services import staff_create
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.outbound_http import OutboundRefused, url_check
 from keiyaku.refusals import Refusal
-from keiyaku.signin import clock, totp
+from keiyaku.signin import clock, oidc, totp
 from keiyaku.signin.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
 from keiyaku.storage import crypto
 
 RECOVERY_CODES = 10
 _TOTP_PURPOSE = "totp"
 _OIDC_PURPOSE = "oidc-client-secret"
+
+log = logging.getLogger(__name__)
 
 
 class SignInRefused(Refusal):
@@ -123,7 +126,7 @@ def login_check_not_locked(*, staff: Staff, meta: RequestMeta) -> None:
                 detail={"reason": "locked"},
                 meta=meta,
             )
-        raise SignInRefused(_locked_message())
+        raise SignInRefused(_locked_message(), code="locked")
 
 
 @transaction.atomic
@@ -228,11 +231,12 @@ def second_factor_verify(*, staff: Staff, code: str, meta: RequestMeta) -> str:
     A wrong code counts as a failed login; raises SignInRefused.
     """
     if is_locked(state_for(staff)):
-        raise SignInRefused(_locked_message())
+        raise SignInRefused(_locked_message(), code="locked")
     method = _second_factor_check(staff=staff, code=(code or "").strip(), meta=meta)
     if method is None:
         raise SignInRefused(
-            login_failure_record(staff=staff, login_id=staff.username, reason="totp", meta=meta)
+            login_failure_record(staff=staff, login_id=staff.username, reason="totp", meta=meta),
+            code="wrong_code",
         )
     return method
 
@@ -278,7 +282,8 @@ def totp_enrol(*, staff: Staff, secret: str, code: str, meta: RequestMeta) -> li
         raise SignInRefused(
             _(
                 "確認コードが正しくありません。認証アプリに表示されている6桁の数字を入力してください。"
-            )
+            ),
+            code="wrong_code",
         )
     state_for(staff)
     StaffSignIn.objects.filter(staff=staff).update(
@@ -294,7 +299,7 @@ def totp_enrol(*, staff: Staff, secret: str, code: str, meta: RequestMeta) -> li
 @transaction.atomic
 def recovery_codes_renew(*, staff: Staff, meta: RequestMeta) -> list[str]:
     if not state_for(staff).has_totp:
-        raise SignInRefused(_("2段階認証が設定されていません。"))
+        raise SignInRefused(_("2段階認証が設定されていません。"), code="totp_not_enrolled")
     codes = _new_recovery_codes(staff)
     audit_record(
         event="totp.recovery_codes", organisation=staff.organisation, actor=staff, meta=meta
@@ -364,7 +369,7 @@ def organisation_signin_update(
 ) -> OrganisationSignIn:
     require_org_admin(actor, organisation)
     if values.oidc_match not in OidcMatch.values:
-        raise SignInRefused(_("照合方法が正しくありません。"))
+        raise SignInRefused(_("照合方法が正しくありません。"), code="oidc_match")
     if values.oidc_issuer:
         # keiyaku's server will call this URL: an internal address is refused now, not at login.
         try:
@@ -419,6 +424,49 @@ def _policy_summary(policy: OrganisationSignIn) -> dict[str, Any]:
 # --- single sign-on --------------------------------------------------------------------------
 
 
+def oidc_start(*, client: oidc.Client) -> tuple[str, oidc.Pending]:
+    """Where to send the browser, and what the callback must find again (PKCE, nonce, state).
+
+    Raises SignInRefused (code ``oidc_unavailable``) when the provider cannot be used; what the
+    provider answered goes to the log, never to the user.
+    """
+    try:
+        return oidc.authorization_url(client)
+    except oidc.OidcError as exc:
+        log.warning("OIDC start at %s failed: %s", client.issuer, exc)
+        raise SignInRefused(
+            _("IDプロバイダに接続できませんでした。しばらくしてから再度お試しください。"),
+            code="oidc_unavailable",
+        ) from exc
+
+
+def oidc_sign_in(
+    *,
+    organisation: Organisation,
+    policy: OrganisationSignIn,
+    client: oidc.Client,
+    code: str,
+    pending: oidc.Pending,
+    meta: RequestMeta,
+) -> Staff:
+    """The staff member the provider's checked ID token names (see `oidc_staff_for`), if not
+    locked.
+
+    Raises SignInRefused: code ``oidc_response`` when the provider's answer cannot be checked
+    (the reason goes to the log), otherwise the refusal of `oidc_staff_for` or ``locked``.
+    """
+    try:
+        claims = oidc.id_token_claims(client, code=code, pending=pending)
+    except oidc.OidcError as exc:
+        log.warning("OIDC callback for %s refused: %s", organisation.slug, exc)
+        raise SignInRefused(
+            _("IDプロバイダからの応答を確認できませんでした。"), code="oidc_response"
+        ) from exc
+    staff = oidc_staff_for(organisation=organisation, policy=policy, claims=claims, meta=meta)
+    login_check_not_locked(staff=staff, meta=meta)
+    return staff
+
+
 def oidc_staff_for(
     *,
     organisation: Organisation,
@@ -434,23 +482,29 @@ def oidc_staff_for(
     staff_in_org = Staff.objects.filter(organisation=organisation)
     if policy.oidc_match == OidcMatch.EMAIL:
         if not email or claims.get("email_verified") is False:
-            raise SignInRefused(_("IDプロバイダから確認済みのメールアドレスが届きませんでした。"))
+            raise SignInRefused(
+                _("IDプロバイダから確認済みのメールアドレスが届きませんでした。"),
+                code="oidc_no_email",
+            )
         matches = list(staff_in_org.filter(email__iexact=email)[:2])
     else:
         if not username:
-            raise SignInRefused(_("IDプロバイダからログインIDが届きませんでした。"))
+            raise SignInRefused(
+                _("IDプロバイダからログインIDが届きませんでした。"), code="oidc_no_login_id"
+            )
         matches = list(staff_in_org.filter(username=username)[:2])
     if len(matches) > 1:
         raise SignInRefused(
             _(
                 "同じメールアドレスの職員が複数登録されているため、ログインできません。管理者にお問い合わせください。"
-            )
+            ),
+            code="oidc_ambiguous",
         )
     detail = {"method": "oidc", "issuer": policy.oidc_issuer, "sub": subject}
     if matches:
         staff = matches[0]
         if not staff.is_active:
-            raise SignInRefused(_("このアカウントは利用停止されています。"))
+            raise SignInRefused(_("このアカウントは利用停止されています。"), code="inactive")
         return staff
     if not policy.oidc_create_users:
         with transaction.atomic():
@@ -465,7 +519,8 @@ def oidc_staff_for(
             _(
                 "%(organisation)sの職員として登録されていないため、ログインできません。管理者に登録を依頼してください。"
             )
-            % {"organisation": organisation.name}
+            % {"organisation": organisation.name},
+            code="oidc_unknown_user",
         )
     return _oidc_staff_create(
         organisation=organisation, claims=claims, email=email, username=username, meta=meta

@@ -1,4 +1,4 @@
-"""Ingest: accept an uploaded PDF once, normalised, or refuse it with a Japanese message.
+"""Ingest: accept an uploaded PDF once, normalised, or refuse it with a translated message.
 
 Normalising means one full rewrite with qpdf (via pikepdf): decrypted (owner-password-only files),
 damaged xref repaired, hybrid xref and object streams gone, a classic xref table, a deterministic
@@ -15,8 +15,11 @@ import logging
 from dataclasses import dataclass
 
 import pikepdf
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from keiyaku.fonts import register_reportlab_font, require_glyphs
+from keiyaku.refusals import Refusal
 from keiyaku.signing import render
 
 logger = logging.getLogger(__name__)
@@ -26,25 +29,23 @@ _MAGIC_WINDOW = 1024  # readers accept the header anywhere in the first 1 KiB
 _MIB = 1024 * 1024
 
 _MESSAGES = {
-    "empty": "ファイルが空です。",
-    "not_pdf": "PDFファイルではありません。",
-    "corrupt": "ファイルが壊れているため読み込めません。",
-    "encrypted": "パスワードで保護されたPDFは登録できません。パスワードを解除してから登録してください。",
-    "signed": "電子署名済みのPDFは登録できません。",
-    "no_pages": "ページのないPDFは登録できません。",
+    "empty": gettext_lazy("ファイルが空です。"),
+    "not_pdf": gettext_lazy("PDFファイルではありません。"),
+    "corrupt": gettext_lazy("ファイルが壊れているため読み込めません。"),
+    "encrypted": gettext_lazy(
+        "パスワードで保護されたPDFは登録できません。パスワードを解除してから登録してください。"
+    ),
+    "signed": gettext_lazy("電子署名済みのPDFは登録できません。"),
+    "no_pages": gettext_lazy("ページのないPDFは登録できません。"),
 }
 
 
-class RefusedUpload(Exception):
-    """An upload we will not accept; ``message`` is shown to the user as is."""
+class RefusedUpload(Refusal):
+    """An upload we will not accept (see keiyaku.refusals); ``code`` says why."""
 
-    def __init__(self, code: str, message: str | None = None) -> None:
-        self.code = code
-        self.message = message if message is not None else _MESSAGES[code]
-        super().__init__(self.message)
 
-    def __str__(self) -> str:
-        return self.message
+def _refused(code: str) -> RefusedUpload:
+    return RefusedUpload(_MESSAGES[code], code=code)
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,15 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
     file has every page its page tree declares and all its streams decode.
     """
     if not data:
-        raise RefusedUpload("empty")
+        raise _refused("empty")
     if len(data) > max_bytes:
         raise RefusedUpload(
-            "too_large", f"ファイルサイズが上限（{max_bytes / _MIB:.4g}MB）を超えています。"
+            _("ファイルサイズが上限（%(mb)sMB）を超えています。")
+            % {"mb": f"{max_bytes / _MIB:.4g}"},
+            code="too_large",
         )
     if _MAGIC not in data[: _MAGIC_WINDOW + len(_MAGIC)]:
-        raise RefusedUpload("not_pdf")
+        raise _refused("not_pdf")
 
     try:
         normalised = _normalise(data)
@@ -85,7 +88,7 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
     except Exception as exc:
         # qpdf, pyHanko and PDFium raise many types for damaged input; all mean the same here.
         logger.info("upload refused as corrupt: %s: %s", type(exc).__name__, exc, exc_info=True)
-        raise RefusedUpload("corrupt") from exc
+        raise _refused("corrupt") from exc
 
     return Ingested(
         original_sha256=hashlib.sha256(data).hexdigest(),
@@ -101,15 +104,15 @@ def _normalise(data: bytes) -> bytes:
         # The empty password opens owner-password-only files, decrypted.
         pdf = pikepdf.open(io.BytesIO(data), password="")
     except pikepdf.PasswordError as exc:
-        raise RefusedUpload("encrypted") from exc
+        raise _refused("encrypted") from exc
     with pdf:
         if pdf.get_warnings():
             _require_complete_repair(pdf)
         if len(pdf.pages) == 0:
-            raise RefusedUpload("no_pages")
+            raise _refused("no_pages")
         _drop_usage_rights(pdf)
         if _is_signed(pdf):
-            raise RefusedUpload("signed")
+            raise _refused("signed")
         out = _save(pdf)
     _check_rewritten(out)
     _require_pyhanko_can_append(out)
@@ -125,9 +128,9 @@ def _require_complete_repair(pdf: pikepdf.Pdf) -> None:
     try:
         declared = int(pdf.Root.Pages.Count)
     except (AttributeError, TypeError, ValueError) as exc:
-        raise RefusedUpload("corrupt") from exc
+        raise _refused("corrupt") from exc
     if declared != len(pdf.pages) or pdf.check_pdf_syntax():
-        raise RefusedUpload("corrupt")
+        raise _refused("corrupt")
 
 
 def _drop_usage_rights(pdf: pikepdf.Pdf) -> None:
@@ -162,10 +165,10 @@ def _check_rewritten(pdf: bytes) -> None:
     """
     with pikepdf.open(io.BytesIO(pdf)) as rewritten:
         if rewritten.get_warnings() or rewritten.check_pdf_syntax():
-            raise RefusedUpload("corrupt")
+            raise _refused("corrupt")
         for obj in rewritten.objects:
             if isinstance(obj, pikepdf.Dictionary) and _is_signature_dictionary(obj):
-                raise RefusedUpload("signed")
+                raise _refused("signed")
 
 
 def _is_signature_dictionary(obj: pikepdf.Dictionary) -> bool:
@@ -210,7 +213,7 @@ def _require_pyhanko_can_append(pdf: bytes) -> None:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
     pages = writer.root["/Pages"]
     if int(pages["/Count"]) < 1:
-        raise RefusedUpload("no_pages")
+        raise _refused("no_pages")
 
 
 # Certificate ID stamp ----------------------------------------------------------------------
@@ -262,7 +265,7 @@ def _retag_subset_fonts(form: pikepdf.Object, *, seed: str) -> None:
     digest = hashlib.sha256(seed.encode()).digest()
     tag = "".join(chr(ord("A") + b % 26) for b in digest[:6])
     fonts = form.get("/Resources", pikepdf.Dictionary()).get("/Font", pikepdf.Dictionary())
-    for _, font in fonts.items():
+    for _name, font in fonts.items():
         base = str(font.get("/BaseFont", ""))
         if len(base) > 8 and base[7] == "+":
             name = pikepdf.Name("/" + tag + base[7:])

@@ -1,7 +1,8 @@
 """Turn a `Refusal` into what the user sees: a form error, a message, or a JSON body.
 
-Views call one service through `attempt`; nothing else catches refusals in a view. A refusal
-is never a 500: it is shown in the user's language (the message was translated when raised).
+Views call one service through `attempt`; nothing else catches refusals in a view (a test
+scans the views for it). A refusal is never a 500: it is shown in the user's language (the
+message was translated when raised).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def refusal_show(
 
 
 def refusal_json(refusal: Refusal, *, status: int = 400) -> JsonResponse:
-    """`{"error": {"code", "message", "field"}}` with `status` (400 unless told)."""
-    return JsonResponse({"error": refusal.as_dict()}, status=status)
+    """`{"error": message, "code": …, "field": …}` with `status` (400 unless told)."""
+    return JsonResponse(refusal.as_dict(), status=status)
 
 
 def attempt(
@@ -53,16 +54,21 @@ def attempt(
     *,
     form: forms.BaseForm | None = None,
     success: str | Callable[[T], str] | None = None,
+    show: bool = True,
 ) -> Outcome[T]:
     """Run one service call. A refusal is shown (`refusal_show`); otherwise the `success`
     message (a string, or a function of the result) is added to the page's messages.
+
+    `show=False` leaves the refusal to the view, for a page or body of its own (`refusal_json`,
+    a page that shows the error in place, a special status code).
 
     Returns the `Outcome`, so the view decides where to go next.
     """
     try:
         result = action()
     except Refusal as refusal:
-        refusal_show(request, refusal, form=form)
+        if show:
+            refusal_show(request, refusal, form=form)
         return Outcome(refusal=refusal)
     if success is not None:
         messages.success(request, success(result) if callable(success) else success)

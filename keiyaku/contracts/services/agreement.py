@@ -9,6 +9,8 @@ from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
@@ -29,7 +31,7 @@ from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance
 from keiyaku.contracts.states import CONTRACT_RUNNING, contract_sources, party_sources
 
-ALREADY_HANDLED = "この署名依頼はすでに処理されているか、受付を終了しています。"
+ALREADY_HANDLED = gettext_lazy("この署名依頼はすでに処理されているか、受付を終了しています。")
 
 
 def _actor_label(party: Party) -> str:
@@ -104,12 +106,12 @@ def party_agree(
         )
         if given.get(doc.pk) not in since_send:
             raise ContractError(
-                "表示中の書類が更新されました。もう一度内容を確認してください。", code="stale"
+                _("表示中の書類が更新されました。もう一度内容を確認してください。"), code="stale"
             )
         current[doc.pk] = given[doc.pk]
     if set(given) != set(current):
         raise ContractError(
-            "表示中の書類が更新されました。もう一度内容を確認してください。", code="stale"
+            _("表示中の書類が更新されました。もう一度内容を確認してください。"), code="stale"
         )
     box_values = box_values_clean(party, values or {})
     method = AuthMethod.EMAIL_CODE if party.kind == PartyKind.EXTERNAL else AuthMethod.STAFF_LOGIN
@@ -158,7 +160,7 @@ def party_reject(*, party: Party, reason: str, meta: RequestMeta) -> None:
     """「同意せずに却下する」: the contract stops; the sender is told (R16)."""
     reason = reason.strip()
     if not reason:
-        raise ContractError("却下の理由を入力してください。", code="reason_required")
+        raise ContractError(_("却下の理由を入力してください。"), code="reason_required")
     with transaction.atomic():
         now = timezone.now()
         _claim(party, PartyStatus.REJECTED, reason=reason[:2000])
@@ -190,15 +192,15 @@ def party_forward(
     The new signer keeps the position, the signature field and the access code.
     """
     if party.kind != PartyKind.EXTERNAL:
-        raise ContractError("職員の署名依頼は転送できません。", code="forward_staff")
+        raise ContractError(_("職員の署名依頼は転送できません。"), code="forward_staff")
     if not party.contract.allow_forwarding:
-        raise ContractError("この契約では転送が許可されていません。", code="forward_forbidden")
+        raise ContractError(_("この契約では転送が許可されていません。"), code="forward_forbidden")
     name, email = name.strip(), email.strip()
     if not name or not email:
-        raise ContractError("転送先の氏名とメールアドレスを入力してください。", code="forward")
+        raise ContractError(_("転送先の氏名とメールアドレスを入力してください。"), code="forward")
     require_printable(会社名=company, 氏名=name, メールアドレス=email)
     if email.lower() == party.email.lower():
-        raise ContractError("転送先に自分自身は指定できません。", code="forward_self")
+        raise ContractError(_("転送先に自分自身は指定できません。"), code="forward_self")
     with transaction.atomic():
         _claim(party, PartyStatus.FORWARDED, reason=note[:2000])
         links_revoke(party=party)

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
@@ -36,7 +37,7 @@ BOX_EDITABLE = (*BOX_FIELDS, "party")
 
 def _require_draft(contract: Contract) -> None:
     if not contract.is_editable:
-        raise ContractError("送信済みの案件の入力欄は変更できません。", code="not_draft")
+        raise ContractError(_("送信済みの案件の入力欄は変更できません。"), code="not_draft")
 
 
 def _lock_draft(contract_id: Any) -> Contract:
@@ -52,7 +53,9 @@ def _number(data: Mapping[str, object], key: str) -> float:
     try:
         return float(data[key])  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError):
-        raise ContractError(f"{key} は数値で指定してください。", code=key) from None
+        raise ContractError(
+            _("%(field)s は数値で指定してください。") % {"field": key}, code=key, field=key
+        ) from None
 
 
 def _apply(box: Box, data: Mapping[str, object]) -> None:
@@ -62,14 +65,14 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
         try:
             box.page = int(data["page"])  # type: ignore[call-overload]
         except (TypeError, ValueError):
-            raise ContractError("ページ番号が不正です。", code="page") from None
+            raise ContractError(_("ページ番号が不正です。"), code="page", field="page") from None
     if not 1 <= box.page <= document.page_count:
-        raise ContractError("ページ番号が不正です。", code="page")
+        raise ContractError(_("ページ番号が不正です。"), code="page", field="page")
     for key in BOX_GEOMETRY:
         if key in data:
             setattr(box, key, _number(data, key))
     if box.width < MIN_SIZE or box.height < MIN_SIZE:
-        raise ContractError("入力欄が小さすぎます。", code="size")
+        raise ContractError(_("入力欄が小さすぎます。"), code="size")
     page_width, page_height = document_page_sizes(document)[box.page - 1]
     if (
         box.x < 0
@@ -77,15 +80,15 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
         or box.x + box.width > page_width + 0.5
         or box.y + box.height > page_height + 0.5
     ):
-        raise ContractError("入力欄がページの外にはみ出しています。", code="position")
+        raise ContractError(_("入力欄がページの外にはみ出しています。"), code="position")
     if "kind" in data:
         if data["kind"] not in BoxKind.values:
-            raise ContractError("入力欄の種類が不正です。", code="kind")
+            raise ContractError(_("入力欄の種類が不正です。"), code="kind", field="kind")
         box.kind = str(data["kind"])
     if "label" in data:
         label = str(data["label"] or "").strip()
         if len(label) > MAX_LABEL:
-            raise ContractError("項目名が長すぎます。", code="label")
+            raise ContractError(_("項目名が長すぎます。"), code="label", field="label")
         box.label = label
     if "party" in data:
         raw_party = str(data["party"])
@@ -95,10 +98,14 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
             else None
         )
         if party is None:
-            raise ContractError("入力する署名者を選択してください。", code="party")
+            raise ContractError(
+                _("入力する署名者を選択してください。"), code="party", field="party"
+            )
         if party.is_approver:
             raise ContractError(
-                "承認者は書類に署名しないため、入力欄を割り当てられません。", code="party"
+                _("承認者は書類に署名しないため、入力欄を割り当てられません。"),
+                code="party",
+                field="party",
             )
         box.party = party
     if "required" in data:
@@ -112,10 +119,12 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
                 box.max_length = int(raw)  # type: ignore[call-overload]
             except (TypeError, ValueError):
                 raise ContractError(
-                    "最大文字数は数値で指定してください。", code="max_length"
+                    _("最大文字数は数値で指定してください。"), code="max_length", field="max_length"
                 ) from None
             if box.max_length < 1:
-                raise ContractError("最大文字数は1以上にしてください。", code="max_length")
+                raise ContractError(
+                    _("最大文字数は1以上にしてください。"), code="max_length", field="max_length"
+                )
 
 
 def box_create(
@@ -124,7 +133,11 @@ def box_create(
     require_contract_change(actor, document.contract)
     missing = [key for key in ("page", *BOX_GEOMETRY, "party") if key not in data]
     if missing:
-        raise ContractError(f"{', '.join(missing)} を指定してください。", code=missing[0])
+        raise ContractError(
+            _("%(fields)s を指定してください。") % {"fields": ", ".join(missing)},
+            code=missing[0],
+            field=missing[0],
+        )
     with transaction.atomic():
         contract = _lock_draft(document.contract_id)
         box = Box(document=document)
@@ -186,24 +199,30 @@ def box_values_clean(party: Party, raw: Mapping[str, str]) -> dict[int, str]:
         if not key.startswith("box_"):
             continue
         if not key[4:].isdigit() or int(key[4:]) not in boxes:
-            raise ContractError("入力できない欄への入力が含まれています。", code="foreign_box")
+            raise ContractError(_("入力できない欄への入力が含まれています。"), code="foreign_box")
         given[int(key[4:])] = value
     values = {}
     for box_id, box in boxes.items():
-        name = box.label or "入力欄"
+        name = box.label or _("入力欄")
         value = str(given.get(box_id, "")).replace("\r\n", "\n").strip()
         if box.kind == BoxKind.CHECKBOX:
             value = "1" if value.lower() in ("1", "on", "true", "yes") else ""
         if box.required and not value:
-            raise ContractError(f"「{name}」を入力してください。", code="required")
+            raise ContractError(
+                _("「%(name)s」を入力してください。") % {"name": name}, code="required"
+            )
         if box.kind == BoxKind.DATE and value:
             try:
                 date.fromisoformat(value)
             except ValueError:
-                raise ContractError(f"「{name}」の日付が正しくありません。", code="date") from None
+                raise ContractError(
+                    _("「%(name)s」の日付が正しくありません。") % {"name": name}, code="date"
+                ) from None
         if box.max_length and len(value) > box.max_length:
             raise ContractError(
-                f"「{name}」は{box.max_length}文字以内で入力してください。", code="max_length"
+                _("「%(name)s」は%(max_length)d文字以内で入力してください。")
+                % {"name": name, "max_length": box.max_length},
+                code="max_length",
             )
         if box.kind != BoxKind.CHECKBOX:
             try:
@@ -216,17 +235,20 @@ def box_values_clean(party: Party, raw: Mapping[str, str]) -> dict[int, str]:
                 )
             except BoxOverflow:
                 raise ContractError(
-                    f"「{name}」の内容が長すぎて欄に収まりません。短くしてください。",
+                    _("「%(name)s」の内容が長すぎて欄に収まりません。短くしてください。")
+                    % {"name": name},
                     code="overflow",
                 ) from None
             except MissingGlyphError as exc:
                 chars = "".join(sorted(exc.characters))
                 raise ContractError(
-                    f"「{name}」に使用できない文字が含まれています: {chars}", code="glyph"
+                    _("「%(name)s」に使用できない文字が含まれています: %(chars)s")
+                    % {"name": name, "chars": chars},
+                    code="glyph",
                 ) from None
             except ValueError:
                 raise ContractError(
-                    f"「{name}」は1行で入力してください。", code="newline"
+                    _("「%(name)s」は1行で入力してください。") % {"name": name}, code="newline"
                 ) from None
         values[box_id] = value
     return values

@@ -24,16 +24,18 @@ def contract_share_add(
     """Share with exactly one staff member or department of the contract's organisation."""
     require_contract_change(actor, contract)
     if (staff is None) == (department is None):
-        raise ContractError(_("共有先の職員または所属をひとつ選んでください。"))
+        raise ContractError(
+            _("共有先の職員または所属をひとつ選んでください。"), code="share_target"
+        )
     target = staff if staff is not None else department
     assert target is not None
     if target.organisation_id != contract.organisation_id:
-        raise ContractError(_("共有先が見つかりません。"))
+        raise ContractError(_("共有先が見つかりません。"), code="share_target_unknown")
     share, created = ContractShare.objects.get_or_create(
         contract=contract, staff=staff, department=department
     )
     if not created:
-        raise ContractError(_("既に共有しています。"))
+        raise ContractError(_("既に共有しています。"), code="already_shared")
     audit_record(
         event="contract.share",
         organisation=contract.organisation,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
@@ -45,12 +46,12 @@ def template_save(
     require_contract_change(actor, contract)
     name = name.strip()
     if not name:
-        raise ContractError("テンプレート名を入力してください。", code="name_required")
+        raise ContractError(_("テンプレート名を入力してください。"), code="name_required")
     parties = list(
         contract.parties.exclude(status=PartyStatus.FORWARDED).order_by("position", "id")
     )
     if not parties:
-        raise ContractError("署名者が設定されていない案件は保存できません。", code="no_parties")
+        raise ContractError(_("署名者が設定されていない案件は保存できません。"), code="no_parties")
     routing = []
     external_count = 0
     for party in parties:
@@ -95,7 +96,7 @@ def template_save(
                 meta=meta,
             )
     except IntegrityError as exc:
-        raise ContractError("同じ名前のテンプレートがあります。", code="duplicate") from exc
+        raise ContractError(_("同じ名前のテンプレートがあります。"), code="duplicate") from exc
     return template
 
 
@@ -115,10 +116,10 @@ def template_apply(
     contract = Contract.objects.select_for_update().get(pk=contract.pk)
     if not contract.is_editable or contract.parties.exists():
         raise ContractError(
-            "テンプレートは署名者が未設定の下書きにだけ適用できます。", code="not_empty"
+            _("テンプレートは署名者が未設定の下書きにだけ適用できます。"), code="not_empty"
         )
     if template.organisation_id != contract.organisation_id:
-        raise ContractError("テンプレートが見つかりません。", code="template")
+        raise ContractError(_("テンプレートが見つかりません。"), code="template")
     slots = iter(fills)
     parties = []
     for step in template.routing:
@@ -128,7 +129,8 @@ def template_apply(
             ).first()
             if staff is None:
                 raise ContractError(
-                    f"テンプレートの職員「{step.get('label', '')}」は利用できません。",
+                    _("テンプレートの職員「%(name)s」は利用できません。")
+                    % {"name": step.get("label", "")},
                     code="staff_gone",
                 )
             parties.append(
@@ -145,7 +147,7 @@ def template_apply(
         else:
             fill = next(slots, None)
             if fill is None:
-                raise ContractError("事業者の情報が足りません。", code="slots")
+                raise ContractError(_("事業者の情報が足りません。"), code="slots")
             parties.append(
                 party_add(
                     contract=contract,

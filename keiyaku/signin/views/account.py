@@ -17,9 +17,9 @@ from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.signin import services
 from keiyaku.signin.forms import CodeForm
 from keiyaku.signin.middleware import MFA_KEY
-from keiyaku.signin.services import SignInRefused
 from keiyaku.signin.views.login import enrol_form
 from keiyaku.signin.views.session import AFTER_CODES_KEY, NEW_CODES_KEY
+from keiyaku.web.refusals import attempt
 
 
 def _staff(request: HttpRequest) -> Staff:
@@ -61,14 +61,15 @@ def account_enrol_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def recovery_codes_renew_view(request: HttpRequest) -> HttpResponse:
-    try:
-        codes = services.recovery_codes_renew(
+    renewed = attempt(
+        request,
+        lambda: services.recovery_codes_renew(
             staff=_staff(request), meta=RequestMeta.from_request(request)
-        )
-    except SignInRefused as refused:
-        messages.error(request, refused.message)
+        ),
+    )
+    if renewed.result is None:
         return redirect("signin-account")
-    request.session[NEW_CODES_KEY] = codes
+    request.session[NEW_CODES_KEY] = renewed.result
     request.session[AFTER_CODES_KEY] = str(reverse_lazy("signin-account"))
     return redirect("signin-recovery-codes")
 
@@ -85,10 +86,13 @@ def totp_remove_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("確認コードを入力してください。"))
         return redirect("signin-account")
     meta = RequestMeta.from_request(request)
-    try:
-        services.second_factor_verify(staff=staff, code=form.cleaned_data["code"], meta=meta)
-    except SignInRefused as refused:
-        messages.error(request, refused.message)
+    verified = attempt(
+        request,
+        lambda: services.second_factor_verify(
+            staff=staff, code=form.cleaned_data["code"], meta=meta
+        ),
+    )
+    if not verified.ok:
         return redirect("signin-account")
     services.totp_remove(staff=staff, actor=staff, meta=meta)
     messages.success(request, _("2段階認証を解除しました。"))

@@ -18,7 +18,8 @@ from keiyaku.accounts.permissions import org_admin_required
 from keiyaku.audit.services import RequestMeta
 from keiyaku.signin import services
 from keiyaku.signin.forms import SignInSettingsForm
-from keiyaku.signin.services import PolicyValues, SignInRefused
+from keiyaku.signin.services import PolicyValues
+from keiyaku.web.refusals import attempt
 
 
 def _admin(request: HttpRequest) -> Staff:
@@ -45,9 +46,11 @@ def settings_view(request: HttpRequest) -> HttpResponse:
     form = SignInSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            services.organisation_signin_update(
-                organisation=admin.organisation,
+        organisation = admin.organisation
+        saved = attempt(
+            request,
+            lambda: services.organisation_signin_update(
+                organisation=organisation,
                 actor=admin,
                 values=PolicyValues(
                     totp_required=data["totp_required"],
@@ -60,11 +63,11 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                     oidc_client_secret=data["oidc_client_secret"] or None,
                 ),
                 meta=RequestMeta.from_request(request),
-            )
-        except SignInRefused as refused:
-            form.add_error(None, refused.message)
-        else:
-            messages.success(request, _("ログイン設定を保存しました。"))
+            ),
+            form=form,
+            success=_("ログイン設定を保存しました。"),
+        )
+        if saved.ok:
             return redirect("signin-settings")
     return render(
         request,

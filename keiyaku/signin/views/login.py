@@ -31,6 +31,7 @@ from keiyaku.signin.views.session import (
     rate_limited,
     safe_next,
 )
+from keiyaku.web.refusals import attempt, refusal_show
 
 
 def sso_organisations() -> list[OrganisationSignIn]:
@@ -53,10 +54,15 @@ def login_view(request: HttpRequest) -> HttpResponse:
             username = form.cleaned_data["username"]
             if login_rate_exceeded(ip=meta.ip, login_id=username):
                 return rate_limited(request)
-            try:
-                return _password_step(request, username, form.cleaned_data["password"], next_url)
-            except SignInRefused as refused:
-                error = refused.message
+            stepped = attempt(
+                request,
+                lambda: _password_step(request, username, form.cleaned_data["password"], next_url),
+                show=False,  # shown in place of the form's own errors
+            )
+            if stepped.result is not None:
+                return stepped.result
+            assert stepped.refusal is not None
+            error = stepped.refusal.message
     return render(
         request,
         "registration/login.html",
@@ -81,7 +87,8 @@ def _password_step(
         raise SignInRefused(
             services.login_failure_record(
                 staff=staff, login_id=username, reason="password", meta=meta
-            )
+            ),
+            code="bad_credentials",
         )
     step = services.second_step_needed(user)
     if step is None:
@@ -106,18 +113,23 @@ def verify_view(request: HttpRequest) -> HttpResponse:
         meta = RequestMeta.from_request(request)
         if login_rate_exceeded(ip=meta.ip, login_id=staff.username):
             return rate_limited(request)
-        try:
-            method = services.second_factor_verify(
+        verified = attempt(
+            request,
+            lambda: services.second_factor_verify(
                 staff=staff, code=form.cleaned_data["code"], meta=meta
+            ),
+            show=False,
+        )
+        if verified.result is not None:
+            return login_complete(
+                request, staff=staff, method=verified.result, next_url=data["next"]
             )
-        except SignInRefused as refused:
-            if services.is_locked(services.state_for(staff)):
-                pending_clear(request)
-                messages.error(request, refused.message)
-                return redirect("login")
-            error = refused.message
-        else:
-            return login_complete(request, staff=staff, method=method, next_url=data["next"])
+        assert verified.refusal is not None
+        if services.is_locked(services.state_for(staff)):
+            pending_clear(request)
+            refusal_show(request, verified.refusal)  # on the login page
+            return redirect("login")
+        error = verified.refusal.message
     elif request.method == "POST":
         error = str(_code_required())
     return render(request, "signin/verify.html", {"form": form, "error": error})
@@ -153,18 +165,21 @@ def enrol_form(
     form = CodeForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
-        try:
-            codes = services.totp_enrol(
+        enrolled = attempt(
+            request,
+            lambda: services.totp_enrol(
                 staff=staff,
                 secret=secret,
                 code=form.cleaned_data["code"],
                 meta=RequestMeta.from_request(request),
-            )
-        except SignInRefused as refused:
-            error = refused.message
-        else:
+            ),
+            show=False,
+        )
+        if enrolled.result is not None:
             request.session.pop(ENROL_SECRET_KEY, None)
-            return codes
+            return enrolled.result
+        assert enrolled.refusal is not None
+        error = enrolled.refusal.message
     elif request.method == "POST":
         error = str(_code_required())
     uri = totp.provisioning_uri(secret, account=staff.username, issuer=_issuer_label(staff))

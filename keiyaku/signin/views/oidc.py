@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import logging
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,14 +13,16 @@ from django.views.decorators.cache import never_cache
 
 from keiyaku.accounts.models import Organisation
 from keiyaku.audit.services import RequestMeta
-from keiyaku.outbound_http import OutboundRefused
+from keiyaku.refusals import Refusal
 from keiyaku.signin import clock, oidc, services
 from keiyaku.signin.models import OrganisationSignIn
-from keiyaku.signin.services import SignInRefused
 from keiyaku.signin.views.session import login_complete, safe_next
+from keiyaku.web.refusals import attempt
 
-log = logging.getLogger(__name__)
 OIDC_KEY = "signin.oidc"
+# The provider unreachable is its fault (502); an answer we cannot check is a bad request; any
+# other refusal (unknown user, disabled, locked) is forbidden.
+REFUSAL_STATUS = {"oidc_unavailable": 502, "oidc_response": 400}
 
 
 def _client(organisation: Organisation) -> tuple[OrganisationSignIn, oidc.Client]:
@@ -41,22 +42,19 @@ def _refused(request: HttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "signin/oidc_error.html", {"message": message}, status=status)
 
 
+def _refusal(request: HttpRequest, refusal: Refusal) -> HttpResponse:
+    return _refused(request, refusal.message, REFUSAL_STATUS.get(refusal.code, 403))
+
+
 @never_cache
 def oidc_start_view(request: HttpRequest, slug: str) -> HttpResponse:
     organisation = get_object_or_404(Organisation, slug=slug)
     _policy, client = _client(organisation)
-    try:
-        url, pending = oidc.authorization_url(client)
-    except OutboundRefused as refused:
-        log.warning("OIDC start for %s refused: %s", slug, refused.message)
-        return _refused(request, refused.message, 403)
-    except oidc.OidcError as exc:
-        log.warning("OIDC start for %s failed: %s", slug, exc)
-        return _refused(
-            request,
-            _("IDプロバイダに接続できませんでした。しばらくしてから再度お試しください。"),
-            502,
-        )
+    started = attempt(request, lambda: services.oidc_start(client=client), show=False)
+    if started.refusal is not None:
+        return _refusal(request, started.refusal)
+    assert started.result is not None
+    url, pending = started.result
     request.session[OIDC_KEY] = {
         "org": organisation.slug,
         "state": pending.state,
@@ -87,24 +85,19 @@ def oidc_callback_view(request: HttpRequest, slug: str) -> HttpResponse:
         )
     if request.GET.get("error") or not request.GET.get("code"):
         return _refused(request, _("IDプロバイダでのログインが完了しませんでした。"), 400)
-    try:
-        claims = oidc.id_token_claims(
-            client,
+    signed_in = attempt(
+        request,
+        lambda: services.oidc_sign_in(
+            organisation=organisation,
+            policy=policy,
+            client=client,
             code=request.GET["code"],
             pending=oidc.Pending(state=state, nonce=data["nonce"], verifier=data["verifier"]),
-        )
-    except OutboundRefused as refused:
-        log.warning("OIDC callback for %s refused: %s", slug, refused.message)
-        return _refused(request, refused.message, 403)
-    except oidc.OidcError as exc:
-        log.warning("OIDC callback for %s refused: %s", slug, exc)
-        return _refused(request, _("IDプロバイダからの応答を確認できませんでした。"), 400)
-    meta = RequestMeta.from_request(request)
-    try:
-        staff = services.oidc_staff_for(
-            organisation=organisation, policy=policy, claims=claims, meta=meta
-        )
-        services.login_check_not_locked(staff=staff, meta=meta)
-    except SignInRefused as refused:
-        return _refused(request, refused.message, 403)
-    return login_complete(request, staff=staff, method="oidc", next_url=data["next"])
+            meta=RequestMeta.from_request(request),
+        ),
+        show=False,
+    )
+    if signed_in.refusal is not None:
+        return _refusal(request, signed_in.refusal)
+    assert signed_in.result is not None
+    return login_complete(request, staff=signed_in.result, method="oidc", next_url=data["next"])

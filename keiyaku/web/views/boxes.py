@@ -8,6 +8,7 @@ from typing import Any
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from keiyaku.accounts.permissions import can_edit_contracts, contract_editor_required
@@ -15,7 +16,8 @@ from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, Contract
 from keiyaku.contracts.selectors import contract_for, document_page_sizes
-from keiyaku.contracts.services.boxes import BOX_EDITABLE, box_create, box_delete, box_update
+from keiyaku.contracts.services.boxes import box_create, box_delete, box_update
+from keiyaku.web.refusals import attempt, refusal_json
 from keiyaku.web.views.staff import StaffRequest
 
 
@@ -37,11 +39,6 @@ def box_json(box: Box) -> dict[str, Any]:
     }
 
 
-def _error(exc: ContractError) -> JsonResponse:
-    field = exc.code if exc.code in BOX_EDITABLE else None
-    return JsonResponse({"error": exc.message, "field": field}, status=400)
-
-
 def _body(request: StaffRequest) -> dict[str, Any] | None:
     try:
         data = json.loads(request.body or b"{}")
@@ -51,7 +48,7 @@ def _body(request: StaffRequest) -> dict[str, Any] | None:
 
 
 def _bad_json() -> JsonResponse:
-    return JsonResponse({"error": "JSONの形式が正しくありません。", "field": None}, status=400)
+    return refusal_json(ContractError(_("JSONの形式が正しくありません。"), code="bad_json"))
 
 
 def _state(contract: Contract, staff: Any) -> dict[str, Any]:
@@ -101,14 +98,20 @@ def boxes_collection(request: StaffRequest, contract_id) -> JsonResponse:
         contract.documents.filter(pk=int(raw_document)).first() if raw_document.isdigit() else None
     )
     if document is None:
-        return JsonResponse({"error": "書類を指定してください。", "field": "document"}, status=400)
-    try:
-        box = box_create(
-            document=document, actor=request.user, data=data, meta=RequestMeta.from_request(request)
+        return refusal_json(
+            ContractError(_("書類を指定してください。"), code="document", field="document")
         )
-    except ContractError as exc:
-        return _error(exc)
-    return JsonResponse(box_json(box), status=201)
+    created = attempt(
+        request,
+        lambda: box_create(
+            document=document, actor=request.user, data=data, meta=RequestMeta.from_request(request)
+        ),
+        show=False,
+    )
+    if created.refusal is not None:
+        return refusal_json(created.refusal)
+    assert created.result is not None
+    return JsonResponse(box_json(created.result), status=201)
 
 
 @contract_editor_required
@@ -123,14 +126,20 @@ def box_item(request: StaffRequest, contract_id, box_id: int) -> HttpResponse:
     if box is None:
         raise Http404
     meta = RequestMeta.from_request(request)
-    try:
-        if request.method == "DELETE":
-            box_delete(box=box, actor=request.user, meta=meta)
-            return HttpResponse(status=204)
-        data = _body(request)
-        if data is None:
-            return _bad_json()
-        box = box_update(box=box, actor=request.user, data=data, meta=meta)
-    except ContractError as exc:
-        return _error(exc)
-    return JsonResponse(box_json(box))
+    if request.method == "DELETE":
+        deleted = attempt(
+            request, lambda: box_delete(box=box, actor=request.user, meta=meta), show=False
+        )
+        if deleted.refusal is not None:
+            return refusal_json(deleted.refusal)
+        return HttpResponse(status=204)
+    data = _body(request)
+    if data is None:
+        return _bad_json()
+    updated = attempt(
+        request, lambda: box_update(box=box, actor=request.user, data=data, meta=meta), show=False
+    )
+    if updated.refusal is not None:
+        return refusal_json(updated.refusal)
+    assert updated.result is not None
+    return JsonResponse(box_json(updated.result))

@@ -23,7 +23,6 @@ from django.views.decorators.http import require_POST
 from keiyaku.accounts.middleware import ip_refusal, organisation_allows
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
-from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, Document, DocumentVersion, Party, PartyKind
 from keiyaku.contracts.selectors import (
     LinkLookup,
@@ -39,6 +38,7 @@ from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
 from keiyaku.web.page_images import page_png
+from keiyaku.web.refusals import attempt
 from keiyaku.web.views.responses import pdf_response, png_response
 
 
@@ -224,10 +224,10 @@ def sign_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if isinstance(party, HttpResponse):
         return party
     raw = {k: str(v) for k, v in request.POST.items() if k.startswith("box_")}
-    try:
-        cleaned = box_values_clean(party, raw)
-    except ContractError as exc:
-        return _documents_page(request, party, token, values=raw, error=exc.message)
+    checked = attempt(request, lambda: box_values_clean(party, raw), show=False)
+    if checked.refusal is not None:
+        return _documents_page(request, party, token, values=raw, error=checked.refusal.message)
+    cleaned = checked.result or {}
     filled = [(box, cleaned[box.pk]) for box in party.boxes.select_related("document")]
     return render(
         request,
@@ -253,21 +253,24 @@ def sign_complete(request: HttpRequest, token: str) -> HttpResponse:
     for key, value in request.POST.items():
         if key.startswith("sha256_") and key[7:].isdigit():
             shown[int(key[7:])] = str(value)
-    try:
-        services.party_agree(
+    agreed = attempt(
+        request,
+        lambda: services.party_agree(
             party=party,
             shown=shown,
             values={k: str(v) for k, v in request.POST.items() if k.startswith("box_")},
             meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
+        ),
+        show=False,  # a page of its own, 409
+    )
+    if agreed.refusal is not None:
         return render(
             request,
             "web/sign_message.html",
             {
                 "contract": party.contract,
                 "title": _("署名できませんでした"),
-                "message": exc.message,
+                "message": agreed.refusal.message,
                 "back": reverse("sign-documents", args=[token]),
             },
             status=409,
@@ -283,15 +286,16 @@ def sign_reject(request: HttpRequest, token: str) -> HttpResponse:
         return party
     form = RejectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.party_reject(
+        rejected = attempt(
+            request,
+            lambda: services.party_reject(
                 party=party,
                 reason=form.cleaned_data["reason"],
                 meta=RequestMeta.from_request(request),
-            )
-        except ContractError as exc:
-            form.add_error(None, exc.message)
-        else:
+            ),
+            form=form,
+        )
+        if rejected.ok:
             return render(
                 request,
                 "web/sign_message.html",
@@ -316,18 +320,20 @@ def sign_forward(request: HttpRequest, token: str) -> HttpResponse:
     form = ForwardForm(request.POST or None, initial={"company": party.company})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            successor = services.party_forward(
+        forwarded = attempt(
+            request,
+            lambda: services.party_forward(
                 party=party,
                 name=data["name"],
                 email=data["email"],
                 company=data["company"],
                 note=data["note"],
                 meta=RequestMeta.from_request(request),
-            )
-        except ContractError as exc:
-            form.add_error(None, exc.message)
-        else:
+            ),
+            form=form,
+        )
+        if forwarded.result is not None:
+            successor = forwarded.result
             request.session.pop(_session_key(party), None)
             return render(
                 request,

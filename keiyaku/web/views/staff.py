@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, time
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,8 +19,7 @@ from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
 from keiyaku.contracts.certificate import certificate_pdf
-from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Box, Contract, ContractShare, Document, Party, PartyKind
+from keiyaku.contracts.models import Box, ContractShare, Document, Party, PartyKind
 from keiyaku.contracts.selectors import (
     contract_for,
     contract_progress,
@@ -45,6 +42,7 @@ from keiyaku.web.forms import (
     UnlockForm,
 )
 from keiyaku.web.page_images import page_png
+from keiyaku.web.refusals import attempt, form_errors_show
 from keiyaku.web.views.responses import pdf_response, png_response
 
 
@@ -81,8 +79,9 @@ def contract_create(request: StaffRequest) -> HttpResponse:
     form = ContractForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            contract = services.contract_create(
+        created = attempt(
+            request,
+            lambda: services.contract_create(
                 actor=request.user,
                 title=data["title"],
                 management_number=data["management_number"],
@@ -96,12 +95,12 @@ def contract_create(request: StaffRequest) -> HttpResponse:
                 allow_forwarding=data["allow_forwarding"],
                 uploads=_uploads(data["files"]),
                 meta=RequestMeta.from_request(request),
-            )
-        except ContractError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("案件を作成しました。署名者を設定して送信してください。"))
-            return redirect("contract-detail", contract.pk)
+            ),
+            form=form,
+            success=_("案件を作成しました。署名者を設定して送信してください。"),
+        )
+        if created.result is not None:
+            return redirect("contract-detail", created.result.pk)
     return render(
         request,
         "web/contract_form.html",
@@ -158,13 +157,12 @@ def party_add(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     form = PartyForm(request.POST, organisation=contract.organisation)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
+        form_errors_show(request, form)
         return _back(contract)
     data = form.cleaned_data
-    try:
-        services.party_add(
+    attempt(
+        request,
+        lambda: services.party_add(
             contract=contract,
             actor=request.user,
             kind=data["kind"],
@@ -176,9 +174,8 @@ def party_add(request: StaffRequest, contract_id) -> HttpResponse:
             role=data["role"],
             parallel=data["parallel"],
             meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
+        ),
+    )
     return _back(contract)
 
 
@@ -187,36 +184,16 @@ def _party(request: StaffRequest, contract_id, party_id) -> Party:
     return get_object_or_404(Party, pk=party_id, contract=contract)
 
 
-def _outcome(
-    request: StaffRequest,
-    contract: Contract,
-    action: Callable[[], object],
-    success: str | Callable[[Any], str] | None = None,
-) -> HttpResponse:
-    """Run one service call; show its refusal or the success message; back to the contract.
-
-    `success` may be a function of the service's result (e.g. how many were reminded).
-    """
-    try:
-        result = action()
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        if success is not None:
-            messages.success(request, success(result) if callable(success) else success)
-    return _back(contract)
-
-
 @contract_editor_required
 @require_POST
 def party_remove(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     meta = RequestMeta.from_request(request)
-    return _outcome(
+    attempt(
         request,
-        party.contract,
         lambda: services.party_remove(party=party, actor=request.user, meta=meta),
     )
+    return _back(party.contract)
 
 
 @contract_editor_required
@@ -225,11 +202,11 @@ def party_move(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     offset = -1 if request.POST.get("direction") == "up" else 1
     meta = RequestMeta.from_request(request)
-    return _outcome(
+    attempt(
         request,
-        party.contract,
         lambda: services.party_move(party=party, actor=request.user, offset=offset, meta=meta),
     )
+    return _back(party.contract)
 
 
 @contract_editor_required
@@ -240,15 +217,15 @@ def document_add(request: StaffRequest, contract_id) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("追加するPDFを選択してください。"))
         return _back(contract)
-    try:
-        services.document_add(
+    attempt(
+        request,
+        lambda: services.document_add(
             contract=contract,
             actor=request.user,
             upload=_uploads([form.cleaned_data["file"]])[0],
             meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
+        ),
+    )
     return _back(contract)
 
 
@@ -262,11 +239,11 @@ def _document(request: StaffRequest, contract_id, document_id) -> Document:
 def document_remove(request: StaffRequest, contract_id, document_id) -> HttpResponse:
     document = _document(request, contract_id, document_id)
     meta = RequestMeta.from_request(request)
-    return _outcome(
+    attempt(
         request,
-        document.contract,
         lambda: services.document_remove(document=document, actor=request.user, meta=meta),
     )
+    return _back(document.contract)
 
 
 @contract_editor_required
@@ -280,14 +257,14 @@ def contract_send(request: StaffRequest, contract_id) -> HttpResponse:
     day = form.cleaned_data["deadline"]
     deadline = datetime.combine(day, time(23, 59, 59), tzinfo=JST) if day else None
     meta = RequestMeta.from_request(request)
-    return _outcome(
+    attempt(
         request,
-        contract,
         lambda: services.contract_send(
             contract=contract, actor=request.user, deadline=deadline, meta=meta
         ),
-        _("署名依頼を送信しました。"),
+        success=_("署名依頼を送信しました。"),
     )
+    return _back(contract)
 
 
 @contract_editor_required
@@ -299,14 +276,14 @@ def contract_cancel(request: StaffRequest, contract_id) -> HttpResponse:
         messages.error(request, _("取消の理由を入力してください。"))
         return _back(contract)
     reason, meta = form.cleaned_data["reason"], RequestMeta.from_request(request)
-    return _outcome(
+    attempt(
         request,
-        contract,
         lambda: services.contract_cancel(
             contract=contract, actor=request.user, reason=reason, meta=meta
         ),
-        _("案件を取り消しました。"),
+        success=_("案件を取り消しました。"),
     )
+    return _back(contract)
 
 
 @contract_editor_required
@@ -314,12 +291,12 @@ def contract_cancel(request: StaffRequest, contract_id) -> HttpResponse:
 def contract_remind(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     meta = RequestMeta.from_request(request)
-    return _outcome(
+    attempt(
         request,
-        contract,
         lambda: services.contract_remind(contract=contract, actor=request.user, meta=meta),
-        lambda count: _("%(count)d名にリマインドを送信しました。") % {"count": count},
+        success=lambda count: _("%(count)d名にリマインドを送信しました。") % {"count": count},
     )
+    return _back(contract)
 
 
 @contract_editor_required
@@ -327,13 +304,13 @@ def contract_remind(request: StaffRequest, contract_id) -> HttpResponse:
 def party_parallel(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     parallel, meta = request.POST.get("parallel") == "1", RequestMeta.from_request(request)
-    return _outcome(
+    attempt(
         request,
-        party.contract,
         lambda: services.party_set_parallel(
             party=party, actor=request.user, parallel=parallel, meta=meta
         ),
     )
+    return _back(party.contract)
 
 
 @contract_editor_required
@@ -345,12 +322,12 @@ def party_unlock(request: StaffRequest, contract_id, party_id) -> HttpResponse:
         messages.error(request, _("アクセスコードが長すぎます。"))
         return _back(party.contract)
     code, meta = form.cleaned_data["access_code"], RequestMeta.from_request(request)
-    return _outcome(
+    attempt(
         request,
-        party.contract,
         lambda: services.party_unlock(party=party, actor=request.user, access_code=code, meta=meta),
-        _("ロックを解除しました。"),
+        success=_("ロックを解除しました。"),
     )
+    return _back(party.contract)
 
 
 @contract_editor_required
@@ -362,14 +339,14 @@ def party_email(request: StaffRequest, contract_id, party_id) -> HttpResponse:
         messages.error(request, _("正しいメールアドレスを入力してください。"))
         return _back(party.contract)
     email, meta = form.cleaned_data["email"], RequestMeta.from_request(request)
-    return _outcome(
+    attempt(
         request,
-        party.contract,
         lambda: services.party_change_email(
             party=party, actor=request.user, email=email, meta=meta
         ),
-        _("メールアドレスを修正し、署名依頼を再送しました。"),
+        success=_("メールアドレスを修正し、署名依頼を再送しました。"),
     )
+    return _back(party.contract)
 
 
 @login_required
@@ -424,18 +401,17 @@ def contract_share_add(request: StaffRequest, contract_id) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("共有先の職員または所属をひとつ選んでください。"))
         return _back(contract)
-    try:
-        sharing.contract_share_add(
+    attempt(
+        request,
+        lambda: sharing.contract_share_add(
             contract=contract,
             actor=request.user,
             staff=form.cleaned_data["staff"],
             department=form.cleaned_data["department"],
             meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("共有しました。"))
+        ),
+        success=_("共有しました。"),
+    )
     return _back(contract)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,9 +13,9 @@ from django.views.decorators.http import require_POST
 from keiyaku.accounts.permissions import contract_editor_required
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
-from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import ContractTemplate
 from keiyaku.contracts.selectors import contract_for, templates_for
+from keiyaku.web.refusals import attempt
 from keiyaku.web.views.staff import StaffRequest
 
 
@@ -45,19 +44,18 @@ def template_list(request: StaffRequest) -> HttpResponse:
 @require_POST
 def template_save(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
-    try:
-        template = services.template_save(
+    attempt(
+        request,
+        lambda: services.template_save(
             contract=contract,
             actor=request.user,
             name=request.POST.get("name", ""),
             meta=RequestMeta.from_request(request),
-        )
-    except ContractError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, _("テンプレート「%(name)s」を保存しました。") % {"name": template.name}
-        )
+        ),
+        success=lambda template: (
+            _("テンプレート「%(name)s」を保存しました。") % {"name": template.name}
+        ),
+    )
     return redirect("contract-detail", contract.pk)
 
 
@@ -71,19 +69,21 @@ def template_apply(request: StaffRequest, contract_id, template_id: int) -> Http
     error = ""
     if request.method == "POST" and all(f.is_valid() for f in forms_):
         fills = [services.SlotFill(**f.cleaned_data) for f in forms_]
-        try:
-            services.template_apply(
+        applied = attempt(
+            request,
+            lambda: services.template_apply(
                 contract=contract,
                 template=template,
                 actor=request.user,
                 fills=fills,
                 meta=RequestMeta.from_request(request),
-            )
-        except ContractError as exc:
-            error = exc.message
-        else:
-            messages.success(request, _("テンプレートから署名者を設定しました。"))
+            ),
+            success=_("テンプレートから署名者を設定しました。"),
+            show=False,  # the page shows it above the slots
+        )
+        if applied.refusal is None:
             return redirect("contract-detail", contract.pk)
+        error = applied.refusal.message
     return render(
         request,
         "web/template_apply.html",
