@@ -24,7 +24,7 @@ run: install
 	$(KEIYAKU) serve --addr 127.0.0.1:8000
 
 ## the Debian packages the tests use (installed only when missing); node and npm run the test
-## OpenID provider (tests/signin/oidc_provider), taken from Debian only when not on the PATH
+## OpenID provider (tests/login/oidc_provider), taken from Debian only when not on the PATH
 system-deps:
 	@missing=""; \
 	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -63,7 +63,7 @@ INSTALLED_APPS = [
     "keiyaku.signing",
     "keiyaku.pki",
     "keiyaku.web",
-    "keiyaku.signin",
+    "keiyaku.login",
     "keiyaku.ratelimits",
 ]
 
@@ -75,7 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "keiyaku.signin.middleware.SignInPolicyMiddleware",
+    "keiyaku.login.middleware.SignInPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "keiyaku.web.middleware.ContentSecurityPolicyMiddleware",
     "keiyaku.accounts.middleware.IpAllowListMiddleware",

@@ -5,6 +5,6 @@ urlpatterns = [
     path("admin-org/", include("keiyaku.accounts.urls")),
     path("addressbook/", include("keiyaku.addressbook.urls")),
     path("", include("keiyaku.applications.urls")),
-    path("", include("keiyaku.signin.urls")),
+    path("", include("keiyaku.login.urls")),
     path("", include("keiyaku.web.urls")),
 ]

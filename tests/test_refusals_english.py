@@ -277,7 +277,7 @@ def _recovery_codes_without_totp(env: Env) -> str:
 def _identity_provider_unreachable(env: Env) -> str:
     from django.test import override_settings
 
-    from keiyaku.signin.services import PolicyValues, organisation_signin_update
+    from keiyaku.login.services import PolicyValues, organisation_signin_update
 
     # The operator allowed the loopback address; nothing listens on its port 9.
     with override_settings(KEIYAKU_OUTBOUND_ALLOW=["127.0.0.1/32"]):

@@ -14,7 +14,7 @@ from keiyaku.accounts.network import address_allowed, client_ip
 # pages (so that the refusal can be read and the person can log out or sign in elsewhere), and
 # the e-mailed signing and download links. Those serve counterparties, who sign from anywhere,
 # and staff parties (the mayor), who must not: their views apply the list per party
-# (`keiyaku.web.views.signing`), whether or not anyone is logged in.
+# (`keiyaku.web.views.party_link`), whether or not anyone is logged in.
 UNRESTRICTED_PREFIXES = (
     "/s/",
     "/d/",

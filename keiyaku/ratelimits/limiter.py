@@ -29,8 +29,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from keiyaku.accounts.network import client_ip
+from keiyaku.login import clock
 from keiyaku.ratelimits.models import RateCounter
-from keiyaku.signin import clock
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import set_language
 
-from keiyaku.web.views import boxes, mailbox, signing, staff, templates, verify
+from keiyaku.web.views import boxes, contracts, mailbox, party_link, templates, verify
 
 urlpatterns = [
-    path("", staff.contract_list, name="contract-list"),
-    # login/ and the rest of sign-in: keiyaku/signin/urls.py
+    path("", contracts.contract_list, name="contract-list"),
+    # login/ and the rest of sign-in: keiyaku/login/urls.py
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("contracts/new/", staff.contract_create, name="contract-create"),
-    path("contracts/<uuid:contract_id>/", staff.contract_detail, name="contract-detail"),
-    path("contracts/<uuid:contract_id>/send/", staff.contract_send, name="contract-send"),
-    path("contracts/<uuid:contract_id>/parties/", staff.party_add, name="party-add"),
-    path("contracts/<uuid:contract_id>/cancel/", staff.contract_cancel, name="contract-cancel"),
+    path("contracts/new/", contracts.contract_create, name="contract-create"),
+    path("contracts/<uuid:contract_id>/", contracts.contract_detail, name="contract-detail"),
+    path("contracts/<uuid:contract_id>/send/", contracts.contract_send, name="contract-send"),
+    path("contracts/<uuid:contract_id>/parties/", contracts.party_add, name="party-add"),
+    path("contracts/<uuid:contract_id>/cancel/", contracts.contract_cancel, name="contract-cancel"),
     path("templates/", templates.template_list, name="template-list"),
     path("contracts/<uuid:contract_id>/boxes/", boxes.box_placement, name="box-placement"),
     path("contracts/<uuid:contract_id>/boxes.json", boxes.boxes_collection, name="box-collection"),
@@ -27,61 +27,61 @@ urlpatterns = [
         templates.template_apply,
         name="template-apply",
     ),
-    path("contracts/<uuid:contract_id>/remind/", staff.contract_remind, name="contract-remind"),
+    path("contracts/<uuid:contract_id>/remind/", contracts.contract_remind, name="contract-remind"),
     path(
         "contracts/<uuid:contract_id>/parties/<int:party_id>/parallel/",
-        staff.party_parallel,
+        contracts.party_parallel,
         name="party-parallel",
     ),
     path(
         "contracts/<uuid:contract_id>/parties/<int:party_id>/unlock/",
-        staff.party_unlock,
+        contracts.party_unlock,
         name="party-unlock",
     ),
     path(
         "contracts/<uuid:contract_id>/parties/<int:party_id>/email/",
-        staff.party_email,
+        contracts.party_email,
         name="party-email",
     ),
     path(
         "contracts/<uuid:contract_id>/parties/<int:party_id>/remove/",
-        staff.party_remove,
+        contracts.party_remove,
         name="party-remove",
     ),
     path(
         "contracts/<uuid:contract_id>/parties/<int:party_id>/move/",
-        staff.party_move,
+        contracts.party_move,
         name="party-move",
     ),
-    path("contracts/<uuid:contract_id>/documents/", staff.document_add, name="document-add"),
+    path("contracts/<uuid:contract_id>/documents/", contracts.document_add, name="document-add"),
     path(
         "contracts/<uuid:contract_id>/documents/<int:document_id>/remove/",
-        staff.document_remove,
+        contracts.document_remove,
         name="document-remove",
     ),
     path(
         "contracts/<uuid:contract_id>/documents/<int:document_id>/<str:which>.pdf",
-        staff.document_download,
+        contracts.document_download,
         name="document-download",
     ),
     path(
         "contracts/<uuid:contract_id>/documents/<int:document_id>/pages/<int:page>.png",
-        staff.document_page,
+        contracts.document_page,
         name="document-page",
     ),
     path(
         "contracts/<uuid:contract_id>/certificate.pdf",
-        staff.certificate_download,
+        contracts.certificate_download,
         name="certificate-download",
     ),
     path(
         "contracts/<uuid:contract_id>/shares/",
-        staff.contract_share_add,
+        contracts.contract_share_add,
         name="contract-share-add",
     ),
     path(
         "contracts/<uuid:contract_id>/shares/<int:share_id>/remove/",
-        staff.contract_share_remove,
+        contracts.contract_share_remove,
         name="contract-share-remove",
     ),
     path("mailbox/", mailbox.mailbox, name="mailbox"),
@@ -90,23 +90,23 @@ urlpatterns = [
         mailbox.mailbox_attachment,
         name="mailbox-attachment",
     ),
-    path("s/<str:token>/", signing.sign_entry, name="sign-entry"),
-    path("s/<str:token>/documents/", signing.sign_documents, name="sign-documents"),
+    path("s/<str:token>/", party_link.sign_entry, name="sign-entry"),
+    path("s/<str:token>/documents/", party_link.sign_documents, name="sign-documents"),
     path(
         "s/<str:token>/documents/<int:document_id>/pages/<int:page>.png",
-        signing.sign_page,
+        party_link.sign_page,
         name="sign-page",
     ),
     path(
         "s/<str:token>/documents/<int:document_id>/download/",
-        signing.sign_download,
+        party_link.sign_download,
         name="sign-download",
     ),
-    path("s/<str:token>/confirm/", signing.sign_confirm, name="sign-confirm"),
-    path("s/<str:token>/complete/", signing.sign_complete, name="sign-complete"),
-    path("s/<str:token>/reject/", signing.sign_reject, name="sign-reject"),
-    path("s/<str:token>/forward/", signing.sign_forward, name="sign-forward"),
-    path("d/<str:token>/", signing.download_entry, name="download-entry"),
+    path("s/<str:token>/confirm/", party_link.sign_confirm, name="sign-confirm"),
+    path("s/<str:token>/complete/", party_link.sign_complete, name="sign-complete"),
+    path("s/<str:token>/reject/", party_link.sign_reject, name="sign-reject"),
+    path("s/<str:token>/forward/", party_link.sign_forward, name="sign-forward"),
+    path("d/<str:token>/", party_link.download_entry, name="download-entry"),
     path("verify/", verify.verify, name="verify"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]

@@ -126,7 +126,7 @@ def test_corrected_file_imports_all_500_in_one_step_and_reimport_updates(persona
     assert taka.roles == [Role.SENDER]
     assert not taka.has_usable_password()
     assert Staff.objects.get(username="staff007").roles == [Role.ADMIN, Role.VIEWER]
-    # Each new member is e-mailed a link to set a password (valid for days, tests/signin).
+    # Each new member is e-mailed a link to set a password (valid for days, tests/login).
     (mail,) = OutboxMessage.objects.filter(to="staff003@city.example.jp", kind="staff_welcome")
     assert re.search(r"https?://\S+/welcome/[\w-]+/[\w-]+/", mail.body), mail.body
 

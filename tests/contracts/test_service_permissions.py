@@ -34,10 +34,10 @@ from keiyaku.contracts.models import (
 from keiyaku.contracts.services import sharing
 from keiyaku.contracts.services.boxes import box_create, box_delete, box_update
 from keiyaku.contracts.services.drafting import Upload
+from keiyaku.login import services as signin
+from keiyaku.login.models import OrganisationSignIn, RecoveryCode, StaffSignIn
 from keiyaku.notifications.models import OutboxMessage
 from keiyaku.refusals import NotAllowed
-from keiyaku.signin import services as signin
-from keiyaku.signin.models import OrganisationSignIn, RecoveryCode, StaffSignIn
 from tests.flow import External, draft_contract
 from tests.pdfs import make_pdf
 

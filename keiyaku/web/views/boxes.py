@@ -18,7 +18,7 @@ from keiyaku.contracts.models import Box, Contract
 from keiyaku.contracts.selectors import contract_for, document_page_sizes
 from keiyaku.contracts.services.boxes import box_create, box_delete, box_update
 from keiyaku.web.refusals import attempt, refusal_json
-from keiyaku.web.views.staff import StaffRequest
+from keiyaku.web.views.contracts import StaffRequest
 
 
 def box_json(box: Box) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from keiyaku.contracts import services
 from keiyaku.contracts.models import ContractTemplate
 from keiyaku.contracts.selectors import contract_for, templates_for
 from keiyaku.web.refusals import attempt
-from keiyaku.web.views.staff import StaffRequest
+from keiyaku.web.views.contracts import StaffRequest
 
 
 class SlotForm(forms.Form):

@@ -11,8 +11,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
+from keiyaku.login.models import OidcMatch
 from keiyaku.notifications.services import mail_connection
-from keiyaku.signin.models import OidcMatch
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import RequestMeta
-from keiyaku.ratelimits.limiter import login_rate_exceeded
-from keiyaku.signin import services, totp
-from keiyaku.signin.forms import CodeForm, LoginForm
-from keiyaku.signin.models import OrganisationSignIn
-from keiyaku.signin.services import SignInRefused
-from keiyaku.signin.views.session import (
+from keiyaku.login import services, totp
+from keiyaku.login.forms import CodeForm, LoginForm
+from keiyaku.login.models import OrganisationSignIn
+from keiyaku.login.services import SignInRefused
+from keiyaku.login.views.session import (
     AFTER_CODES_KEY,
     ENROL_SECRET_KEY,
     NEW_CODES_KEY,
@@ -31,6 +30,7 @@ from keiyaku.signin.views.session import (
     rate_limited,
     safe_next,
 )
+from keiyaku.ratelimits.limiter import login_rate_exceeded
 from keiyaku.web.refusals import attempt, refusal_show
 
 
@@ -132,7 +132,7 @@ def verify_view(request: HttpRequest) -> HttpResponse:
         error = verified.refusal.message
     elif request.method == "POST":
         error = str(_code_required())
-    return render(request, "signin/verify.html", {"form": form, "error": error})
+    return render(request, "login/verify.html", {"form": form, "error": error})
 
 
 @sensitive_post_parameters("code")
@@ -187,7 +187,7 @@ def enrol_form(
     qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
     return render(
         request,
-        "signin/enrol.html",
+        "login/enrol.html",
         {
             "form": form,
             "error": error,

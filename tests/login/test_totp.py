@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from keiyaku.signin import totp
+from keiyaku.login import totp
 
 RFC_KEY = b"12345678901234567890"
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from keiyaku.signin.views import account, admin, login, oidc, password
+from keiyaku.login.views import account, admin, login, oidc, password
 
 urlpatterns = [
     path("login/", login.login_view, name="login"),
@@ -59,10 +59,8 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
-    path("signin/settings/", admin.settings_view, name="signin-settings"),
-    path("signin/locks/", admin.locks_view, name="signin-locks"),
-    path("signin/locks/<int:staff_id>/unlock/", admin.unlock_view, name="signin-unlock"),
-    path(
-        "signin/locks/<int:staff_id>/reset-totp/", admin.totp_reset_view, name="signin-totp-reset"
-    ),
+    path("login/settings/", admin.settings_view, name="signin-settings"),
+    path("login/locks/", admin.locks_view, name="signin-locks"),
+    path("login/locks/<int:staff_id>/unlock/", admin.unlock_view, name="signin-unlock"),
+    path("login/locks/<int:staff_id>/reset-totp/", admin.totp_reset_view, name="signin-totp-reset"),
 ]

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from keiyaku.audit.models import Event
-from tests.signin.helpers import password_step
+from tests.login.helpers import password_step
 
 
 def events(name: str) -> list[Event]:
@@ -147,7 +147,7 @@ def test_rate_limit_per_address(personas, settings, clock):
 
 def test_idle_session_times_out_by_the_organisations_setting(personas, admin, clock):
     from keiyaku.audit.services import SYSTEM
-    from keiyaku.signin.services import PolicyValues, organisation_signin_update
+    from keiyaku.login.services import PolicyValues, organisation_signin_update
 
     organisation_signin_update(
         organisation=personas.org,

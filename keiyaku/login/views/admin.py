@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 from keiyaku.accounts.models import Staff
 from keiyaku.accounts.permissions import org_admin_required
 from keiyaku.audit.services import RequestMeta
-from keiyaku.signin import services
-from keiyaku.signin.forms import SignInSettingsForm
-from keiyaku.signin.services import PolicyValues
+from keiyaku.login import services
+from keiyaku.login.forms import SignInSettingsForm
+from keiyaku.login.services import PolicyValues
 from keiyaku.web.refusals import attempt
 
 
@@ -71,7 +71,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
             return redirect("signin-settings")
     return render(
         request,
-        "signin/settings.html",
+        "login/settings.html",
         {
             "form": form,
             "policy": policy,
@@ -91,7 +91,7 @@ def locks_view(request: HttpRequest) -> HttpResponse:
     assert admin.organisation is not None
     return render(
         request,
-        "signin/locks.html",
+        "login/locks.html",
         {
             "locked": services.locked_staff(admin.organisation),
             "enrolled": services.totp_enrolled_staff(admin.organisation),

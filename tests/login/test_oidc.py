@@ -10,9 +10,9 @@ from django.test import Client
 from keiyaku.accounts.models import Role, Staff
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import SYSTEM
-from keiyaku.signin.services import PolicyValues, organisation_signin_update
-from tests.signin.conftest import CALLBACK
-from tests.signin.provider import IdpBrowser
+from keiyaku.login.services import PolicyValues, organisation_signin_update
+from tests.login.conftest import CALLBACK
+from tests.login.provider import IdpBrowser
 
 
 @pytest.fixture(autouse=True)
@@ -153,7 +153,7 @@ def test_wrong_client_secret_is_refused_with_a_message(personas, admin, oidc_pro
 
 def test_unreachable_provider_is_a_message_not_a_500(personas, admin, oidc_provider):
     configure(personas, admin, oidc_provider)
-    from keiyaku.signin.models import OrganisationSignIn
+    from keiyaku.login.models import OrganisationSignIn
 
     OrganisationSignIn.objects.update(oidc_issuer="http://127.0.0.1:9")
     response = Client().get("/login/oidc/test-city/")

@@ -1,4 +1,4 @@
-"""Staff screens: list, create, detail, routing, send, downloads."""
+"""The contract screens staff use: list, create, detail, routing, send, follow-up, downloads."""
 
 from __future__ import annotations
 

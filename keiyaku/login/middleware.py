@@ -10,8 +10,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from keiyaku.signin import clock
-from keiyaku.signin.services import policy_for
+from keiyaku.login import clock
+from keiyaku.login.services import policy_for
 
 SEEN_KEY = "signin.seen"
 MFA_KEY = "signin.mfa"

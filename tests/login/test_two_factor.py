@@ -7,9 +7,9 @@ from django.test import Client
 
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import SYSTEM
-from keiyaku.signin import services, totp
-from keiyaku.signin.services import PolicyValues, organisation_signin_update
-from tests.signin.helpers import code_for, password_step, recovery_codes_on_page, secret_on_page
+from keiyaku.login import services, totp
+from keiyaku.login.services import PolicyValues, organisation_signin_update
+from tests.login.helpers import code_for, password_step, recovery_codes_on_page, secret_on_page
 
 
 def require_totp(personas, admin, required: bool = True) -> None:

@@ -24,7 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from keiyaku import outbound_http
-from keiyaku.signin import clock
+from keiyaku.login import clock
 
 SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 
@@ -32,7 +32,7 @@ SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES2
 class OidcError(Exception):
     """The provider could not be used or returned something we must not trust.
 
-    The message is a diagnostic for the log, never shown: `signin.services` turns it into a
+    The message is a diagnostic for the log, never shown: `login.services` turns it into a
     `SignInRefused` with a translated message.
     """
 

@@ -1,7 +1,7 @@
 """Sign-in writes: failures and locks, second factor, enrolment, organisation policy.
 
 Each function runs in one transaction and writes its audit event in it. Views only parse input,
-call one of these and render. The time comes from `signin.clock`.
+call one of these and render. The time comes from `login.clock`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from keiyaku.accounts.models import Organisation, Role, Staff
 from keiyaku.accounts.permissions import require_org_admin
 from keiyaku.accounts.services import staff_create
 from keiyaku.audit.services import RequestMeta, audit_record
+from keiyaku.login import clock, oidc, totp
+from keiyaku.login.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
 from keiyaku.outbound_http import OutboundRefused, url_check
 from keiyaku.refusals import Refusal
-from keiyaku.signin import clock, oidc, totp
-from keiyaku.signin.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
 from keiyaku.storage import crypto
 
 RECOVERY_CODES = 10

@@ -13,10 +13,10 @@ from playwright.sync_api import expect
 from keiyaku.accounts.models import Role
 from keiyaku.accounts.services import staff_create
 from keiyaku.audit.services import SYSTEM
-from keiyaku.signin import totp
-from keiyaku.signin.services import PolicyValues, organisation_signin_update
+from keiyaku.login import totp
+from keiyaku.login.services import PolicyValues, organisation_signin_update
 from tests.browser.helpers import login, see
-from tests.signin.provider import Account, Provider, running_provider
+from tests.login.provider import Account, Provider, running_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +33,7 @@ class FakeClock:
 def clock(monkeypatch) -> FakeClock:
     """The sign-in clock of the live server (a thread of this process), moved by the test."""
     fake = FakeClock()
-    monkeypatch.setattr("keiyaku.signin.clock.now", fake)
+    monkeypatch.setattr("keiyaku.login.clock.now", fake)
     return fake
 
 

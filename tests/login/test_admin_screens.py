@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.test import Client
 
 from keiyaku.audit.models import Event
-from keiyaku.signin import services
-from keiyaku.signin.models import OrganisationSignIn
-from tests.signin.helpers import password_step
+from keiyaku.login import services
+from keiyaku.login.models import OrganisationSignIn
+from tests.login.helpers import password_step
 
 SETTINGS = {
     "totp_required": "on",

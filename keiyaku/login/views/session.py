@@ -12,9 +12,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import RequestMeta
-from keiyaku.signin import clock
-from keiyaku.signin.middleware import MFA_KEY, SEEN_KEY
-from keiyaku.signin.services import login_success_record
+from keiyaku.login import clock
+from keiyaku.login.middleware import MFA_KEY, SEEN_KEY
+from keiyaku.login.services import login_success_record
 
 PENDING_KEY = "signin.pending"
 ENROL_SECRET_KEY = "signin.enrol_secret"  # noqa: S105 - a session key, not a secret
@@ -77,4 +77,4 @@ def login_complete(
 
 
 def rate_limited(request: HttpRequest) -> HttpResponse:
-    return render(request, "signin/rate_limited.html", status=429)
+    return render(request, "login/rate_limited.html", status=429)

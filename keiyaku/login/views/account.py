@@ -14,11 +14,11 @@ from django.views.decorators.http import require_POST
 
 from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import RequestMeta, audit_record
-from keiyaku.signin import services
-from keiyaku.signin.forms import CodeForm
-from keiyaku.signin.middleware import MFA_KEY
-from keiyaku.signin.views.login import enrol_form
-from keiyaku.signin.views.session import AFTER_CODES_KEY, NEW_CODES_KEY
+from keiyaku.login import services
+from keiyaku.login.forms import CodeForm
+from keiyaku.login.middleware import MFA_KEY
+from keiyaku.login.views.login import enrol_form
+from keiyaku.login.views.session import AFTER_CODES_KEY, NEW_CODES_KEY
 from keiyaku.web.refusals import attempt
 
 
@@ -34,7 +34,7 @@ def account_view(request: HttpRequest) -> HttpResponse:
     policy = services.policy_for(staff.organisation)
     return render(
         request,
-        "signin/account.html",
+        "login/account.html",
         {
             "state": state,
             "policy": policy,
@@ -106,7 +106,7 @@ def recovery_codes_view(request: HttpRequest) -> HttpResponse:
     after = request.session.pop(AFTER_CODES_KEY, None) or str(reverse_lazy("contract-list"))
     if not codes:
         return redirect("signin-account")
-    return render(request, "signin/recovery_codes.html", {"codes": codes, "after": after})
+    return render(request, "login/recovery_codes.html", {"codes": codes, "after": after})
 
 
 class AuditedPasswordChangeView(PasswordChangeView):

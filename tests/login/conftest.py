@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.signin.provider import Account, Provider, running_provider
+from tests.login.provider import Account, Provider, running_provider
 
 CALLBACK = "http://testserver/login/oidc/test-city/callback/"
 ACCOUNTS = [
@@ -44,7 +44,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr("keiyaku.signin.clock.now", fake)
+    monkeypatch.setattr("keiyaku.login.clock.now", fake)
     return fake
 
 

@@ -13,7 +13,7 @@ from keiyaku.accounts.services import staff_invite
 from keiyaku.accounts.tokens import welcome_tokens
 from keiyaku.audit.models import Event
 from keiyaku.notifications.models import CapturedMail
-from tests.signin.helpers import password_step
+from tests.login.helpers import password_step
 
 
 def reset_link(to: str) -> str:

@@ -11,16 +11,16 @@ from django.urls import reverse_lazy
 
 from keiyaku.accounts.tokens import welcome_tokens
 from keiyaku.audit.services import RequestMeta, audit_record
+from keiyaku.login.forms import PasswordResetForm
+from keiyaku.login.views.session import rate_limited
 from keiyaku.ratelimits.limiter import login_rate_exceeded
-from keiyaku.signin.forms import PasswordResetForm
-from keiyaku.signin.views.session import rate_limited
 
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = PasswordResetForm
     template_name = "registration/password_reset_form.html"
-    email_template_name = "signin/mail/password_reset_email.txt"
-    subject_template_name = "signin/mail/password_reset_subject.txt"
+    email_template_name = "login/mail/password_reset_email.txt"
+    subject_template_name = "login/mail/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
 
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:

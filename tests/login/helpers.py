@@ -6,7 +6,7 @@ import re
 
 from django.test import Client
 
-from keiyaku.signin import totp
+from keiyaku.login import totp
 
 
 def password_step(client: Client, username: str, password: str, next_url: str = ""):

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 
-from keiyaku.signin.models import OrganisationSignIn
+from keiyaku.login.models import OrganisationSignIn
+from tests.login.test_admin_screens import SETTINGS, logged_in
 from tests.loopback_http import LoopbackServer, loopback_server
-from tests.signin.test_admin_screens import SETTINGS, logged_in
 
 REFUSAL = "内部ネットワーク"
 

@@ -13,10 +13,10 @@ from django.views.decorators.cache import never_cache
 
 from keiyaku.accounts.models import Organisation
 from keiyaku.audit.services import RequestMeta
+from keiyaku.login import clock, oidc, services
+from keiyaku.login.models import OrganisationSignIn
+from keiyaku.login.views.session import login_complete, safe_next
 from keiyaku.refusals import Refusal
-from keiyaku.signin import clock, oidc, services
-from keiyaku.signin.models import OrganisationSignIn
-from keiyaku.signin.views.session import login_complete, safe_next
 from keiyaku.web.refusals import attempt
 
 OIDC_KEY = "signin.oidc"
@@ -39,7 +39,7 @@ def _client(organisation: Organisation) -> tuple[OrganisationSignIn, oidc.Client
 
 
 def _refused(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    return render(request, "signin/oidc_error.html", {"message": message}, status=status)
+    return render(request, "login/oidc_error.html", {"message": message}, status=status)
 
 
 def _refusal(request: HttpRequest, refusal: Refusal) -> HttpResponse:

@@ -1,4 +1,5 @@
-"""The signing screens a party reaches from its e-mail (R15–R18). No account needed.
+"""The screens a party reaches from the link in its e-mail (R15–R18): access code, documents,
+agreement, reject, forward, and the completion download. No account needed.
 
 Flow: link → access code (external) or staff login → documents as tabs → 「内容に同意する」 →
 confirmation → 「署名手続きを完了する」. Reject and forward start from the document screen.
