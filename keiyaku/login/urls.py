@@ -59,8 +59,10 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
-    path("login/settings/", admin.settings_view, name="signin-settings"),
-    path("login/locks/", admin.locks_view, name="signin-locks"),
-    path("login/locks/<int:staff_id>/unlock/", admin.unlock_view, name="signin-unlock"),
-    path("login/locks/<int:staff_id>/reset-totp/", admin.totp_reset_view, name="signin-totp-reset"),
+    path("signin/settings/", admin.settings_view, name="signin-settings"),
+    path("signin/locks/", admin.locks_view, name="signin-locks"),
+    path("signin/locks/<int:staff_id>/unlock/", admin.unlock_view, name="signin-unlock"),
+    path(
+        "signin/locks/<int:staff_id>/reset-totp/", admin.totp_reset_view, name="signin-totp-reset"
+    ),
 ]
