@@ -5,7 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from keiyaku.accounts.models import Department, Organisation, Role, Staff
+from keiyaku.accounts.models import (
+    ACCESS_CODE_MAX_LENGTH,
+    ACCESS_CODE_MIN_LENGTH,
+    Department,
+    Organisation,
+    Role,
+    Staff,
+)
 from keiyaku.accounts.selectors import department_tree, department_with_descendants
 from keiyaku.audit.labels import EVENT_LABELS
 
@@ -105,6 +112,12 @@ class OrganisationSettingsForm(forms.Form):
     )
     confirm_lockout = forms.BooleanField(
         label=_("現在の接続元が含まれていなくても保存する"), required=False
+    )
+    access_code_min_length = forms.IntegerField(
+        label=_("事業者のアクセスコードの最小文字数"),
+        min_value=ACCESS_CODE_MIN_LENGTH,
+        max_value=ACCESS_CODE_MAX_LENGTH,
+        required=False,  # empty keeps the current value
     )
 
 

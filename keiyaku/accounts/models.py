@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+# Lengths of a counterparty's access code (R18), which it types from the signing request.
+ACCESS_CODE_MIN_LENGTH = 4
+ACCESS_CODE_MAX_LENGTH = 32
 
 
 class Organisation(models.Model):
@@ -21,6 +26,27 @@ class Organisation(models.Model):
     # A trial organisation (R46) practises: its mail is never sent, only kept for its own staff
     # on the mailbox page (keiyaku.notifications.services.mail_connection).
     is_trial = models.BooleanField(_("練習用組織"), default=False)
+    # The shortest access code its senders and applicants may choose (R18): 4 by default, as
+    # municipal application forms ask for; an organisation may require longer ones.
+    access_code_min_length = models.PositiveSmallIntegerField(
+        _("アクセスコードの最小文字数"),
+        default=ACCESS_CODE_MIN_LENGTH,
+        validators=[
+            MinValueValidator(ACCESS_CODE_MIN_LENGTH),
+            MaxValueValidator(ACCESS_CODE_MAX_LENGTH),
+        ],
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    access_code_min_length__gte=ACCESS_CODE_MIN_LENGTH,
+                    access_code_min_length__lte=ACCESS_CODE_MAX_LENGTH,
+                ),
+                name="organisation_access_code_min_length_range",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

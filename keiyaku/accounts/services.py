@@ -18,7 +18,14 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from keiyaku.accounts.models import Department, Organisation, Role, Staff
+from keiyaku.accounts.models import (
+    ACCESS_CODE_MAX_LENGTH,
+    ACCESS_CODE_MIN_LENGTH,
+    Department,
+    Organisation,
+    Role,
+    Staff,
+)
 from keiyaku.accounts.network import address_allowed, parse_networks
 from keiyaku.accounts.permissions import is_operator, require_org_admin
 from keiyaku.accounts.selectors import department_with_descendants
@@ -76,14 +83,26 @@ def organisation_update_settings(
     ip_allowlist: str,
     current_ip: str | None,
     confirm_lockout: bool = False,
+    access_code_min_length: int | None = None,
     meta: RequestMeta = SYSTEM,
 ) -> Organisation:
     """Change an organisation's own settings.
 
     An allow-list that would shut out the admin's own current address is refused unless the
     admin confirms it, so nobody locks themselves out by a typing mistake.
+    `access_code_min_length` (4–32; None keeps it) applies to access codes set from now on
+    (R18): codes already chosen stay valid.
     """
     require_org_admin(actor, organisation)
+    if access_code_min_length is None:
+        access_code_min_length = organisation.access_code_min_length
+    if not ACCESS_CODE_MIN_LENGTH <= access_code_min_length <= ACCESS_CODE_MAX_LENGTH:
+        raise AccountsError(
+            _("アクセスコードの最小文字数は%(min)s〜%(max)sの範囲で指定してください。")
+            % {"min": ACCESS_CODE_MIN_LENGTH, "max": ACCESS_CODE_MAX_LENGTH},
+            code="access_code_min_length",
+            field="access_code_min_length",
+        )
     lines = [line.strip() for line in ip_allowlist.splitlines() if line.strip()]
     _networks, bad = parse_networks(lines)
     if bad:
@@ -105,17 +124,25 @@ def organisation_update_settings(
     before = {
         "include_subdepartments": organisation.include_subdepartments,
         "ip_allowlist": organisation.ip_allowlist,
+        "access_code_min_length": organisation.access_code_min_length,
     }
     organisation.include_subdepartments = include_subdepartments
     organisation.ip_allowlist = allowlist
-    organisation.save(update_fields=["include_subdepartments", "ip_allowlist"])
+    organisation.access_code_min_length = access_code_min_length
+    organisation.save(
+        update_fields=["include_subdepartments", "ip_allowlist", "access_code_min_length"]
+    )
     audit_record(
         event="organisation.settings",
         organisation=organisation,
         actor=actor,
         detail={
             "before": before,
-            "after": {"include_subdepartments": include_subdepartments, "ip_allowlist": allowlist},
+            "after": {
+                "include_subdepartments": include_subdepartments,
+                "ip_allowlist": allowlist,
+                "access_code_min_length": access_code_min_length,
+            },
         },
         meta=meta,
     )

@@ -291,6 +291,7 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
         initial={
             "include_subdepartments": organisation.include_subdepartments,
             "ip_allowlist": organisation.ip_allowlist,
+            "access_code_min_length": organisation.access_code_min_length,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -303,6 +304,7 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
                 ip_allowlist=form.cleaned_data["ip_allowlist"],
                 current_ip=client_ip(request),
                 confirm_lockout=form.cleaned_data["confirm_lockout"],
+                access_code_min_length=form.cleaned_data["access_code_min_length"],
                 meta=RequestMeta.from_request(request),
             ),
             form=form,

@@ -119,13 +119,7 @@ def login_check_not_locked(*, staff: Staff, meta: RequestMeta) -> None:
     """Refuse (and record) any login of a locked account, even with the right password."""
     if is_locked(state_for(staff)):
         with transaction.atomic():
-            audit_record(
-                event="login.failure",
-                organisation=staff.organisation,
-                actor=staff,
-                detail={"reason": "locked"},
-                meta=meta,
-            )
+            _locked_audit(staff=staff, meta=meta)
         raise SignInRefused(_locked_message(), code="locked")
 
 
@@ -135,9 +129,13 @@ def login_failure_record(
 ) -> str:
     """Count a failed password or second factor; lock at the configured number (R37).
 
-    Returns the message to show: the lock message when this failure locked the account,
-    otherwise the generic one (which does not say whether the login ID exists). The caller
-    raises, outside this transaction, so that the count and the audit entry are kept.
+    Counting and locking are one step under the lock of the staff member's sign-in row, so
+    parallel failures count exactly KEIYAKU_LOGIN_MAX_FAILURES and one of them locks (one
+    `login.locked` entry). A failure of an account locked meanwhile is recorded but not counted.
+
+    Returns the message to show: the lock message when the account is locked, otherwise the
+    generic one (which does not say whether the login ID exists). The caller raises, outside
+    this transaction, so that the count and the audit entry are kept.
     """
     if staff is None:
         audit_record(
@@ -149,14 +147,15 @@ def login_failure_record(
         return bad_credentials_message()
     state_for(staff)
     state = StaffSignIn.objects.select_for_update().get(staff=staff)
-    if state.locked_at is not None and not is_locked(state):
+    if is_locked(state):
+        _locked_audit(staff=staff, meta=meta)
+        return _locked_message()
+    if state.locked_at is not None:
         # The previous lock ran out: count afresh.
         state.locked_at = None
         state.failed_attempts = 0
     state.failed_attempts += 1
-    locked_now = state.locked_at is None and (
-        state.failed_attempts >= settings.KEIYAKU_LOGIN_MAX_FAILURES
-    )
+    locked_now = state.failed_attempts >= settings.KEIYAKU_LOGIN_MAX_FAILURES
     if locked_now:
         state.locked_at = clock.now()
     state.save(update_fields=["failed_attempts", "locked_at"])
@@ -181,16 +180,40 @@ def login_failure_record(
     return bad_credentials_message()
 
 
-@transaction.atomic
 def login_success_record(*, staff: Staff, method: str, meta: RequestMeta) -> None:
-    StaffSignIn.objects.update_or_create(
-        staff=staff, defaults={"failed_attempts": 0, "locked_at": None}
-    )
+    """Record a login that passed every step, and start the failure count again (R37).
+
+    Parallel wrong passwords may have locked the account while this one's password or code
+    was being checked: the lock is read again under the lock of the sign-in row, and a locked
+    account is refused even now (recorded as a failure, not counted; the lock stays).
+    """
+    with transaction.atomic():
+        state_for(staff)
+        state = StaffSignIn.objects.select_for_update().get(staff=staff)
+        locked = is_locked(state)
+        if locked:
+            _locked_audit(staff=staff, meta=meta)
+        else:
+            state.failed_attempts = 0
+            state.locked_at = None
+            state.save(update_fields=["failed_attempts", "locked_at"])
+            audit_record(
+                event="login.success",
+                organisation=staff.organisation,
+                actor=staff,
+                detail={"method": method},
+                meta=meta,
+            )
+    if locked:
+        raise SignInRefused(_locked_message(), code="locked")
+
+
+def _locked_audit(*, staff: Staff, meta: RequestMeta) -> None:
     audit_record(
-        event="login.success",
+        event="login.failure",
         organisation=staff.organisation,
         actor=staff,
-        detail={"method": method},
+        detail={"reason": "locked"},
         meta=meta,
     )
 

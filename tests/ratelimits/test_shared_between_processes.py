@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from urllib.error import HTTPError, URLError
+from urllib.error import HTTPError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import pytest
-from django.db import connection
 
 from keiyaku.ratelimits.models import RateCounter
+from tests.web_process import web_process
 
 # The servers are separate processes: they must reach the test database, hence no open
 # transaction here (a real commit per request on their side).
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 LIMIT = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# Each process: small limits, and no lockout in the way.
+SERVER = {
+    "KEIYAKU_RATE_ACCESS_CODE": str(LIMIT),
+    "KEIYAKU_LOGIN_RATE_PER_LOGIN_ID": str(LIMIT),
+    "KEIYAKU_LOGIN_RATE_PER_IP": "100",
+    "KEIYAKU_LOGIN_MAX_FAILURES": "100",
+}
 
 
 def _request(url: str, data: dict[str, str] | None = None, cookie: str = "") -> tuple[int, str]:
@@ -52,47 +45,8 @@ def _csrf(url: str) -> tuple[str, str]:
     return cookie.group(1), token.group(1)
 
 
-@contextmanager
-def web_process() -> Iterator[str]:
-    """`keiyaku runserver` in its own process, on the test database, with small limits."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "KEIYAKU_TEST_DB": str(connection.settings_dict["NAME"]),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-        "KEIYAKU_RATE_ACCESS_CODE": str(LIMIT),
-        "KEIYAKU_LOGIN_RATE_PER_LOGIN_ID": str(LIMIT),
-        "KEIYAKU_LOGIN_RATE_PER_IP": "100",
-        "KEIYAKU_LOGIN_MAX_FAILURES": "100",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "keiyaku.cli", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _request(f"{url}/login/")[0] == 200:
-                    break
-            except (URLError, ConnectionError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the web process did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        process.stderr.close()  # type: ignore[union-attr]
-
-
 def test_two_web_processes_share_one_limit():
-    with web_process() as first, web_process() as second:
+    with web_process(**SERVER) as first, web_process(**SERVER) as second:
         assert first != second
         cookie, token = _csrf(first)
         servers = [first, second]

@@ -39,34 +39,45 @@ def _actor_label(party: Party) -> str:
 
 
 def party_verify_access_code(*, party: Party, code: str, meta: RequestMeta) -> bool:
-    """Check an access code; after KEIYAKU_ACCESS_CODE_ATTEMPTS failures the link locks (R18).
+    """Check an access code; the KEIYAKU_ACCESS_CODE_ATTEMPTS-th failure locks the link (R18).
 
-    A failure is committed even though the caller shows an error: the count must survive.
+    Counting and locking are one step, whatever runs in parallel: each is a conditional update
+    of the party row that holds only while the link is open, in one transaction (the row stays
+    locked from the first update to the commit). So exactly that many failures are counted, and
+    only the attempt that locks writes the lock's audit entry and queues the sender's e-mail.
+    A locked link refuses every code, the right one too, without counting it; the decision reads
+    the row, not `party`, which the caller loaded before. The right code starts the count again,
+    and only while the link is open. The hash is checked before the transaction, so no lock is
+    held meanwhile. A failure is committed even though the caller shows an error: the count
+    must survive.
     """
-    if party.is_locked:
+    current = Party.objects.only("access_code", "locked_at").get(pk=party.pk)
+    if current.is_locked:
         return False
-    if code and check_password(code.strip(), party.access_code):
-        if party.failed_attempts:
-            Party.objects.filter(pk=party.pk).update(failed_attempts=0)
-        return True
+    right = bool(code) and check_password(code.strip(), current.access_code)
+    limit = settings.KEIYAKU_ACCESS_CODE_ATTEMPTS
     with transaction.atomic():
-        Party.objects.filter(pk=party.pk).update(failed_attempts=F("failed_attempts") + 1)
+        still_open = Party.objects.filter(pk=party.pk, locked_at__isnull=True)
+        if right:
+            # The code checked must still be the party's (the sender may set a new one).
+            still_right = still_open.filter(access_code=current.access_code)
+            return still_right.update(failed_attempts=0) == 1
+        if not still_open.update(failed_attempts=F("failed_attempts") + 1):
+            return False  # locked meanwhile: refused, not counted
+        locked = still_open.filter(failed_attempts__gte=limit).update(locked_at=timezone.now())
         party.refresh_from_db()
-        locked = party.failed_attempts >= settings.KEIYAKU_ACCESS_CODE_ATTEMPTS
-        if locked:
-            Party.objects.filter(pk=party.pk, locked_at__isnull=True).update(
-                locked_at=timezone.now()
+        events = ["party.access_code_failed"] + (["party.access_code_locked"] if locked else [])
+        for event in events:
+            audit_record(
+                event=event,
+                organisation=party.contract.organisation,
+                actor_label=_actor_label(party),
+                subject=party.contract.audit_subject,
+                detail={"position": party.position, "attempts": party.failed_attempts},
+                meta=meta,
             )
-            party.refresh_from_db()
+        if locked:
             sender_notify(contract=party.contract, template="party_locked", party=party)
-        audit_record(
-            event="party.access_code_locked" if locked else "party.access_code_failed",
-            organisation=party.contract.organisation,
-            actor_label=_actor_label(party),
-            subject=party.contract.audit_subject,
-            detail={"position": party.position, "attempts": party.failed_attempts},
-            meta=meta,
-        )
     return False
 
 

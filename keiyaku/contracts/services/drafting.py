@@ -25,7 +25,7 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from keiyaku.accounts.models import Role, Staff
+from keiyaku.accounts.models import ACCESS_CODE_MAX_LENGTH, Organisation, Role, Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import (
@@ -247,11 +247,21 @@ def document_remove(*, document: Document, actor: Staff, meta: RequestMeta = SYS
     _touch(contract)
 
 
-def clean_access_code(code: str) -> str:
+def clean_access_code(code: str, *, organisation: Organisation) -> str:
+    """The access code without surrounding blanks; refused unless printable ASCII, from the
+    organisation's minimum length (4 unless it asks for more) to 32 characters (R18)."""
     code = code.strip()
-    if not 4 <= len(code) <= 32 or not code.isascii() or not code.isprintable():
+    shortest = organisation.access_code_min_length
+    if (
+        not shortest <= len(code) <= ACCESS_CODE_MAX_LENGTH
+        or not code.isascii()
+        or not code.isprintable()
+    ):
         raise ContractError(
-            _("アクセスコードは半角英数字4〜32文字で入力してください。"), code="access_code"
+            _("アクセスコードは半角英数字%(min)s〜%(max)s文字で入力してください。")
+            % {"min": shortest, "max": ACCESS_CODE_MAX_LENGTH},
+            code="access_code",
+            field="access_code",
         )
     return code
 
@@ -381,7 +391,9 @@ def _party_append(
             name=name.strip(),
             email=email.strip(),
             company=company.strip(),
-            access_code=make_password(clean_access_code(access_code)),
+            access_code=make_password(
+                clean_access_code(access_code, organisation=contract.organisation)
+            ),
         )
     else:
         raise ContractError(_("署名者の種別が不正です。"), code="kind")

@@ -147,10 +147,12 @@ def party_unlock(
     """Unlock a locked link and, optionally, set a new access code (R18; never e-mailed)."""
     require_contract_change(actor, party.contract)
     fields: dict[str, object] = {"failed_attempts": 0, "locked_at": None}
-    if access_code.strip():
-        fields["access_code"] = make_password(clean_access_code(access_code))
     with transaction.atomic():
         party = _lock_external(party, unlock=True)
+        if access_code.strip():
+            # The organisation as it is now: its admins may have raised the minimum length.
+            code = clean_access_code(access_code, organisation=party.contract.organisation)
+            fields["access_code"] = make_password(code)
         Party.objects.filter(pk=party.pk).update(**fields)
         audit_record(
             event="party.unlock",

@@ -147,7 +147,9 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
     staff, data = found
     response = enrol_form(request, staff, during_login=True)
     if isinstance(response, list):
-        login_complete(request, staff=staff, method="totp", next_url=data["next"])
+        completed = login_complete(request, staff=staff, method="totp", next_url=data["next"])
+        if not request.user.is_authenticated:
+            return completed  # locked meanwhile: the login page says so
         request.session[NEW_CODES_KEY] = response
         request.session[AFTER_CODES_KEY] = data["next"]
         return redirect("signin-recovery-codes")

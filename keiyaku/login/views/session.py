@@ -15,6 +15,7 @@ from keiyaku.audit.services import RequestMeta
 from keiyaku.login import clock
 from keiyaku.login.middleware import MFA_KEY, SEEN_KEY
 from keiyaku.login.services import login_success_record
+from keiyaku.web.refusals import attempt
 
 PENDING_KEY = "signin.pending"
 ENROL_SECRET_KEY = "signin.enrol_secret"  # noqa: S105 - a session key, not a secret
@@ -66,13 +67,24 @@ def pending_clear(request: HttpRequest) -> None:
 def login_complete(
     request: HttpRequest, *, staff: Staff, method: str, next_url: str
 ) -> HttpResponse:
-    """Log in for real; `method` says which second factor (or SSO) was used, if any."""
+    """Log in for real; `method` says which second factor (or SSO) was used, if any.
+
+    Unless the account was locked meanwhile (see `login_success_record`): then nobody is
+    logged in and the login page says why.
+    """
     pending_clear(request)
+    recorded = attempt(
+        request,
+        lambda: login_success_record(
+            staff=staff, method=method, meta=RequestMeta.from_request(request)
+        ),
+    )
+    if not recorded.ok:
+        return redirect("login")
     login(request, staff, backend="django.contrib.auth.backends.ModelBackend")
     if method != "password":
         request.session[MFA_KEY] = method
     request.session[SEEN_KEY] = int(clock.now().timestamp())
-    login_success_record(staff=staff, method=method, meta=RequestMeta.from_request(request))
     return redirect(next_url)
 
 
