@@ -27,16 +27,25 @@ def require_contract_editor(actor: Any) -> None:
         raise NotAllowed(_("案件を変更する権限がありません。"))
 
 
+def may_change_contract(actor: Any, contract: Contract) -> bool:
+    """Whether `require_contract_change` would let the actor change this contract (for screens
+    that show or hide the sender's actions)."""
+    from keiyaku.contracts.selectors import contracts_changeable_by
+
+    return (
+        can_edit_contracts(actor) and contracts_changeable_by(actor).filter(pk=contract.pk).exists()
+    )
+
+
 def require_contract_change(actor: Any, contract: Contract) -> None:
-    """The actor may change this contract: an editor (`require_contract_editor`) who can see
-    it through `contracts_visible_to` (own organisation; department, shares, R29).
+    """The actor may change this contract: an editor (`require_contract_editor`) on its sender
+    side (`contracts_changeable_by`: own organisation; department, shares, creator, R29). A
+    staff member who is only a party of it (asked to sign or approve) may read it, not change it.
 
     Raises:
         NotAllowed: a viewer, staff of a department that cannot see the contract, or staff of
             another organisation (code ``forbidden``).
     """
-    from keiyaku.contracts.selectors import contracts_visible_to
-
     require_contract_editor(actor)
-    if not contracts_visible_to(actor).filter(pk=contract.pk).exists():
+    if not may_change_contract(actor, contract):
         raise NotAllowed(_("この案件を変更する権限がありません。"))

@@ -39,14 +39,25 @@ def contracts_visible_to(staff: Staff) -> QuerySet[Contract]:
     of their own department (and the departments below it when the organisation chooses so),
     those shared with them or their department, those they created, and those they sign.
     """
+    return _contracts_of(staff, as_party=True)
+
+
+def contracts_changeable_by(staff: Staff) -> QuerySet[Contract]:
+    """Contracts whose sender side a staff member may work on, role permitting (R2, R29, R36):
+    those they see, except where they are only a party. Being asked to sign or approve a
+    contract lets a staff member read it, not redirect its counterparties or cancel it."""
+    return _contracts_of(staff, as_party=False)
+
+
+def _contracts_of(staff: Staff, *, as_party: bool) -> QuerySet[Contract]:
     if not staff.is_authenticated or not staff.is_active or staff.organisation_id is None:
         return Contract.objects.none()
     contracts = Contract.objects.filter(organisation_id=staff.organisation_id)
     if staff.has_role(Role.ADMIN):
         return contracts
-    visible = Q(created_by=staff) | Q(
-        pk__in=Party.objects.filter(staff=staff).values("contract_id")
-    )
+    visible = Q(created_by=staff)
+    if as_party:
+        visible |= Q(pk__in=Party.objects.filter(staff=staff).values("contract_id"))
     visible |= Q(pk__in=ContractShare.objects.filter(staff=staff).values("contract_id"))
     if staff.department_id is not None:
         departments = (

@@ -14,12 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from keiyaku.accounts.models import Staff
-from keiyaku.accounts.permissions import can_edit_contracts, contract_editor_required
+from keiyaku.accounts.permissions import contract_editor_required
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
 from keiyaku.contracts.certificate import certificate_pdf
 from keiyaku.contracts.models import Box, ContractShare, Document, Party, PartyKind
+from keiyaku.contracts.permissions import may_change_contract
 from keiyaku.contracts.selectors import (
     contract_for,
     contract_progress,
@@ -140,7 +141,7 @@ def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
             .exclude(event="contract.view")
             .order_by("id"),
             "mails": OutboxMessage.objects.filter(contract=contract).order_by("id"),
-            "can_edit": can_edit_contracts(request.user),
+            "can_edit": may_change_contract(request.user, contract),
             "shares": contract.shares.select_related("staff", "department"),
             "share_form": ShareForm(organisation=contract.organisation),
         },
