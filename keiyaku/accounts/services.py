@@ -520,6 +520,13 @@ def staff_import_apply(
             )
             created.append(staff.username)
             _welcome(staff)
+    # The same rule as `staff_update`: an import that takes the role away from every admin is
+    # refused as a whole (the transaction rolls back every row).
+    active = Staff.objects.filter(organisation=organisation, is_active=True)
+    if not any(Role.ADMIN in roles for roles in active.values_list("roles", flat=True)):
+        raise AccountsError(
+            _("有効な管理者が一人もいなくなるため、変更できません。"), code="last_admin"
+        )
     audit_record(
         event="staff.import",
         organisation=organisation,

@@ -336,9 +336,20 @@ def recovery_codes_left(staff: Staff) -> int:
 
 @transaction.atomic
 def totp_remove(*, staff: Staff, actor: Staff, meta: RequestMeta) -> None:
-    """Remove a staff member's TOTP (by themselves where allowed, or by an admin)."""
+    """Remove a staff member's TOTP: an admin may (to reset a lost device); the member
+    themselves only where the organisation does not require two-step login (R37).
+
+    Raises:
+        NotAllowed: a member who is neither the staff member nor an admin of the organisation.
+        SignInRefused: the member themselves, when the organisation requires TOTP
+            (code ``totp_required``).
+    """
     if actor.pk != staff.pk:
         require_org_admin(actor, staff.organisation)
+    elif policy_for(staff.organisation).totp_required:
+        raise SignInRefused(
+            _("この組織では2段階認証が必須のため、解除できません。"), code="totp_required"
+        )
     StaffSignIn.objects.filter(staff=staff).update(
         totp_secret_sealed="", totp_enrolled_at=None, totp_last_step=None
     )

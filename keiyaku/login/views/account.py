@@ -78,9 +78,6 @@ def recovery_codes_renew_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def totp_remove_view(request: HttpRequest) -> HttpResponse:
     staff = _staff(request)
-    if services.policy_for(staff.organisation).totp_required:
-        messages.error(request, _("この組織では2段階認証が必須のため、解除できません。"))
-        return redirect("signin-account")
     form = CodeForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("確認コードを入力してください。"))
@@ -94,8 +91,11 @@ def totp_remove_view(request: HttpRequest) -> HttpResponse:
     )
     if not verified.ok:
         return redirect("signin-account")
-    services.totp_remove(staff=staff, actor=staff, meta=meta)
-    messages.success(request, _("2段階認証を解除しました。"))
+    attempt(
+        request,
+        lambda: services.totp_remove(staff=staff, actor=staff, meta=meta),
+        success=_("2段階認証を解除しました。"),
+    )
     return redirect("signin-account")
 
 
