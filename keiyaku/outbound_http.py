@@ -46,6 +46,7 @@ from urllib.parse import urljoin, urlsplit
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.refusals import Refusal
 
 log = logging.getLogger(__name__)
@@ -329,7 +330,7 @@ def _exchange(
         connection.request(method, target.path, body=body, headers=dict(headers))
         response = connection.getresponse()
         declared = response.getheader("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
+        if declared and is_ascii_digits(declared) and int(declared) > max_bytes:
             raise OutboundError(f"{target.host}: answer larger than {max_bytes} bytes")
         chunks: list[bytes] = []
         size = 0

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from keiyaku.accounts.models import Organisation, Role, Staff
 from keiyaku.accounts.permissions import require_org_admin
 from keiyaku.accounts.services import staff_create
+from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.login import clock, oidc, totp
 from keiyaku.login.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
@@ -278,7 +279,7 @@ def _second_factor_check(*, staff: Staff, code: str, meta: RequestMeta) -> str |
             state.totp_last_step = step
             state.save(update_fields=["totp_last_step"])
             return "totp"
-    if code and not code.isdigit():
+    if code and not is_ascii_digits(code):
         used = RecoveryCode.objects.filter(
             staff=staff, code_hash=_recovery_hash(staff, code), used_at__isnull=True
         ).update(used_at=clock.now())

@@ -8,6 +8,8 @@ import secrets
 import struct
 from urllib.parse import quote, urlencode
 
+from keiyaku.ascii_digits import is_ascii_digits
+
 STEP_SECONDS = 30
 DIGITS = 6
 
@@ -45,7 +47,7 @@ def verify(
     A step at or before `after_step` (the last one accepted) is refused: no replay.
     """
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not is_ascii_digits(code):
         return None
     key = _key(secret)
     now = step_at(unix_time)

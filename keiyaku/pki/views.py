@@ -20,6 +20,8 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from keiyaku.ascii_digits import is_ascii_digits
+
 from . import revocation, tsa_access
 from . import tsa as tsa_responder
 from .service import get_authority
@@ -37,7 +39,7 @@ def _body(request: HttpRequest, content_type: str) -> bytes | HttpResponse:
     if request.content_type != content_type:
         return _bad_request(f"expected Content-Type {content_type}")
     length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > MAX_REQUEST_BYTES:
+    if not is_ascii_digits(length) or int(length) > MAX_REQUEST_BYTES:
         return _bad_request("request too large")
     if not request.body:
         return _bad_request("empty request")

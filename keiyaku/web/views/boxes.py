@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from keiyaku.accounts.permissions import can_edit_contracts, contract_editor_required
+from keiyaku.ascii_digits import ascii_int
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, Contract
@@ -93,9 +94,9 @@ def boxes_collection(request: StaffRequest, contract_id) -> JsonResponse:
     data = _body(request)
     if data is None:
         return _bad_json()
-    raw_document = str(data.get("document", ""))
+    document_id = ascii_int(str(data.get("document", "")))
     document = (
-        contract.documents.filter(pk=int(raw_document)).first() if raw_document.isdigit() else None
+        contract.documents.filter(pk=document_id).first() if document_id is not None else None
     )
     if document is None:
         return refusal_json(

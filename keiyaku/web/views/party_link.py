@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from keiyaku.accounts.middleware import ip_refusal, organisation_allows
+from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
 from keiyaku.contracts.models import Box, Document, DocumentVersion, Party, PartyKind
@@ -252,7 +253,7 @@ def sign_complete(request: HttpRequest, token: str) -> HttpResponse:
         return party
     shown: dict[int, str] = {}
     for key, value in request.POST.items():
-        if key.startswith("sha256_") and key[7:].isdigit():
+        if key.startswith("sha256_") and is_ascii_digits(key[7:]):
             shown[int(key[7:])] = str(value)
     agreed = attempt(
         request,
