@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from keiyaku.applications.models import Application, ApplicationStatus
 from keiyaku.applications.services import token_hash
-from keiyaku.contracts.models import Contract, ContractStatus
+from keiyaku.contracts.models import Contract
+from keiyaku.contracts.states import contract_is_cancelled
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -66,7 +67,7 @@ def application_state(token: str) -> ApplicationState:
         return ApplicationState(ApplicationLinkState.INVALID)
     if application.is_submitted:
         return ApplicationState(ApplicationLinkState.SUBMITTED, application)
-    if application.contract.status == ContractStatus.CANCELLED:
+    if contract_is_cancelled(application.contract):
         return ApplicationState(ApplicationLinkState.CANCELLED, application)
     if not application.contract.is_editable:
         return ApplicationState(ApplicationLinkState.CLOSED, application)

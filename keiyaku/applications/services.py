@@ -23,7 +23,6 @@ from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Contract, Party
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.drafting import party_add_from_application
-from keiyaku.contracts.states import CONTRACT_EDITABLE
 from keiyaku.notifications.services import mail_queue
 
 MAX_STAFF_CONTACTS = 3
@@ -102,7 +101,9 @@ def application_send(
     token = secrets.token_urlsafe(24)
     days = settings.KEIYAKU_APPLICATION_LINK_DAYS
     with transaction.atomic():
-        if not Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_EDITABLE).exists():
+        # Locked like every draft edit, so a send cannot slip in before the mail is queued.
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        if not contract.is_editable:
             raise ContractError(
                 _("利用申出書は送信前（下書き）の案件からのみ送れます。"), code="not_draft"
             )

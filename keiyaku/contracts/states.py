@@ -61,12 +61,16 @@ CONTRACT_FINISHED = frozenset(
 #: Signed by everybody: the signed PDF and the certificate of completion exist (R22).
 CONTRACT_CONCLUDED = frozenset({ContractStatus.COMPLETED})
 
+#: Cancelled by the sender (R10): an application link says so rather than "closed".
+CONTRACT_CANCELLED = frozenset({ContractStatus.CANCELLED})
+
 CONTRACT_GROUPS: dict[str, frozenset[ContractStatus]] = {
     "editable": CONTRACT_EDITABLE,
     "running": CONTRACT_RUNNING,
     "open": CONTRACT_OPEN,
     "finished": CONTRACT_FINISHED,
     "concluded": CONTRACT_CONCLUDED,
+    "cancelled": CONTRACT_CANCELLED,
 }
 
 CONTRACT_TRANSITIONS: dict[ContractStatus, frozenset[ContractStatus]] = {
@@ -106,6 +110,12 @@ PARTY_ACTIVE = frozenset(
         PartyStatus.APPROVED,
     }
 )
+#: Asked and not yet acted: reminded, or asked again at a corrected address (R11).
+PARTY_ASKED = frozenset({PartyStatus.NOTIFIED})
+#: Agreed, the signature not made yet: the signature job (or the sweeper) makes it (R20).
+PARTY_SIGNING = frozenset({PartyStatus.AGREED})
+#: A signature of theirs is in the PDF: they get the completion mail and the signed PDF (R23).
+PARTY_SIGNED = frozenset({PartyStatus.SIGNED})
 #: Counted in progress (x of n): everybody but a forwarded row, whose successor counts instead.
 PARTY_COUNTED = PARTY_ACTIVE | {PartyStatus.REJECTED}
 
@@ -116,6 +126,9 @@ PARTY_GROUPS: dict[str, frozenset[PartyStatus]] = {
     "agreed": PARTY_AGREED,
     "active": PARTY_ACTIVE,
     "counted": PARTY_COUNTED,
+    "asked": PARTY_ASKED,
+    "signing": PARTY_SIGNING,
+    "signed": PARTY_SIGNED,
 }
 
 PARTY_TRANSITIONS: dict[PartyStatus, frozenset[PartyStatus]] = {
@@ -176,6 +189,10 @@ def contract_is_finished(contract: Any) -> bool:
 def contract_is_concluded(contract: Any) -> bool:
     """Completed: the signed PDF and the certificate of completion can be downloaded."""
     return contract.status in CONTRACT_CONCLUDED
+
+
+def contract_is_cancelled(contract: Any) -> bool:
+    return contract.status in CONTRACT_CANCELLED
 
 
 def contract_can_cancel(contract: Any) -> bool:

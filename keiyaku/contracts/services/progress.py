@@ -28,6 +28,7 @@ from keiyaku.contracts.states import (
     CONTRACT_RUNNING,
     PARTY_ACTIVE,
     PARTY_DONE,
+    PARTY_SIGNING,
     contract_sources,
     party_sources,
 )
@@ -159,7 +160,7 @@ def signature_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
     done = 0
     limit = timezone.now() - older_than
     for party_id in Party.objects.filter(
-        status=PartyStatus.AGREED,
+        status__in=PARTY_SIGNING,
         agreed_at__lte=limit,
         contract__status__in=CONTRACT_RUNNING,
     ).values_list("pk", flat=True):

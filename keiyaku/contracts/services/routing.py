@@ -12,14 +12,14 @@ from django.db import transaction
 
 from keiyaku.contracts.models import Contract, Party, PartyStatus
 from keiyaku.contracts.services.notify import party_notify
-from keiyaku.contracts.states import PARTY_ACTIVE, party_sources
+from keiyaku.contracts.states import PARTY_ACTIVE, PARTY_COUNTED, party_sources
 
 
 def restep(contract: Contract) -> None:
     """Renumber positions 1..n in order and derive the steps from the `parallel` flags."""
     step = 0
     for position, party in enumerate(
-        contract.parties.exclude(status=PartyStatus.FORWARDED).order_by("position", "id"),
+        contract.parties.filter(status__in=PARTY_COUNTED).order_by("position", "id"),
         start=1,
     ):
         if position == 1 or not party.parallel:

@@ -23,11 +23,11 @@ from keiyaku.contracts.models import (
     ContractTemplate,
     Party,
     PartyKind,
-    PartyStatus,
 )
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.boxes import BOX_FIELDS, box_create
 from keiyaku.contracts.services.drafting import party_add
+from keiyaku.contracts.states import PARTY_COUNTED
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,7 @@ def template_save(
     name = name.strip()
     if not name:
         raise ContractError(_("テンプレート名を入力してください。"), code="name_required")
-    parties = list(
-        contract.parties.exclude(status=PartyStatus.FORWARDED).order_by("position", "id")
-    )
+    parties = list(contract.parties.filter(status__in=PARTY_COUNTED).order_by("position", "id"))
     if not parties:
         raise ContractError(_("署名者が設定されていない案件は保存できません。"), code="no_parties")
     routing = []
