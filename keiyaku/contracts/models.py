@@ -7,6 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.contracts import states
@@ -310,8 +311,22 @@ class ContractTemplate(models.Model):
         return self.name
 
     @property
+    def steps_shown(self) -> list[dict]:
+        """The routing as screens show it: a counterparty's slot is named in the reader's
+        language (「事業者1」, "Company 1"), a staff step by the person's name."""
+        shown, number = [], 0
+        for step in self.routing:
+            if step["kind"] == PartyKind.EXTERNAL:
+                number += 1
+                label = gettext("事業者%(number)d") % {"number": number}
+            else:
+                label = step.get("label", "")
+            shown.append({**step, "label": label})
+        return shown
+
+    @property
     def external_slots(self) -> list[dict]:
-        return [step for step in self.routing if step["kind"] == PartyKind.EXTERNAL]
+        return [step for step in self.steps_shown if step["kind"] == PartyKind.EXTERNAL]
 
 
 class ContractShare(models.Model):

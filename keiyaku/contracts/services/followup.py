@@ -80,7 +80,6 @@ def contract_remind(*, contract: Contract, actor: Staff | None, meta: RequestMet
             event="contract.remind",
             organisation=contract.organisation,
             actor=actor,
-            actor_label="" if actor else "keiyaku（自動）",
             subject=contract.audit_subject,
             detail={"parties": [p.email for p in parties], "automatic": actor is None},
             meta=meta,

@@ -19,7 +19,7 @@ from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
 from keiyaku.contracts.certificate import certificate_pdf
-from keiyaku.contracts.models import Box, ContractShare, Document, Party, PartyKind
+from keiyaku.contracts.models import Box, Contract, ContractShare, Document, Party, PartyKind
 from keiyaku.contracts.permissions import may_change_contract
 from keiyaku.contracts.selectors import (
     contract_for,
@@ -43,7 +43,7 @@ from keiyaku.web.forms import (
     UnlockForm,
 )
 from keiyaku.web.page_images import page_png
-from keiyaku.web.refusals import attempt, form_errors_show
+from keiyaku.web.refusals import attempt
 from keiyaku.web.views.responses import pdf_response, png_response
 
 
@@ -120,6 +120,14 @@ def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
         subject=contract.audit_subject,
         meta=RequestMeta.from_request(request),
     )
+    return _detail(request, contract)
+
+
+def _detail(
+    request: StaffRequest, contract: Contract, *, party_form: PartyForm | None = None
+) -> HttpResponse:
+    """The contract's page; with `party_form`, a refused 「署名者を追加」 shown again as typed
+    (400), so nothing has to be typed twice."""
     return render(
         request,
         "web/contract_detail.html",
@@ -128,7 +136,7 @@ def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
             "documents": contract.documents.all(),
             "parties": contract.parties.select_related("forwarded_from").all(),
             "progress": contract_progress(contract),
-            "party_form": PartyForm(organisation=contract.organisation),
+            "party_form": party_form or PartyForm(organisation=contract.organisation),
             "default_deadline": default_deadline(timezone.now()),
             "templates": templates_for(request.user),
             "box_count": Box.objects.filter(document__contract=contract).count(),
@@ -145,6 +153,7 @@ def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
             "shares": contract.shares.select_related("staff", "department"),
             "share_form": ShareForm(organisation=contract.organisation),
         },
+        status=400 if party_form is not None and party_form.errors else 200,
     )
 
 
@@ -158,10 +167,9 @@ def party_add(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     form = PartyForm(request.POST, organisation=contract.organisation)
     if not form.is_valid():
-        form_errors_show(request, form)
-        return _back(contract)
+        return _detail(request, contract, party_form=form)
     data = form.cleaned_data
-    attempt(
+    added = attempt(
         request,
         lambda: services.party_add(
             contract=contract,
@@ -176,7 +184,10 @@ def party_add(request: StaffRequest, contract_id) -> HttpResponse:
             parallel=data["parallel"],
             meta=RequestMeta.from_request(request),
         ),
+        form=form,
     )
+    if not added.ok:
+        return _detail(request, contract, party_form=form)
     return _back(contract)
 
 
@@ -421,8 +432,10 @@ def contract_share_add(request: StaffRequest, contract_id) -> HttpResponse:
 def contract_share_remove(request: StaffRequest, contract_id, share_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     share = get_object_or_404(ContractShare, pk=share_id, contract=contract)
-    sharing.contract_share_remove(
-        share=share, actor=request.user, meta=RequestMeta.from_request(request)
+    meta = RequestMeta.from_request(request)
+    attempt(
+        request,
+        lambda: sharing.contract_share_remove(share=share, actor=request.user, meta=meta),
+        success=_("共有を解除しました。"),
     )
-    messages.success(request, _("共有を解除しました。"))
     return _back(contract)
