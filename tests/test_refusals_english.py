@@ -301,6 +301,42 @@ def _identity_provider_unreachable(env: Env) -> str:
     return _page(response)
 
 
+def _title_on_two_lines(env: Env) -> None:
+    env.service(lambda: draft_contract(env.sender, title="Road repair\r\nBcc: x@example.com"))
+
+
+def _forward_note_with_a_control_character(env: Env) -> None:
+    party = draft_contract(env.sender, externals=[FIRM]).parties.get()
+    env.service(
+        lambda: services.party_forward(
+            party=party, name="John Roe", email="john@example.com", note="a\x07b", meta=SYSTEM
+        )
+    )
+
+
+def _box(env: Env, **values: object) -> str:
+    contract = draft_contract(env.sender, externals=[FIRM])
+    data = {
+        "document": contract.documents.get().pk,
+        "page": 1,
+        "x": 10,
+        "y": 10,
+        "width": 50,
+        "height": 20,
+        "party": contract.parties.get().pk,
+        **values,
+    }
+    response = env.client(env.sender).post(
+        f"/contracts/{contract.pk}/boxes.json", json.dumps(data), content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json()["field"] in values
+    return response.json()["error"]
+
+
+def _box_label_on_two_lines(env: Env) -> str:
+    return _box(env, label="Address\nBcc: x@example.com")
+
+
 TRIGGERS = [
     Trigger("upload_not_a_pdf", _upload_not_a_pdf),
     Trigger("upload_encrypted_pdf", _upload_encrypted_pdf),
@@ -326,6 +362,9 @@ TRIGGERS = [
     Trigger("wrong_enrolment_code", _wrong_enrolment_code),
     Trigger("recovery_codes_without_totp", _recovery_codes_without_totp),
     Trigger("identity_provider_unreachable", _identity_provider_unreachable),
+    Trigger("title_on_two_lines", _title_on_two_lines),
+    Trigger("forward_note_with_a_control_character", _forward_note_with_a_control_character),
+    Trigger("box_label_on_two_lines", _box_label_on_two_lines),
 ]
 
 

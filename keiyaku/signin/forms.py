@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from keiyaku.notifications.services import mail_connection
 from keiyaku.signin.models import OidcMatch
+from keiyaku.text_input import TextInputForm
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class CodeForm(forms.Form):
     code = forms.CharField(label=_("確認コード"), max_length=20)
 
 
-class SignInSettingsForm(forms.Form):
+class SignInSettingsForm(TextInputForm):
     totp_required = forms.BooleanField(label=_("2段階認証（TOTP）を必須にする"), required=False)
     session_timeout_minutes = forms.IntegerField(
         label=_("無操作でログアウトするまでの時間（分）"), min_value=5, max_value=24 * 60

@@ -26,6 +26,7 @@ from keiyaku.refusals import Refusal
 from keiyaku.signin import clock, oidc, totp
 from keiyaku.signin.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
 from keiyaku.storage import crypto
+from keiyaku.text_input import require_single_line
 
 RECOVERY_CODES = 10
 _TOTP_PURPOSE = "totp"
@@ -370,6 +371,10 @@ def organisation_signin_update(
     require_org_admin(actor, organisation)
     if values.oidc_match not in OidcMatch.values:
         raise SignInRefused(_("照合方法が正しくありません。"), code="oidc_match")
+    require_single_line(
+        oidc_issuer=("発行者（Issuer）URL", values.oidc_issuer),
+        oidc_client_id=("クライアントID", values.oidc_client_id),
+    )
     if values.oidc_issuer:
         # keiyaku's server will call this URL: an internal address is refused now, not at login.
         try:

@@ -30,6 +30,7 @@ from keiyaku.contracts.services.notify import party_notify, sender_notify
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance
 from keiyaku.contracts.states import CONTRACT_RUNNING, contract_sources, party_sources
+from keiyaku.text_input import require_single_line, require_text
 
 ALREADY_HANDLED = gettext_lazy("この署名依頼はすでに処理されているか、受付を終了しています。")
 
@@ -161,6 +162,7 @@ def party_reject(*, party: Party, reason: str, meta: RequestMeta) -> None:
     reason = reason.strip()
     if not reason:
         raise ContractError(_("却下の理由を入力してください。"), code="reason_required")
+    require_text(reason=("却下の理由", reason))
     with transaction.atomic():
         now = timezone.now()
         _claim(party, PartyStatus.REJECTED, reason=reason[:2000])
@@ -198,6 +200,10 @@ def party_forward(
     name, email = name.strip(), email.strip()
     if not name or not email:
         raise ContractError(_("転送先の氏名とメールアドレスを入力してください。"), code="forward")
+    require_single_line(
+        company=("会社名", company), name=("氏名", name), email=("メールアドレス", email)
+    )
+    require_text(note=("メッセージ", note))
     require_printable(会社名=company, 氏名=name, メールアドレス=email)
     if email.lower() == party.email.lower():
         raise ContractError(_("転送先に自分自身は指定できません。"), code="forward_self")

@@ -23,6 +23,7 @@ from keiyaku.contracts.selectors import document_page_sizes
 from keiyaku.contracts.timefmt import wareki
 from keiyaku.fonts import MissingGlyphError
 from keiyaku.signing.boxes import BoxOverflow, check_fits
+from keiyaku.text_input import require_single_line
 
 MIN_SIZE = 8.0  # points: smaller boxes cannot hold a character
 MAX_LABEL = 100
@@ -89,6 +90,7 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
         label = str(data["label"] or "").strip()
         if len(label) > MAX_LABEL:
             raise ContractError(_("項目名が長すぎます。"), code="label", field="label")
+        require_single_line(label=("項目名", label))
         box.label = label
     if "party" in data:
         raw_party = str(data["party"])

@@ -49,6 +49,7 @@ from keiyaku.signing.boxes import BoxSpec
 from keiyaku.signing.geometry import displayed_to_user, page_geometry
 from keiyaku.signing.ingest import Ingested, RefusedUpload, ingest_pdf, stamp_certificate_id
 from keiyaku.storage.blobs import blob_get, blob_put, keyring_create
+from keiyaku.text_input import require_single_line, require_text
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,12 @@ def contract_create(
         raise ContractError(_("契約期間の終了日が開始日より前です。"), code="period")
     if amount is not None and amount < 0:
         raise ContractError(_("取引金額は0以上で入力してください。"), code="amount")
+    require_single_line(
+        title=("案件名", title),
+        management_number=("管理番号", management_number),
+        counterparty_company=("相手方（会社名）", counterparty_company),
+    )
+    require_text(note=("備考", note))
     if not uploads:
         raise ContractError(_("契約書のPDFを1つ以上選択してください。"), code="no_files")
     require_printable(案件名=title, 管理番号=management_number)
@@ -375,6 +382,9 @@ def _party_append(
             raise ContractError(_("承認者は職員から選択してください。"), code="role")
         if not name.strip() or not email.strip():
             raise ContractError(_("署名者の氏名とメールアドレスを入力してください。"), code="party")
+        require_single_line(
+            company=("会社名", company), name=("氏名", name), email=("メールアドレス", email)
+        )
         require_printable(会社名=company, 氏名=name, メールアドレス=email)
         party = Party(
             kind=kind,

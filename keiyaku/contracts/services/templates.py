@@ -28,6 +28,7 @@ from keiyaku.contracts.models import (
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.boxes import BOX_FIELDS, box_create
 from keiyaku.contracts.services.drafting import party_add
+from keiyaku.text_input import require_single_line
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def template_save(
     name = name.strip()
     if not name:
         raise ContractError(_("テンプレート名を入力してください。"), code="name_required")
+    require_single_line(name=("テンプレート名", name))
     parties = list(
         contract.parties.exclude(status=PartyStatus.FORWARDED).order_by("position", "id")
     )

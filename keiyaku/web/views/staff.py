@@ -273,7 +273,7 @@ def contract_cancel(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     form = CancelForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("取消の理由を入力してください。"))
+        form_errors_show(request, form)
         return _back(contract)
     reason, meta = form.cleaned_data["reason"], RequestMeta.from_request(request)
     attempt(
@@ -336,7 +336,7 @@ def party_email(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     form = PartyEmailForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("正しいメールアドレスを入力してください。"))
+        form_errors_show(request, form)
         return _back(party.contract)
     email, meta = form.cleaned_data["email"], RequestMeta.from_request(request)
     attempt(
