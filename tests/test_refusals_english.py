@@ -337,6 +337,51 @@ def _box_label_on_two_lines(env: Env) -> str:
     return _box(env, label="Address\nBcc: x@example.com")
 
 
+def _amount_too_large(env: Env) -> None:
+    env.service(
+        lambda: services.contract_create(actor=env.sender, title="x", uploads=[], amount=10**16)
+    )
+
+
+def _deadline_years_away(env: Env) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    contract = draft_contract(env.sender)
+    deadline = timezone.now() + timedelta(days=3650)
+    env.service(
+        lambda: services.contract_send(contract=contract, actor=env.sender, deadline=deadline)
+    )
+
+
+def _box_at_nan(env: Env) -> str:
+    return _box(env, x=float("nan"))
+
+
+def _box_max_length_too_large(env: Env) -> str:
+    return _box(env, max_length=10**9)
+
+
+def _idle_timeout_of_a_year(env: Env) -> None:
+    from keiyaku.signin.services import PolicyValues, organisation_signin_update
+
+    values = PolicyValues(
+        totp_required=False,
+        session_timeout_minutes=525_600,
+        oidc_enabled=False,
+        oidc_issuer="",
+        oidc_client_id="",
+        oidc_match="email",
+        oidc_create_users=False,
+    )
+    env.service(
+        lambda: organisation_signin_update(
+            organisation=env.admin.organisation, actor=env.admin, values=values, meta=SYSTEM
+        )
+    )
+
+
 TRIGGERS = [
     Trigger("upload_not_a_pdf", _upload_not_a_pdf),
     Trigger("upload_encrypted_pdf", _upload_encrypted_pdf),
@@ -365,6 +410,11 @@ TRIGGERS = [
     Trigger("title_on_two_lines", _title_on_two_lines),
     Trigger("forward_note_with_a_control_character", _forward_note_with_a_control_character),
     Trigger("box_label_on_two_lines", _box_label_on_two_lines),
+    Trigger("amount_too_large", _amount_too_large),
+    Trigger("deadline_years_away", _deadline_years_away),
+    Trigger("box_at_nan", _box_at_nan),
+    Trigger("box_max_length_too_large", _box_max_length_too_large),
+    Trigger("idle_timeout_of_a_year", _idle_timeout_of_a_year),
 ]
 
 

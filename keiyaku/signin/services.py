@@ -24,7 +24,14 @@ from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.outbound_http import OutboundRefused, url_check
 from keiyaku.refusals import Refusal
 from keiyaku.signin import clock, oidc, totp
-from keiyaku.signin.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
+from keiyaku.signin.models import (
+    SESSION_TIMEOUT_MAX,
+    SESSION_TIMEOUT_MIN,
+    OidcMatch,
+    OrganisationSignIn,
+    RecoveryCode,
+    StaffSignIn,
+)
 from keiyaku.storage import crypto
 from keiyaku.text_input import require_single_line
 
@@ -371,6 +378,18 @@ def organisation_signin_update(
     require_org_admin(actor, organisation)
     if values.oidc_match not in OidcMatch.values:
         raise SignInRefused(_("照合方法が正しくありません。"), code="oidc_match")
+    minutes = values.session_timeout_minutes
+    if (
+        not isinstance(minutes, int)
+        or isinstance(minutes, bool)
+        or not SESSION_TIMEOUT_MIN <= minutes <= SESSION_TIMEOUT_MAX
+    ):
+        raise SignInRefused(
+            _("無操作でログアウトするまでの時間は%(min)d〜%(max)d分で指定してください。")
+            % {"min": SESSION_TIMEOUT_MIN, "max": SESSION_TIMEOUT_MAX},
+            code="session_timeout",
+            field="session_timeout_minutes",
+        )
     require_single_line(
         oidc_issuer=("発行者（Issuer）URL", values.oidc_issuer),
         oidc_client_id=("クライアントID", values.oidc_client_id),

@@ -95,7 +95,9 @@ def boxes_collection(request: StaffRequest, contract_id) -> JsonResponse:
         return _bad_json()
     raw_document = str(data.get("document", ""))
     document = (
-        contract.documents.filter(pk=int(raw_document)).first() if raw_document.isdigit() else None
+        contract.documents.filter(pk=int(raw_document)).first()
+        if raw_document.isdecimal()
+        else None
     )
     if document is None:
         return refusal_json(

@@ -251,7 +251,7 @@ def sign_complete(request: HttpRequest, token: str) -> HttpResponse:
         return party
     shown: dict[int, str] = {}
     for key, value in request.POST.items():
-        if key.startswith("sha256_") and key[7:].isdigit():
+        if key.startswith("sha256_") and key[7:].isdecimal():
             shown[int(key[7:])] = str(value)
     agreed = attempt(
         request,
