@@ -382,6 +382,18 @@ def _idle_timeout_of_a_year(env: Env) -> None:
     )
 
 
+def _forward_once_too_often(env: Env) -> None:
+    from django.test import override_settings
+
+    party = draft_contract(env.sender, externals=[FIRM]).parties.get()
+    with override_settings(KEIYAKU_MAX_FORWARDS=0):
+        env.service(
+            lambda: services.party_forward(
+                party=party, name="John Roe", email="john@example.com", meta=SYSTEM
+            )
+        )
+
+
 TRIGGERS = [
     Trigger("upload_not_a_pdf", _upload_not_a_pdf),
     Trigger("upload_encrypted_pdf", _upload_encrypted_pdf),
@@ -415,6 +427,7 @@ TRIGGERS = [
     Trigger("box_at_nan", _box_at_nan),
     Trigger("box_max_length_too_large", _box_max_length_too_large),
     Trigger("idle_timeout_of_a_year", _idle_timeout_of_a_year),
+    Trigger("forward_once_too_often", _forward_once_too_often),
 ]
 
 
