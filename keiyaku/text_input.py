@@ -83,6 +83,19 @@ def require_text(**fields: tuple[str, str]) -> None:
             )
 
 
+def one_line(value: str) -> str:
+    """`value` with each character a single-line input refuses turned into a space (runs of
+    them into one), trimmed: for text keiyaku takes from another system, an identity
+    provider's name claim, where nobody can be asked to correct it."""
+    kept: list[str] = []
+    for char in value:
+        if not forbidden_characters(char):
+            kept.append(char)
+        elif kept and kept[-1] != " ":
+            kept.append(" ")
+    return "".join(kept).strip()
+
+
 # --- forms -----------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from keiyaku.text_input import (
     TextInputForm,
     TextRefusal,
     forbidden_characters,
+    one_line,
     require_single_line,
     require_text,
     text_validator,
@@ -115,3 +116,43 @@ def test_every_form_with_a_text_input_checks_it():
         if not issubclass(form, TextInputForm) and name not in PLAIN
     )
     assert not unchecked, f"derive these from keiyaku.text_input.TextInputForm: {unchecked}"
+
+
+def test_one_line_turns_what_a_single_line_refuses_into_spaces():
+    assert one_line("  髙橋\r\n\u2028一郎\t(\u200b)  ") == "髙橋 一郎 ( )"
+    assert one_line("山田 太郎") == "山田 太郎"
+
+
+def test_a_name_from_the_identity_provider_is_kept_on_one_line(personas):
+    from keiyaku.audit.services import SYSTEM
+    from keiyaku.signin.models import OrganisationSignIn
+    from keiyaku.signin.services import oidc_staff_for
+
+    policy = OrganisationSignIn.objects.create(
+        organisation=personas.org,
+        oidc_enabled=True,
+        oidc_issuer="https://idp.city.example.jp",
+        oidc_client_id="keiyaku",
+        oidc_match="email",
+        oidc_create_users=True,
+    )
+    staff = oidc_staff_for(
+        organisation=personas.org,
+        policy=policy,
+        claims={
+            "sub": "1",
+            "email": "newcomer@city.example.jp",
+            "preferred_username": "new\r\ncomer",
+            "name": "新人\n\n【重要】太郎",
+        },
+        meta=SYSTEM,
+    )
+    assert staff.display_name == "新人 【重要】太郎"
+    assert not forbidden_characters(staff.username)
+    with pytest.raises(TextRefusal):
+        oidc_staff_for(
+            organisation=personas.org,
+            policy=policy,
+            claims={"sub": "2", "email": "other@city.example.jp\r\nBcc: x@example.jp"},
+            meta=SYSTEM,
+        )

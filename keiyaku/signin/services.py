@@ -33,7 +33,7 @@ from keiyaku.signin.models import (
     StaffSignIn,
 )
 from keiyaku.storage import crypto
-from keiyaku.text_input import require_single_line
+from keiyaku.text_input import forbidden_characters, one_line, require_single_line
 
 RECOVERY_CODES = 10
 _TOTP_PURPOSE = "totp"
@@ -560,14 +560,21 @@ def _oidc_staff_create(
     username: str,
     meta: RequestMeta,
 ) -> Staff:
+    # The provider's claims reach mail and PDFs as staff names: one line each (the person may
+    # have typed their name at the provider), and an address on one line or none.
+    require_single_line(email=("メールアドレス", email))
     login_id = username or email
-    if not login_id or Staff.objects.filter(username=login_id).exists():
+    if (
+        not login_id
+        or forbidden_characters(login_id)
+        or Staff.objects.filter(username=login_id).exists()
+    ):
         login_id = f"{organisation.slug}-{secrets.token_hex(4)}"
     staff = staff_create(
         organisation=organisation,
         username=login_id[:150],
         password=None,  # signs in through the provider only
-        display_name=str(claims.get("name") or "")[:200],
+        display_name=one_line(str(claims.get("name") or ""))[:200],
         email=email,
         roles=[Role.VIEWER],
     )
