@@ -70,16 +70,19 @@ def decode(data: bytes) -> str:
 def formula_safe(value: object) -> str:
     """A cell's text that a spreadsheet shows as text: text that looks like a formula gets a '.
 
-    Only text is guarded: numbers and dates keiyaku writes itself are left as they are.
+    Text that would itself lose an apostrophe on reading (「'=x」, 「''」) gets one too, so
+    that every text reads back as it was written. Only text is guarded: numbers and dates
+    keiyaku writes itself are left as they are.
     """
     if not isinstance(value, str):
         return "" if value is None else str(value)
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return "'" + value if value.startswith(FORMULA_STARTS) or _unguard(value) != value else value
 
 
 def _unguard(value: str) -> str:
     """The cell as it was before `formula_safe`."""
-    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+    guarded = value.startswith("'") and value[1:].startswith((*FORMULA_STARTS, "'"))
+    return value[1:] if guarded else value
 
 
 def records(text: str) -> Iterator[Record]:

@@ -35,12 +35,13 @@ def test_only_ascii_digits_are_numbers(text, value):
 
 
 def test_no_module_checks_digits_with_isdigit():
-    """str.isdigit() accepts 「²」, which int() refuses: use keiyaku.ascii_digits."""
+    """str.isdigit() accepts 「²」, which int() refuses, and isdecimal() 「٣」: use
+    keiyaku.ascii_digits, which takes 0–9 only."""
     found = [
         f"{path.relative_to(KEIYAKU.parent)}:{number}"
         for path in sorted(KEIYAKU.rglob("*.py"))
         if path.name != "ascii_digits.py"
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-        if re.search(r"\.is(digit|numeric)\(\)", line)
+        if re.search(r"\.is(digit|numeric|decimal)\(\)", line)
     ]
     assert not found, found

@@ -78,7 +78,16 @@ def test_every_formula_start_is_guarded(start):
 
 
 def test_an_exported_file_reads_back_unchanged():
-    rows = [["氏名", "電話"], ["髙橋", "+81-11-123-4567"], ["=1+1", "-"], ["'quoted", "@home"]]
+    rows = [
+        ["氏名", "電話"],
+        ["髙橋", "+81-11-123-4567"],
+        ["=1+1", "-"],
+        ["'quoted", "@home"],
+        # Text that starts with the guard itself: an apostrophe before a formula start or
+        # before another apostrophe.
+        ["'=1+1", "''"],
+        ["''@x", "'"],
+    ]
     data = excel_csv.encode(rows)
     back = [r.cells for r in excel_csv.records(excel_csv.decode(data))]
     assert back == rows

@@ -301,6 +301,99 @@ def _identity_provider_unreachable(env: Env) -> str:
     return _page(response)
 
 
+def _title_on_two_lines(env: Env) -> None:
+    env.service(lambda: draft_contract(env.sender, title="Road repair\r\nBcc: x@example.com"))
+
+
+def _forward_note_with_a_control_character(env: Env) -> None:
+    party = draft_contract(env.sender, externals=[FIRM]).parties.get()
+    env.service(
+        lambda: services.party_forward(
+            party=party, name="John Roe", email="john@example.com", note="a\x07b", meta=SYSTEM
+        )
+    )
+
+
+def _box(env: Env, **values: object) -> str:
+    contract = draft_contract(env.sender, externals=[FIRM])
+    data = {
+        "document": contract.documents.get().pk,
+        "page": 1,
+        "x": 10,
+        "y": 10,
+        "width": 50,
+        "height": 20,
+        "party": contract.parties.get().pk,
+        **values,
+    }
+    response = env.client(env.sender).post(
+        f"/contracts/{contract.pk}/boxes.json", json.dumps(data), content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json()["field"] in values
+    return response.json()["error"]
+
+
+def _box_label_on_two_lines(env: Env) -> str:
+    return _box(env, label="Address\nBcc: x@example.com")
+
+
+def _amount_too_large(env: Env) -> None:
+    env.service(
+        lambda: services.contract_create(actor=env.sender, title="x", uploads=[], amount=10**16)
+    )
+
+
+def _deadline_years_away(env: Env) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    contract = draft_contract(env.sender)
+    deadline = timezone.now() + timedelta(days=3650)
+    env.service(
+        lambda: services.contract_send(contract=contract, actor=env.sender, deadline=deadline)
+    )
+
+
+def _box_at_nan(env: Env) -> str:
+    return _box(env, x=float("nan"))
+
+
+def _box_max_length_too_large(env: Env) -> str:
+    return _box(env, max_length=10**9)
+
+
+def _idle_timeout_of_a_year(env: Env) -> None:
+    from keiyaku.login.services import PolicyValues, organisation_signin_update
+
+    values = PolicyValues(
+        totp_required=False,
+        session_timeout_minutes=525_600,
+        oidc_enabled=False,
+        oidc_issuer="",
+        oidc_client_id="",
+        oidc_match="email",
+        oidc_create_users=False,
+    )
+    env.service(
+        lambda: organisation_signin_update(
+            organisation=env.admin.organisation, actor=env.admin, values=values, meta=SYSTEM
+        )
+    )
+
+
+def _forward_once_too_often(env: Env) -> None:
+    from django.test import override_settings
+
+    party = draft_contract(env.sender, externals=[FIRM]).parties.get()
+    with override_settings(KEIYAKU_MAX_FORWARDS=0):
+        env.service(
+            lambda: services.party_forward(
+                party=party, name="John Roe", email="john@example.com", meta=SYSTEM
+            )
+        )
+
+
 TRIGGERS = [
     Trigger("upload_not_a_pdf", _upload_not_a_pdf),
     Trigger("upload_encrypted_pdf", _upload_encrypted_pdf),
@@ -326,6 +419,15 @@ TRIGGERS = [
     Trigger("wrong_enrolment_code", _wrong_enrolment_code),
     Trigger("recovery_codes_without_totp", _recovery_codes_without_totp),
     Trigger("identity_provider_unreachable", _identity_provider_unreachable),
+    Trigger("title_on_two_lines", _title_on_two_lines),
+    Trigger("forward_note_with_a_control_character", _forward_note_with_a_control_character),
+    Trigger("box_label_on_two_lines", _box_label_on_two_lines),
+    Trigger("amount_too_large", _amount_too_large),
+    Trigger("deadline_years_away", _deadline_years_away),
+    Trigger("box_at_nan", _box_at_nan),
+    Trigger("box_max_length_too_large", _box_max_length_too_large),
+    Trigger("idle_timeout_of_a_year", _idle_timeout_of_a_year),
+    Trigger("forward_once_too_often", _forward_once_too_often),
 ]
 
 

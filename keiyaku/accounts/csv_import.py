@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from keiyaku import excel_csv
 from keiyaku.accounts.models import Department, Organisation, Role, Staff
 from keiyaku.excel_csv import CsvRefusal
+from keiyaku.text_input import TextRefusal, require_single_line
 
 # Column key → accepted headings (the template uses the first one).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -193,6 +194,15 @@ def staff_csv_plan(data: bytes, *, organisation: Organisation, update: bool) -> 
 
 
 def _check_row(row: StaffRow, departments: dict[str, Department], roles: dict[str, str]) -> None:
+    try:
+        require_single_line(
+            name=("氏名", row.name),
+            kana=("ふりがな", row.kana),
+            department=("所属", row.department_name),
+            email=("メールアドレス", row.email),
+        )
+    except TextRefusal as refusal:  # a quoted cell may hold a line break
+        row.errors.append(refusal.message)
     if not row.name:
         row.errors.append(_("氏名がありません。"))
     elif len(row.name) > 200:

@@ -15,6 +15,7 @@ from keiyaku.accounts.models import (
 )
 from keiyaku.accounts.selectors import department_tree, department_with_descendants
 from keiyaku.audit.labels import EVENT_LABELS
+from keiyaku.text_input import TextInputForm
 
 
 class DateInput(forms.DateInput):
@@ -34,7 +35,7 @@ class _DepartmentField(forms.TypedChoiceField):
         super().__init__(coerce=int, empty_value=None, **kwargs)
 
 
-class StaffForm(forms.Form):
+class StaffForm(TextInputForm):
     display_name = forms.CharField(label=_("氏名"), max_length=200)
     kana = forms.CharField(label=_("ふりがな"), max_length=200, required=False)
     username = forms.RegexField(
@@ -65,7 +66,7 @@ class StaffForm(forms.Form):
         return department
 
 
-class DepartmentForm(forms.Form):
+class DepartmentForm(TextInputForm):
     name = forms.CharField(label=_("所属名"), max_length=200)
     parent = _DepartmentField(label=_("上位の所属"), required=False)
 
@@ -94,14 +95,14 @@ class StaffImportForm(forms.Form):
     )
 
 
-class StaffImportApplyForm(forms.Form):
+class StaffImportApplyForm(TextInputForm):
     """The checked file, sent back with the confirmation (UTF-8 text) and checked again."""
 
     payload = forms.CharField(widget=forms.HiddenInput)
     update = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
-class OrganisationSettingsForm(forms.Form):
+class OrganisationSettingsForm(TextInputForm):
     include_subdepartments = forms.BooleanField(
         label=_("職員は下位の所属の案件も閲覧できる"), required=False
     )
@@ -121,7 +122,7 @@ class OrganisationSettingsForm(forms.Form):
     )
 
 
-class OrganisationCreateForm(forms.Form):
+class OrganisationCreateForm(TextInputForm):
     name = forms.CharField(label=_("団体名"), max_length=200)
     slug = forms.SlugField(label=_("識別名（英数字）"), max_length=50)
     admin_username = forms.RegexField(
@@ -134,7 +135,7 @@ class OrganisationCreateForm(forms.Form):
     )
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(TextInputForm):
     date_from = forms.DateField(label=_("開始日"), required=False, widget=DateInput)
     date_to = forms.DateField(label=_("終了日"), required=False, widget=DateInput)
     actor = forms.TypedChoiceField(label=_("操作者"), required=False, coerce=int, empty_value=None)

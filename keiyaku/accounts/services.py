@@ -32,6 +32,7 @@ from keiyaku.accounts.selectors import department_with_descendants
 from keiyaku.accounts.tokens import welcome_tokens
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.refusals import NotAllowed, Refusal
+from keiyaku.text_input import require_single_line
 
 
 class AccountsError(Refusal):
@@ -58,6 +59,7 @@ def organisation_create(
 ) -> Organisation:
     """A new organisation. A trial one (練習用組織, R46) never has its mail sent."""
     _require_operator(actor)
+    require_single_line(name=("団体名", name), slug=("識別名（英数字）", slug))
     if Organisation.objects.filter(slug=slug).exists():
         raise AccountsError(
             _("この識別名（%(slug)s）は既に使われています。") % {"slug": slug},
@@ -163,6 +165,7 @@ def _check_department(
     name = name.strip()
     if not name:
         raise AccountsError(_("所属名を入力してください。"), code="name_required")
+    require_single_line(name=("所属名", name))
     if parent is not None and parent.organisation_id != organisation.pk:
         raise AccountsError(_("上位の所属が見つかりません。"), code="parent_unknown")
     clash = Department.objects.filter(organisation=organisation, name=name)
@@ -311,10 +314,18 @@ def _check_staff_fields(
     organisation: Organisation,
     *,
     username: str,
+    display_name: str,
+    kana: str,
     email: str,
     department: Department | None,
     staff_id: int | None,
 ) -> None:
+    require_single_line(
+        display_name=("氏名", display_name),
+        kana=("ふりがな", kana),
+        username=("ログインID", username),
+        email=("メールアドレス", email),
+    )
     others = Staff.objects.exclude(pk=staff_id) if staff_id else Staff.objects.all()
     if others.filter(username=username).exists():
         raise AccountsError(
@@ -372,7 +383,13 @@ def _staff_invite(
 ) -> Staff:
     """`staff_invite` once the actor's right is settled."""
     _check_staff_fields(
-        organisation, username=username, email=email, department=department, staff_id=None
+        organisation,
+        username=username,
+        display_name=display_name,
+        kana=kana,
+        email=email,
+        department=department,
+        staff_id=None,
     )
     staff = staff_create(
         organisation=organisation,
@@ -439,7 +456,13 @@ def staff_update(
     require_org_admin(actor, organisation)
     roles = _check_roles(roles)
     _check_staff_fields(
-        organisation, username=username, email=email, department=department, staff_id=staff.pk
+        organisation,
+        username=username,
+        display_name=display_name,
+        kana=kana,
+        email=email,
+        department=department,
+        staff_id=staff.pk,
     )
     if not _keeps_an_admin(staff, roles, is_active):
         raise AccountsError(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from keiyaku import excel_csv
 from keiyaku.excel_csv import SHIFT_JIS, UTF8, CsvRefusal, decode
+from keiyaku.text_input import TextRefusal, require_single_line
 
 __all__ = ["SHIFT_JIS", "UTF8", "CsvError", "CsvRow", "check", "decode", "parse", "write"]
 
@@ -107,6 +108,15 @@ def check(rows: Sequence[CsvRow], *, existing: Iterable[tuple[str, str]] = ()) -
                 validate_email(row.email)
             except ValidationError:
                 errors.append("メールアドレスの形式が正しくありません")
+        try:
+            require_single_line(
+                **{
+                    name: (label, getattr(row, name))
+                    for name, label in zip(FIELDS, HEADER, strict=True)
+                }
+            )
+        except TextRefusal as refusal:  # a quoted cell may hold a line break
+            errors.append(refusal.message)
         for name, label in zip(FIELDS, HEADER, strict=True):
             if len(getattr(row, name)) > MAX_LENGTHS[name]:
                 errors.append(f"{label}が長すぎます（{MAX_LENGTHS[name]}文字まで）")

@@ -11,6 +11,7 @@ from keiyaku.accounts.models import Department, Staff
 from keiyaku.addressbook import csvfile
 from keiyaku.addressbook.models import Contact
 from keiyaku.addressbook.selectors import contacts_visible_to
+from keiyaku.text_input import TextInputForm
 
 SHARED = "shared"
 DEPARTMENT = "department"
@@ -36,7 +37,7 @@ def chosen_department(staff: Staff, visibility: str) -> Department | None:
     return staff.department if visibility == DEPARTMENT else None
 
 
-class CompanyForm(forms.Form):
+class CompanyForm(TextInputForm):
     name = forms.CharField(label=_("会社名"), max_length=200)
     kana = forms.CharField(label=_("会社名カナ"), max_length=200, required=False)
     note = forms.CharField(
@@ -50,7 +51,7 @@ class CompanyForm(forms.Form):
             self.fields["visibility"] = VisibilityField(staff=staff)
 
 
-class ContactForm(forms.Form):
+class ContactForm(TextInputForm):
     name = forms.CharField(label=_("氏名"), max_length=200)
     email = forms.EmailField(label=_("メールアドレス"), max_length=254)
     phone = forms.CharField(label=_("電話番号"), max_length=50, required=False)
@@ -73,7 +74,7 @@ class ImportForm(forms.Form):
         return upload
 
 
-class ImportApplyForm(forms.Form):
+class ImportApplyForm(TextInputForm):
     """The checked file's text comes back with the confirmation; the service checks it again."""
 
     text = forms.CharField(widget=forms.HiddenInput, strip=False)
@@ -92,7 +93,7 @@ class ExportForm(forms.Form):
     )
 
 
-class PickContactForm(forms.Form):
+class PickContactForm(TextInputForm):
     contact = forms.ModelChoiceField(
         label=_("連絡先"), queryset=Contact.objects.none(), empty_label=_("選択してください")
     )

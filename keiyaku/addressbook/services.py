@@ -23,6 +23,7 @@ from keiyaku.addressbook.errors import AddressBookError
 from keiyaku.addressbook.models import Company, Contact
 from keiyaku.addressbook.selectors import companies_visible_to, contacts_visible_to
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
+from keiyaku.text_input import require_single_line, require_text
 
 
 def _audit(
@@ -89,6 +90,20 @@ def _clean_email(email: str) -> str:
     return email
 
 
+def _check_company_text(name: str, kana: str, note: str) -> None:
+    require_single_line(name=("会社名", name), kana=("会社名カナ", kana))
+    require_text(note=("備考", note))
+
+
+def _check_contact_text(name: str, email: str, phone: str, title: str) -> None:
+    require_single_line(
+        name=("氏名", name),
+        email=("メールアドレス", email),
+        phone=("電話番号", phone),
+        title=("部署・役職", title),
+    )
+
+
 def _company_scope(*, organisation_id: int, department: Department | None):
     return Company.objects.filter(organisation_id=organisation_id, department=department)
 
@@ -130,6 +145,7 @@ def company_create(
     """A company in the actor's organisation; `department` makes it private to that department."""
     _require_department(actor, department)
     assert actor.organisation_id is not None
+    _check_company_text(name, kana, note)
     company = Company(
         organisation_id=actor.organisation_id,
         department=department,
@@ -160,6 +176,7 @@ def company_update(
     meta: RequestMeta = SYSTEM,
 ) -> Company:
     _require_visible(actor, company)
+    _check_company_text(name, kana, note)
     before = company.name
     company.name = _required(_("会社名"), name, 200)
     company.kana = kana.strip()[:200]
@@ -197,6 +214,7 @@ def contact_create(
     meta: RequestMeta = SYSTEM,
 ) -> Contact:
     _require_visible(actor, company)
+    _check_contact_text(name, email, phone, title)
     contact = Contact(
         company=company,
         name=_required(_("氏名"), name, 200),
@@ -228,6 +246,7 @@ def contact_update(
     meta: RequestMeta = SYSTEM,
 ) -> Contact:
     _require_visible(actor, contact.company)
+    _check_contact_text(name, email, phone, title)
     before = {"name": contact.name, "email": contact.email}
     contact.name = _required(_("氏名"), name, 200)
     contact.email = _clean_email(email)

@@ -8,9 +8,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.applications.services import MAX_STAFF_CONTACTS, Answers, Contact
+from keiyaku.text_input import TextInputForm
 
 
-class SendForm(forms.Form):
+class SendForm(TextInputForm):
     company = forms.CharField(label=_("会社名"), max_length=200)
     email = forms.EmailField(label=_("メールアドレス"))
 
@@ -22,7 +23,7 @@ def _ascii_printable(value: str) -> None:
         )
 
 
-class ApplicationForm(forms.Form):
+class ApplicationForm(TextInputForm):
     company = forms.CharField(label=_("商号又は名称"), max_length=200)
     title = forms.CharField(label=_("役職"), max_length=100, required=False)
     name = forms.CharField(label=_("氏名"), max_length=200)

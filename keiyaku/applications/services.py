@@ -24,6 +24,7 @@ from keiyaku.contracts.models import Contract, Party
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.drafting import party_add_from_application
 from keiyaku.notifications.services import mail_queue
+from keiyaku.text_input import require_single_line
 
 MAX_STAFF_CONTACTS = 3
 
@@ -92,6 +93,7 @@ def application_send(
     company, email = company.strip(), email.strip()
     if not company or not email:
         raise ContractError(_("会社名とメールアドレスを入力してください。"), code="application")
+    require_single_line(company=("会社名", company), email=("メールアドレス", email))
     try:
         validate_email(email)
     except ValidationError as exc:
@@ -149,6 +151,8 @@ def _clean_contacts(contacts: Sequence[Contact]) -> list[dict[str, str]]:
     if len(cleaned) > MAX_STAFF_CONTACTS:
         raise ContractError(_("契約担当者は3名まで入力できます。"), code="staff_contacts")
     for contact in cleaned:
+        require_single_line(staff_contacts=("氏名", contact["name"]))
+        require_single_line(staff_contacts=("メールアドレス", contact["email"]))
         if not contact["name"] or not contact["email"]:
             raise ContractError(
                 _("契約担当者は氏名とメールアドレスの両方を入力してください。"),
@@ -174,6 +178,12 @@ def application_submit(
     (without the access code). Refused when the link has expired or the contract is no longer
     a draft; then nothing changes.
     """
+    require_single_line(
+        company=("商号又は名称", answers.company),
+        title=("役職", answers.title),
+        name=("氏名", answers.name),
+        email=("メールアドレス", answers.email),
+    )
     contacts = _clean_contacts(answers.staff_contacts)
     now = timezone.now()
     with transaction.atomic():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -228,9 +229,23 @@ def party_can_act(party: Any) -> bool:
     )
 
 
+def party_forwards_made(party: Any) -> int:
+    """How often the request at this party's position has been forwarded already (R17)."""
+    return party.contract.parties.filter(
+        position=party.position, status=PartyStatus.FORWARDED
+    ).count()
+
+
 def party_can_forward(party: Any) -> bool:
-    """「この書類を転送する」 (R17): an external party, in a contract that allows forwarding."""
-    return party.kind == "external" and bool(party.contract.allow_forwarding)
+    """「この書類を転送する」 (R17): an external party, in a contract that allows forwarding,
+    while its position has forwards left (KEIYAKU_MAX_FORWARDS) and the contract has room for
+    one more party row (KEIYAKU_MAX_PARTIES)."""
+    return (
+        party.kind == "external"
+        and bool(party.contract.allow_forwarding)
+        and party_forwards_made(party) < settings.KEIYAKU_MAX_FORWARDS
+        and party.contract.parties.count() < settings.KEIYAKU_MAX_PARTIES
+    )
 
 
 def party_is_done(party: Any) -> bool:

@@ -11,8 +11,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
-from keiyaku.login.models import OidcMatch
+from keiyaku.login.models import SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, OidcMatch
 from keiyaku.notifications.services import mail_connection
+from keiyaku.text_input import TextInputForm
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,12 @@ class CodeForm(forms.Form):
     code = forms.CharField(label=_("確認コード"), max_length=20)
 
 
-class SignInSettingsForm(forms.Form):
+class SignInSettingsForm(TextInputForm):
     totp_required = forms.BooleanField(label=_("2段階認証（TOTP）を必須にする"), required=False)
     session_timeout_minutes = forms.IntegerField(
-        label=_("無操作でログアウトするまでの時間（分）"), min_value=5, max_value=24 * 60
+        label=_("無操作でログアウトするまでの時間（分）"),
+        min_value=SESSION_TIMEOUT_MIN,
+        max_value=SESSION_TIMEOUT_MAX,
     )
     oidc_enabled = forms.BooleanField(
         label=_("OpenID Connect によるシングルサインオンを使う"), required=False

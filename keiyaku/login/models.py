@@ -12,6 +12,11 @@ class OidcMatch(models.TextChoices):
     USERNAME = "username", _("ログインID")
 
 
+# The idle timeout an organisation may choose (ログイン設定), in minutes.
+SESSION_TIMEOUT_MIN = 5
+SESSION_TIMEOUT_MAX = 24 * 60
+
+
 class OrganisationSignIn(models.Model):
     """An organisation's sign-in policy. No row means the defaults (no 2FA, no SSO)."""
 
@@ -22,7 +27,10 @@ class OrganisationSignIn(models.Model):
     session_timeout_minutes = models.PositiveIntegerField(
         _("無操作でログアウトするまでの時間（分）"),
         default=60,
-        validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
+        validators=[
+            MinValueValidator(SESSION_TIMEOUT_MIN),
+            MaxValueValidator(SESSION_TIMEOUT_MAX),
+        ],
     )
     oidc_enabled = models.BooleanField(_("OpenID Connect によるシングルサインオン"), default=False)
     oidc_issuer = models.URLField(_("発行者（Issuer）URL"), blank=True)

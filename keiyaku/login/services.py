@@ -23,10 +23,18 @@ from keiyaku.accounts.services import staff_create
 from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.login import clock, oidc, totp
-from keiyaku.login.models import OidcMatch, OrganisationSignIn, RecoveryCode, StaffSignIn
+from keiyaku.login.models import (
+    SESSION_TIMEOUT_MAX,
+    SESSION_TIMEOUT_MIN,
+    OidcMatch,
+    OrganisationSignIn,
+    RecoveryCode,
+    StaffSignIn,
+)
 from keiyaku.outbound_http import OutboundRefused, url_check
 from keiyaku.refusals import Refusal
 from keiyaku.storage import crypto
+from keiyaku.text_input import forbidden_characters, one_line, require_single_line
 
 RECOVERY_CODES = 10
 _TOTP_PURPOSE = "totp"
@@ -405,6 +413,22 @@ def organisation_signin_update(
     require_org_admin(actor, organisation)
     if values.oidc_match not in OidcMatch.values:
         raise SignInRefused(_("照合方法が正しくありません。"), code="oidc_match")
+    minutes = values.session_timeout_minutes
+    if (
+        not isinstance(minutes, int)
+        or isinstance(minutes, bool)
+        or not SESSION_TIMEOUT_MIN <= minutes <= SESSION_TIMEOUT_MAX
+    ):
+        raise SignInRefused(
+            _("無操作でログアウトするまでの時間は%(min)d〜%(max)d分で指定してください。")
+            % {"min": SESSION_TIMEOUT_MIN, "max": SESSION_TIMEOUT_MAX},
+            code="session_timeout",
+            field="session_timeout_minutes",
+        )
+    require_single_line(
+        oidc_issuer=("発行者（Issuer）URL", values.oidc_issuer),
+        oidc_client_id=("クライアントID", values.oidc_client_id),
+    )
     if values.oidc_issuer:
         # keiyaku's server will call this URL: an internal address is refused now, not at login.
         try:
@@ -571,14 +595,21 @@ def _oidc_staff_create(
     username: str,
     meta: RequestMeta,
 ) -> Staff:
+    # The provider's claims reach mail and PDFs as staff names: one line each (the person may
+    # have typed their name at the provider), and an address on one line or none.
+    require_single_line(email=("メールアドレス", email))
     login_id = username or email
-    if not login_id or Staff.objects.filter(username=login_id).exists():
+    if (
+        not login_id
+        or forbidden_characters(login_id)
+        or Staff.objects.filter(username=login_id).exists()
+    ):
         login_id = f"{organisation.slug}-{secrets.token_hex(4)}"
     staff = staff_create(
         organisation=organisation,
         username=login_id[:150],
         password=None,  # signs in through the provider only
-        display_name=str(claims.get("name") or "")[:200],
+        display_name=one_line(str(claims.get("name") or ""))[:200],
         email=email,
         roles=[Role.VIEWER],
     )

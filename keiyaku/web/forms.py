@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from keiyaku.accounts.models import Department, Staff
 from keiyaku.contracts.models import PartyKind, PartyRole
+from keiyaku.text_input import TextInputForm
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -29,7 +30,7 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
-class ContractForm(forms.Form):
+class ContractForm(TextInputForm):
     title = forms.CharField(label=_("案件名"), max_length=300)
     management_number = forms.CharField(label=_("管理番号"), max_length=100, required=False)
     counterparty_company = forms.CharField(
@@ -50,19 +51,30 @@ class ContractForm(forms.Form):
     files = MultipleFileField(label=_("契約書（PDF、最大5ファイル）"))  # type: ignore[assignment]
 
 
-class SendForm(forms.Form):
+class SendForm(TextInputForm):
     deadline = forms.DateField(label=_("署名期限"), required=False, widget=DateInput)
 
 
-class CancelForm(forms.Form):
-    reason = forms.CharField(label=_("取消の理由"), max_length=2000)
+class CancelForm(TextInputForm):
+    reason = forms.CharField(
+        label=_("取消の理由"),
+        max_length=2000,
+        widget=forms.Textarea,
+        error_messages={"required": _("取消の理由を入力してください。")},
+    )
 
 
-class PartyEmailForm(forms.Form):
-    email = forms.EmailField(label=_("メールアドレス"))
+class PartyEmailForm(TextInputForm):
+    email = forms.EmailField(
+        label=_("メールアドレス"),
+        error_messages={
+            "required": _("正しいメールアドレスを入力してください。"),
+            "invalid": _("正しいメールアドレスを入力してください。"),
+        },
+    )
 
 
-class UnlockForm(forms.Form):
+class UnlockForm(TextInputForm):
     access_code = forms.CharField(label=_("新しいアクセスコード"), max_length=32, required=False)
 
 
@@ -70,7 +82,7 @@ class DocumentForm(forms.Form):
     file = forms.FileField(label=_("PDFを追加"))
 
 
-class PartyForm(forms.Form):
+class PartyForm(TextInputForm):
     kind = forms.ChoiceField(label=_("種別"), choices=PartyKind.choices)
     company = forms.CharField(label=_("会社名"), max_length=200, required=False)
     name = forms.CharField(label=_("氏名"), max_length=200, required=False)
@@ -92,13 +104,13 @@ class AccessCodeForm(forms.Form):
     code = forms.CharField(label=_("アクセスコード"), max_length=64)
 
 
-class RejectForm(forms.Form):
+class RejectForm(TextInputForm):
     reason = forms.CharField(
         label=_("却下の理由"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
     )
 
 
-class ForwardForm(forms.Form):
+class ForwardForm(TextInputForm):
     company = forms.CharField(label=_("会社名"), max_length=200, required=False)
     name = forms.CharField(label=_("氏名"), max_length=200)
     email = forms.EmailField(label=_("メールアドレス"))

@@ -219,3 +219,14 @@ def test_the_staff_export_reimports_as_an_update(personas, city):
     response = city.get("/admin-org/staff/export.csv")
     plan = staff_csv_plan(response.content, organisation=personas.org, update=True)
     assert plan.ok and plan.updates == Staff.objects.filter(organisation=personas.org).count()
+
+
+def test_a_cell_with_a_line_break_is_a_bad_row(personas, city):
+    # A quoted cell may hold a line break; imported, it would reach the welcome mail as two lines.
+    records = rows(2)
+    records[0][0] = "髙橋\n【重要】"
+    records[1][2] = "契約\u2028課"
+    plan = staff_csv_plan(to_csv(records, "utf-8"), organisation=personas.org, update=False)
+    assert not plan.ok
+    assert plan.rows[0].errors == ["氏名には改行・タブなどの制御文字を入力できません（U+000A）。"]
+    assert plan.rows[1].errors[0] == "所属には改行・タブなどの制御文字を入力できません（U+2028）。"

@@ -151,3 +151,20 @@ def test_department_private_import(personas, staff_client):
 def test_unreadable_file_is_explained(personas, staff_client):
     page = upload(staff_client, b"\x00\xff\xfe\x81")
     assert "文字コードを判別できません" in page
+
+
+def test_a_cell_with_a_line_break_is_a_bad_row(personas):
+    # A quoted cell may hold a line break; imported, it would reach mail and PDFs as two lines.
+    text = (
+        HEADER
+        + '"株式会社A\r\n【重要】",,甲 太郎,kou@example.jp,,\r\n'
+        + "株式会社B,,乙\t次郎,o@example.jp,,\r\n"
+    )
+    rows = services.import_check(actor=personas.sender, text=text)
+    assert [row.errors for row in rows] == [
+        ("会社名には改行・タブなどの制御文字を入力できません（U+000D, U+000A）。",),
+        ("氏名には改行・タブなどの制御文字を入力できません（U+0009）。",),
+    ]
+    with pytest.raises(AddressBookError):
+        services.contacts_import(actor=personas.sender, text=text)
+    assert not Contact.objects.exists()

@@ -29,7 +29,13 @@ from keiyaku.contracts.services.boxes import box_values_clean
 from keiyaku.contracts.services.notify import party_notify, sender_notify
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance
-from keiyaku.contracts.states import CONTRACT_RUNNING, contract_sources, party_sources
+from keiyaku.contracts.states import (
+    CONTRACT_RUNNING,
+    contract_sources,
+    party_forwards_made,
+    party_sources,
+)
+from keiyaku.text_input import require_single_line, require_text
 
 ALREADY_HANDLED = gettext_lazy("この署名依頼はすでに処理されているか、受付を終了しています。")
 
@@ -172,6 +178,7 @@ def party_reject(*, party: Party, reason: str, meta: RequestMeta) -> None:
     reason = reason.strip()
     if not reason:
         raise ContractError(_("却下の理由を入力してください。"), code="reason_required")
+    require_text(reason=("却下の理由", reason))
     with transaction.atomic():
         now = timezone.now()
         _claim(party, PartyStatus.REJECTED, reason=reason[:2000])
@@ -200,7 +207,10 @@ def party_forward(
 ) -> Party:
     """「この書類を転送する」: another person signs instead (R17); both are recorded.
 
-    The new signer keeps the position, the signature field and the access code.
+    The new signer keeps the position, the signature field and the access code. A position is
+    forwarded at most KEIYAKU_MAX_FORWARDS times, and the forwarded rows count against
+    KEIYAKU_MAX_PARTIES, so two addresses forwarding back and forth cannot grow the contract
+    or the sender's mail without end. Both are counted with the contract row locked.
     """
     if party.kind != PartyKind.EXTERNAL:
         raise ContractError(_("職員の署名依頼は転送できません。"), code="forward_staff")
@@ -209,10 +219,27 @@ def party_forward(
     name, email = name.strip(), email.strip()
     if not name or not email:
         raise ContractError(_("転送先の氏名とメールアドレスを入力してください。"), code="forward")
+    require_single_line(
+        company=("会社名", company), name=("氏名", name), email=("メールアドレス", email)
+    )
+    require_text(note=("メッセージ", note))
     require_printable(会社名=company, 氏名=name, メールアドレス=email)
     if email.lower() == party.email.lower():
         raise ContractError(_("転送先に自分自身は指定できません。"), code="forward_self")
     with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=party.contract_id)
+        if party_forwards_made(party) >= settings.KEIYAKU_MAX_FORWARDS:
+            raise ContractError(
+                _("この署名依頼はこれ以上転送できません（転送は%(count)d回までです）。")
+                % {"count": settings.KEIYAKU_MAX_FORWARDS},
+                code="forward_limit",
+            )
+        if contract.parties.count() >= settings.KEIYAKU_MAX_PARTIES:
+            raise ContractError(
+                _("署名者の数が上限（%(count)d名）に達しているため、転送できません。")
+                % {"count": settings.KEIYAKU_MAX_PARTIES},
+                code="too_many_parties",
+            )
         _claim(party, PartyStatus.FORWARDED, reason=note[:2000])
         links_revoke(party=party)
         successor = Party.objects.create(

@@ -7,6 +7,7 @@ its signature job writes them into the PDF in the same revision as its signature
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Staff
+from keiyaku.ascii_digits import ascii_int
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, BoxKind, Contract, Document, Party
@@ -23,9 +25,12 @@ from keiyaku.contracts.selectors import document_page_sizes
 from keiyaku.contracts.timefmt import wareki
 from keiyaku.fonts import MissingGlyphError
 from keiyaku.signing.boxes import BoxOverflow, check_fits
+from keiyaku.text_input import require_single_line
 
 MIN_SIZE = 8.0  # points: smaller boxes cannot hold a character
 MAX_LABEL = 100
+# The most characters a box may be limited to: far more than any box holds (the text must fit).
+MAX_LENGTH_LIMIT = 10_000
 # A box's attributes, named once: where it sits on its page, and what it asks for.
 BOX_GEOMETRY = ("x", "y", "width", "height")
 BOX_SETTINGS = ("kind", "label", "required", "max_length")
@@ -50,37 +55,62 @@ def _lock_draft(contract_id: Any) -> Contract:
 
 
 def _number(data: Mapping[str, object], key: str) -> float:
+    """A finite number: JSON (as Python reads it) also gives NaN and ±Infinity, and a number
+    too large for a float (1e309) becomes infinite. None of them compares as out of range (NaN
+    compares false with everything), so they are refused here, before any check or the
+    database sees them."""
+    raw = data.get(key)
     try:
-        return float(data[key])  # type: ignore[arg-type]
-    except (KeyError, TypeError, ValueError):
+        if isinstance(raw, bool):
+            raise TypeError
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if not math.isfinite(value):
         raise ContractError(
             _("%(field)s は数値で指定してください。") % {"field": key}, code=key, field=key
-        ) from None
+        )
+    return value
+
+
+def _integer(data: Mapping[str, object], key: str) -> int | None:
+    """A whole number (an int, a float without fraction, or decimal digits), else None."""
+    raw = data.get(key)
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if math.isfinite(raw) and raw.is_integer() else None
+    if isinstance(raw, str) and len(raw.strip()) <= 18:
+        return ascii_int(raw.strip())
+    return None
 
 
 def _apply(box: Box, data: Mapping[str, object]) -> None:
     """Validate and set the given fields; the box's document and contract are fixed."""
     document = box.document
     if "page" in data:
-        try:
-            box.page = int(data["page"])  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            raise ContractError(_("ページ番号が不正です。"), code="page", field="page") from None
+        page = _integer(data, "page")
+        if page is None:
+            raise ContractError(_("ページ番号が不正です。"), code="page", field="page")
+        box.page = page
     if not 1 <= box.page <= document.page_count:
         raise ContractError(_("ページ番号が不正です。"), code="page", field="page")
     for key in BOX_GEOMETRY:
         if key in data:
             setattr(box, key, _number(data, key))
     if box.width < MIN_SIZE or box.height < MIN_SIZE:
-        raise ContractError(_("入力欄が小さすぎます。"), code="size")
+        raise ContractError(
+            _("入力欄が小さすぎます。"),
+            code="size",
+            field="width" if box.width < MIN_SIZE else "height",
+        )
     page_width, page_height = document_page_sizes(document)[box.page - 1]
-    if (
-        box.x < 0
-        or box.y < 0
-        or box.x + box.width > page_width + 0.5
-        or box.y + box.height > page_height + 0.5
-    ):
-        raise ContractError(_("入力欄がページの外にはみ出しています。"), code="position")
+    if box.x < 0 or box.x + box.width > page_width + 0.5:
+        raise ContractError(_("入力欄がページの外にはみ出しています。"), code="position", field="x")
+    if box.y < 0 or box.y + box.height > page_height + 0.5:
+        raise ContractError(_("入力欄がページの外にはみ出しています。"), code="position", field="y")
     if "kind" in data:
         if data["kind"] not in BoxKind.values:
             raise ContractError(_("入力欄の種類が不正です。"), code="kind", field="kind")
@@ -89,12 +119,13 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
         label = str(data["label"] or "").strip()
         if len(label) > MAX_LABEL:
             raise ContractError(_("項目名が長すぎます。"), code="label", field="label")
+        require_single_line(label=("項目名", label))
         box.label = label
     if "party" in data:
-        raw_party = str(data["party"])
+        party_id = ascii_int(str(data["party"]))
         party = (
-            Party.objects.filter(pk=int(raw_party), contract_id=document.contract_id).first()
-            if raw_party.isdigit()
+            Party.objects.filter(pk=party_id, contract_id=document.contract_id).first()
+            if party_id is not None
             else None
         )
         if party is None:
@@ -115,16 +146,22 @@ def _apply(box: Box, data: Mapping[str, object]) -> None:
         if raw in (None, ""):
             box.max_length = None
         else:
-            try:
-                box.max_length = int(raw)  # type: ignore[call-overload]
-            except (TypeError, ValueError):
+            max_length = _integer(data, "max_length")
+            if max_length is None:
                 raise ContractError(
                     _("最大文字数は数値で指定してください。"), code="max_length", field="max_length"
-                ) from None
-            if box.max_length < 1:
+                )
+            if max_length < 1:
                 raise ContractError(
                     _("最大文字数は1以上にしてください。"), code="max_length", field="max_length"
                 )
+            if max_length > MAX_LENGTH_LIMIT:
+                raise ContractError(
+                    _("最大文字数は%(limit)d以下にしてください。") % {"limit": MAX_LENGTH_LIMIT},
+                    code="max_length",
+                    field="max_length",
+                )
+            box.max_length = max_length
 
 
 def box_create(
@@ -198,9 +235,10 @@ def box_values_clean(party: Party, raw: Mapping[str, str]) -> dict[int, str]:
     for key, value in raw.items():
         if not key.startswith("box_"):
             continue
-        if not key[4:].isdigit() or int(key[4:]) not in boxes:
+        box_id = ascii_int(key[4:])
+        if box_id is None or box_id not in boxes:
             raise ContractError(_("入力できない欄への入力が含まれています。"), code="foreign_box")
-        given[int(key[4:])] = value
+        given[box_id] = value
     values = {}
     for box_id, box in boxes.items():
         name = box.label or _("入力欄")

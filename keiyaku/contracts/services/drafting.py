@@ -49,6 +49,13 @@ from keiyaku.signing.boxes import BoxSpec
 from keiyaku.signing.geometry import displayed_to_user, page_geometry
 from keiyaku.signing.ingest import Ingested, RefusedUpload, ingest_pdf, stamp_certificate_id
 from keiyaku.storage.blobs import blob_get, blob_put, keyring_create
+from keiyaku.text_input import require_single_line, require_text
+
+# The largest amount a contract records (yen): far above any real contract, far below what
+# the database column holds, so that a mistyped number is refused rather than a 500.
+MAX_AMOUNT = 10**15 - 1
+# A signing deadline further away than this is a mistyped year.
+MAX_DEADLINE_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,14 @@ def contract_create(
         raise ContractError(_("契約期間の終了日が開始日より前です。"), code="period")
     if amount is not None and amount < 0:
         raise ContractError(_("取引金額は0以上で入力してください。"), code="amount")
+    if amount is not None and amount > MAX_AMOUNT:
+        raise ContractError(_("取引金額が大きすぎます。"), code="amount_too_large", field="amount")
+    require_single_line(
+        title=("案件名", title),
+        management_number=("管理番号", management_number),
+        counterparty_company=("相手方（会社名）", counterparty_company),
+    )
+    require_text(note=("備考", note))
     if not uploads:
         raise ContractError(_("契約書のPDFを1つ以上選択してください。"), code="no_files")
     require_printable(案件名=title, 管理番号=management_number)
@@ -385,6 +400,9 @@ def _party_append(
             raise ContractError(_("承認者は職員から選択してください。"), code="role")
         if not name.strip() or not email.strip():
             raise ContractError(_("署名者の氏名とメールアドレスを入力してください。"), code="party")
+        require_single_line(
+            company=("会社名", company), name=("氏名", name), email=("メールアドレス", email)
+        )
         require_printable(会社名=company, 氏名=name, メールアドレス=email)
         party = Party(
             kind=kind,
@@ -580,13 +598,19 @@ def contract_send(
     `changed_while_sending` when an edit landed meanwhile, so every party and every box of a
     sent contract has its field in the prepared PDFs; the PDFs are stored only after that
     check. A second 「送信」 finds the contract sent (`not_draft`). `deadline` defaults to
-    KEIYAKU_DEADLINE_DAYS from now.
+    KEIYAKU_DEADLINE_DAYS from now; one given must lie within MAX_DEADLINE_DAYS.
     """
     require_contract_change(actor, contract)
     current = Contract.objects.get(pk=contract.pk)
     if not contract_is_editable(current):
         raise _not_draft()
     now = timezone.now()
+    if deadline is not None and deadline > now + timedelta(days=MAX_DEADLINE_DAYS):
+        raise ContractError(
+            _("署名期限は%(days)d日以内の日付を指定してください。") % {"days": MAX_DEADLINE_DAYS},
+            code="deadline_too_far",
+            field="deadline",
+        )
     deadline = deadline or default_deadline(now)
     if deadline <= now:
         raise ContractError(_("署名期限には未来の日時を指定してください。"), code="deadline")

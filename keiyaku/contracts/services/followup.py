@@ -27,6 +27,7 @@ from keiyaku.contracts.states import (
     party_can_readdress,
     party_can_unlock,
 )
+from keiyaku.text_input import require_single_line, require_text
 
 
 def contract_cancel(
@@ -37,6 +38,7 @@ def contract_cancel(
     reason = reason.strip()
     if not reason:
         raise ContractError(_("取消の理由を入力してください。"), code="reason_required")
+    require_text(reason=("取消の理由", reason))
     with transaction.atomic():
         now = timezone.now()
         changed = Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_OPEN).update(
@@ -172,6 +174,7 @@ def party_change_email(
     email = email.strip()
     if not email or "@" not in email:
         raise ContractError(_("正しいメールアドレスを入力してください。"), code="email")
+    require_single_line(email=("メールアドレス", email))
     require_printable(メールアドレス=email)
     with transaction.atomic():
         party = _lock_external(party, unlock=False)

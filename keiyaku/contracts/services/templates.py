@@ -28,6 +28,7 @@ from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.boxes import BOX_FIELDS, box_create
 from keiyaku.contracts.services.drafting import party_add
 from keiyaku.contracts.states import PARTY_COUNTED
+from keiyaku.text_input import require_single_line
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def template_save(
     name = name.strip()
     if not name:
         raise ContractError(_("テンプレート名を入力してください。"), code="name_required")
+    require_single_line(name=("テンプレート名", name))
     parties = list(contract.parties.filter(status__in=PARTY_COUNTED).order_by("position", "id"))
     if not parties:
         raise ContractError(_("署名者が設定されていない案件は保存できません。"), code="no_parties")

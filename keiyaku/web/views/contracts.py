@@ -43,7 +43,7 @@ from keiyaku.web.forms import (
     UnlockForm,
 )
 from keiyaku.web.page_images import page_png
-from keiyaku.web.refusals import attempt
+from keiyaku.web.refusals import attempt, form_errors_show
 from keiyaku.web.views.responses import pdf_response, png_response
 
 
@@ -285,7 +285,7 @@ def contract_cancel(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     form = CancelForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("取消の理由を入力してください。"))
+        form_errors_show(request, form)
         return _back(contract)
     reason, meta = form.cleaned_data["reason"], RequestMeta.from_request(request)
     attempt(
@@ -348,7 +348,7 @@ def party_email(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     party = _party(request, contract_id, party_id)
     form = PartyEmailForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("正しいメールアドレスを入力してください。"))
+        form_errors_show(request, form)
         return _back(party.contract)
     email, meta = form.cleaned_data["email"], RequestMeta.from_request(request)
     attempt(

@@ -15,11 +15,12 @@ from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
 from keiyaku.contracts.models import ContractTemplate
 from keiyaku.contracts.selectors import contract_for, templates_for
+from keiyaku.text_input import TextInputForm
 from keiyaku.web.refusals import attempt
 from keiyaku.web.views.contracts import StaffRequest
 
 
-class SlotForm(forms.Form):
+class SlotForm(TextInputForm):
     company = forms.CharField(label=gettext_lazy("会社名"), max_length=200)
     name = forms.CharField(label=gettext_lazy("氏名"), max_length=200)
     email = forms.EmailField(label=gettext_lazy("メールアドレス"))

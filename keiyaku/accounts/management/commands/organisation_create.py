@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from keiyaku.accounts.services import (
-    AccountsError,
-    organisation_create_with_admin,
-    password_set_url,
-)
+from keiyaku.accounts.services import organisation_create_with_admin, password_set_url
+from keiyaku.refusals import Refusal
 
 
 class Command(BaseCommand):
@@ -36,7 +33,7 @@ class Command(BaseCommand):
                 admin_email=options["admin_email"],
                 is_trial=options["trial"],
             )
-        except AccountsError as exc:
+        except Refusal as exc:  # a duplicate, or a name with a line break
             raise CommandError(exc.message) from exc
         trial = " (trial: mail is kept in the mailbox)" if organisation.is_trial else ""
         self.stdout.write(f"created {organisation.name} ({organisation.slug}){trial}")
