@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from keiyaku import excel_csv
 from keiyaku.excel_csv import SHIFT_JIS, UTF8, CsvRefusal, decode
@@ -23,6 +24,15 @@ __all__ = ["SHIFT_JIS", "UTF8", "CsvError", "CsvRow", "check", "decode", "parse"
 HEADER = ("会社名", "会社名カナ", "氏名", "メールアドレス", "電話番号", "部署・役職")
 REQUIRED = ("会社名", "氏名", "メールアドレス")
 FIELDS = ("company", "kana", "name", "email", "phone", "title")
+# The columns' names as the screens say them (the file's header stays Japanese: HEADER).
+FIELD_LABELS = {
+    "company": gettext_lazy("会社名"),
+    "kana": gettext_lazy("会社名カナ"),
+    "name": gettext_lazy("氏名"),
+    "email": gettext_lazy("メールアドレス"),
+    "phone": gettext_lazy("電話番号"),
+    "title": gettext_lazy("部署・役職"),
+}
 MAX_LENGTHS = {"company": 200, "kana": 200, "name": 200, "email": 254, "phone": 50, "title": 200}
 MAX_ROWS = 5000
 
@@ -98,16 +108,16 @@ def check(rows: Sequence[CsvRow], *, existing: Iterable[tuple[str, str]] = ()) -
     for row in rows:
         errors = []
         if not row.company:
-            errors.append("会社名がありません")
+            errors.append(_("会社名がありません"))
         if not row.name:
-            errors.append("氏名がありません")
+            errors.append(_("氏名がありません"))
         if not row.email:
-            errors.append("メールアドレスがありません")
+            errors.append(_("メールアドレスがありません"))
         else:
             try:
                 validate_email(row.email)
             except ValidationError:
-                errors.append("メールアドレスの形式が正しくありません")
+                errors.append(_("メールアドレスの形式が正しくありません"))
         try:
             require_single_line(
                 **{
@@ -117,14 +127,17 @@ def check(rows: Sequence[CsvRow], *, existing: Iterable[tuple[str, str]] = ()) -
             )
         except TextRefusal as refusal:  # a quoted cell may hold a line break
             errors.append(refusal.message)
-        for name, label in zip(FIELDS, HEADER, strict=True):
+        for name in FIELDS:
             if len(getattr(row, name)) > MAX_LENGTHS[name]:
-                errors.append(f"{label}が長すぎます（{MAX_LENGTHS[name]}文字まで）")
+                errors.append(
+                    _("%(label)sが長すぎます（%(max)d文字まで）")
+                    % {"label": FIELD_LABELS[name], "max": MAX_LENGTHS[name]}
+                )
         if row.company and row.email:
             if row.key in seen:
-                errors.append(f"{seen[row.key]}行目と重複しています")
+                errors.append(_("%(line)d行目と重複しています") % {"line": seen[row.key]})
             elif row.key in stored:
-                errors.append("同じ会社・メールアドレスの連絡先がアドレス帳に登録済みです")
+                errors.append(_("同じ会社・メールアドレスの連絡先がアドレス帳に登録済みです"))
             seen.setdefault(row.key, row.line)
         checked.append(replace(row, errors=tuple(errors)))
     return checked

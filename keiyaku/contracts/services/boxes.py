@@ -54,6 +54,14 @@ def _lock_draft(contract_id: Any) -> Contract:
     return contract
 
 
+def _current(box: Box) -> Box:
+    """The box as stored now (call with its contract locked); refused if it is gone."""
+    current = Box.objects.select_related("document").filter(pk=box.pk).first()
+    if current is None:
+        raise ContractError(_("この入力欄は削除されました。"), code="box_gone")
+    return current
+
+
 def _number(data: Mapping[str, object], key: str) -> float:
     """A finite number: JSON (as Python reads it) also gives NaN and ±Infinity, and a number
     too large for a float (1e309) becomes infinite. None of them compares as out of range (NaN
@@ -177,7 +185,11 @@ def box_create(
         )
     with transaction.atomic():
         contract = _lock_draft(document.contract_id)
-        box = Box(document=document)
+        # Read again under the lock: the document may have been removed meanwhile.
+        current = Document.objects.filter(pk=document.pk, contract=contract).first()
+        if current is None:
+            raise ContractError(_("この書類は削除されました。"), code="document", field="document")
+        box = Box(document=current)
         _apply(box, data)
         box.save()
         audit_record(
@@ -197,6 +209,9 @@ def box_update(
     require_contract_change(actor, box.document.contract)
     with transaction.atomic():
         contract = _lock_draft(box.document.contract_id)
+        # The row as it is now, under the lock: a change made meanwhile is kept, and a box
+        # deleted meanwhile (or with its party) is a refusal, not a lost update.
+        box = _current(box)
         _apply(box, {key: value for key, value in data.items() if key in BOX_EDITABLE})
         box.save(force_update=True)
         audit_record(
@@ -214,6 +229,7 @@ def box_delete(*, box: Box, actor: Staff, meta: RequestMeta = SYSTEM) -> None:
     require_contract_change(actor, box.document.contract)
     with transaction.atomic():
         contract = _lock_draft(box.document.contract_id)
+        box = _current(box)
         audit_record(
             event="box.delete",
             organisation=contract.organisation,
