@@ -328,3 +328,15 @@ def test_sending_an_application_locks_the_draft(personas, monkeypatch):
         meta=SYSTEM,
     )
     assert Contract in locked
+
+
+def test_a_viewer_is_not_shown_the_draft_forms_they_may_not_use(personas):
+    """The contract page showed a viewer the forms to add parties and send, each then a 403:
+    the page shows what `may_change_contract` allows."""
+    contract = draft_contract(personas.sender, externals=[A])
+    for staff, shown in ((personas.sender, True), (personas.viewer, False)):
+        client = Client()
+        client.force_login(staff)
+        detail = page(client.get(f"/contracts/{contract.pk}/"))
+        assert ('id="party-form"' in detail) is shown
+        assert ('id="send-button"' in detail) is shown
