@@ -358,3 +358,40 @@ def qpdf_check(pdf: bytes) -> subprocess.CompletedProcess[str]:
 def pdfsig(pdf: bytes) -> str:
     """poppler's signature report (an outside validator)."""
     return _run_on(pdf, "pdfsig", "{pdf}").stdout
+
+
+def with_page_geometry(
+    data: bytes,
+    *,
+    mediabox: list[float] | None = None,
+    cropbox: list[float] | None = None,
+    rotate: int | None = None,
+    user_unit: float | None = None,
+    inherited: bool = False,
+) -> bytes:
+    """``data`` with every page's /MediaBox, /CropBox, /Rotate and /UserUnit set as given.
+
+    ``inherited``: /MediaBox and /Rotate go on the page tree's root instead, and the pages
+    lose their own, so readers must inherit them (/CropBox and /UserUnit stay on the page).
+    """
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        for page in pdf.pages:
+            node = page.obj
+            if inherited:
+                for key in ("/MediaBox", "/Rotate"):
+                    if key in node:
+                        del node[key]
+                target = pdf.Root.Pages
+            else:
+                target = node
+            if mediabox is not None:
+                target.MediaBox = pikepdf.Array(mediabox)
+            if rotate is not None:
+                target.Rotate = rotate
+            if cropbox is not None:
+                node.CropBox = pikepdf.Array(cropbox)
+            if user_unit is not None:
+                node.UserUnit = user_unit
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()

@@ -22,13 +22,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 
 from keiyaku.fonts import require_glyphs
 from keiyaku.signing.font_subset import FontSubset, font_metrics, pdf_stream, text_width
+from keiyaku.signing.geometry import visible_page
 
 if TYPE_CHECKING:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -176,41 +177,19 @@ def add_box_fields(writer: IncrementalPdfFileWriter, boxes: Sequence[BoxSpec]) -
 
 
 def _require_on_page(box: BoxSpec, page: generic.DictionaryObject) -> None:
-    a, b, c, d = (float(v) for v in _inherited(page, "/MediaBox"))
-    media = [min(a, c), min(b, d), max(a, c), max(b, d)]
-    x1, y1, x2, y2 = box.rect
-    slack = 0.5
-    if (
-        x1 < media[0] - slack
-        or y1 < media[1] - slack
-        or x2 > media[2] + slack
-        or y2 > media[3] + slack
-    ):
-        raise ValueError(f"box {box.name}: rect {box.rect} lies outside the page {media}")
+    visible = visible_page(page)
+    if not visible.contains(box.rect):
+        raise ValueError(f"box {box.name}: rect {box.rect} lies outside the page {visible.box}")
 
 
 def _rotation(page: generic.DictionaryObject) -> int:
-    try:
-        rotate = int(_inherited(page, "/Rotate")) % 360
-    except (ValueError, TypeError):
-        return 0
-    return rotate if rotate in _ROTATIONS else 0  # readers ignore an invalid /Rotate
+    return visible_page(page).rotate
 
 
 def _upright_size(rect: Sequence[float], rotate: int) -> tuple[float, float]:
     """(width, height) of a widget as the reader sees it on the displayed page."""
     width, height = abs(rect[2] - rect[0]), abs(rect[3] - rect[1])
     return (height, width) if rotate in (90, 270) else (width, height)
-
-
-def _inherited(page: generic.DictionaryObject, key: str) -> Any:
-    node: Any = page
-    while node is not None:
-        if key in node:
-            return node[key]
-        parent = node.get("/Parent")
-        node = parent.get_object() if parent is not None else None
-    raise ValueError(f"page has no {key}")
 
 
 def _check_appearance(

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from keiyaku.fonts import register_reportlab_font, require_glyphs
 from keiyaku.refusals import Refusal
 from keiyaku.signing import render
+from keiyaku.signing.geometry import visible_page
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Ingested:
     """Hex SHA-256 of ``normalised``."""
     page_count: int
     page_sizes: tuple[tuple[float, float], ...]
-    """(width, height) in points of each page as displayed (crop box, /Rotate applied)."""
+    """(width, height) of each page as displayed (`geometry.visible_page`)."""
 
 
 def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
@@ -225,17 +226,17 @@ _STAMP_MARGIN = 10 * 72 / 25.4  # 10 mm in points
 def stamp_certificate_id(pdf: bytes, certificate_id: str, *, label: str = "締結証明書ID") -> bytes:
     """Print 「{label}: {certificate_id}」 small at the bottom left of page 1, as displayed.
 
-    Honours /Rotate and a crop box that does not start at (0, 0). The text is drawn with the
+    Places it on the visible page (`geometry.visible_page`): /Rotate, inherited boxes and a crop
+    box that does not start at (0, 0) or reaches beyond the media box. The text is drawn with the
     embedded Japanese font. The result is a full rewrite, so call this before any signature.
     """
     text = require_glyphs(f"{label}: {certificate_id}")
     with pikepdf.open(io.BytesIO(pdf)) as target:
         page = target.pages[0]
-        x0, y0, x1, y1 = _visible_box(page)
-        rotate = int(page.obj.get("/Rotate", 0)) % 360
-        if rotate % 90:
-            rotate = 0  # invalid /Rotate; readers ignore it
-        width, height = (x1 - x0, y1 - y0) if rotate in (0, 180) else (y1 - y0, x1 - x0)
+        visible = visible_page(page)
+        x0, y0, x1, y1 = visible.box
+        rotate = visible.rotate
+        width, height = visible.size
 
         with pikepdf.open(io.BytesIO(_overlay(text, width, height))) as overlay:
             form = target.copy_foreign(overlay.pages[0].as_form_xobject())
@@ -273,21 +274,6 @@ def _retag_subset_fonts(form: pikepdf.Object, *, seed: str) -> None:
             descriptor = font.get("/FontDescriptor")
             if isinstance(descriptor, pikepdf.Dictionary):
                 descriptor.FontName = name
-
-
-def _visible_box(page: pikepdf.Page) -> tuple[float, float, float, float]:
-    media = _normalised_box(page.mediabox)
-    crop = _normalised_box(page.cropbox)
-    x0, y0 = max(media[0], crop[0]), max(media[1], crop[1])
-    x1, y1 = min(media[2], crop[2]), min(media[3], crop[3])
-    if x1 <= x0 or y1 <= y0:
-        return media
-    return x0, y0, x1, y1
-
-
-def _normalised_box(box: pikepdf.Array) -> tuple[float, float, float, float]:
-    a, b, c, d = (float(v) for v in box)
-    return min(a, c), min(b, d), max(a, c), max(b, d)
 
 
 def _overlay(text: str, width: float, height: float) -> bytes:

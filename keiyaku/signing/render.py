@@ -1,7 +1,8 @@
 """Page images and page geometry with pypdfium2, for the viewer and box placement.
 
-Sizes are in PDF points as the page is displayed: the crop box, with width and height swapped
-for /Rotate 90 or 270. PDFium is not thread-safe, so every call holds one process-wide lock.
+Sizes are those of `keiyaku.signing.geometry.visible_page` (the crop box clipped to the media
+box, width and height swapped for /Rotate 90 or 270); PDFium draws exactly that part of the
+page. PDFium is not thread-safe, so every call holds one process-wide lock.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pypdfium2 as pdfium
+
+from keiyaku.signing.geometry import visible_pages
 
 _PDFIUM_LOCK = threading.Lock()
 
@@ -35,17 +38,14 @@ def page_count(pdf: bytes) -> int:
 
 
 def page_sizes(pdf: bytes) -> list[tuple[float, float]]:
-    """(width, height) in points of every page as displayed."""
-    with _document(pdf) as doc:
-        sizes = []
-        for index in range(len(doc)):
-            page = doc[index]
-            try:
-                width, height = page.get_size()
-            finally:
-                page.close()
-            sizes.append((float(width), float(height)))
-        return sizes
+    """(width, height) of every page as displayed (see `geometry.visible_page`).
+
+    Also opens the file with PDFium, so a file PDFium cannot read raises here.
+    """
+    pages = visible_pages(pdf)
+    if page_count(pdf) != len(pages):
+        raise ValueError("PDFium and qpdf disagree on the number of pages")
+    return [page.size for page in pages]
 
 
 def render_page_png(pdf: bytes, page_index: int, *, width_px: int = 1100) -> bytes:

@@ -12,6 +12,7 @@ starts IMMEDIATE and so runs alone.)
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,9 +45,10 @@ from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance, restep
 from keiyaku.contracts.states import CONTRACT_EDITABLE, contract_is_editable
 from keiyaku.contracts.timefmt import JST
+from keiyaku.refusals import Refusal
 from keiyaku.signing import engine
 from keiyaku.signing.boxes import BoxSpec
-from keiyaku.signing.geometry import displayed_to_user, page_geometry
+from keiyaku.signing.geometry import visible_pages
 from keiyaku.signing.ingest import Ingested, RefusedUpload, ingest_pdf, stamp_certificate_id
 from keiyaku.storage.blobs import blob_get, blob_put, keyring_create
 from keiyaku.text_input import require_single_line, require_text
@@ -62,6 +64,9 @@ MAX_DEADLINE_DAYS = 366
 class Upload:
     filename: str
     data: bytes
+
+
+logger = logging.getLogger(__name__)
 
 
 def _touch(contract: Contract) -> None:
@@ -563,20 +568,16 @@ def _prepare_documents(contract: Contract, source: _Source) -> dict[int, tuple[i
     prepared = {}
     for document, version, document_boxes in source.documents:
         data = stamp_certificate_id(blob_get(version.blob), contract.certificate_id)
-        geometry = page_geometry(data)
-        boxes = []
-        for box in document_boxes:
-            crop, rotate = geometry[box.page - 1]
-            boxes.append(
-                BoxSpec(
-                    name=box.field_name,
-                    page_index=box.page - 1,
-                    rect=displayed_to_user(
-                        box.x, box.y, box.width, box.height, crop=crop, rotate=rotate
-                    ),
-                    kind=box.kind,
-                )
+        pages = visible_pages(data)
+        boxes = [
+            BoxSpec(
+                name=box.field_name,
+                page_index=box.page - 1,
+                rect=pages[box.page - 1].to_user(box.x, box.y, box.width, box.height),
+                kind=box.kind,
             )
+            for box in document_boxes
+        ]
         prepared[document.pk] = (
             version.seq,
             engine.prepare(data, field_names=field_names, boxes=boxes),
@@ -619,7 +620,27 @@ def contract_send(
         raise ContractError(_("署名者を1名以上設定してください。"), code="no_parties")
     if not source.documents:
         raise ContractError(_("契約書のPDFを登録してください。"), code="no_files")
-    prepared = _prepare_documents(current, source)
+    try:
+        prepared = _prepare_documents(current, source)
+    except Refusal:
+        raise
+    except Exception as exc:
+        # A box off its page, a font lacking a glyph, a file the PDF libraries reject: the
+        # engine raises many types; the sender gets one clear refusal, never a server error.
+        logger.warning(
+            "contract %s: preparing the documents failed: %s: %s",
+            contract.pk,
+            type(exc).__name__,
+            exc,
+            exc_info=True,
+        )
+        raise ContractError(
+            _(
+                "書類を送信用に準備できませんでした。"
+                "入力欄がすべてページの内側にあるか確認してください。"
+            ),
+            code="prepare_failed",
+        ) from exc
     with transaction.atomic():
         locked = Contract.objects.select_for_update().get(pk=contract.pk)
         if not contract_is_editable(locked):
