@@ -79,3 +79,23 @@ def test_adding_a_bad_file_to_a_draft_keeps_the_draft(sender_client):
     )
     assert "PDFファイルではありません" in response.content.decode()
     assert contract.documents.count() == 1 and Blob.objects.count() == blobs
+
+
+def test_a_file_name_is_kept_as_the_user_gave_it(sender_client):
+    from urllib.parse import unquote
+
+    # Full-width spaces, and が as か + combining voiced mark (as macOS writes names).
+    typed = "工事　請負　契約書　か\u3099（第１号）.pdf"
+    expected = "工事　請負　契約書　が（第１号）.pdf"
+    response = post(sender_client, (typed, pdfs.make_pdf()))
+    assert response.status_code == 302
+    document = Document.objects.get()
+    assert document.filename == expected
+
+    response = sender_client.get(
+        f"/contracts/{document.contract_id}/documents/{document.pk}/original.pdf"
+    )
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment; filename*=UTF-8''")
+    assert unquote(disposition.split("''", 1)[1]) == expected

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from keiyaku.accounts.models import ACCESS_CODE_MAX_LENGTH, Organisation, Role, Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.filenames import clean_filename
 from keiyaku.contracts.models import (
     Box,
     Contract,
@@ -127,7 +128,7 @@ def _store_document(
     document = Document.objects.create(
         contract=contract,
         position=position,
-        filename=upload.filename[:255] or f"document-{position}.pdf",
+        filename=clean_filename(upload.filename) or f"document-{position}.pdf",
         original=original,
         page_count=ingested.page_count,
         page_sizes=[list(size) for size in ingested.page_sizes],
