@@ -40,7 +40,7 @@ def can_edit_contracts(staff: Any) -> bool:
 
 
 def check_can_edit_contracts(staff: Any) -> None:
-    """For services and views: refuse anyone who may not change contracts (viewers included)."""
+    """For view decorators (403): services check with `contracts.permissions`."""
     if not can_edit_contracts(staff):
         raise PermissionDenied
 

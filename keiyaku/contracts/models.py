@@ -217,10 +217,6 @@ class Party(models.Model):
         return states.party_can_unlock(self)
 
     @property
-    def can_act(self) -> bool:
-        return states.party_can_act(self)
-
-    @property
     def can_forward(self) -> bool:
         return states.party_can_forward(self)
 

@@ -150,16 +150,6 @@ PARTY_TRANSITIONS: dict[PartyStatus, frozenset[PartyStatus]] = {
 }
 
 
-def contract_may_become(current: str, target: str) -> bool:
-    """Whether a contract in `current` may move to `target` (CONTRACT_TRANSITIONS)."""
-    return ContractStatus(target) in CONTRACT_TRANSITIONS[ContractStatus(current)]
-
-
-def party_may_become(current: str, target: str) -> bool:
-    """Whether a party in `current` may move to `target` (PARTY_TRANSITIONS)."""
-    return PartyStatus(target) in PARTY_TRANSITIONS[PartyStatus(current)]
-
-
 def contract_sources(target: str) -> list[str]:
     """The contract states from which `target` may be reached: for conditional updates
     (`filter(status__in=contract_sources(X)).update(status=X)`)."""
@@ -220,15 +210,6 @@ def party_can_unlock(party: Any) -> bool:
     return party_can_readdress(party)
 
 
-def party_can_act(party: Any) -> bool:
-    """The party may agree, reject or forward now: asked, not locked, contract running."""
-    return (
-        party.status == PartyStatus.NOTIFIED
-        and party.locked_at is None
-        and party.contract.status in CONTRACT_RUNNING
-    )
-
-
 def party_forwards_made(party: Any) -> int:
     """How often the request at this party's position has been forwarded already (R17)."""
     return party.contract.parties.filter(
@@ -249,6 +230,7 @@ def party_can_forward(party: Any) -> bool:
 
 
 def party_is_done(party: Any) -> bool:
+    """Its part is done: a signature in the PDF, or an approval."""
     return party.status in PARTY_DONE
 
 
