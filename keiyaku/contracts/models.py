@@ -100,6 +100,8 @@ class Document(models.Model):
     page_count = models.PositiveIntegerField()
     # [[width, height], ...] in points, as displayed (crop box, rotation applied).
     page_sizes = models.JSONField(default=list, blank=True)
+    # What ingest changed beyond the plain rewrite: `keiyaku.signing.ingest.IngestChange` values.
+    ingest_changes = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["position"]
@@ -109,6 +111,17 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+    @property
+    def ingest_change_labels(self) -> list[str]:
+        """What ingest changed in this file, as sentences for staff."""
+        from keiyaku.signing.ingest import INGEST_CHANGE_LABELS, IngestChange
+
+        return [
+            str(INGEST_CHANGE_LABELS[IngestChange(code)])
+            for code in self.ingest_changes
+            if code in IngestChange._value2member_map_
+        ]
 
     def current_version(self) -> DocumentVersion:
         version = self.versions.order_by("-seq").first()

@@ -9,6 +9,8 @@ signature.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import io
 import logging
@@ -41,6 +43,24 @@ _MESSAGES = {
 }
 
 
+class IngestChange(enum.StrEnum):
+    """One thing ingest changed in an accepted file beyond the plain rewrite.
+
+    Stored per document (`Document.ingest_changes`), written in the audit entry that adds the
+    document and shown to staff beside the file, so that nobody has to guess why the file they
+    sent differs from the one they uploaded. The labels are in `INGEST_CHANGE_LABELS`.
+    """
+
+    USAGE_RIGHTS_REMOVED = "usage_rights_removed"
+
+
+INGEST_CHANGE_LABELS = {
+    IngestChange.USAGE_RIGHTS_REMOVED: gettext_lazy(
+        "Adobe Readerの利用権限（Reader Extensions）を削除しました。"
+    ),
+}
+
+
 class RefusedUpload(Refusal):
     """An upload we will not accept (see keiyaku.refusals); ``code`` says why."""
 
@@ -60,6 +80,8 @@ class Ingested:
     page_count: int
     page_sizes: tuple[tuple[float, float], ...]
     """(width, height) of each page as displayed (`geometry.visible_page`)."""
+    changes: tuple[IngestChange, ...] = dataclasses.field(default=())
+    """What was changed beyond the plain rewrite, in the order it was done."""
 
 
 def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
@@ -81,8 +103,9 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
     if _MAGIC not in data[: _MAGIC_WINDOW + len(_MAGIC)]:
         raise _refused("not_pdf")
 
+    changes: list[IngestChange] = []
     try:
-        normalised = _normalise(data)
+        normalised = _normalise(data, changes)
         sizes = render.page_sizes(normalised)
     except RefusedUpload:
         raise
@@ -97,10 +120,11 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
         normalised_sha256=hashlib.sha256(normalised).hexdigest(),
         page_count=len(sizes),
         page_sizes=tuple(sizes),
+        changes=tuple(changes),
     )
 
 
-def _normalise(data: bytes) -> bytes:
+def _normalise(data: bytes, changes: list[IngestChange]) -> bytes:
     try:
         # The empty password opens owner-password-only files, decrypted.
         pdf = pikepdf.open(io.BytesIO(data), password="")
@@ -111,7 +135,8 @@ def _normalise(data: bytes) -> bytes:
             _require_complete_repair(pdf)
         if len(pdf.pages) == 0:
             raise _refused("no_pages")
-        _drop_usage_rights(pdf)
+        if _drop_usage_rights(pdf):
+            changes.append(IngestChange.USAGE_RIGHTS_REMOVED)
         if _is_signed(pdf):
             raise _refused("signed")
         out = _save(pdf)
@@ -134,18 +159,20 @@ def _require_complete_repair(pdf: pikepdf.Pdf) -> None:
         raise _refused("corrupt")
 
 
-def _drop_usage_rights(pdf: pikepdf.Pdf) -> None:
+def _drop_usage_rights(pdf: pikepdf.Pdf) -> bool:
     """Remove a Reader-extensions (/UR3) usage-rights signature.
 
     Forms made with Adobe's Reader Extensions carry one; it only unlocks features in Adobe
     Reader, certifies nothing, and any change (ours included) voids it. Its owner cannot remove
-    it with common tools, so we drop it instead of refusing the file.
+    it with common tools, so we drop it instead of refusing the file. True when one was dropped.
     """
     perms = pdf.Root.get("/Perms")
     if isinstance(perms, pikepdf.Dictionary) and "/UR3" in perms:
         del perms["/UR3"]
         if not perms.keys():
             del pdf.Root["/Perms"]
+        return True
+    return False
 
 
 def _is_signed(pdf: pikepdf.Pdf) -> bool:

@@ -11,7 +11,13 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from keiyaku.fonts import MissingGlyphError
-from keiyaku.signing.ingest import Ingested, RefusedUpload, ingest_pdf, stamp_certificate_id
+from keiyaku.signing.ingest import (
+    IngestChange,
+    Ingested,
+    RefusedUpload,
+    ingest_pdf,
+    stamp_certificate_id,
+)
 from keiyaku.signing.render import page_count, page_sizes, render_page_png
 from tests.pdfs import (
     beyond_repair_pdf,
@@ -268,6 +274,50 @@ def test_reader_extensions_usage_rights_are_dropped_not_refused():
     result = ingest_pdf(out.getvalue(), max_bytes=LIMIT)
     assert b"/UR3" not in result.normalised
     assert b"/ByteRange" not in result.normalised
+    assert result.changes == (IngestChange.USAGE_RIGHTS_REMOVED,)
+
+
+def usage_rights_pdf() -> bytes:
+    """A PDF carrying a Reader-extensions /UR3 usage-rights signature."""
+    with pikepdf.open(io.BytesIO(make_pdf())) as pdf:
+        usage_rights = pdf.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Sig,
+                Filter=pikepdf.Name("/Adobe.PPKLite"),
+                ByteRange=pikepdf.Array([0, 10, 20, 30]),
+                Contents=pikepdf.String(b"\0" * 64),
+                Reference=pikepdf.Array([pikepdf.Dictionary(TransformMethod=pikepdf.Name("/UR3"))]),
+            )
+        )
+        pdf.Root.Perms = pikepdf.Dictionary(UR3=usage_rights)
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
+def test_a_plain_file_is_recorded_with_no_change():
+    assert ingest_pdf(make_pdf(), max_bytes=LIMIT).changes == ()
+
+
+@pytest.mark.django_db
+def test_what_ingest_changed_is_stored_audited_and_shown_to_staff(personas, client):
+    from keiyaku.audit.models import Event
+    from keiyaku.contracts import services
+    from keiyaku.contracts.services.drafting import Upload
+
+    contract = services.contract_create(
+        actor=personas.sender,
+        title="利用権限つき",
+        uploads=[Upload("form.pdf", usage_rights_pdf()), Upload("plain.pdf", make_pdf())],
+    )
+    form, plain = contract.documents.order_by("position")
+    assert form.ingest_changes == ["usage_rights_removed"]
+    assert plain.ingest_changes == []
+    event = Event.objects.get(subject=contract.audit_subject, event="contract.create")
+    assert event.detail["ingest_changes"] == {"form.pdf": ["usage_rights_removed"]}
+    client.force_login(personas.sender)
+    page = client.get(f"/contracts/{contract.pk}/").content.decode()
+    assert page.count("Reader Extensions") == 1
 
 
 def test_pdf_without_pages_is_refused():

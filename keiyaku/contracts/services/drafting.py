@@ -132,6 +132,7 @@ def _store_document(
         original=original,
         page_count=ingested.page_count,
         page_sizes=[list(size) for size in ingested.page_sizes],
+        ingest_changes=[str(change) for change in ingested.changes],
     )
     DocumentVersion.objects.create(
         document=document, seq=1, kind=VersionKind.NORMALISED, blob=normalised
@@ -209,7 +210,15 @@ def contract_create(
         organisation=contract.organisation,
         actor=actor,
         subject=contract.audit_subject,
-        detail={"title": contract.title, "files": [u.filename for u in uploads]},
+        detail={
+            "title": contract.title,
+            "files": [u.filename for u in uploads],
+            "ingest_changes": {
+                u.filename: [str(c) for c in r.changes]
+                for u, r in zip(uploads, ingested, strict=True)
+                if r.changes
+            },
+        },
         meta=meta,
     )
     return contract
@@ -233,7 +242,11 @@ def document_add(
         organisation=contract.organisation,
         actor=actor,
         subject=contract.audit_subject,
-        detail={"filename": document.filename, "sha256": document.original.sha256},
+        detail={
+            "filename": document.filename,
+            "sha256": document.original.sha256,
+            "ingest_changes": document.ingest_changes,
+        },
         meta=meta,
     )
     _touch(contract)
