@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import pikepdf
 from django.utils.translation import gettext as _
@@ -24,6 +25,7 @@ from keiyaku.fonts import register_reportlab_font, require_glyphs
 from keiyaku.refusals import Refusal
 from keiyaku.signing import render
 from keiyaku.signing.geometry import visible_page
+from keiyaku.signing.pdf_limits import PdfLimits, check_limits
 
 logger = logging.getLogger(__name__)
 
@@ -84,23 +86,28 @@ class Ingested:
     """What was changed beyond the plain rewrite, in the order it was done."""
 
 
-def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
+def ingest_pdf(data: bytes | Path, *, max_bytes: int) -> Ingested:
     """Check and normalise an upload. Raises only RefusedUpload for bad input.
 
-    Refused: empty, larger than ``max_bytes``, no ``%PDF-`` header, damaged beyond a complete
-    repair, needs a password to open, already signed, no pages, or unreadable by pyHanko or
-    PDFium after normalising. A damaged file that qpdf repairs is accepted only if the repaired
-    file has every page its page tree declares and all its streams decode.
+    ``data`` is the upload's bytes or the path of the file holding them (an upload Django kept
+    on disk): a path is opened by qpdf and hashed piece by piece, never read whole.
+
+    Refused: empty, larger than ``max_bytes``, no ``%PDF-`` header, over a resource limit
+    (`pdf_limits.check_limits`), damaged beyond a complete repair, needs a password to open,
+    already signed, no pages, or unreadable by pyHanko or PDFium after normalising. A damaged
+    file that qpdf repairs is accepted only if the repaired file has every page its page tree
+    declares and all its streams decode.
     """
-    if not data:
+    size = len(data) if isinstance(data, bytes) else data.stat().st_size
+    if not size:
         raise _refused("empty")
-    if len(data) > max_bytes:
+    if size > max_bytes:
         raise RefusedUpload(
             _("ファイルサイズが上限（%(mb)sMB）を超えています。")
             % {"mb": f"{max_bytes / _MIB:.4g}"},
             code="too_large",
         )
-    if _MAGIC not in data[: _MAGIC_WINDOW + len(_MAGIC)]:
+    if _MAGIC not in _head(data, _MAGIC_WINDOW + len(_MAGIC)):
         raise _refused("not_pdf")
 
     changes: list[IngestChange] = []
@@ -115,7 +122,7 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
         raise _refused("corrupt") from exc
 
     return Ingested(
-        original_sha256=hashlib.sha256(data).hexdigest(),
+        original_sha256=_sha256(data),
         normalised=normalised,
         normalised_sha256=hashlib.sha256(normalised).hexdigest(),
         page_count=len(sizes),
@@ -124,13 +131,28 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
     )
 
 
-def _normalise(data: bytes, changes: list[IngestChange]) -> bytes:
+def _head(data: bytes | Path, size: int) -> bytes:
+    if isinstance(data, bytes):
+        return data[:size]
+    with data.open("rb") as fh:
+        return fh.read(size)
+
+
+def _sha256(data: bytes | Path) -> str:
+    if isinstance(data, bytes):
+        return hashlib.sha256(data).hexdigest()
+    with data.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _normalise(data: bytes | Path, changes: list[IngestChange]) -> bytes:
     try:
         # The empty password opens owner-password-only files, decrypted.
-        pdf = pikepdf.open(io.BytesIO(data), password="")
+        pdf = pikepdf.open(io.BytesIO(data) if isinstance(data, bytes) else data, password="")
     except pikepdf.PasswordError as exc:
         raise _refused("encrypted") from exc
     with pdf:
+        check_limits(pdf, limits=PdfLimits.from_settings(), path=_path(data))
         if pdf.get_warnings():
             _require_complete_repair(pdf)
         if len(pdf.pages) == 0:
@@ -143,6 +165,10 @@ def _normalise(data: bytes, changes: list[IngestChange]) -> bytes:
     _check_rewritten(out)
     _require_pyhanko_can_append(out)
     return out
+
+
+def _path(data: bytes | Path) -> Path | None:
+    return None if isinstance(data, bytes) else data
 
 
 def _require_complete_repair(pdf: pikepdf.Pdf) -> None:
