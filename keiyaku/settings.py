@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "keiyaku.web.upload_names.UploadNamesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads a request body (CSRF reads request.POST).
+    "keiyaku.web.upload_limits.RequestSizeMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -199,8 +201,12 @@ KEIYAKU_MAX_DECODED_BYTES = env_int("MAX_DECODED_MB", 1024) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("UPLOAD_MEMORY_KB", 1024) * 1024
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "uploads")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
-# The most a request body holds: every file of a contract at its limit, plus the form.
-KEIYAKU_MAX_REQUEST_BYTES = KEIYAKU_MAX_CONTRACT_BYTES + 1024 * 1024
+# The most a request body holds: every file of a contract at its limit (or the verification
+# page's file, up to three times the file limit), plus 1 MB for the form.
+KEIYAKU_MAX_REQUEST_BYTES = env_int(
+    "MAX_REQUEST_MB",
+    (max(KEIYAKU_MAX_CONTRACT_BYTES, 3 * KEIYAKU_MAX_FILE_BYTES) + 1024 * 1024) // (1024 * 1024),
+) * (1024 * 1024)
 # Form fields (not files) of one request held in memory (Django's own check).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 KEIYAKU_MAX_PARTIES = env_int("MAX_PARTIES", 100)

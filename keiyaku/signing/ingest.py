@@ -152,9 +152,11 @@ def _normalise(data: bytes | Path, changes: list[IngestChange]) -> bytes:
     except pikepdf.PasswordError as exc:
         raise _refused("encrypted") from exc
     with pdf:
-        check_limits(pdf, limits=PdfLimits.from_settings(), path=_path(data))
         if pdf.get_warnings():
             _require_complete_repair(pdf)
+        # Before anything decodes a stream or renders a page; after the repair judgement,
+        # which must see the file as opened (reading every object makes qpdf rebuild it).
+        check_limits(pdf, limits=PdfLimits.from_settings(), path=_path(data))
         if len(pdf.pages) == 0:
             raise _refused("no_pages")
         if _drop_usage_rights(pdf):
