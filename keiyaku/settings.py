@@ -127,7 +127,8 @@ else:
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                # Seconds a write waits for another transaction to end before "database is locked".
+                "timeout": env_int("SQLITE_TIMEOUT", 20),
             },
         }
     }

@@ -18,13 +18,15 @@ few megabytes and the time to inflate the limit. Only the generalised filters ar
 qpdf does when it rewrites a file); an image filter (DCT, JPX, JBIG2, CCITT) ends the chain and
 its input is counted as it stands: the pixels it makes are the renderer's limit, not this one.
 Predictors (PDF 32000-1 §7.4.4.4) never make data larger, so a predictor on the last decoded
-filter is ignored. Chains that Python cannot follow piece by piece (LZW, ASCII85, ASCIIHex,
-RunLength, a predictor before another filter) are decoded by qpdf itself in a child process
-whose output is counted through a pipe and which is stopped at the limit.
+filter is ignored. Flate, ASCII85, ASCIIHex and RunLength are decoded here piece by piece; chains
+that are not followed here (LZW, a predictor before another filter) are decoded by qpdf itself
+in a child process whose output is counted through a pipe and which is stopped at the limit.
+An inline image in LZW is bounded by the most LZW can expand.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import tempfile
@@ -233,12 +235,12 @@ def _decoded_size(
     if not chain:
         watch(raw)
         return len(raw)
-    in_python = all(name in _FLATE for name in chain) and not any(
+    in_python = all(_DECODERS.get(name) for name in chain) and not any(
         _has_predictor(p) for p in parms[: decoded - 1]
     )
     limit = budget.per_stream()
     if in_python:
-        return _count(_inflate_chain(raw, len(chain)), limit, watch)
+        return _count(_decode_chain(raw, chain), limit, watch)
     return _count_with_qpdf(stream, limit, path, watch)
 
 
@@ -252,10 +254,10 @@ def _count(chunks: Iterator[bytes], limit: int, watch: Callable[[bytes], None]) 
     return total
 
 
-def _inflate_chain(raw: bytes, depth: int) -> Iterator[bytes]:
+def _decode_chain(raw: bytes, chain: list[str]) -> Iterator[bytes]:
     chunks: Iterator[bytes] = iter(raw[i : i + _CHUNK] for i in range(0, len(raw), _CHUNK))
-    for _level in range(depth):
-        chunks = _inflate(chunks)
+    for name in chain:
+        chunks = _DECODERS[name](chunks)
     return chunks
 
 
@@ -275,6 +277,92 @@ def _inflate(chunks: Iterator[bytes]) -> Iterator[bytes]:
             data = inflater.unconsumed_tail
             if inflater.eof:
                 return
+
+
+_WHITESPACE = b"\x00\t\n\x0c\r "
+
+
+def _ascii85(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """ASCII85 (PDF 32000-1 §7.4.3) piece by piece: whole 5-character groups at a time ("z"
+    is the group "!!!!!"), the last partial group at the end marker "~>" ("~" occurs nowhere
+    else) or at the end of the data."""
+    pending = b""
+    for chunk in chunks:
+        text = chunk.translate(None, _WHITESPACE)
+        end = text.find(b"~")
+        pending += (text if end < 0 else text[:end]).replace(b"z", b"!!!!!")
+        whole = len(pending) - len(pending) % 5
+        try:
+            yield base64.a85decode(pending[:whole])
+        except ValueError:
+            return
+        pending = pending[whole:]
+        if end >= 0:
+            break
+    if pending:
+        try:
+            yield base64.a85decode(pending)
+        except ValueError:
+            return
+
+
+def _ascii_hex(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """ASCIIHex (§7.4.2): pairs of hex digits up to ">"; an odd last digit is followed by 0."""
+    pending = b""
+    for chunk in chunks:
+        text = chunk.translate(None, _WHITESPACE)
+        end = text.find(b">")
+        pending += text if end < 0 else text[:end]
+        whole = len(pending) - len(pending) % 2
+        try:
+            yield bytes.fromhex(pending[:whole].decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            return
+        pending = pending[whole:]
+        if end >= 0:
+            break
+    if pending:
+        try:
+            yield bytes.fromhex((pending + b"0").decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            return
+
+
+def _run_length(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """RunLength (§7.4.5): a length byte n, then n + 1 bytes to copy (n < 128) or one byte to
+    repeat 257 - n times (n > 128); 128 ends the data."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        out = bytearray()
+        at = 0
+        while at < len(pending):
+            n = pending[at]
+            if n == 128:
+                yield bytes(out)
+                return
+            need = n + 2 if n < 128 else 2
+            if at + need > len(pending):
+                break
+            if n < 128:
+                out += pending[at + 1 : at + need]
+            else:
+                out += pending[at + 1 : at + 2] * (257 - n)
+            at += need
+        pending = pending[at:]
+        yield bytes(out)
+
+
+_DECODERS: dict[str, Callable[[Iterator[bytes]], Iterator[bytes]]] = {
+    "/FlateDecode": _inflate,
+    "/Fl": _inflate,
+    "/ASCII85Decode": _ascii85,
+    "/A85": _ascii85,
+    "/ASCIIHexDecode": _ascii_hex,
+    "/AHx": _ascii_hex,
+    "/RunLengthDecode": _run_length,
+    "/RL": _run_length,
+}
 
 
 def _count_with_qpdf(
@@ -327,15 +415,9 @@ def _pipe_qpdf(
     return total
 
 
-# How much larger than its input each generalised filter can make data, at most: LZW emits up
-# to one byte more per code than the code before (about 1,300-fold over a 12-bit table),
-# RunLength 128 bytes per 2, ASCII85 4 bytes per "z".
-_MAX_EXPANSION = {
-    "/LZWDecode": 1300,
-    "/RunLengthDecode": 64,
-    "/ASCII85Decode": 4,
-    "/ASCIIHexDecode": 1,
-}
+# The most LZW can make of its input: each code emits up to one byte more than the code
+# before, about 1,300-fold over a 12-bit table.
+_LZW_EXPANSION = 1300
 
 
 def _check_inline_images(stream: pikepdf.Stream, budget: _Budget) -> None:
@@ -352,15 +434,14 @@ def _check_inline_images(stream: pikepdf.Stream, budget: _Budget) -> None:
             continue
         image = instruction.iimage
         raw = image.read_raw_bytes()
-        # pikepdf gives the filters under their full names (/Fl becomes /FlateDecode).
         names = [str(f) for f in image.filters]
         decoded = 0
         while decoded < len(names) and names[decoded] in _GENERALISED:
             decoded += 1
-        if decoded and all(name in _FLATE for name in names[:decoded]):
-            size = _count(_inflate_chain(raw, decoded), budget.per_stream(), lambda _c: None)
+        if all(_DECODERS.get(name) for name in names[:decoded]):
+            chain = names[:decoded]
+            size = _count(_decode_chain(raw, chain), budget.per_stream(), lambda _c: None)
         else:
-            size = len(raw)
-            for name in names[:decoded]:
-                size *= _MAX_EXPANSION.get(name, 1300)
+            # LZW: bounded by the most it can expand.
+            size = len(raw) * _LZW_EXPANSION
         budget.add(size)

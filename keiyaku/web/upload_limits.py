@@ -63,10 +63,9 @@ class RequestSizeMiddleware:
         except ValueError:
             length = 0
         if length > settings.KEIYAKU_MAX_REQUEST_BYTES:
-            response = _too_large(request)
-            # The unread body cannot be skipped on a kept-alive connection.
-            response["Connection"] = "close"
-            return response
+            # No "Connection: close" (a hop-by-hop header WSGI forbids): the server decides
+            # what to do with the unread body.
+            return _too_large(request)
         return self.get_response(request)
 
 
