@@ -39,8 +39,9 @@ _GENERALIZED = frozenset(
         "/RL",
     }
 )
-# How qpdf names the object a warning is about (stable since qpdf 8).
-_OBJECT_NAMED = re.compile(r"\(object (\d+) (\d+)[,)]")
+# How qpdf names the object a warning is about: "(object 12 0, offset …)", "object 3 0: …",
+# "object 3 0 not found …" (stable since qpdf 8).
+_OBJECT_NAMED = re.compile(r"\bobject (\d+) (\d+)\b")
 _FLATE = frozenset({"/FlateDecode", "/Fl"})
 
 
@@ -67,7 +68,7 @@ def inflate_without_end_marker(raw: bytes) -> bytes | None:
 
 
 def require_named_objects(pdf: pikepdf.Pdf, warnings: list[str]) -> None:
-    """Every object a qpdf warning names, ``(object 12 0, offset …)``, exists after repair.
+    """Every object a qpdf warning names (``object 12 0``) exists after repair.
 
     ``warnings``: qpdf's texts (`Pdf.get_warnings`, `Pdf.check_pdf_syntax`). An object qpdf
     could not read at all (a file cut inside it, garbage where it should start) comes back as
@@ -133,6 +134,24 @@ def require_pdfium_opens_every_page(pdf: bytes, *, pages: int) -> None:
                 doc[index].close()
     except pdfium.PdfiumError as exc:
         raise Damaged(str(exc)) from exc
+
+
+def declared_page_count(data: bytes) -> int | None:
+    """The /Count of the page tree's root as the file states it, or None when unreadable.
+
+    qpdf repairs the page tree as it opens a file (a kid that is missing or not a dictionary
+    is dropped and /Count lowered), so after opening, a lost page leaves no trace but a log
+    line. Read with pyHanko's lenient reader, which repairs nothing; it cannot read a file
+    whose cross-reference table must be rebuilt (None), and there the objects qpdf names in
+    its warnings tell (`require_named_objects`).
+    """
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        return int(reader.root["/Pages"]["/Count"])
+    except Exception:  # any damage pyHanko cannot read past: not this check's to judge
+        return None
 
 
 def encryption_filter(data: bytes) -> str | None:

@@ -191,7 +191,7 @@ def _normalise(data: bytes, changes: list[IngestChange], *, keep_links: bool = F
             raise _refused("protected") from exc
         raise
     with pdf:
-        _require_complete_repair(pdf)
+        _require_complete_repair(pdf, declared=damage.declared_page_count(data))
         pages = len(pdf.pages)
         if pages == 0:
             raise _refused("no_pages")
@@ -209,7 +209,7 @@ def _normalise(data: bytes, changes: list[IngestChange], *, keep_links: bool = F
     return out
 
 
-def _require_complete_repair(pdf: pikepdf.Pdf) -> None:
+def _require_complete_repair(pdf: pikepdf.Pdf, *, declared: int | None) -> None:
     """Accept a file qpdf warns about only if nothing that matters is missing (finding 10).
 
     Judged by what matters, not by the warnings: every page its page tree declares is there
@@ -219,16 +219,19 @@ def _require_complete_repair(pdf: pikepdf.Pdf) -> None:
     ``stream`` keyword followed by CR only, a recovered /Length or a rebuilt cross-reference
     table lose nothing and are accepted. Checked on the input, because the rewrite would hide
     what a repair dropped (an unreadable object becomes null, and a page tree without it
-    looks whole); `_check_rewritten` then checks the result.
+    looks whole); `_check_rewritten` then checks the result. ``declared``: the page count the
+    file states before qpdf repaired its page tree (`damage.declared_page_count`), if readable.
     """
+    if declared is not None and declared != len(pdf.pages):
+        raise _refused("corrupt")
     warnings = pdf.get_warnings() + pdf.check_pdf_syntax()
     if not warnings:
         return
     try:
-        declared = int(pdf.Root.Pages.Count)
+        counted = int(pdf.Root.Pages.Count)
     except (AttributeError, TypeError, ValueError) as exc:
         raise _refused("corrupt") from exc
-    if declared != len(pdf.pages):
+    if counted != len(pdf.pages):
         raise _refused("corrupt")
     try:
         damage.require_named_objects(pdf, warnings)
