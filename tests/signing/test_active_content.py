@@ -354,3 +354,16 @@ def test_the_organisation_setting_decides_whether_links_stay(personas, client):
     personas.org.refresh_from_db()
     assert personas.org.keep_pdf_links is True
     assert upload() == []
+
+
+def test_the_new_refusals_and_changes_read_in_english():
+    from django.utils import translation
+
+    from keiyaku.signing.ingest import _MESSAGES, INGEST_CHANGE_LABELS
+
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    with translation.override("en"):
+        for code in ("xfa_only", "portfolio", "certificate_encrypted", "protected"):
+            assert not japanese.search(str(_MESSAGES[code])), code
+        for removed in Removed:
+            assert not japanese.search(str(INGEST_CHANGE_LABELS[IngestChange(removed.value)]))
