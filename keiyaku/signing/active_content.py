@@ -158,7 +158,14 @@ def _strip_catalog(root: pikepdf.Object, found: set[Removed]) -> None:
             del root["/OpenAction"]
 
 
+# The keys `_strip_dictionary` acts on; a dictionary with none of them is left at once (one
+# call into qpdf for its keys instead of one per key: a 600-page file has thousands).
+_WATCHED_KEYS = frozenset({"/AA", "/Subtype", "/A", "/PA", "/Dest", "/EF", "/RF", "/AF", "/Annots"})
+
+
 def _strip_dictionary(d: pikepdf.Object, *, keep_links: bool, found: set[Removed]) -> None:
+    if _WATCHED_KEYS.isdisjoint(d.keys()):
+        return
     if "/AA" in d:
         triggers = d.get("/AA")
         if isinstance(triggers, pikepdf.Dictionary):

@@ -111,6 +111,10 @@ class RefusedUpload(Refusal):
     """An upload we will not accept (see keiyaku.refusals); ``code`` says why."""
 
 
+class _RewriteWarned(RefusedUpload):
+    """qpdf warns about the rewrite: a corrupt file, unless a stream repair cures it."""
+
+
 def _refused(code: str) -> RefusedUpload:
     return RefusedUpload(_MESSAGES[code], code=code)
 
@@ -204,7 +208,16 @@ def _normalise(data: bytes, changes: list[IngestChange], *, keep_links: bool = F
         removed = active_content.strip_active_content(pdf, keep_links=keep_links)
         changes.extend(IngestChange(kind.value) for kind in removed)
         out = _save(pdf)
-    _check_rewritten(out, pages=pages)
+        try:
+            _check_rewritten(out, pages=pages)
+        except _RewriteWarned:
+            # qpdf copied a stream it could not decode as it was. The Flate streams Acrobat
+            # Reader and macOS Preview end without zlib's end marker are repaired and the file
+            # rewritten once more; any other stream is damage. Only here, so that a clean file
+            # is decoded once, not twice.
+            _repair_streams(pdf)
+            out = _save(pdf)
+            _check_rewritten(out, pages=pages)
     _require_pyhanko_can_append(out)
     return out
 
@@ -224,9 +237,10 @@ def _require_complete_repair(pdf: pikepdf.Pdf, *, declared: int | None) -> None:
     """
     if declared is not None and declared != len(pdf.pages):
         raise _refused("corrupt")
-    warnings = pdf.get_warnings() + pdf.check_pdf_syntax()
+    warnings = pdf.get_warnings()
     if not warnings:
-        return
+        return  # a stream that does not decode shows in the rewrite (`_check_rewritten`)
+    warnings += pdf.check_pdf_syntax()
     try:
         counted = int(pdf.Root.Pages.Count)
     except (AttributeError, TypeError, ValueError) as exc:
@@ -235,6 +249,14 @@ def _require_complete_repair(pdf: pikepdf.Pdf, *, declared: int | None) -> None:
         raise _refused("corrupt")
     try:
         damage.require_named_objects(pdf, warnings)
+    except damage.Damaged as exc:
+        raise _refused("corrupt") from exc
+    _repair_streams(pdf)
+
+
+def _repair_streams(pdf: pikepdf.Pdf) -> None:
+    """`damage.repair_streams`, refusing as corrupt a stream that does not decode."""
+    try:
         damage.repair_streams(pdf)
     except damage.Damaged as exc:
         raise _refused("corrupt") from exc
@@ -267,15 +289,15 @@ def _is_signed(pdf: pikepdf.Pdf) -> bool:
 def _check_rewritten(pdf: bytes, *, pages: int) -> None:
     """The rewrite is ``qpdf --check`` clean, renders the same and holds no signature.
 
-    Every quirk qpdf repairs without loss was repaired on the input (`_require_complete_repair`),
-    so a warning left here is damage that survived: qpdf copies a stream it cannot decode as
-    is. Renders the same: ``pages`` pages (as the input had), each opened by PDFium. The
+    A warning here (`_RewriteWarned`, a corrupt refusal) is damage that survived the rewrite:
+    qpdf copies a stream it cannot decode as it is; `_normalise` repairs what can be repaired
+    and checks once more. Renders the same: ``pages`` pages (as the input had), each opened by PDFium. The
     rewrite holds only objects reachable from the trailer, so a signature found here is still
     part of the document, whatever points at it. About 60 ms for 20 MB.
     """
     with pikepdf.open(io.BytesIO(pdf)) as rewritten:
         if rewritten.get_warnings() or rewritten.check_pdf_syntax():
-            raise _refused("corrupt")
+            raise _RewriteWarned(_MESSAGES["corrupt"], code="corrupt")
         if len(rewritten.pages) != pages:
             raise _refused("corrupt")
         for obj in rewritten.objects:
