@@ -52,11 +52,24 @@ class IngestChange(enum.StrEnum):
     """
 
     USAGE_RIGHTS_REMOVED = "usage_rights_removed"
+    # Normalising harder after a failed ingest proof (keiyaku.signing.flatten).
+    FORM_FLATTENED = "form_flattened"
+    STRUCTURE_TREE_REMOVED = "structure_tree_removed"
+    XOBJECT_RESOURCES_PRUNED = "xobject_resources_pruned"
 
 
 INGEST_CHANGE_LABELS = {
     IngestChange.USAGE_RIGHTS_REMOVED: gettext_lazy(
         "Adobe Readerの利用権限（Reader Extensions）を削除しました。"
+    ),
+    IngestChange.FORM_FLATTENED: gettext_lazy(
+        "入力フォームを、印刷される内容のままページの一部に変換しました（署名を検証できる形にするため）。"
+    ),
+    IngestChange.STRUCTURE_TREE_REMOVED: gettext_lazy(
+        "壊れた文書構造情報（タグ）を削除しました。ページの表示は変わりません。"
+    ),
+    IngestChange.XOBJECT_RESOURCES_PRUNED: gettext_lazy(
+        "ページ部品の使われていない参照を削除しました。ページの表示は変わりません。"
     ),
 }
 
@@ -89,7 +102,8 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
 
     Refused: empty, larger than ``max_bytes``, no ``%PDF-`` header, damaged beyond a complete
     repair, needs a password to open, already signed, no pages, or unreadable by pyHanko or
-    PDFium after normalising. A damaged file that qpdf repairs is accepted only if the repaired
+    PDFium after normalising, or not signable verifiably even after normalising harder
+    (``unsignable``, `ingest_proof.require_signable`). A damaged file that qpdf repairs is accepted only if the repaired
     file has every page its page tree declares and all its streams decode.
     """
     if not data:
@@ -142,7 +156,10 @@ def _normalise(data: bytes, changes: list[IngestChange]) -> bytes:
         out = _save(pdf)
     _check_rewritten(out)
     _require_pyhanko_can_append(out)
-    return out
+    # Last: prove that keiyaku can sign what it accepts (issue 10, findings 2, 7, 8).
+    from keiyaku.signing.ingest_proof import require_signable
+
+    return require_signable(out, changes)
 
 
 def _require_complete_repair(pdf: pikepdf.Pdf) -> None:
