@@ -112,8 +112,8 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
         name="keiyaku-validation",
         daemon=True,
     )
+    child.start()  # the first call also starts the fork server: not counted
     deadline = time.monotonic() + limits.seconds
-    child.start()
     send.close()
     try:
         if not receive.poll(max(0.0, deadline - time.monotonic())):

@@ -212,7 +212,31 @@ def chained_form_xobjects(count: int = CHAINED_XOBJECTS) -> bytes:
 @kind(
     "form_xobjects_chained",
     about="finding 7: 22 form XObjects each listing the earlier ones (verify never ended)",
-    changes=("xobject_resources_flattened",),
+    changes=("form_flattened", "xobject_resources_pruned"),
 )
 def form_xobjects_chained() -> bytes:
     return chained_form_xobjects()
+
+
+def form_xobjects_drawn_exponentially(count: int = 20) -> bytes:
+    """Form XObjects each of which *draws* every earlier one: the page really is 2^count draws,
+    and no normalisation short of rasterising makes its graph small."""
+    data = chained_form_xobjects(count)
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == pikepdf.Name.Form:
+                names = sorted(obj.Resources.XObject.keys())
+                obj.write(b"0 g 0 0 1 1 re f " + b" ".join(n.encode() + b" Do" for n in names))
+        out = io.BytesIO()
+        pdf.save(out, deterministic_id=True)
+        return out.getvalue()
+
+
+@kind(
+    "form_xobjects_drawn_exponentially",
+    about="finding 7: form XObjects each drawing every earlier one (no repair makes it small)",
+    expect="refuse",
+    refusal_code="unsignable",
+)
+def _form_xobjects_drawn_exponentially() -> bytes:
+    return form_xobjects_drawn_exponentially()
