@@ -166,7 +166,7 @@ def _flatten_form(doc: pikepdf.Pdf) -> None:
         del doc.Root["/AcroForm"]
 
 
-def _repair_appearance(widget: pikepdf.Dictionary) -> None:
+def _repair_appearance(widget: pikepdf.Object) -> None:
     """Keep /AP /N only if it names one stream to print (a stream, or a state dictionary with
     /AS naming a stream); otherwise the widget prints nothing and loses its /AP."""
     ap = widget.get("/AP")
@@ -222,8 +222,12 @@ def _prune_xobject_resources(doc: pikepdf.Pdf) -> bool:
 
 
 def _drawn_names(form: pikepdf.Stream) -> set[str]:
-    return {
-        str(operands[0])
-        for operands, operator in pikepdf.parse_content_stream(form)
-        if str(operator) == "Do" and operands and isinstance(operands[0], pikepdf.Name)
-    }
+    names = set()
+    for instruction in pikepdf.parse_content_stream(form):
+        if not isinstance(instruction, pikepdf.ContentStreamInstruction):
+            continue  # an inline image draws nothing by name
+        operands = instruction.operands
+        if str(instruction.operator) == "Do" and operands:
+            if isinstance(operands[0], pikepdf.Name):
+                names.add(str(operands[0]))
+    return names
