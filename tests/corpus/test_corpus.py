@@ -13,6 +13,7 @@ Kinds join by being registered: a module added to tests/pdf_corpus is run here t
 
 from __future__ import annotations
 
+import ctypes
 import html
 import re
 import subprocess
@@ -20,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -168,6 +170,11 @@ def _complete(client: Client, contract: Contract, document, tmp_path: Path) -> N
     qpdf_check(final)
 
     rects = [(b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]) for _, b in boxes]
+    widgets = _widget_rects(final)
+    for (_, box), rect in zip(boxes, rects, strict=True):
+        placed = widgets.get(f"keiyaku-box-{box['id']}")
+        assert placed is not None, (box, sorted(widgets))
+        assert all(abs(a - b) <= SLACK for a, b in zip(placed, rect, strict=True)), (placed, rect)
     for renderer in (_poppler, _pdfium):
         _assert_ink_inside(renderer(prepared), renderer(final), rects, renderer.__name__)
 
@@ -192,6 +199,45 @@ def _assert_ink_inside(
     if outside is not None:
         where = tuple(round(v / SCALE, 1) for v in outside)
         raise AssertionError(f"{renderer}: ink outside every box at {where} pt; boxes {rects}")
+
+
+def _widget_rects(pdf: bytes) -> dict[str, tuple[float, ...]]:
+    """Page 1's widget annotations by field name (/T): their /Rect as PDFium maps it onto the
+    displayed page (crop box, rotation), in units from the top-left corner, y downwards."""
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        page = doc[0]
+        width, height = page.get_size()
+        size_x, size_y = round(width * SCALE), round(height * SCALE)
+        found = {}
+        for index in range(pdfium_c.FPDFPage_GetAnnotCount(page)):
+            annot = pdfium_c.FPDFPage_GetAnnot(page, index)
+            try:
+                if pdfium_c.FPDFAnnot_GetSubtype(annot) != pdfium_c.FPDF_ANNOT_WIDGET:
+                    continue
+                length = pdfium_c.FPDFAnnot_GetStringValue(annot, b"T", None, 0)
+                buffer = ctypes.create_string_buffer(length)
+                pdfium_c.FPDFAnnot_GetStringValue(
+                    annot, b"T", ctypes.cast(buffer, ctypes.POINTER(pdfium_c.FPDF_WCHAR)), length
+                )
+                name = buffer.raw[: length - 2].decode("utf-16-le")
+                rect = pdfium_c.FS_RECTF()
+                assert pdfium_c.FPDFAnnot_GetRect(annot, rect)
+                corners = []
+                for x, y in ((rect.left, rect.top), (rect.right, rect.bottom)):
+                    dx, dy = ctypes.c_int(), ctypes.c_int()
+                    pdfium_c.FPDF_PageToDevice(
+                        page, 0, 0, size_x, size_y, 0, x, y, ctypes.byref(dx), ctypes.byref(dy)
+                    )
+                    corners.append((dx.value / SCALE, dy.value / SCALE))
+                (ax, ay), (bx, by) = corners
+                found[name] = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+            finally:
+                pdfium_c.FPDFPage_CloseAnnot(annot)
+        page.close()
+        return found
+    finally:
+        doc.close()
 
 
 def _poppler(pdf: bytes) -> Image.Image:

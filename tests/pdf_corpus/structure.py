@@ -170,7 +170,9 @@ def user_password_rc4() -> bytes:
     return _rewrite(
         make_pdf(),
         lambda pdf: None,
-        encryption=pikepdf.Encryption(user=USER_PASSWORD, owner=OWNER_PASSWORD, R=3, metadata=False, aes=False),
+        encryption=pikepdf.Encryption(
+            user=USER_PASSWORD, owner=OWNER_PASSWORD, R=3, metadata=False, aes=False
+        ),
     )
 
 
