@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import pikepdf
 from asn1crypto import x509 as asn1_x509
 from django.utils.translation import gettext_lazy
 
@@ -81,7 +82,8 @@ def require_signable(pdf: bytes, changes: list[IngestChange]) -> bytes:
     try:
         harder, applied = normalise_harder(pdf)
         if applied:
-            _check_rewritten(harder)
+            # Normalising harder keeps every page: the result must have as many as the input.
+            _check_rewritten(harder, pages=_page_count(pdf))
             prove(harder)
             changes.extend(IngestChange(value) for value in applied)
             return harder
@@ -95,6 +97,11 @@ def require_signable(pdf: bytes, changes: list[IngestChange]) -> bytes:
         _UNSIGNABLE,
         code="unsignable",
     )
+
+
+def _page_count(pdf: bytes) -> int:
+    with pikepdf.open(io.BytesIO(pdf)) as opened:
+        return len(opened.pages)
 
 
 def proof_limits() -> budget.Limits:
