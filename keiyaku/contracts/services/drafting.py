@@ -149,7 +149,7 @@ class _Stored:
     changes: tuple[IngestChange, ...]
 
 
-def _ingest_all(uploads: Sequence[Upload], *, keyring: KeyRing) -> list[_Stored]:
+def _ingest_all(uploads: Sequence[Upload], *, keyring: KeyRing, keep_links: bool) -> list[_Stored]:
     """Ingest and store every upload, one after the other; all are accepted or none is kept.
 
     Runs outside any transaction (ingest takes seconds and holds no lock); each file's blobs
@@ -160,7 +160,9 @@ def _ingest_all(uploads: Sequence[Upload], *, keyring: KeyRing) -> list[_Stored]
     try:
         for upload in uploads:
             try:
-                ingested = ingest_pdf(upload.data, max_bytes=settings.KEIYAKU_MAX_FILE_BYTES)
+                ingested = ingest_pdf(
+                    upload.data, max_bytes=settings.KEIYAKU_MAX_FILE_BYTES, keep_links=keep_links
+                )
             except RefusedUpload as exc:
                 raise ContractError(f"{upload.filename}: {exc.message}", code=exc.code) from exc
             stored.append(_store(upload, ingested, keyring=keyring))
@@ -258,7 +260,7 @@ def contract_create(
     _check_counts(uploads, already=0, already_bytes=0)
     keyring = keyring_create()
     try:
-        stored = _ingest_all(uploads, keyring=keyring)
+        stored = _ingest_all(uploads, keyring=keyring, keep_links=actor.organisation.keep_pdf_links)
     except BaseException:
         keyring.delete()
         raise
@@ -363,7 +365,9 @@ def document_add(
         raise _not_draft()
     existing, size = _contract_files(current)
     _check_counts([upload], already=existing, already_bytes=size)
-    (stored,) = _ingest_all([upload], keyring=current.keyring)
+    (stored,) = _ingest_all(
+        [upload], keyring=current.keyring, keep_links=current.organisation.keep_pdf_links
+    )
     try:
         with transaction.atomic():
             contract = _lock_draft(contract.pk)
