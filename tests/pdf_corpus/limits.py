@@ -137,11 +137,11 @@ def inline_image_bomb() -> bytes:
 
 
 @kind(
-    "page_100x14400",
-    about="finding 4: a page 100 x 14,400 pt (PDF's own limit on a side): accepted",
+    "page_240x14400",
+    about="finding 4: a page 240 x 14,400 pt (PDF's own limit on a side): accepted",
 )
-def page_100x14400() -> bytes:
-    return with_page_geometry(make_pdf(), mediabox=[0, 0, 100, 14400])
+def page_240x14400() -> bytes:
+    return with_page_geometry(make_pdf(), mediabox=[0, 0, 240, 14400])
 
 
 @kind(
