@@ -231,9 +231,11 @@ def _decoded_size(
     while decoded < len(names) and names[decoded] in _GENERALISED:
         decoded += 1
     chain = names[:decoded]
-    raw = stream.read_raw_bytes()
+    # qpdf's own buffer, seen through a memoryview: no copy of a large stream in Python.
+    raw = memoryview(stream.get_raw_stream_buffer())
     if not chain:
-        watch(raw)
+        for start in range(0, len(raw), _CHUNK) if watch.active else ():
+            watch(bytes(raw[start : start + _CHUNK]))
         return len(raw)
     in_python = all(_DECODERS.get(name) for name in chain) and not any(
         _has_predictor(p) for p in parms[: decoded - 1]
@@ -254,8 +256,8 @@ def _count(chunks: Iterator[bytes], limit: int, watch: Callable[[bytes], None]) 
     return total
 
 
-def _decode_chain(raw: bytes, chain: list[str]) -> Iterator[bytes]:
-    chunks: Iterator[bytes] = iter(raw[i : i + _CHUNK] for i in range(0, len(raw), _CHUNK))
+def _decode_chain(raw: bytes | memoryview, chain: list[str]) -> Iterator[bytes]:
+    chunks: Iterator[bytes] = iter(bytes(raw[i : i + _CHUNK]) for i in range(0, len(raw), _CHUNK))
     for name in chain:
         chunks = _DECODERS[name](chunks)
     return chunks
@@ -372,7 +374,7 @@ def _count_with_qpdf(
     count what comes out and stop qpdf once past ``limit``."""
     objgen = stream.objgen
     if objgen == (0, 0):
-        return len(stream.read_raw_bytes())  # not an indirect object: cannot be named
+        return len(stream.get_raw_stream_buffer())  # not an indirect object: cannot be named
     if path is None:
         with tempfile.TemporaryDirectory(prefix="keiyaku-limits-") as tmp:
             single = Path(tmp) / "stream.pdf"
