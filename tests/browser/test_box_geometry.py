@@ -28,7 +28,7 @@ from keiyaku.contracts.services.boxes import box_create
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.signing.render import render_page_png
 from keiyaku.storage.blobs import blob_get
-from tests.browser.helpers import see
+from tests.browser.helpers import login, see
 from tests.flow import External, last_link
 from tests.pdfs import make_pdf, with_page_geometry
 
@@ -80,9 +80,9 @@ def clusters(width: float, height: float) -> list[tuple[str, float, float, float
     return boxes
 
 
-def send_contract(personas) -> Contract:
-    """A sent contract: an ordinary A4 document and one with an odd page geometry, boxes of every
-    kind near each corner and in the middle of page 1 of both, all the counterparty's."""
+def draft(personas) -> tuple[Contract, object]:
+    """A draft with an ordinary A4 document and one with an odd page geometry, and the
+    counterparty; returns it and the party."""
     contract = services.contract_create(
         actor=personas.sender,
         title="令和8年度 清掃業務委託契約",
@@ -100,6 +100,13 @@ def send_contract(personas) -> Contract:
         email=PARTY.email,
         access_code=PARTY.code,
     )
+    return contract, party
+
+
+def send_contract(personas) -> Contract:
+    """A sent draft (see draft()) with boxes of every kind near each corner and in the middle of
+    page 1 of both documents, all the counterparty's."""
+    contract, party = draft(personas)
     for document in contract.documents.order_by("position"):
         width, height = document_page_sizes(document)[0]
         for n, (kind, x, y, w, h) in enumerate(clusters(width, height), start=1):
@@ -122,14 +129,30 @@ def send_contract(personas) -> Contract:
     return contract
 
 
+def script_errors(page) -> list[str]:
+    """Script errors and Content-Security-Policy refusals on the page, as they happen."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    return errors
+
+
 def open_documents(browser, site: str, device: str):
     context = browser.new_context(locale="ja-JP", **DEVICES[device])
     page = context.new_page()
+    errors = script_errors(page)
     page.goto(site + last_link(PARTY.email))
     page.fill("#id_code", PARTY.code)
     page.get_by_role("button", name="確認する").click()
     page.wait_for_url("**/documents/")
-    return page
+    return page, errors
 
 
 # Every own box on the visible document: its input's rectangle, the rectangle its PDF points
@@ -254,7 +277,7 @@ def tap(page, locator) -> None:
 @pytest.mark.parametrize("device", sorted(DEVICES))
 def test_inputs_sit_on_their_boxes_and_are_big_enough_to_tap(browser, site, personas, device: str):
     contract = send_contract(personas)
-    page = open_documents(browser, site, device)
+    page, errors = open_documents(browser, site, device)
 
     rows = measure_documents(page, contract)
     report = f"[{device}]\n{summary(rows)}"
@@ -309,12 +332,13 @@ def test_inputs_sit_on_their_boxes_and_are_big_enough_to_tap(browser, site, pers
     see(page, "髙橋")
     scroll, width = no_sideways_scroll(page)
     assert scroll <= width, (scroll, width)
+    assert errors == []
     page.context.close()
 
 
 def test_values_typed_on_a_phone_land_in_their_boxes(browser, site, personas):
     contract = send_contract(personas)
-    page = open_documents(browser, site, "phone-390x844")
+    page, errors = open_documents(browser, site, "phone-390x844")
     rows = box_rows(contract)
     sheets = 0
     for document in contract.documents.order_by("position"):
@@ -344,6 +368,7 @@ def test_values_typed_on_a_phone_land_in_their_boxes(browser, site, personas):
     assert scroll <= width
     page.get_by_role("button", name="署名手続きを完了する").click()
     see(page, "署名手続きが完了しました")
+    assert errors == []
     page.context.close()
 
     contract.refresh_from_db()
@@ -372,3 +397,109 @@ def test_values_typed_on_a_phone_land_in_their_boxes(browser, site, personas):
 
 def _image(pdf: bytes, width_px: int) -> Image.Image:
     return Image.open(io.BytesIO(render_page_png(pdf, 0, width_px=width_px))).convert("L")
+
+
+# The staff placement screen ------------------------------------------------------------------
+
+PLACEMENT_RECT = """
+(el) => {
+  const page = el.closest(".kpage");
+  const img = page.querySelector("img");
+  const r = el.getBoundingClientRect(), ir = img.getBoundingClientRect();
+  return {box: {left: r.left, top: r.top, right: r.right, bottom: r.bottom},
+          image: {left: ir.left + img.clientLeft, top: ir.top + img.clientTop,
+                  width: img.clientWidth, height: img.clientHeight}};
+}
+"""
+
+IMAGE_PIXELS = """
+async (img) => {
+  await new Promise((r) => (img.complete && img.naturalWidth ? r() : img.addEventListener("load", r)));
+  const probe = new Image();
+  probe.src = img.currentSrc;
+  await probe.decode();
+  return {pixels: probe.naturalWidth, css: img.clientWidth, dpr: devicePixelRatio};
+}
+"""
+
+
+def on_screen(locator, stored: dict, page_size: tuple[float, float]) -> float:
+    """How far (px, the worst side) a box element lies from where its stored points put it on
+    its page image."""
+    measured = locator.evaluate(PLACEMENT_RECT)
+    image, got = measured["image"], measured["box"]
+    sx, sy = image["width"] / page_size[0], image["height"] / page_size[1]
+    want = {
+        "left": image["left"] + stored["x"] * sx,
+        "top": image["top"] + stored["y"] * sy,
+        "right": image["left"] + (stored["x"] + stored["width"]) * sx,
+        "bottom": image["top"] + (stored["y"] + stored["height"]) * sy,
+    }
+    return max(abs(got[k] - want[k]) for k in want)
+
+
+def test_a_box_placed_by_staff_appears_where_it_was_put(browser, site, personas):
+    contract, party = draft(personas)
+    context = browser.new_context(locale="ja-JP", **DEVICES["desktop-1280x800"])
+    page = context.new_page()
+    errors = script_errors(page)
+    login(page, site, "sender", personas.password, wait=True)
+    page.goto(f"{site}/contracts/{contract.pk}/boxes/")
+    page.wait_for_selector("#box-editor[data-ready='true']", state="attached")
+
+    measured = []
+    for document in contract.documents.order_by("position"):
+        size = document_page_sizes(document)[0]
+        kpage = page.locator(f'.kpage[data-document="{document.pk}"][data-page="1"]')
+        # Draw a box near the bottom-right corner with the mouse …
+        x, y, w, h = size[0] - 150, size[1] - 40, 120, 24
+        kpage.evaluate(
+            "(el, y) => window.scrollBy(0, el.getBoundingClientRect().top + y - 400)",
+            y * kpage.bounding_box()["width"] / size[0],
+        )
+        frame = kpage.bounding_box()
+        scale = frame["width"] / size[0]
+        start = (frame["x"] + x * scale, frame["y"] + y * scale)
+        end = (start[0] + w * scale, start[1] + h * scale)
+        with page.expect_response(
+            lambda r: r.url.endswith("/boxes.json") and r.status == 201
+        ) as made:
+            page.mouse.move(*start)
+            page.mouse.down()
+            page.mouse.move(*end, steps=8)
+            page.mouse.up()
+        stored = made.value.json()
+        assert (stored["x"], stored["y"]) == (pytest.approx(x, abs=1), pytest.approx(y, abs=1))
+        element = page.locator(f'.kbox[data-box-id="{stored["id"]}"]')
+        drawn = element.bounding_box()
+        # … it lies under the mouse's path and on its stored points.
+        assert abs(drawn["x"] - start[0]) <= TOLERANCE and abs(drawn["y"] - start[1]) <= TOLERANCE
+        measured.append(("drawn", on_screen(element, stored, size)))
+        # Drag it 60 × 30 px up and left: it moves with the mouse, and its points with it.
+        grab = (drawn["x"] + drawn["width"] / 2, drawn["y"] + drawn["height"] / 2)
+        with page.expect_response(lambda r: r.request.method == "PATCH") as moved:
+            page.mouse.move(*grab)
+            page.mouse.down()
+            page.mouse.move(grab[0] - 60, grab[1] - 30, steps=8)
+            page.mouse.up()
+        stored = moved.value.json()
+        dropped = element.bounding_box()
+        assert abs(dropped["x"] - (drawn["x"] - 60)) <= TOLERANCE
+        assert abs(dropped["y"] - (drawn["y"] - 30)) <= TOLERANCE
+        measured.append(("dragged", on_screen(element, stored, size)))
+        # At the screen's 200 % it is still on its place, and the page image is sharp.
+        page.click("#zoom-in")
+        page.click("#zoom-in")
+        page.click("#zoom-in")
+        page.click("#zoom-in")
+        assert page.inner_text("#zoom-level") == "200%"
+        kpage.scroll_into_view_if_needed()
+        measured.append(("200 %", on_screen(element, stored, size)))
+        image = kpage.locator("img").evaluate(IMAGE_PIXELS)
+        assert image["pixels"] >= image["css"] * image["dpr"], (document.filename, image)
+        for _ in range(4):
+            page.click("#zoom-out")
+        assert page.inner_text("#zoom-level") == "100%"
+    assert max(offset for _, offset in measured) <= TOLERANCE, measured
+    assert errors == []
+    context.close()
