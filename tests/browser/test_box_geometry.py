@@ -198,6 +198,7 @@ def box_rows(contract: Contract) -> list[dict]:
                     "id": box.pk,
                     "document": document.pk,
                     "kind": box.kind,
+                    "label": box.label,
                     "x": box.x,
                     "y": box.y,
                     "width": box.width,
@@ -340,27 +341,34 @@ def test_values_typed_on_a_phone_land_in_their_boxes(browser, site, personas):
     contract = send_contract(personas)
     page, errors = open_documents(browser, site, "phone-390x844")
     rows = box_rows(contract)
-    sheets = 0
+    sheet = page.locator("#box-sheet")
     for document in contract.documents.order_by("position"):
         page.locator(f'.tabs a[href="?doc={document.pk}"]').click()
-        for row in (r for r in rows if r["document"] == document.pk):
-            field, in_sheet = sheet_or_inline(page, row["id"])
-            if in_sheet:
-                sheets += 1
-                assert field.bounding_box()["height"] >= TAP
+        # Tap the first box; the sheet's 次の入力欄 then goes through the others in reading order.
+        mine = sorted(
+            (r for r in rows if r["document"] == document.pk), key=lambda r: (r["y"], r["x"])
+        )
+        _, in_sheet = sheet_or_inline(page, mine[0]["id"])
+        assert in_sheet  # on a phone even the 40 pt boxes are smaller than a fingertip
+        for n, row in enumerate(mine):
+            expect(page.locator("#box-sheet-label")).to_have_text(row["label"])
+            field = sheet.locator(".box-sheet-input")
+            assert field.bounding_box()["height"] >= TAP
             if row["kind"] == BoxKind.CHECKBOX:
                 field.check()
             else:
                 field.fill(VALUES[row["kind"]])
-            if in_sheet:
-                page.locator("#box-sheet-ok").click()
-                expect(page.locator("#box-sheet")).to_be_hidden()
+            if n < len(mine) - 1:
+                page.locator("#box-sheet-next").click()
+        expect(page.locator("#box-sheet-next")).to_be_disabled()
+        page.locator("#box-sheet-ok").click()
+        expect(sheet).to_be_hidden()
+        for row in mine:
             own = page.locator(f'[name="box_{row["id"]}"]')
             if row["kind"] == BoxKind.CHECKBOX:
                 expect(own).to_be_checked()
             else:
                 expect(own).to_have_value(VALUES[row["kind"]])
-    assert sheets > 0  # on a phone the 18 pt boxes are far smaller than a finger
 
     page.get_by_role("button", name="内容に同意する").click()
     page.wait_for_url("**/confirm/")

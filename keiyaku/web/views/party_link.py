@@ -162,7 +162,11 @@ def _documents_page(
     for doc, version in shown:
         pages = []
         for number, (width, height) in enumerate(document_page_sizes(doc), start=1):
-            on_page = [b for b in boxes if b.document_id == doc.pk and b.page == number]
+            # In reading order: the order of the tab key and of the input sheet's 次へ.
+            on_page = sorted(
+                (b for b in boxes if b.document_id == doc.pk and b.page == number),
+                key=lambda b: (b.y, b.x),
+            )
             image = reverse("sign-page", args=[token, doc.pk, number])
             pages.append(
                 {
