@@ -145,6 +145,8 @@ def script_errors(page) -> list[str]:
 
 
 def open_documents(browser, site: str, device: str):
+    """The counterparty's documents page on `device`, reached through its e-mailed link and
+    access code; returns the page and the list its script errors go to."""
     context = browser.new_context(locale="ja-JP", **DEVICES[device])
     page = context.new_page()
     errors = script_errors(page)
@@ -269,6 +271,7 @@ def sheet_or_inline(page, box_id: int):
 
 
 def tap(page, locator) -> None:
+    """A finger's tap on a touch screen, a click elsewhere."""
     if page.evaluate("matchMedia('(pointer: coarse)').matches"):
         locator.tap()
     else:
@@ -295,7 +298,7 @@ def test_inputs_sit_on_their_boxes_and_are_big_enough_to_tap(browser, site, pers
     assert scroll <= width, (scroll, width)
 
     # A tap on each such box opens the sheet for that box: its label, an input at least 44 px
-    # tall, no sideways scroll; OK puts the value into the box, 次へ goes to the next box.
+    # tall, no sideways scroll. Then OK puts a value typed in the sheet into its box.
     sheet = page.locator("#box-sheet")
     for document in contract.documents.order_by("position"):
         page.locator(f'.tabs a[href="?doc={document.pk}"]').click()

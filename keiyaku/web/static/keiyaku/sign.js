@@ -156,6 +156,7 @@
       control.checked = value;
     } else {
       control.value = value;
+      control.scrollLeft = 0; // show the value from its start, as it will be printed
     }
     control.dispatchEvent(new Event("input", { bubbles: true }));
     control.dispatchEvent(new Event("change", { bubbles: true }));
