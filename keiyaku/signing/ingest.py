@@ -91,6 +91,8 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
     repair, needs a password to open, already signed, no pages, or unreadable by pyHanko or
     PDFium after normalising. A damaged file that qpdf repairs is accepted only if the repaired
     file has every page its page tree declares and all its streams decode.
+    Also refused (``text_not_drawable``): a page with text the viewer would not draw
+    (`render.require_text_drawn`).
     """
     if not data:
         raise _refused("empty")
@@ -107,6 +109,9 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
     try:
         normalised = _normalise(data, changes)
         sizes = render.page_sizes(normalised)
+        render.require_text_drawn(normalised)
+    except render.TextNotDrawnError as exc:
+        raise _text_not_drawable(exc) from exc
     except RefusedUpload:
         raise
     except Exception as exc:
@@ -121,6 +126,18 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
         page_count=len(sizes),
         page_sizes=tuple(sizes),
         changes=tuple(changes),
+    )
+
+
+def _text_not_drawable(exc: render.TextNotDrawnError) -> RefusedUpload:
+    # The party would agree to a page image without this text (issue 10, finding 3).
+    return RefusedUpload(
+        _(
+            "%(page)sページに表示できない文字があります（「%(text)s」）。"
+            "フォントを埋め込んでPDFを作成し直してから登録してください。"
+        )
+        % {"page": exc.page_index + 1, "text": exc.text[:20]},
+        code="text_not_drawable",
     )
 
 
