@@ -2,7 +2,8 @@
 
 Sizes are those of `keiyaku.signing.geometry.visible_page` (the crop box clipped to the media
 box, width and height swapped for /Rotate 90 or 270); PDFium draws exactly that part of the
-page. PDFium is not thread-safe, so every call holds one process-wide lock.
+page. PDFium is not thread-safe, so every call holds one process-wide lock; keiyaku uses PDFium
+through this module only.
 
 Fonts (issue 10, finding 3: what the party sees must be what is signed): a font a PDF names but
 does not embed is drawn with a font keiyaku ships, never one the host happens to have. PDFium
@@ -421,6 +422,11 @@ def _glyphless_chars(textpage: Any) -> Iterator[tuple[int, Any]]:
             yield code, obj
 
 
+def _address(handle: Any) -> int | None:
+    """A PDFium handle as a number, to compare and hash (ctypes pointers compare by identity)."""
+    return ctypes.cast(handle, ctypes.c_void_p).value
+
+
 def _judged(obj: Any) -> bool:
     """Whether a text object is drawn visibly enough for its text to be required on the page."""
     mode = pdfium_c.FPDFTextObj_GetTextRenderMode(obj)
@@ -433,7 +439,7 @@ def _undrawn_text(doc: Any, page: Any) -> str:
     suspects = []  # visible text objects in a Type 3 font or a font that is not embedded
     for obj in _text_objects(page):
         font = pdfium_c.FPDFTextObj_GetFont(obj)
-        key = ctypes.cast(font, ctypes.c_void_p).value
+        key = _address(font)
         if key not in fonts:
             embedded = bool(font) and bool(pdfium_c.FPDFFont_GetIsEmbedded(font))
             fonts[key] = (_is_type3(font), embedded)
@@ -457,7 +463,9 @@ def _undrawn_text(doc: Any, page: Any) -> str:
             return ""
         # A font that is not embedded is drawn with a shipped or built-in one, which may lack
         # some glyphs or all of them: PDFium gives such a character an empty box.
-        return "".join(chr(code) for code, obj in _glyphless_chars(textpage) if _judged(obj))
+        substituted = {_address(obj) for obj, type3 in suspects if not type3}
+        glyphless = _glyphless_chars(textpage)
+        return "".join(chr(code) for code, obj in glyphless if _address(obj) in substituted)
     finally:
         pdfium_c.FPDFText_ClosePage(textpage)
 
