@@ -214,6 +214,12 @@ KEIYAKU_SIGNER_PKCS12_PASSWORD = env("SIGNER_PKCS12_PASSWORD")
 # Agreements older than this whose signature job has not run are finished by the sweeper.
 KEIYAKU_SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 120)
 
+# Every PDF validation (ingest proof, `keiyaku verify`, the public page, finalising) runs in a
+# child process under this budget (keiyaku.signing.budget); the ingest proof gets a quarter of
+# the time. A 17-party contract verifies in a few seconds.
+KEIYAKU_VALIDATION_SECONDS = env_int("VALIDATION_SECONDS", 120)
+KEIYAKU_VALIDATION_MEMORY_MB = env_int("VALIDATION_MEMORY_MB", 2048)
+
 # --- sign-in (R37) ---------------------------------------------------------------------------
 # Password policy: length, not a common password, not all digits, not like the login ID or name.
 KEIYAKU_PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 10)

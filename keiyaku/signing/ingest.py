@@ -78,6 +78,10 @@ class IngestChange(enum.StrEnum):
     MULTIMEDIA_REMOVED = "multimedia_removed"
     LINKS_REMOVED = "links_removed"
     XFA_REMOVED = "xfa_removed"
+    # Normalising harder after a failed ingest proof (keiyaku.signing.flatten).
+    FORM_FLATTENED = "form_flattened"
+    STRUCTURE_TREE_REMOVED = "structure_tree_removed"
+    XOBJECT_RESOURCES_PRUNED = "xobject_resources_pruned"
 
 
 INGEST_CHANGE_LABELS = {
@@ -103,6 +107,15 @@ INGEST_CHANGE_LABELS = {
     ),
     IngestChange.XFA_REMOVED: gettext_lazy(
         "XFAフォームのデータを削除しました（PDFのページとフォーム欄はそのまま残っています）。"
+    ),
+    IngestChange.FORM_FLATTENED: gettext_lazy(
+        "入力フォームを、印刷される内容のままページの一部に変換しました（署名を検証できる形にするため）。"
+    ),
+    IngestChange.STRUCTURE_TREE_REMOVED: gettext_lazy(
+        "壊れた文書構造情報（タグ）を削除しました。ページの表示は変わりません。"
+    ),
+    IngestChange.XOBJECT_RESOURCES_PRUNED: gettext_lazy(
+        "ページ部品の使われていない参照を削除しました。ページの表示は変わりません。"
     ),
 }
 
@@ -147,6 +160,9 @@ def ingest_pdf(data: bytes, *, max_bytes: int, keep_links: bool = False) -> Inge
     Active content (scripts, actions, embedded files, multimedia, XFA) is removed and recorded
     in ``changes`` (`keiyaku.signing.active_content`); ``keep_links`` keeps ordinary links
     (the organisation's ``keep_pdf_links``).
+
+    Last, the file is proved signable verifiably (``unsignable`` when not, even after
+    normalising harder: `ingest_proof.require_signable`).
 
     Also refused (``text_not_drawable``): a page with text the viewer would not draw
     (`render.require_text_drawn`).
@@ -237,7 +253,10 @@ def _normalise(data: bytes, changes: list[IngestChange], *, keep_links: bool = F
             out = _save(pdf)
             _check_rewritten(out, pages=pages)
     _require_pyhanko_can_append(out)
-    return out
+    # Last: prove that keiyaku can sign what it accepts (issue 10, findings 2, 7, 8).
+    from keiyaku.signing.ingest_proof import require_signable
+
+    return require_signable(out, changes)
 
 
 def _require_complete_repair(pdf: pikepdf.Pdf, *, declared: int | None) -> None:
