@@ -163,6 +163,9 @@ def ingest_pdf(data: bytes, *, max_bytes: int, keep_links: bool = False) -> Inge
 
     Last, the file is proved signable verifiably (``unsignable`` when not, even after
     normalising harder: `ingest_proof.require_signable`).
+
+    Also refused (``text_not_drawable``): a page with text the viewer would not draw
+    (`render.require_text_drawn`).
     """
     if not data:
         raise _refused("empty")
@@ -179,6 +182,9 @@ def ingest_pdf(data: bytes, *, max_bytes: int, keep_links: bool = False) -> Inge
     try:
         normalised = _normalise(data, changes, keep_links=keep_links)
         sizes = render.page_sizes(normalised)
+        render.require_text_drawn(normalised)
+    except render.TextNotDrawnError as exc:
+        raise _text_not_drawable(exc) from exc
     except RefusedUpload:
         raise
     except Exception as exc:
@@ -193,6 +199,18 @@ def ingest_pdf(data: bytes, *, max_bytes: int, keep_links: bool = False) -> Inge
         page_count=len(sizes),
         page_sizes=tuple(sizes),
         changes=tuple(changes),
+    )
+
+
+def _text_not_drawable(exc: render.TextNotDrawnError) -> RefusedUpload:
+    # The party would agree to a page image without this text (issue 10, finding 3).
+    return RefusedUpload(
+        _(
+            "%(page)sページに表示できない文字があります（「%(text)s」）。"
+            "フォントを埋め込んでPDFを作成し直してから登録してください。"
+        )
+        % {"page": exc.page_index + 1, "text": exc.text[:20]},
+        code="text_not_drawable",
     )
 
 
