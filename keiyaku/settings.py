@@ -189,6 +189,8 @@ KEIYAKU_MAX_FILES = env_int("MAX_FILES", 5)
 KEIYAKU_MAX_FILE_BYTES = env_int("MAX_FILE_MB", 20) * 1024 * 1024
 KEIYAKU_MAX_CONTRACT_BYTES = env_int("MAX_CONTRACT_MB", 50) * 1024 * 1024
 KEIYAKU_MAX_PARTIES = env_int("MAX_PARTIES", 100)
+# Pixels in one page image; a larger page is drawn smaller instead (issue 10, finding 4).
+KEIYAKU_MAX_RENDER_PIXELS = env_int("MAX_RENDER_PIXELS", 12_000_000)
 # How often one signing request may be forwarded (R17); forwarded rows count as parties.
 KEIYAKU_MAX_FORWARDS = env_int("MAX_FORWARDS", 3)
 KEIYAKU_ACCESS_CODE_ATTEMPTS = env_int("ACCESS_CODE_ATTEMPTS", 5)
@@ -211,6 +213,12 @@ KEIYAKU_SIGNER_PKCS12_PASSWORD = env("SIGNER_PKCS12_PASSWORD")
 
 # Agreements older than this whose signature job has not run are finished by the sweeper.
 KEIYAKU_SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 120)
+
+# Every PDF validation (ingest proof, `keiyaku verify`, the public page, finalising) runs in a
+# child process under this budget (keiyaku.signing.budget); the ingest proof gets a quarter of
+# the time. A 17-party contract verifies in a few seconds.
+KEIYAKU_VALIDATION_SECONDS = env_int("VALIDATION_SECONDS", 120)
+KEIYAKU_VALIDATION_MEMORY_MB = env_int("VALIDATION_MEMORY_MB", 2048)
 
 # --- sign-in (R37) ---------------------------------------------------------------------------
 # Password policy: length, not a common password, not all digits, not like the login ID or name.

@@ -120,6 +120,10 @@ class OrganisationSettingsForm(TextInputForm):
         max_value=ACCESS_CODE_MAX_LENGTH,
         required=False,  # empty keeps the current value
     )
+    keep_pdf_links = forms.BooleanField(
+        label=_("アップロードしたPDFのリンク（Webページやファイル内の移動）を残す"),
+        required=False,
+    )
 
 
 class OrganisationCreateForm(TextInputForm):

@@ -36,6 +36,13 @@ class Organisation(models.Model):
             MaxValueValidator(ACCESS_CODE_MAX_LENGTH),
         ],
     )
+    # Keep ordinary links (web addresses, jumps within the file) in uploaded PDFs (issue 10,
+    # finding 3). Off by default: a link in a signed contract leads to a page that can change
+    # after signing and is not part of what was agreed, and a link inside a file the
+    # organisation signed and e-mailed looks trustworthy to whoever receives it. What a
+    # contract binds is printed on its pages; an organisation whose contracts cite web pages
+    # turns it on. Scripts and other active content are removed either way.
+    keep_pdf_links = models.BooleanField(_("アップロードしたPDFのリンクを残す"), default=False)
 
     class Meta:
         constraints = [

@@ -86,6 +86,7 @@ def organisation_update_settings(
     current_ip: str | None,
     confirm_lockout: bool = False,
     access_code_min_length: int | None = None,
+    keep_pdf_links: bool | None = None,
     meta: RequestMeta = SYSTEM,
 ) -> Organisation:
     """Change an organisation's own settings.
@@ -93,11 +94,14 @@ def organisation_update_settings(
     An allow-list that would shut out the admin's own current address is refused unless the
     admin confirms it, so nobody locks themselves out by a typing mistake.
     `access_code_min_length` (4–32; None keeps it) applies to access codes set from now on
-    (R18): codes already chosen stay valid.
+    (R18): codes already chosen stay valid. `keep_pdf_links` (None keeps it) applies to PDFs
+    uploaded from now on (`keiyaku.signing.active_content`).
     """
     require_org_admin(actor, organisation)
     if access_code_min_length is None:
         access_code_min_length = organisation.access_code_min_length
+    if keep_pdf_links is None:
+        keep_pdf_links = organisation.keep_pdf_links
     if not ACCESS_CODE_MIN_LENGTH <= access_code_min_length <= ACCESS_CODE_MAX_LENGTH:
         raise AccountsError(
             _("アクセスコードの最小文字数は%(min)s〜%(max)sの範囲で指定してください。")
@@ -127,12 +131,19 @@ def organisation_update_settings(
         "include_subdepartments": organisation.include_subdepartments,
         "ip_allowlist": organisation.ip_allowlist,
         "access_code_min_length": organisation.access_code_min_length,
+        "keep_pdf_links": organisation.keep_pdf_links,
     }
     organisation.include_subdepartments = include_subdepartments
     organisation.ip_allowlist = allowlist
     organisation.access_code_min_length = access_code_min_length
+    organisation.keep_pdf_links = keep_pdf_links
     organisation.save(
-        update_fields=["include_subdepartments", "ip_allowlist", "access_code_min_length"]
+        update_fields=[
+            "include_subdepartments",
+            "ip_allowlist",
+            "access_code_min_length",
+            "keep_pdf_links",
+        ]
     )
     audit_record(
         event="organisation.settings",
@@ -144,6 +155,7 @@ def organisation_update_settings(
                 "include_subdepartments": include_subdepartments,
                 "ip_allowlist": allowlist,
                 "access_code_min_length": access_code_min_length,
+                "keep_pdf_links": keep_pdf_links,
             },
         },
         meta=meta,

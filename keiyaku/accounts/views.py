@@ -292,6 +292,7 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
             "include_subdepartments": organisation.include_subdepartments,
             "ip_allowlist": organisation.ip_allowlist,
             "access_code_min_length": organisation.access_code_min_length,
+            "keep_pdf_links": organisation.keep_pdf_links,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -305,6 +306,7 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
                 current_ip=client_ip(request),
                 confirm_lockout=form.cleaned_data["confirm_lockout"],
                 access_code_min_length=form.cleaned_data["access_code_min_length"],
+                keep_pdf_links=form.cleaned_data["keep_pdf_links"],
                 meta=RequestMeta.from_request(request),
             ),
             form=form,

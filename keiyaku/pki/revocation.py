@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pyhanko_certvalidator import ValidationContext
 
+from keiyaku.signing.engine import ValidationInputs
+
 from .authority import Authority
 
 __all__ = [
@@ -96,17 +98,26 @@ def validation_context(
     have revocation information, otherwise it is not trusted (and nothing half-made ends up
     in a document security store).
     """
+    return validation_inputs(authority, at=at, extra_roots=extra_roots).context()
+
+
+def validation_inputs(
+    authority: Authority,
+    *,
+    at: dt.datetime | None = None,
+    extra_roots: Iterable[asn1_x509.Certificate] = (),
+) -> ValidationInputs:
+    """What :func:`validation_context` is built from, as DER (for a validation child)."""
     crl = current_crl(authority, now=at)
     ocsps = [
         ocsp_response_for(cert, authority=authority, now=at)
         for cert in (authority.signer_cert, authority.tsa_cert)
     ]
-    return ValidationContext(
-        trust_roots=[authority.root_cert, *extra_roots],
-        other_certs=[authority.signer_cert, authority.tsa_cert],
-        crls=[crl],
-        ocsps=ocsps,
-        allow_fetching=False,
+    return ValidationInputs(
+        trust_roots=tuple(c.dump() for c in (authority.root_cert, *extra_roots)),
+        other_certs=(authority.signer_cert.dump(), authority.tsa_cert.dump()),
+        crls=(crl,),
+        ocsps=tuple(ocsps),
         moment=at,
         revocation_mode="hard-fail",
     )

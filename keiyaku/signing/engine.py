@@ -16,8 +16,10 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +57,7 @@ __all__ = [
     "ServiceSigner",
     "SignatureReport",
     "TimestampUnavailable",
+    "ValidationInputs",
     "VerificationReport",
     "finalize",
     "make_timestamper",
@@ -368,16 +371,50 @@ def _require_empty_field(writer: IncrementalPdfFileWriter, field_name: str) -> N
         raise ValueError(f"signature field {field_name!r} is already signed")
 
 
+@dataclass(frozen=True)
+class ValidationInputs:
+    """What a pyHanko ``ValidationContext`` is built from, as DER bytes: the form in which it
+    crosses into a validation child (``keiyaku.signing.budget``); a built context does not
+    survive pickling."""
+
+    trust_roots: tuple[bytes, ...]
+    other_certs: tuple[bytes, ...] = ()
+    crls: tuple[bytes, ...] = ()
+    ocsps: tuple[bytes, ...] = ()
+    moment: dt.datetime | None = None
+    revocation_mode: str = "hard-fail"
+    """pyHanko's mode: with ``hard-fail`` a certificate naming a CRL or OCSP location must have
+    revocation information, otherwise it is not trusted."""
+
+    def context(self) -> ValidationContext:
+        """A fresh context, fetching nothing from the network."""
+        return ValidationContext(
+            trust_roots=[asn1_x509.Certificate.load(der) for der in self.trust_roots],
+            other_certs=[asn1_x509.Certificate.load(der) for der in self.other_certs],
+            crls=list(self.crls),
+            ocsps=list(self.ocsps),
+            allow_fetching=False,
+            moment=self.moment,
+            revocation_mode=self.revocation_mode,
+        )
+
+
 def finalize(
-    pdf: bytes, *, timestamper: TimeStamper, validation_context: ValidationContext
+    pdf: bytes,
+    *,
+    timestamper: TimeStamper,
+    validation_context: ValidationContext | ValidationInputs,
 ) -> bytes:
     """PAdES B-LTA: validation data for every signature, then a document timestamp.
 
     One revision holds the DSS (certificates, CRLs and OCSP responses for each signature's
     chain and its timestamp's chain, plus the new TSA's) and the document timestamp covering
     it. Raises if a chain cannot be validated with ``validation_context``: a half-filled DSS
-    would only look long-term verifiable.
+    would only look long-term verifiable. ``validation_context`` may be given as
+    :class:`ValidationInputs` (for a call in a validation child).
     """
+    if isinstance(validation_context, ValidationInputs):
+        validation_context = validation_context.context()
     return _run(_finalize(pdf, timestamper=timestamper, validation_context=validation_context))
 
 

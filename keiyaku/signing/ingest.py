@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from keiyaku.fonts import register_reportlab_font, require_glyphs
 from keiyaku.refusals import Refusal
-from keiyaku.signing import render
+from keiyaku.signing import active_content, damage, render
 from keiyaku.signing.geometry import visible_page
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,24 @@ _MESSAGES = {
     ),
     "signed": gettext_lazy("電子署名済みのPDFは登録できません。"),
     "no_pages": gettext_lazy("ページのないPDFは登録できません。"),
+    "certificate_encrypted": gettext_lazy(
+        "証明書で暗号化されたPDFは登録できません。"
+        "証明書による保護（暗号化）を解除して保存し直してから登録してください。"
+    ),
+    "protected": gettext_lazy(
+        "パスワード以外の方法（文書管理サーバーなど）で保護されたPDFは登録できません。"
+        "保護を解除して保存し直してから登録してください。"
+    ),
+    "xfa_only": gettext_lazy(
+        "このPDFはAdobe Acrobat・Adobe Readerでしか表示できない動的フォーム（XFA）で、"
+        "ページには「Adobe Reader 8以降が必要です」などの案内しかありません。"
+        "Adobe Acrobat Readerでフォームを開き、「印刷」から「Microsoft Print to PDF」などの"
+        "PDFプリンターでPDFに保存してから登録してください。"
+    ),
+    "portfolio": gettext_lazy(
+        "PDFポートフォリオ（複数のファイルをまとめたPDF）は登録できません。"
+        "中のファイルをそれぞれPDFとして保存してから登録してください。"
+    ),
 }
 
 
@@ -52,17 +70,62 @@ class IngestChange(enum.StrEnum):
     """
 
     USAGE_RIGHTS_REMOVED = "usage_rights_removed"
+    # Active content (`keiyaku.signing.active_content.Removed`, same values).
+    JAVASCRIPT_REMOVED = "javascript_removed"
+    EXTERNAL_ACTIONS_REMOVED = "external_actions_removed"
+    ACTIONS_REMOVED = "actions_removed"
+    EMBEDDED_FILES_REMOVED = "embedded_files_removed"
+    MULTIMEDIA_REMOVED = "multimedia_removed"
+    LINKS_REMOVED = "links_removed"
+    XFA_REMOVED = "xfa_removed"
+    # Normalising harder after a failed ingest proof (keiyaku.signing.flatten).
+    FORM_FLATTENED = "form_flattened"
+    STRUCTURE_TREE_REMOVED = "structure_tree_removed"
+    XOBJECT_RESOURCES_PRUNED = "xobject_resources_pruned"
 
 
 INGEST_CHANGE_LABELS = {
     IngestChange.USAGE_RIGHTS_REMOVED: gettext_lazy(
         "Adobe Readerの利用権限（Reader Extensions）を削除しました。"
     ),
+    IngestChange.JAVASCRIPT_REMOVED: gettext_lazy("JavaScript（スクリプト）を削除しました。"),
+    IngestChange.EXTERNAL_ACTIONS_REMOVED: gettext_lazy(
+        "ほかのファイル・プログラム・Webページを開く動作やフォームの送信"
+        "（Launch、GoToR、SubmitFormなど）を削除しました。"
+    ),
+    IngestChange.ACTIONS_REMOVED: gettext_lazy(
+        "ファイルを開いたときや操作したときに自動で実行される動作を削除しました。"
+    ),
+    IngestChange.EMBEDDED_FILES_REMOVED: gettext_lazy(
+        "添付ファイル（埋め込みファイル）を削除しました。"
+    ),
+    IngestChange.MULTIMEDIA_REMOVED: gettext_lazy(
+        "動画・音声・3Dなどのマルチメディアを削除しました。"
+    ),
+    IngestChange.LINKS_REMOVED: gettext_lazy(
+        "リンクを削除しました（団体の設定でPDFのリンクを残さない設定になっています）。"
+    ),
+    IngestChange.XFA_REMOVED: gettext_lazy(
+        "XFAフォームのデータを削除しました（PDFのページとフォーム欄はそのまま残っています）。"
+    ),
+    IngestChange.FORM_FLATTENED: gettext_lazy(
+        "入力フォームを、印刷される内容のままページの一部に変換しました（署名を検証できる形にするため）。"
+    ),
+    IngestChange.STRUCTURE_TREE_REMOVED: gettext_lazy(
+        "壊れた文書構造情報（タグ）を削除しました。ページの表示は変わりません。"
+    ),
+    IngestChange.XOBJECT_RESOURCES_PRUNED: gettext_lazy(
+        "ページ部品の使われていない参照を削除しました。ページの表示は変わりません。"
+    ),
 }
 
 
 class RefusedUpload(Refusal):
     """An upload we will not accept (see keiyaku.refusals); ``code`` says why."""
+
+
+class _RewriteWarned(RefusedUpload):
+    """qpdf warns about the rewrite: a corrupt file, unless a stream repair cures it."""
 
 
 def _refused(code: str) -> RefusedUpload:
@@ -84,13 +147,25 @@ class Ingested:
     """What was changed beyond the plain rewrite, in the order it was done."""
 
 
-def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
+def ingest_pdf(data: bytes, *, max_bytes: int, keep_links: bool = False) -> Ingested:
     """Check and normalise an upload. Raises only RefusedUpload for bad input.
 
     Refused: empty, larger than ``max_bytes``, no ``%PDF-`` header, damaged beyond a complete
-    repair, needs a password to open, already signed, no pages, or unreadable by pyHanko or
-    PDFium after normalising. A damaged file that qpdf repairs is accepted only if the repaired
-    file has every page its page tree declares and all its streams decode.
+    repair, needs a password to open, encrypted for a certificate or otherwise protected,
+    already signed, no pages, a dynamic XFA form with only a placeholder page or a PDF
+    portfolio, or unreadable by pyHanko or PDFium after normalising. A damaged file that qpdf
+    repairs is accepted only if the repaired file has every page its page tree declares, all
+    its streams decode and PDFium opens every page (`keiyaku.signing.damage`).
+
+    Active content (scripts, actions, embedded files, multimedia, XFA) is removed and recorded
+    in ``changes`` (`keiyaku.signing.active_content`); ``keep_links`` keeps ordinary links
+    (the organisation's ``keep_pdf_links``).
+
+    Last, the file is proved signable verifiably (``unsignable`` when not, even after
+    normalising harder: `ingest_proof.require_signable`).
+
+    Also refused (``text_not_drawable``): a page with text the viewer would not draw
+    (`render.require_text_drawn`).
     """
     if not data:
         raise _refused("empty")
@@ -105,8 +180,11 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
 
     changes: list[IngestChange] = []
     try:
-        normalised = _normalise(data, changes)
+        normalised = _normalise(data, changes, keep_links=keep_links)
         sizes = render.page_sizes(normalised)
+        render.require_text_drawn(normalised)
+    except render.TextNotDrawnError as exc:
+        raise _text_not_drawable(exc) from exc
     except RefusedUpload:
         raise
     except Exception as exc:
@@ -124,39 +202,101 @@ def ingest_pdf(data: bytes, *, max_bytes: int) -> Ingested:
     )
 
 
-def _normalise(data: bytes, changes: list[IngestChange]) -> bytes:
+def _text_not_drawable(exc: render.TextNotDrawnError) -> RefusedUpload:
+    # The party would agree to a page image without this text (issue 10, finding 3).
+    return RefusedUpload(
+        _(
+            "%(page)sページに表示できない文字があります（「%(text)s」）。"
+            "フォントを埋め込んでPDFを作成し直してから登録してください。"
+        )
+        % {"page": exc.page_index + 1, "text": exc.text[:20]},
+        code="text_not_drawable",
+    )
+
+
+def _normalise(data: bytes, changes: list[IngestChange], *, keep_links: bool = False) -> bytes:
     try:
         # The empty password opens owner-password-only files, decrypted.
         pdf = pikepdf.open(io.BytesIO(data), password="")
     except pikepdf.PasswordError as exc:
         raise _refused("encrypted") from exc
+    except pikepdf.PdfError as exc:
+        # qpdf decrypts only the password handler; say what protects the file, if anything.
+        protection = damage.encryption_filter(data)
+        if protection == "/Adobe.PubSec":
+            raise _refused("certificate_encrypted") from exc
+        if protection not in (None, "/Standard"):
+            raise _refused("protected") from exc
+        raise
     with pdf:
-        if pdf.get_warnings():
-            _require_complete_repair(pdf)
-        if len(pdf.pages) == 0:
+        _require_complete_repair(pdf, declared=damage.declared_page_count(data))
+        pages = len(pdf.pages)
+        if pages == 0:
             raise _refused("no_pages")
         if _drop_usage_rights(pdf):
             changes.append(IngestChange.USAGE_RIGHTS_REMOVED)
         if _is_signed(pdf):
             raise _refused("signed")
+        if refusal := active_content.refusal(pdf):
+            raise _refused(refusal)
+        removed = active_content.strip_active_content(pdf, keep_links=keep_links)
+        changes.extend(IngestChange(kind.value) for kind in removed)
         out = _save(pdf)
-    _check_rewritten(out)
+        try:
+            _check_rewritten(out, pages=pages)
+        except _RewriteWarned:
+            # qpdf copied a stream it could not decode as it was. The Flate streams Acrobat
+            # Reader and macOS Preview end without zlib's end marker are repaired and the file
+            # rewritten once more; any other stream is damage. Only here, so that a clean file
+            # is decoded once, not twice.
+            _repair_streams(pdf)
+            out = _save(pdf)
+            _check_rewritten(out, pages=pages)
     _require_pyhanko_can_append(out)
-    return out
+    # Last: prove that keiyaku can sign what it accepts (issue 10, findings 2, 7, 8).
+    from keiyaku.signing.ingest_proof import require_signable
+
+    return require_signable(out, changes)
 
 
-def _require_complete_repair(pdf: pikepdf.Pdf) -> None:
-    """qpdf had to repair the file: accept it only if nothing is missing.
+def _require_complete_repair(pdf: pikepdf.Pdf, *, declared: int | None) -> None:
+    """Accept a file qpdf warns about only if nothing that matters is missing (finding 10).
 
-    Checked on the damaged input, because the rewrite would hide what the repair dropped
-    (an unreadable object becomes null, and a page tree without it looks whole).
+    Judged by what matters, not by the warnings: every page its page tree declares is there
+    every object qpdf had to skip is there after the repair (`damage.require_named_objects`)
+    and every stream decodes completely (`damage.repair_streams`, which also rewrites the
+    Flate streams Acrobat Reader and macOS Preview end without zlib's end marker). A
+    ``stream`` keyword followed by CR only, a recovered /Length or a rebuilt cross-reference
+    table lose nothing and are accepted. Checked on the input, because the rewrite would hide
+    what a repair dropped (an unreadable object becomes null, and a page tree without it
+    looks whole); `_check_rewritten` then checks the result. ``declared``: the page count the
+    file states before qpdf repaired its page tree (`damage.declared_page_count`), if readable.
     """
+    if declared is not None and declared != len(pdf.pages):
+        raise _refused("corrupt")
+    warnings = pdf.get_warnings()
+    if not warnings:
+        return  # a stream that does not decode shows in the rewrite (`_check_rewritten`)
+    warnings += pdf.check_pdf_syntax()
     try:
-        declared = int(pdf.Root.Pages.Count)
+        counted = int(pdf.Root.Pages.Count)
     except (AttributeError, TypeError, ValueError) as exc:
         raise _refused("corrupt") from exc
-    if declared != len(pdf.pages) or pdf.check_pdf_syntax():
+    if counted != len(pdf.pages):
         raise _refused("corrupt")
+    try:
+        damage.require_named_objects(pdf, warnings)
+    except damage.Damaged as exc:
+        raise _refused("corrupt") from exc
+    _repair_streams(pdf)
+
+
+def _repair_streams(pdf: pikepdf.Pdf) -> None:
+    """`damage.repair_streams`, refusing as corrupt a stream that does not decode."""
+    try:
+        damage.repair_streams(pdf)
+    except damage.Damaged as exc:
+        raise _refused("corrupt") from exc
 
 
 def _drop_usage_rights(pdf: pikepdf.Pdf) -> bool:
@@ -183,20 +323,27 @@ def _is_signed(pdf: pikepdf.Pdf) -> bool:
     return isinstance(acroform, pikepdf.Dictionary) and _has_signed_field(acroform.get("/Fields"))
 
 
-def _check_rewritten(pdf: bytes) -> None:
-    """The rewrite is ``qpdf --check`` clean and holds no signature dictionary.
+def _check_rewritten(pdf: bytes, *, pages: int) -> None:
+    """The rewrite is ``qpdf --check`` clean, renders the same and holds no signature.
 
-    qpdf copies a stream it cannot decode as is, so damage inside a stream survives the
-    rewrite and shows here. The rewrite holds only objects reachable from the trailer, so a
-    signature found here is still part of the document, whatever points at it. About 60 ms
-    for 20 MB.
+    A warning here (`_RewriteWarned`, a corrupt refusal) is damage that survived the rewrite:
+    qpdf copies a stream it cannot decode as it is; `_normalise` repairs what can be repaired
+    and checks once more. Renders the same: ``pages`` pages (as the input had), each opened by PDFium. The
+    rewrite holds only objects reachable from the trailer, so a signature found here is still
+    part of the document, whatever points at it. About 60 ms for 20 MB.
     """
     with pikepdf.open(io.BytesIO(pdf)) as rewritten:
         if rewritten.get_warnings() or rewritten.check_pdf_syntax():
+            raise _RewriteWarned(_MESSAGES["corrupt"], code="corrupt")
+        if len(rewritten.pages) != pages:
             raise _refused("corrupt")
         for obj in rewritten.objects:
             if isinstance(obj, pikepdf.Dictionary) and _is_signature_dictionary(obj):
                 raise _refused("signed")
+    try:
+        damage.require_pdfium_opens_every_page(pdf, pages=pages)
+    except damage.Damaged as exc:
+        raise _refused("corrupt") from exc
 
 
 def _is_signature_dictionary(obj: pikepdf.Dictionary) -> bool:

@@ -16,7 +16,7 @@ from pyhanko_certvalidator import ValidationContext
 from keiyaku.pki import revocation, tsa_access
 from keiyaku.pki.service import get_authority
 
-from .engine import ServiceSigner, make_timestamper
+from .engine import ServiceSigner, ValidationInputs, make_timestamper
 
 __all__ = [
     "get_revocation_data",
@@ -25,6 +25,7 @@ __all__ = [
     "get_timestamper",
     "get_trust_roots",
     "get_validation_context",
+    "get_validation_inputs",
 ]
 
 
@@ -63,6 +64,12 @@ def get_validation_context() -> ValidationContext:
     than writing an incomplete DSS.
     """
     return revocation.validation_context(get_authority())
+
+
+def get_validation_inputs() -> ValidationInputs:
+    """:func:`get_validation_context`'s ingredients, as DER: for finalising in a validation
+    child (``keiyaku.signing.budget``)."""
+    return revocation.validation_inputs(get_authority())
 
 
 def get_trust_roots() -> list[x509.Certificate]:

@@ -174,6 +174,20 @@ def verify(
     return _verdict(items, validated_at=when, simulated=simulated)
 
 
+def verify_der(
+    pdf: bytes,
+    *,
+    trust_roots: Sequence[bytes],
+    at: dt.datetime | None = None,
+    crls: Sequence[bytes] = (),
+    ocsps: Sequence[bytes] = (),
+) -> VerificationReport:
+    """:func:`verify` with the trust roots as DER certificates: what a validation child of
+    ``keiyaku.signing.budget`` is given (plain bytes pickle cheaply and need no Django)."""
+    roots = [asn1_x509.Certificate.load(der) for der in trust_roots]
+    return verify(pdf, trust_roots=roots, at=at, crls=crls, ocsps=ocsps)
+
+
 @dataclass
 class _VerifyContext:
     reader: PdfFileReader

@@ -96,7 +96,9 @@ def _lock_party(party: Party) -> tuple[Contract, Party | None]:
     return contract, Party.objects.filter(pk=party.pk, contract=contract).first()
 
 
-def _ingest_all(uploads: Sequence[Upload], *, already: int, already_bytes: int) -> list[Ingested]:
+def _ingest_all(
+    uploads: Sequence[Upload], *, already: int, already_bytes: int, keep_links: bool
+) -> list[Ingested]:
     """Check every upload before anything is stored: all are accepted or none."""
     if already + len(uploads) > settings.KEIYAKU_MAX_FILES:
         raise ContractError(
@@ -114,7 +116,11 @@ def _ingest_all(uploads: Sequence[Upload], *, already: int, already_bytes: int) 
     results = []
     for upload in uploads:
         try:
-            results.append(ingest_pdf(upload.data, max_bytes=settings.KEIYAKU_MAX_FILE_BYTES))
+            results.append(
+                ingest_pdf(
+                    upload.data, max_bytes=settings.KEIYAKU_MAX_FILE_BYTES, keep_links=keep_links
+                )
+            )
         except RefusedUpload as exc:
             raise ContractError(f"{upload.filename}: {exc.message}", code=exc.code) from exc
     return results
@@ -179,7 +185,8 @@ def contract_create(
     if not uploads:
         raise ContractError(_("契約書のPDFを1つ以上選択してください。"), code="no_files")
     require_printable(案件名=title, 管理番号=management_number)
-    ingested = _ingest_all(uploads, already=0, already_bytes=0)
+    keep_links = actor.organisation is not None and actor.organisation.keep_pdf_links
+    ingested = _ingest_all(uploads, already=0, already_bytes=0, keep_links=keep_links)
     if actor.organisation is None:
         raise ContractError(
             _("組織に所属する職員だけが案件を作成できます。"), code="no_organisation"
@@ -232,7 +239,12 @@ def document_add(
     contract = _lock_draft(contract.pk)
     existing = contract.documents.count()
     size = contract.documents.aggregate(total=Sum("original__size"))["total"] or 0
-    (ingested,) = _ingest_all([upload], already=existing, already_bytes=size)
+    (ingested,) = _ingest_all(
+        [upload],
+        already=existing,
+        already_bytes=size,
+        keep_links=contract.organisation.keep_pdf_links,
+    )
     position = (contract.documents.aggregate(m=Max("position"))["m"] or 0) + 1
     document = _store_document(
         contract=contract, position=position, upload=upload, ingested=ingested

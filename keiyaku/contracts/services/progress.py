@@ -33,8 +33,8 @@ from keiyaku.contracts.states import (
     party_sources,
 )
 from keiyaku.contracts.timefmt import jst_timestamp
-from keiyaku.signing import engine
-from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_context
+from keiyaku.signing import budget, engine
+from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_inputs
 from keiyaku.storage.blobs import blob_get, blob_put
 
 
@@ -122,12 +122,16 @@ def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
     parties = contract.parties.filter(status__in=PARTY_ACTIVE)
     if not parties.exists() or parties.exclude(status__in=PARTY_DONE).exists():
         return False
-    timestamper, context = get_timestamper(), get_validation_context()
+    timestamper, context = get_timestamper(), get_validation_inputs()
     finals = []
     for doc in contract.documents.all():
         version = doc.current_version()
-        data = engine.finalize(
-            blob_get(version.blob), timestamper=timestamper, validation_context=context
+        # Under the validation budget, in a child process (issue 10, finding 7).
+        data = budget.run(
+            engine.finalize,
+            blob_get(version.blob),
+            timestamper=timestamper,
+            validation_context=context,
         )
         finals.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
     with transaction.atomic():

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.signing.verdict import ItemStatus
-from keiyaku.signing.verification import judge_pdf
+from keiyaku.signing.verification import BudgetExceeded, judge_pdf
 from keiyaku.web.forms import VerifyForm
 
 #: How each signature row is shown: the status class (green only for VALID) and its words.
@@ -21,6 +21,18 @@ ITEM_STATUS_SHOWN = {
     ItemStatus.UNTRUSTED: ("rejected", gettext_lazy("信頼できない証明書")),
     ItemStatus.INVALID: ("rejected", gettext_lazy("無効")),
 }
+
+
+def _over_budget_message(exc: BudgetExceeded) -> str:
+    if exc.what == "time":
+        return _(
+            "このPDFの検証は制限時間（%(seconds)s秒）内に終わらなかったため、中止しました。"
+            "署名の有効性は判定できていません。"
+        ) % {"seconds": f"{exc.limits.seconds:g}"}
+    return _(
+        "このPDFの検証はメモリの上限（%(mb)sMB）を超えたため、中止しました。"
+        "署名の有効性は判定できていません。"
+    ) % {"mb": exc.limits.memory_mb}
 
 
 @rate_limited("verify", "KEIYAKU_RATE_VERIFY")
@@ -33,7 +45,11 @@ def verify(request: HttpRequest) -> HttpResponse:
         if upload.size > settings.KEIYAKU_MAX_FILE_BYTES * 3:
             error = _("ファイルが大きすぎます。")
         else:
-            verdict = judge_pdf(upload.read())
+            try:
+                verdict = judge_pdf(upload.read())
+            except BudgetExceeded as exc:
+                # Issue 10, finding 7: a file built to keep the validator busy ends here.
+                error = _over_budget_message(exc)
     return render(
         request,
         "web/verify.html",

@@ -3,7 +3,9 @@
 Prints the same verdict as the public page (``keiyaku.signing.verdict``). Exit status 0 only
 when the document was concluded on this keiyaku: every approval signature made by its signing
 certificate, all intact, valid and trusted, the document unchanged since the last one; 1
-otherwise (a timestamp only, other signers, or a failure); 2 when the file cannot be read.
+otherwise (a timestamp only, other signers, or a failure); 2 when the file cannot be read; 3
+when the validation ran out of its time or memory budget (``KEIYAKU_VALIDATION_SECONDS``,
+``KEIYAKU_VALIDATION_MEMORY_MB``; issue 10 finding 7): nothing was concluded.
 """
 
 import json
@@ -16,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from keiyaku.contracts.timefmt import jst_timestamp
 from keiyaku.signing.verdict import ItemStatus, Outcome, Verdict
-from keiyaku.signing.verification import judge_pdf
+from keiyaku.signing.verification import BudgetExceeded, judge_pdf
 
 # Only VALID says OK: it is given only in a document concluded on this keiyaku.
 _MARKS = {
@@ -63,7 +65,12 @@ class Command(BaseCommand):
             sys.exit(2)
         if when is not None and timezone.is_naive(when):
             when = timezone.make_aware(when)
-        verdict = judge_pdf(data, at=when)
+        try:
+            verdict = judge_pdf(data, at=when)
+        except BudgetExceeded as exc:
+            self.stderr.write(f"{file}: not verified: {exc}")
+            self.stdout.write("RESULT: over_budget")
+            sys.exit(3)
         if json:
             self.stdout.write(_json_dumps(verdict.as_dict()))
         else:

@@ -1,0 +1,158 @@
+"""Every PDF validation runs in a child process under a time and a memory budget.
+
+Issue 10, finding 7: pyHanko's validation of a form whose XObjects list each other was still
+running after 30 minutes, and the public verification page runs the same code, so one upload
+could hold a web worker for ever. :func:`run` calls a function in a child process whose address
+space is capped (``RLIMIT_AS``) and kills it at the deadline; the caller gets the result or
+:class:`BudgetExceeded`, never a hung worker.
+
+Children come from a ``forkserver`` started on first use with the validation modules already
+imported: a fork of a small single-threaded process (never of the threaded web or worker
+process, whose locks a fork could copy held), so a call costs milliseconds, not an interpreter
+start. The child knows nothing of Django: callers pass what it needs (PDF bytes, trust roots,
+revocation data) and get a picklable result back. The budget comes from the settings
+``KEIYAKU_VALIDATION_SECONDS`` and ``KEIYAKU_VALIDATION_MEMORY_MB`` (docs/operator-guide.md).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+__all__ = ["BudgetExceeded", "Limits", "configured", "run"]
+
+_T = TypeVar("_T")
+
+DEFAULT_SECONDS = 120.0
+DEFAULT_MEMORY_MB = 2048
+# Imported once by the fork server, so that no child pays for them.
+_PRELOAD = [
+    "__main__",  # imported once here, so that no child imports it again
+    "keiyaku.signing.validation",
+    "keiyaku.signing.engine",
+    "keiyaku.signing.ingest_proof",
+    "keiyaku.signing.budget_warmup",
+]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One validation's budget."""
+
+    seconds: float
+    """Wall-clock seconds from the child's start to its answer."""
+    memory_mb: int
+    """Address space of the child in MiB (``RLIMIT_AS``; includes the imported libraries,
+    about 250 MiB)."""
+
+
+class BudgetExceeded(Exception):
+    """The child ran out of time or memory and was stopped; nothing was concluded."""
+
+    def __init__(self, what: Literal["time", "memory"], limits: Limits) -> None:
+        self.what = what
+        self.limits = limits
+        budget = (
+            f"{limits.seconds:g} s (KEIYAKU_VALIDATION_SECONDS)"
+            if what == "time"
+            else f"{limits.memory_mb} MiB (KEIYAKU_VALIDATION_MEMORY_MB)"
+        )
+        super().__init__(f"validation exceeded its {what} budget of {budget}")
+
+
+def configured() -> Limits:
+    """The budget from Django's settings when they are configured, else the defaults."""
+    try:
+        from django.conf import settings
+
+        return Limits(
+            seconds=float(getattr(settings, "KEIYAKU_VALIDATION_SECONDS", DEFAULT_SECONDS)),
+            memory_mb=int(getattr(settings, "KEIYAKU_VALIDATION_MEMORY_MB", DEFAULT_MEMORY_MB)),
+        )
+    except Exception:  # noqa: BLE001 - no Django (a bare engine user): the defaults
+        return Limits(seconds=DEFAULT_SECONDS, memory_mb=DEFAULT_MEMORY_MB)
+
+
+_context_lock = threading.Lock()
+_context: Any = None
+
+
+def _forkserver() -> Any:
+    global _context  # noqa: PLW0603 - one fork server per process, made on first use
+    with _context_lock:
+        if _context is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_PRELOAD)
+            _context = context
+        return _context
+
+
+def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwargs: Any) -> _T:
+    """``func(*args, **kwargs)`` in a child process under ``limits`` (default :func:`configured`).
+
+    ``func`` must be a module-level function; its arguments and result are pickled (bytes in
+    and out are cheap). An exception ``func`` raises is raised here (as ``RuntimeError`` if it
+    cannot be pickled). Raises :class:`BudgetExceeded` when the deadline passes (the child is
+    killed) or the child runs out of memory (``MemoryError`` in the child, or it died without an
+    answer). Rule: issue 10, finding 7.
+    """
+    limits = limits or configured()
+    context = _forkserver()
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_child,
+        args=(send, limits.memory_mb, func, args, kwargs),
+        name="keiyaku-validation",
+        daemon=True,
+    )
+    child.start()  # the first call also starts the fork server: not counted
+    deadline = time.monotonic() + limits.seconds
+    send.close()
+    try:
+        if not receive.poll(max(0.0, deadline - time.monotonic())):
+            raise BudgetExceeded("memory" if not child.is_alive() else "time", limits)
+        try:
+            status, value = receive.recv()
+        except EOFError:  # the child died without a word: the kernel or the allocator gave up
+            raise BudgetExceeded("memory", limits) from None
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+        child.close()
+    if status == "ok":
+        return value  # type: ignore[no-any-return]
+    if status == "memory":
+        raise BudgetExceeded("memory", limits)
+    raise value
+
+
+def _child(
+    send: Any, memory_mb: int, func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]
+) -> None:
+    # The parent kills us at the deadline; should it die first, do not linger.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        message: tuple[str, Any] = ("ok", func(*args, **kwargs))
+    except MemoryError:
+        message = ("memory", None)
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent to raise
+        message = ("error", exc)
+    try:
+        send.send(message)
+    except MemoryError:
+        send.send(("memory", None))
+    except Exception as exc:  # noqa: BLE001 - an exception that does not pickle
+        send.send(("error", RuntimeError(f"{type(message[1]).__name__}: {exc}")))
+    send.close()
+    os._exit(0)
