@@ -211,6 +211,8 @@ KEIYAKU_MAX_REQUEST_BYTES = env_int(
 # Form fields (not files) of one request held in memory (Django's own check).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 KEIYAKU_MAX_PARTIES = env_int("MAX_PARTIES", 100)
+# Pixels in one page image; a larger page is drawn smaller instead (issue 10, finding 4).
+KEIYAKU_MAX_RENDER_PIXELS = env_int("MAX_RENDER_PIXELS", 12_000_000)
 # How often one signing request may be forwarded (R17); forwarded rows count as parties.
 KEIYAKU_MAX_FORWARDS = env_int("MAX_FORWARDS", 3)
 KEIYAKU_ACCESS_CODE_ATTEMPTS = env_int("ACCESS_CODE_ATTEMPTS", 5)

@@ -1,7 +1,11 @@
-"""The one Japanese font every PDF we write embeds (IPAex Gothic, IPA licence beside it).
+"""The Japanese fonts keiyaku ships (IPAex Gothic and IPAex Mincho, IPA licence beside them).
 
-A character the font cannot draw is an error, never a blank box: callers run
-``require_glyphs`` on every string before drawing it.
+IPAex Gothic is the one font every PDF we write embeds. A character it cannot draw is an error,
+never a blank box: callers run ``require_glyphs`` on every string before drawing it.
+
+The page renderer (`keiyaku.signing.render`) draws with these two fonts, and only these, every
+font a PDF names but does not embed that needs a Japanese font (Mincho for serif/明朝 names,
+Gothic for the others), so that a page looks the same on every host (issue 10, finding 3).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from pathlib import Path
 
 FONT_PATH: Path = Path(__file__).with_name("ipaexg.ttf")
 FONT_NAME = "IPAexGothic"
+MINCHO_PATH: Path = Path(__file__).with_name("ipaexm.ttf")
+MINCHO_NAME = "IPAexMincho"
 
 # Layout characters that are never drawn as glyphs.
 _IGNORED = frozenset("\n\r\t")

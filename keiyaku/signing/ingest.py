@@ -169,6 +169,9 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
 
     Last, the file is proved signable verifiably (``unsignable`` when not, even after
     normalising harder: `ingest_proof.require_signable`).
+
+    Also refused (``text_not_drawable``): a page with text the viewer would not draw
+    (`render.require_text_drawn`).
     """
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
     if not size:
@@ -186,6 +189,9 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
     try:
         normalised = _normalise(data, changes, keep_links=keep_links)
         sizes = render.page_sizes(normalised)
+        render.require_text_drawn(normalised)
+    except render.TextNotDrawnError as exc:
+        raise _text_not_drawable(exc) from exc
     except RefusedUpload:
         raise
     except Exception as exc:
@@ -215,6 +221,18 @@ def _sha256(data: bytes | Path) -> str:
         return hashlib.sha256(data).hexdigest()
     with data.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _text_not_drawable(exc: render.TextNotDrawnError) -> RefusedUpload:
+    # The party would agree to a page image without this text (issue 10, finding 3).
+    return RefusedUpload(
+        _(
+            "%(page)sページに表示できない文字があります（「%(text)s」）。"
+            "フォントを埋め込んでPDFを作成し直してから登録してください。"
+        )
+        % {"page": exc.page_index + 1, "text": exc.text[:20]},
+        code="text_not_drawable",
+    )
 
 
 def _normalise(

@@ -64,3 +64,17 @@ def pdftotext(pdf: bytes) -> str:
     return subprocess.run(
         ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
     ).stdout.decode()
+
+
+def fill_box(page, selector: str, value: str) -> None:
+    """Type `value` into a party's box on the signing page as a person does: a box shorter than a
+    tap target opens the input sheet (click, type, OK); a larger one is typed into in place."""
+    page.click(selector)
+    sheet = page.locator("#box-sheet")
+    if sheet.is_visible():
+        page.fill("#box-sheet-field", value)
+        page.click("#box-sheet-ok")
+        expect(sheet).to_be_hidden()
+    else:
+        page.fill(selector, value)
+    expect(page.locator(selector)).to_have_value(value)

@@ -8,7 +8,15 @@ import pytest
 from playwright.sync_api import expect
 
 from keiyaku.contracts.models import Box, BoxKind, Contract, ContractStatus
-from tests.browser.helpers import add_external, create, login, mail_link, pdftotext, see
+from tests.browser.helpers import (
+    add_external,
+    create,
+    fill_box,
+    login,
+    mail_link,
+    pdftotext,
+    see,
+)
 from tests.pdfs import make_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -265,7 +273,7 @@ def test_staff_place_boxes_with_the_mouse_parties_fill_them_pdf_holds_values(
         party_page.fill("#id_code", code)
         party_page.get_by_role("button", name="確認する").click()
         party_page.wait_for_url("**/documents/")
-        party_page.fill(field, value)
+        fill_box(party_page, field, value)
         party_page.get_by_role("button", name="内容に同意する").click()
         party_page.get_by_role("button", name="署名手続きを完了する").click()
         see(party_page, "署名手続きが完了しました")

@@ -15,6 +15,7 @@ from keiyaku.contracts.models import Box, ContractStatus, VersionKind
 from keiyaku.signing.render import render_page_png
 from keiyaku.signing.verification import verify_pdf
 from keiyaku.storage.blobs import blob_get
+from keiyaku.web.page_images import DEFAULT_WIDTH
 from tests.flow import External, agree, draft_contract, enter_code, last_link
 from tests.outside import openssl_verify_timestamps, pdfsig, qpdf_check
 
@@ -166,7 +167,7 @@ def test_three_parties_fill_boxes_and_the_signed_pdf_holds_them(personas):
     document = contract.documents.get()
     image = later.get(f"{link}documents/{document.pk}/pages/1.png").content
     shown_pdf = blob_get(document.current_version().blob)
-    assert image == render_page_png(shown_pdf, 0)
+    assert image == render_page_png(shown_pdf, 0, width_px=DEFAULT_WIDTH)
     sizes = document.page_sizes
     inked = sum(1 for p in render_region(shown_pdf, 1, boxes["a_name"], sizes) if p < 128)
     blank = sum(1 for p in render_region(prepared, 1, boxes["a_name"], sizes) if p < 128)

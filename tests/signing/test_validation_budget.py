@@ -17,26 +17,14 @@ from keiyaku.signing.ingest import _save
 from keiyaku.signing.ingest_proof import _sign_scratch_copy
 from keiyaku.signing.verification import BudgetExceeded, verify_pdf
 from tests.pdf_corpus import forms
-
-
-def _sleep_then_write_pid(path: str) -> None:
-    Path(path).write_text(str(os.getpid()))
-    time.sleep(60)
-
-
-def _allocate(mb: int) -> int:
-    return len(bytearray(mb * 1024 * 1024))
-
-
-def _fail() -> None:
-    raise ValueError("from the child")
+from tests.signing.budget_children import allocate, fail, sleep_then_write_pid
 
 
 def test_the_result_and_the_exceptions_of_the_child_come_back() -> None:
     limits = budget.Limits(seconds=30, memory_mb=1024)
-    assert budget.run(_allocate, 16, limits=limits) == 16 * 1024 * 1024
+    assert budget.run(allocate, 16, limits=limits) == 16 * 1024 * 1024
     with pytest.raises(ValueError, match="from the child"):
-        budget.run(_fail, limits=limits)
+        budget.run(fail, limits=limits)
 
 
 def test_a_child_past_its_deadline_is_killed(tmp_path: Path) -> None:
@@ -44,7 +32,7 @@ def test_a_child_past_its_deadline_is_killed(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(BudgetExceeded) as exceeded:
         budget.run(
-            _sleep_then_write_pid, str(marker), limits=budget.Limits(seconds=2, memory_mb=1024)
+            sleep_then_write_pid, str(marker), limits=budget.Limits(seconds=2, memory_mb=1024)
         )
     assert exceeded.value.what == "time"
     assert time.monotonic() - started < 10
@@ -56,7 +44,7 @@ def test_a_child_past_its_deadline_is_killed(tmp_path: Path) -> None:
 
 def test_a_child_past_its_memory_is_stopped() -> None:
     with pytest.raises(BudgetExceeded) as exceeded:
-        budget.run(_allocate, 2048, limits=budget.Limits(seconds=30, memory_mb=768))
+        budget.run(allocate, 2048, limits=budget.Limits(seconds=30, memory_mb=768))
     assert exceeded.value.what == "memory"
     assert "KEIYAKU_VALIDATION_MEMORY_MB" in str(exceeded.value)
 

@@ -18,6 +18,7 @@ from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, Contract
 from keiyaku.contracts.selectors import contract_for, document_page_sizes
 from keiyaku.contracts.services.boxes import box_create, box_delete, box_update
+from keiyaku.web.page_images import page_srcset
 from keiyaku.web.refusals import attempt, refusal_json
 from keiyaku.web.views.contracts import StaffRequest
 
@@ -57,12 +58,14 @@ def _state(contract: Contract, staff: Any) -> dict[str, Any]:
     for doc in contract.documents.all():
         pages = []
         for number, (width, height) in enumerate(document_page_sizes(doc), start=1):
+            image = reverse("document-page", args=[contract.pk, doc.pk, number])
             pages.append(
                 {
                     "number": number,
                     "width": width,
                     "height": height,
-                    "image": reverse("document-page", args=[contract.pk, doc.pk, number]),
+                    "image": image,
+                    "srcset": page_srcset(image),
                 }
             )
         documents.append({"id": doc.pk, "filename": doc.filename, "pages": pages})

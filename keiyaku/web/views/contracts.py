@@ -44,7 +44,7 @@ from keiyaku.web.forms import (
     ShareForm,
     UnlockForm,
 )
-from keiyaku.web.page_images import page_png
+from keiyaku.web.page_images import page_png, requested_width
 from keiyaku.web.refusals import attempt, form_errors_show
 from keiyaku.web.views.responses import pdf_response, png_response
 
@@ -395,10 +395,12 @@ def document_download(request: StaffRequest, contract_id, document_id, which: st
 
 @login_required
 def document_page(request: StaffRequest, contract_id, document_id, page: int) -> HttpResponse:
+    """One page image of the document's current version; ``?w=`` one of PAGE_IMAGE_WIDTHS."""
     document = _document(request, contract_id, document_id)
-    if not 1 <= page <= document.page_count:
+    width = requested_width(request.GET.get("w"))
+    if not 1 <= page <= document.page_count or width is None:
         raise Http404
-    return png_response(page_png(document.current_version().blob, page - 1))
+    return png_response(page_png(document.current_version().blob, page - 1, width))
 
 
 @login_required

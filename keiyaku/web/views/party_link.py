@@ -39,7 +39,7 @@ from keiyaku.contracts.states import LINK_DEAD_TEXT, LINK_HTTP_STATUS, LinkState
 from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
-from keiyaku.web.page_images import page_png
+from keiyaku.web.page_images import DEFAULT_WIDTH, page_png, page_srcset, requested_width
 from keiyaku.web.refusals import attempt
 from keiyaku.web.views.responses import pdf_response, png_response
 
@@ -162,12 +162,21 @@ def _documents_page(
     for doc, version in shown:
         pages = []
         for number, (width, height) in enumerate(document_page_sizes(doc), start=1):
-            on_page = [b for b in boxes if b.document_id == doc.pk and b.page == number]
+            # In reading order: the order of the tab key and of the input sheet's 次へ.
+            on_page = sorted(
+                (b for b in boxes if b.document_id == doc.pk and b.page == number),
+                key=lambda b: (b.y, b.x),
+            )
+            image = reverse("sign-page", args=[token, doc.pk, number])
             pages.append(
                 {
                     "number": number,
                     "width": width,
                     "height": height,
+                    "image": image,
+                    "srcset": page_srcset(image),
+                    # The image's shape before it loads: the page's, in whole pixels.
+                    "image_height": round(DEFAULT_WIDTH * height / width),
                     "own": [
                         (b, (values or {}).get(f"box_{b.pk}", b.value))
                         for b in on_page
@@ -201,13 +210,15 @@ def _shown_document(party: Party, document_id: int) -> tuple[Document, DocumentV
 
 
 def sign_page(request: HttpRequest, token: str, document_id: int, page: int) -> HttpResponse:
+    """One page image of a document the party is shown; ``?w=`` one of PAGE_IMAGE_WIDTHS."""
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
     doc, version = _shown_document(party, document_id)
-    if not 1 <= page <= doc.page_count:
+    width = requested_width(request.GET.get("w"))
+    if not 1 <= page <= doc.page_count or width is None:
         raise Http404
-    return png_response(page_png(version.blob, page - 1))
+    return png_response(page_png(version.blob, page - 1, width))
 
 
 def sign_download(request: HttpRequest, token: str, document_id: int) -> HttpResponse:

@@ -1,15 +1,17 @@
 /* keiyaku: the staff screen that places input boxes on a contract's pages (issue 4).
  *
  * Positions live in PDF points from the top-left corner of the page as displayed, as the API
- * stores them; screen pixels are only derived, from the page image's displayed size, so zoom
- * never changes what is saved. Every change is saved at once through boxes.json.
+ * stores them; screen pixels are only derived, through the mapping the signing page uses too
+ * (pagemap.js: boxes in percentages of their page), so zoom never changes what is saved and a
+ * party sees a box where staff put it. Every change is saved at once through boxes.json.
  * No inline script or style: the Content-Security-Policy forbids them; element.style is allowed.
  */
 (function () {
   "use strict";
 
   var root = document.getElementById("box-editor");
-  if (!root) {
+  var map = window.keiyakuPageMap;
+  if (!root || !map) {
     return;
   }
   // 100% is the printed size: 1 pt = 1/72 in, 1 CSS px = 1/96 in.
@@ -324,12 +326,6 @@
     return state.pages[box.document + ":" + box.page];
   }
 
-  /* Pixels per point as the page image is displayed right now. */
-  function scaleOf(pageInfo) {
-    var width = pageInfo.img.getBoundingClientRect().width;
-    return width > 0 ? width / pageInfo.page.width : PX_PER_PT * state.zoom;
-  }
-
   function buildPages() {
     pagesEl.textContent = "";
     state.documents.forEach(function (doc) {
@@ -351,6 +347,7 @@
         pageEl.dataset.page = String(page.number);
         var img = document.createElement("img");
         img.src = page.image;
+        img.srcset = page.srcset; // the browser picks a width sharp at this zoom and pixel ratio
         img.alt = format(msg.msgPageAlt, { filename: doc.filename, page: page.number });
         img.draggable = false;
         img.loading = "lazy"; // its size comes from the page size in points, not the image
@@ -382,14 +379,13 @@
       var info = state.pages[key];
       var width = info.page.width * PX_PER_PT * state.zoom;
       var height = info.page.height * PX_PER_PT * state.zoom;
+      info.img.sizes = Math.ceil(width) + "px";
       info.img.style.width = width + "px";
       info.img.style.height = height + "px";
       info.el.style.width = width + "px";
       info.el.style.height = height + "px";
     });
-    Object.keys(state.boxes).forEach(function (id) {
-      placeBox(Number(id));
-    });
+    // Boxes are in percentages of their page (pagemap.js): they follow without being placed again.
     zoomLevel.textContent = Math.round(state.zoom * 100) + "%";
     zoomOut.disabled = state.zoom <= ZOOMS[0];
     zoomIn.disabled = state.zoom >= ZOOMS[ZOOMS.length - 1];
@@ -402,11 +398,7 @@
     if (!element || !info) {
       return;
     }
-    var scale = scaleOf(info);
-    element.style.left = box.x * scale + "px";
-    element.style.top = box.y * scale + "px";
-    element.style.width = box.width * scale + "px";
-    element.style.height = box.height * scale + "px";
+    map.place(element, box, info.page);
   }
 
   function drawBox(id) {
@@ -634,11 +626,10 @@
   }
 
   function pointOn(info, event) {
-    var rect = info.img.getBoundingClientRect();
-    var scale = scaleOf(info);
+    var point = map.pointAt(info.el, info.page, event.clientX, event.clientY);
     return {
-      x: clamp((event.clientX - rect.left) / scale, 0, info.page.width),
-      y: clamp((event.clientY - rect.top) / scale, 0, info.page.height),
+      x: clamp(point.x, 0, info.page.width),
+      y: clamp(point.y, 0, info.page.height),
     };
   }
 
@@ -692,11 +683,7 @@
         width: Math.abs(dx),
         height: Math.abs(dy),
       };
-      var scale = scaleOf(drag.info);
-      drag.draft.style.left = drag.rect.x * scale + "px";
-      drag.draft.style.top = drag.rect.y * scale + "px";
-      drag.draft.style.width = drag.rect.width * scale + "px";
-      drag.draft.style.height = drag.rect.height * scale + "px";
+      map.place(drag.draft, drag.rect, drag.info.page);
       return;
     }
     var box = state.boxes[drag.id];
