@@ -58,6 +58,7 @@ audit-verify: install
 
 bench: install system-deps
 	$(BIN)/python bench/sign.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info

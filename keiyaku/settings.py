@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "keiyaku.web.upload_names.UploadNamesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads a request body (CSRF reads request.POST).
+    "keiyaku.web.upload_limits.RequestSizeMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -125,7 +127,8 @@ else:
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                # Seconds a write waits for another transaction to end before "database is locked".
+                "timeout": env_int("SQLITE_TIMEOUT", 20),
             },
         }
     }
@@ -180,14 +183,33 @@ KEIYAKU_RATE_VERIFY = (env_int("RATE_VERIFY", 30), env_int("RATE_VERIFY_WINDOW",
 # Largest staff CSV accepted (R35).
 KEIYAKU_STAFF_CSV_MAX_BYTES = env_int("STAFF_CSV_MAX_KB", 5 * 1024) * 1024
 
-# Uploads: Django keeps files above this size on disk while the request is read.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- keiyaku limits (R5), all settings ---------------------------------------------------------
 KEIYAKU_MAX_FILES = env_int("MAX_FILES", 5)
 KEIYAKU_MAX_FILE_BYTES = env_int("MAX_FILE_MB", 20) * 1024 * 1024
 KEIYAKU_MAX_CONTRACT_BYTES = env_int("MAX_CONTRACT_MB", 50) * 1024 * 1024
+# What one PDF may cost to rewrite and render (issue 10, finding 4), checked at upload before
+# anything decodes it: pages per file, the longest side of a page (PDF's own limit is 14,400
+# units; checked in units and in points on paper with /UserUnit), decoded bytes per stream
+# and per file.
+KEIYAKU_MAX_PAGES = env_int("MAX_PAGES", 2000)
+KEIYAKU_MAX_PAGE_POINTS = env_int("MAX_PAGE_POINTS", 14400)
+KEIYAKU_MAX_STREAM_BYTES = env_int("MAX_STREAM_MB", 256) * 1024 * 1024
+KEIYAKU_MAX_DECODED_BYTES = env_int("MAX_DECODED_MB", 1024) * 1024 * 1024
+# Uploads are written to disk while the request is read (only files up to this size stay in
+# memory), under DATA_DIR/uploads; a request larger than KEIYAKU_MAX_REQUEST_BYTES is refused
+# from its Content-Length before anything is read (keiyaku/web/upload_limits.py).
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("UPLOAD_MEMORY_KB", 1024) * 1024
+FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "uploads")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+# The most a request body holds: every file of a contract at its limit (or the verification
+# page's file, up to three times the file limit), plus 1 MB for the form.
+KEIYAKU_MAX_REQUEST_BYTES = env_int(
+    "MAX_REQUEST_MB",
+    (max(KEIYAKU_MAX_CONTRACT_BYTES, 3 * KEIYAKU_MAX_FILE_BYTES) + 1024 * 1024) // (1024 * 1024),
+) * (1024 * 1024)
+# Form fields (not files) of one request held in memory (Django's own check).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 KEIYAKU_MAX_PARTIES = env_int("MAX_PARTIES", 100)
 # Pixels in one page image; a larger page is drawn smaller instead (issue 10, finding 4).
 KEIYAKU_MAX_RENDER_PIXELS = env_int("MAX_RENDER_PIXELS", 12_000_000)

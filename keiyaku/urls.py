@@ -8,3 +8,6 @@ urlpatterns = [
     path("", include("keiyaku.login.urls")),
     path("", include("keiyaku.web.urls")),
 ]
+
+# Django's refusals of a request body (too many files, fields too large) with their reason.
+handler400 = "keiyaku.web.upload_limits.bad_request"

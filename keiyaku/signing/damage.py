@@ -18,6 +18,8 @@ from __future__ import annotations
 import io
 import re
 import zlib
+from pathlib import Path
+from typing import BinaryIO
 
 import pikepdf
 
@@ -136,7 +138,7 @@ def require_pdfium_opens_every_page(pdf: bytes, *, pages: int) -> None:
         raise Damaged(str(exc)) from exc
 
 
-def declared_page_count(data: bytes) -> int | None:
+def declared_page_count(data: bytes | Path) -> int | None:
     """The /Count of the page tree's root as the file states it, or None when unreadable.
 
     qpdf repairs the page tree as it opens a file (a kid that is missing or not a dictionary
@@ -148,13 +150,14 @@ def declared_page_count(data: bytes) -> int | None:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        return int(reader.root["/Pages"]["/Count"])
+        with _readable(data) as source:
+            reader = PdfFileReader(source, strict=False)
+            return int(reader.root["/Pages"]["/Count"])
     except Exception:  # any damage pyHanko cannot read past: not this check's to judge
         return None
 
 
-def encryption_filter(data: bytes) -> str | None:
+def encryption_filter(data: bytes | Path) -> str | None:
     """The /Filter of the file's encryption dictionary (``"/Adobe.PubSec"`` …), or None.
 
     For a file qpdf will not open: qpdf decrypts only the password handler (/Standard), so a
@@ -165,13 +168,19 @@ def encryption_filter(data: bytes) -> str | None:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        if "/Encrypt" not in reader.trailer:
-            return None
-        kind = reader.trailer["/Encrypt"].get("/Filter")
+        with _readable(data) as source:
+            reader = PdfFileReader(source, strict=False)
+            if "/Encrypt" not in reader.trailer:
+                return None
+            kind = reader.trailer["/Encrypt"].get("/Filter")
     except Exception:  # damaged beyond what pyHanko reads: then it is damage after all
         return None
     return str(kind) if kind is not None else None
+
+
+def _readable(data: bytes | Path) -> BinaryIO:
+    """The upload as a file object: its bytes, or its file on disk (an upload kept there)."""
+    return io.BytesIO(data) if isinstance(data, bytes) else data.open("rb")
 
 
 def _decodes_cleanly(pdf: pikepdf.Pdf, stream: pikepdf.Stream) -> bool:

@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import pikepdf
 from django.utils.translation import gettext as _
@@ -24,6 +25,7 @@ from keiyaku.fonts import register_reportlab_font, require_glyphs
 from keiyaku.refusals import Refusal
 from keiyaku.signing import active_content, damage, render
 from keiyaku.signing.geometry import visible_page
+from keiyaku.signing.pdf_limits import PdfLimits, check_limits
 
 logger = logging.getLogger(__name__)
 
@@ -147,15 +149,19 @@ class Ingested:
     """What was changed beyond the plain rewrite, in the order it was done."""
 
 
-def ingest_pdf(data: bytes, *, max_bytes: int, keep_links: bool = False) -> Ingested:
+def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) -> Ingested:
     """Check and normalise an upload. Raises only RefusedUpload for bad input.
 
-    Refused: empty, larger than ``max_bytes``, no ``%PDF-`` header, damaged beyond a complete
-    repair, needs a password to open, encrypted for a certificate or otherwise protected,
-    already signed, no pages, a dynamic XFA form with only a placeholder page or a PDF
-    portfolio, or unreadable by pyHanko or PDFium after normalising. A damaged file that qpdf
-    repairs is accepted only if the repaired file has every page its page tree declares, all
-    its streams decode and PDFium opens every page (`keiyaku.signing.damage`).
+    ``data`` is the upload's bytes or the path of the file holding them (an upload Django kept
+    on disk): a path is opened by qpdf and hashed piece by piece, never read whole.
+
+    Refused: empty, larger than ``max_bytes``, no ``%PDF-`` header, over a resource limit
+    (`pdf_limits.check_limits`: decoded size per stream and per file, page size, pages),
+    damaged beyond a complete repair, needs a password to open, encrypted for a certificate or
+    otherwise protected, already signed, no pages, a dynamic XFA form with only a placeholder
+    page or a PDF portfolio, or unreadable by pyHanko or PDFium after normalising. A damaged
+    file that qpdf repairs is accepted only if the repaired file has every page its page tree
+    declares, all its streams decode and PDFium opens every page (`keiyaku.signing.damage`).
 
     Active content (scripts, actions, embedded files, multimedia, XFA) is removed and recorded
     in ``changes`` (`keiyaku.signing.active_content`); ``keep_links`` keeps ordinary links
@@ -167,15 +173,16 @@ def ingest_pdf(data: bytes, *, max_bytes: int, keep_links: bool = False) -> Inge
     Also refused (``text_not_drawable``): a page with text the viewer would not draw
     (`render.require_text_drawn`).
     """
-    if not data:
+    size = len(data) if isinstance(data, bytes) else data.stat().st_size
+    if not size:
         raise _refused("empty")
-    if len(data) > max_bytes:
+    if size > max_bytes:
         raise RefusedUpload(
             _("ファイルサイズが上限（%(mb)sMB）を超えています。")
             % {"mb": f"{max_bytes / _MIB:.4g}"},
             code="too_large",
         )
-    if _MAGIC not in data[: _MAGIC_WINDOW + len(_MAGIC)]:
+    if _MAGIC not in _head(data, _MAGIC_WINDOW + len(_MAGIC)):
         raise _refused("not_pdf")
 
     changes: list[IngestChange] = []
@@ -193,13 +200,27 @@ def ingest_pdf(data: bytes, *, max_bytes: int, keep_links: bool = False) -> Inge
         raise _refused("corrupt") from exc
 
     return Ingested(
-        original_sha256=hashlib.sha256(data).hexdigest(),
+        original_sha256=_sha256(data),
         normalised=normalised,
         normalised_sha256=hashlib.sha256(normalised).hexdigest(),
         page_count=len(sizes),
         page_sizes=tuple(sizes),
         changes=tuple(changes),
     )
+
+
+def _head(data: bytes | Path, size: int) -> bytes:
+    if isinstance(data, bytes):
+        return data[:size]
+    with data.open("rb") as fh:
+        return fh.read(size)
+
+
+def _sha256(data: bytes | Path) -> str:
+    if isinstance(data, bytes):
+        return hashlib.sha256(data).hexdigest()
+    with data.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _text_not_drawable(exc: render.TextNotDrawnError) -> RefusedUpload:
@@ -214,10 +235,12 @@ def _text_not_drawable(exc: render.TextNotDrawnError) -> RefusedUpload:
     )
 
 
-def _normalise(data: bytes, changes: list[IngestChange], *, keep_links: bool = False) -> bytes:
+def _normalise(
+    data: bytes | Path, changes: list[IngestChange], *, keep_links: bool = False
+) -> bytes:
     try:
         # The empty password opens owner-password-only files, decrypted.
-        pdf = pikepdf.open(io.BytesIO(data), password="")
+        pdf = pikepdf.open(io.BytesIO(data) if isinstance(data, bytes) else data, password="")
     except pikepdf.PasswordError as exc:
         raise _refused("encrypted") from exc
     except pikepdf.PdfError as exc:
@@ -229,6 +252,9 @@ def _normalise(data: bytes, changes: list[IngestChange], *, keep_links: bool = F
             raise _refused("protected") from exc
         raise
     with pdf:
+        # First, before anything decodes a stream or renders a page (the repair judgement
+        # decodes every stream of a damaged file).
+        check_limits(pdf, limits=PdfLimits.from_settings(), path=_path(data))
         _require_complete_repair(pdf, declared=damage.declared_page_count(data))
         pages = len(pdf.pages)
         if pages == 0:
@@ -257,6 +283,10 @@ def _normalise(data: bytes, changes: list[IngestChange], *, keep_links: bool = F
     from keiyaku.signing.ingest_proof import require_signable
 
     return require_signable(out, changes)
+
+
+def _path(data: bytes | Path) -> Path | None:
+    return None if isinstance(data, bytes) else data
 
 
 def _require_complete_repair(pdf: pikepdf.Pdf, *, declared: int | None) -> None:

@@ -1,6 +1,7 @@
 """The one way files are stored and read (R43).
 
-Write-once: `blob_put` always creates a new object; nothing overwrites one. Files go through
+Write-once: `blob_put` always creates a new object; nothing overwrites one. `blob_discard`
+deletes one that no row refers to (written for a change that was then refused). Files go through
 Django's storage API (a local folder by default), encrypted before they leave this module.
 """
 
@@ -53,6 +54,14 @@ def blob_put(*, keyring: KeyRing, data: bytes, content_type: str = "application/
         raise RuntimeError("storage renamed a write-once object")
     blob.save()
     return blob
+
+
+def blob_discard(blob: Blob) -> None:
+    """Delete a blob nothing refers to: one written for a change that was then refused (its
+    row is deleted first, so a failure leaves at worst a file no row names)."""
+    name = blob.object_name
+    Blob.objects.filter(pk=blob.pk).delete()
+    _storage().delete(name)
 
 
 def blob_get(blob: Blob) -> bytes:

@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -50,8 +51,15 @@ from keiyaku.refusals import Refusal
 from keiyaku.signing import engine
 from keiyaku.signing.boxes import BoxSpec
 from keiyaku.signing.geometry import visible_pages
-from keiyaku.signing.ingest import Ingested, RefusedUpload, ingest_pdf, stamp_certificate_id
-from keiyaku.storage.blobs import blob_get, blob_put, keyring_create
+from keiyaku.signing.ingest import (
+    IngestChange,
+    Ingested,
+    RefusedUpload,
+    ingest_pdf,
+    stamp_certificate_id,
+)
+from keiyaku.storage.blobs import blob_discard, blob_get, blob_put, keyring_create
+from keiyaku.storage.models import Blob, KeyRing
 from keiyaku.text_input import require_single_line, require_text
 
 # The largest amount a contract records (yen): far above any real contract, far below what
@@ -63,8 +71,24 @@ MAX_DEADLINE_DAYS = 366
 
 @dataclass(frozen=True)
 class Upload:
+    """One uploaded file: the name the user gave it and its content.
+
+    ``data`` is the bytes, or the path of a file holding them: Django writes an upload larger
+    than FILE_UPLOAD_MAX_MEMORY_SIZE to disk, and it is passed on as a path so that its count
+    and size are checked, and ingest opens it, without reading it into memory (issue 10,
+    finding 4).
+    """
+
     filename: str
-    data: bytes
+    data: bytes | Path
+
+    @property
+    def size(self) -> int:
+        """Bytes, without reading the file."""
+        return len(self.data) if isinstance(self.data, bytes) else self.data.stat().st_size
+
+    def read(self) -> bytes:
+        return self.data if isinstance(self.data, bytes) else self.data.read_bytes()
 
 
 logger = logging.getLogger(__name__)
@@ -96,57 +120,97 @@ def _lock_party(party: Party) -> tuple[Contract, Party | None]:
     return contract, Party.objects.filter(pk=party.pk, contract=contract).first()
 
 
-def _ingest_all(
-    uploads: Sequence[Upload], *, already: int, already_bytes: int, keep_links: bool
-) -> list[Ingested]:
-    """Check every upload before anything is stored: all are accepted or none."""
+def _check_counts(uploads: Sequence[Upload], *, already: int, already_bytes: int) -> None:
+    """The number of files and their total size, from the sizes alone (nothing is read)."""
     if already + len(uploads) > settings.KEIYAKU_MAX_FILES:
         raise ContractError(
             _("1つの案件に登録できるファイルは%(count)s件までです。")
             % {"count": settings.KEIYAKU_MAX_FILES},
             code="too_many_files",
         )
-    total = already_bytes + sum(len(u.data) for u in uploads)
+    total = already_bytes + sum(u.size for u in uploads)
     if total > settings.KEIYAKU_MAX_CONTRACT_BYTES:
         limit = settings.KEIYAKU_MAX_CONTRACT_BYTES // (1024 * 1024)
         raise ContractError(
             _("1つの案件のファイルの合計は%(limit)sMBまでです。") % {"limit": limit},
             code="contract_too_large",
         )
-    results = []
-    for upload in uploads:
-        try:
-            results.append(
-                ingest_pdf(
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """An accepted upload, stored (its blobs exist) but not yet part of any contract."""
+
+    filename: str
+    original: Blob
+    normalised: Blob
+    page_count: int
+    page_sizes: tuple[tuple[float, float], ...]
+    changes: tuple[IngestChange, ...]
+
+
+def _ingest_all(uploads: Sequence[Upload], *, keyring: KeyRing, keep_links: bool) -> list[_Stored]:
+    """Ingest and store every upload, one after the other; all are accepted or none is kept.
+
+    Runs outside any transaction (ingest takes seconds and holds no lock); each file's blobs
+    are written as soon as it is accepted, so only one file's rewrite is in memory at a time.
+    A refusal discards the blobs already written.
+    """
+    stored: list[_Stored] = []
+    try:
+        for upload in uploads:
+            try:
+                ingested = ingest_pdf(
                     upload.data, max_bytes=settings.KEIYAKU_MAX_FILE_BYTES, keep_links=keep_links
                 )
-            )
-        except RefusedUpload as exc:
-            raise ContractError(f"{upload.filename}: {exc.message}", code=exc.code) from exc
-    return results
+            except RefusedUpload as exc:
+                raise ContractError(f"{upload.filename}: {exc.message}", code=exc.code) from exc
+            stored.append(_store(upload, ingested, keyring=keyring))
+    except BaseException:
+        _discard(stored)
+        raise
+    return stored
 
 
-def _store_document(
-    *, contract: Contract, position: int, upload: Upload, ingested: Ingested
-) -> Document:
-    original = blob_put(keyring=contract.keyring, data=upload.data)
-    normalised = blob_put(keyring=contract.keyring, data=ingested.normalised)
+def _store(upload: Upload, ingested: Ingested, *, keyring: KeyRing) -> _Stored:
+    original = blob_put(keyring=keyring, data=upload.read())
+    try:
+        normalised = blob_put(keyring=keyring, data=ingested.normalised)
+    except BaseException:
+        blob_discard(original)
+        raise
+    return _Stored(
+        filename=upload.filename,
+        original=original,
+        normalised=normalised,
+        page_count=ingested.page_count,
+        page_sizes=ingested.page_sizes,
+        changes=ingested.changes,
+    )
+
+
+def _discard(stored: Sequence[_Stored]) -> None:
+    for item in stored:
+        blob_discard(item.original)
+        blob_discard(item.normalised)
+
+
+def _store_document(*, contract: Contract, position: int, stored: _Stored) -> Document:
     document = Document.objects.create(
         contract=contract,
         position=position,
-        filename=clean_filename(upload.filename) or f"document-{position}.pdf",
-        original=original,
-        page_count=ingested.page_count,
-        page_sizes=[list(size) for size in ingested.page_sizes],
-        ingest_changes=[str(change) for change in ingested.changes],
+        filename=clean_filename(stored.filename) or f"document-{position}.pdf",
+        original=stored.original,
+        page_count=stored.page_count,
+        page_sizes=[list(size) for size in stored.page_sizes],
+        ingest_changes=[str(change) for change in stored.changes],
     )
     DocumentVersion.objects.create(
-        document=document, seq=1, kind=VersionKind.NORMALISED, blob=normalised
+        document=document, seq=1, kind=VersionKind.NORMALISED, blob=stored.normalised
     )
     return document
 
 
-@transaction.atomic
 def contract_create(
     *,
     actor: Staff,
@@ -165,7 +229,11 @@ def contract_create(
 ) -> Contract:
     """Create a draft with its documents. Refused uploads leave nothing behind.
 
-    Only a sender or an admin creates contracts (`require_contract_editor`).
+    Only a sender or an admin creates contracts (`require_contract_editor`). The number and
+    total size of the files are checked from their sizes first; then every file is ingested
+    and stored before the transaction, which only creates the rows: ingest (seconds for a
+    large file) never holds the database's write lock (issue 10, finding 4). Blobs of a
+    create that fails are discarded.
     """
     require_contract_editor(actor)
     if not title.strip():
@@ -185,18 +253,67 @@ def contract_create(
     if not uploads:
         raise ContractError(_("契約書のPDFを1つ以上選択してください。"), code="no_files")
     require_printable(案件名=title, 管理番号=management_number)
-    keep_links = actor.organisation is not None and actor.organisation.keep_pdf_links
-    ingested = _ingest_all(uploads, already=0, already_bytes=0, keep_links=keep_links)
     if actor.organisation is None:
         raise ContractError(
             _("組織に所属する職員だけが案件を作成できます。"), code="no_organisation"
         )
+    _check_counts(uploads, already=0, already_bytes=0)
+    keyring = keyring_create()
+    try:
+        stored = _ingest_all(uploads, keyring=keyring, keep_links=actor.organisation.keep_pdf_links)
+    except BaseException:
+        keyring.delete()
+        raise
+    try:
+        with transaction.atomic():
+            contract = _contract_rows(
+                actor=actor,
+                keyring=keyring,
+                stored=stored,
+                title=title,
+                management_number=management_number,
+                counterparty_company=counterparty_company,
+                amount=amount,
+                contract_date=contract_date,
+                period_start=period_start,
+                period_end=period_end,
+                auto_renew=auto_renew,
+                note=note,
+                allow_forwarding=allow_forwarding,
+                meta=meta,
+            )
+    except BaseException:
+        _discard(stored)
+        keyring.delete()
+        raise
+    return contract
+
+
+def _contract_rows(
+    *,
+    actor: Staff,
+    keyring: KeyRing,
+    stored: Sequence[_Stored],
+    title: str,
+    management_number: str,
+    counterparty_company: str,
+    amount: int | None,
+    contract_date: date | None,
+    period_start: date | None,
+    period_end: date | None,
+    auto_renew: bool,
+    note: str,
+    allow_forwarding: bool,
+    meta: RequestMeta,
+) -> Contract:
+    """The rows of `contract_create`: the contract, its documents and the audit entry."""
+    assert actor.organisation is not None
     now = timezone.now()
     contract = Contract.objects.create(
         organisation=actor.organisation,
         created_by=actor,
         department=actor.department,
-        keyring=keyring_create(),
+        keyring=keyring,
         title=title.strip(),
         management_number=management_number.strip(),
         counterparty_company=counterparty_company.strip(),
@@ -210,8 +327,8 @@ def contract_create(
         certificate_id=secrets.token_hex(10).upper(),
         last_activity_at=now,
     )
-    for position, (upload, result) in enumerate(zip(uploads, ingested, strict=True), start=1):
-        _store_document(contract=contract, position=position, upload=upload, ingested=result)
+    for position, item in enumerate(stored, start=1):
+        _store_document(contract=contract, position=position, stored=item)
     audit_record(
         event="contract.create",
         organisation=contract.organisation,
@@ -219,11 +336,9 @@ def contract_create(
         subject=contract.audit_subject,
         detail={
             "title": contract.title,
-            "files": [u.filename for u in uploads],
+            "files": [item.filename for item in stored],
             "ingest_changes": {
-                u.filename: [str(c) for c in r.changes]
-                for u, r in zip(uploads, ingested, strict=True)
-                if r.changes
+                item.filename: [str(c) for c in item.changes] for item in stored if item.changes
             },
         },
         meta=meta,
@@ -231,37 +346,51 @@ def contract_create(
     return contract
 
 
-@transaction.atomic
+def _contract_files(contract: Contract) -> tuple[int, int]:
+    """How many documents a contract has and their total size as uploaded (bytes)."""
+    count = contract.documents.count()
+    size = contract.documents.aggregate(total=Sum("original__size"))["total"] or 0
+    return count, size
+
+
 def document_add(
     *, contract: Contract, actor: Staff, upload: Upload, meta: RequestMeta = SYSTEM
 ) -> Document:
+    """Add a file to a draft. It is ingested and stored before the transaction (no lock held
+    meanwhile); the transaction locks the draft and checks again that it is editable and that
+    the file still fits the count and size limits, else the stored blobs are discarded."""
     require_contract_change(actor, contract)
-    contract = _lock_draft(contract.pk)
-    existing = contract.documents.count()
-    size = contract.documents.aggregate(total=Sum("original__size"))["total"] or 0
-    (ingested,) = _ingest_all(
-        [upload],
-        already=existing,
-        already_bytes=size,
-        keep_links=contract.organisation.keep_pdf_links,
+    current = Contract.objects.select_related("keyring").get(pk=contract.pk)
+    if not contract_is_editable(current):
+        raise _not_draft()
+    existing, size = _contract_files(current)
+    _check_counts([upload], already=existing, already_bytes=size)
+    (stored,) = _ingest_all(
+        [upload], keyring=current.keyring, keep_links=current.organisation.keep_pdf_links
     )
-    position = (contract.documents.aggregate(m=Max("position"))["m"] or 0) + 1
-    document = _store_document(
-        contract=contract, position=position, upload=upload, ingested=ingested
-    )
-    audit_record(
-        event="document.add",
-        organisation=contract.organisation,
-        actor=actor,
-        subject=contract.audit_subject,
-        detail={
-            "filename": document.filename,
-            "sha256": document.original.sha256,
-            "ingest_changes": document.ingest_changes,
-        },
-        meta=meta,
-    )
-    _touch(contract)
+    try:
+        with transaction.atomic():
+            contract = _lock_draft(contract.pk)
+            existing, size = _contract_files(contract)
+            _check_counts([upload], already=existing, already_bytes=size)
+            position = (contract.documents.aggregate(m=Max("position"))["m"] or 0) + 1
+            document = _store_document(contract=contract, position=position, stored=stored)
+            audit_record(
+                event="document.add",
+                organisation=contract.organisation,
+                actor=actor,
+                subject=contract.audit_subject,
+                detail={
+                    "filename": document.filename,
+                    "sha256": document.original.sha256,
+                    "ingest_changes": document.ingest_changes,
+                },
+                meta=meta,
+            )
+            _touch(contract)
+    except BaseException:
+        _discard([stored])
+        raise
     return document
 
 
@@ -667,38 +796,58 @@ def contract_send(
             ),
             code="prepare_failed",
         ) from exc
-    with transaction.atomic():
-        locked = Contract.objects.select_for_update().get(pk=contract.pk)
-        if not contract_is_editable(locked):
-            raise ContractError(_("この案件はすでに送信されています。"), code="not_draft")
-        if _Source.read(locked).fingerprint() != source.fingerprint():
-            raise ContractError(
-                _(
-                    "送信の準備中に書類、署名者または入力欄が変更されました。"
-                    "もう一度送信してください。"
-                ),
-                code="changed_while_sending",
-            )
-        now = timezone.now()
-        changed = Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_EDITABLE).update(
-            status=ContractStatus.IN_PROGRESS, sent_at=now, last_activity_at=now, deadline=deadline
-        )
-        if changed != 1:
-            raise ContractError(_("この案件はすでに送信されています。"), code="not_draft")
+    # Sealed and written before the transaction too: encrypting and writing megabytes is no
+    # work to do while holding the database's write lock. A refused send discards them.
+    blobs: dict[int, tuple[int, Blob]] = {}
+    try:
         for doc_id, (seq, data) in prepared.items():
-            DocumentVersion.objects.create(
-                document_id=doc_id,
-                seq=seq + 1,
-                kind=VersionKind.PREPARED,
-                blob=blob_put(keyring=locked.keyring, data=data),
-            )
-        contract.refresh_from_db()
-        audit_record(
-            event="contract.send",
-            organisation=contract.organisation,
-            actor=actor,
-            subject=contract.audit_subject,
-            detail={"parties": len(source.parties), "deadline": deadline.isoformat()},
-            meta=meta,
+            blobs[doc_id] = (seq, blob_put(keyring=current.keyring, data=data))
+        del prepared
+        _send_rows(
+            contract=contract, actor=actor, source=source, blobs=blobs, deadline=deadline, meta=meta
         )
-        advance(contract)
+    except BaseException:
+        for _seq, blob in blobs.values():
+            blob_discard(blob)
+        raise
+
+
+@transaction.atomic
+def _send_rows(
+    *,
+    contract: Contract,
+    actor: Staff,
+    source: _Source,
+    blobs: dict[int, tuple[int, Blob]],
+    deadline: datetime,
+    meta: RequestMeta,
+) -> None:
+    """The transaction of `contract_send`: lock, check nothing changed, record, advance."""
+    locked = Contract.objects.select_for_update().get(pk=contract.pk)
+    if not contract_is_editable(locked):
+        raise ContractError(_("この案件はすでに送信されています。"), code="not_draft")
+    if _Source.read(locked).fingerprint() != source.fingerprint():
+        raise ContractError(
+            _("送信の準備中に書類、署名者または入力欄が変更されました。もう一度送信してください。"),
+            code="changed_while_sending",
+        )
+    now = timezone.now()
+    changed = Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_EDITABLE).update(
+        status=ContractStatus.IN_PROGRESS, sent_at=now, last_activity_at=now, deadline=deadline
+    )
+    if changed != 1:
+        raise ContractError(_("この案件はすでに送信されています。"), code="not_draft")
+    for doc_id, (seq, blob) in blobs.items():
+        DocumentVersion.objects.create(
+            document_id=doc_id, seq=seq + 1, kind=VersionKind.PREPARED, blob=blob
+        )
+    contract.refresh_from_db()
+    audit_record(
+        event="contract.send",
+        organisation=contract.organisation,
+        actor=actor,
+        subject=contract.audit_subject,
+        detail={"parties": len(source.parties), "deadline": deadline.isoformat()},
+        meta=meta,
+    )
+    advance(contract)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -62,8 +64,18 @@ def _upload_limits() -> dict[str, int]:
     }
 
 
-def _uploads(files) -> list[Upload]:
-    return [Upload(filename=f.name, data=f.read()) for f in files]
+def _uploads(files: list[UploadedFile]) -> list[Upload]:
+    """The service's uploads: a file Django wrote to disk is passed on as its path, unread
+    (the service checks count and sizes first); a small one kept in memory as its bytes."""
+    return [
+        Upload(
+            filename=f.name or "",
+            data=Path(f.temporary_file_path())
+            if isinstance(f, TemporaryUploadedFile)
+            else f.read(),
+        )
+        for f in files
+    ]
 
 
 @login_required
