@@ -243,6 +243,9 @@ KEIYAKU_SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 120)
 # the time. A 17-party contract verifies in a few seconds.
 KEIYAKU_VALIDATION_SECONDS = env_int("VALIDATION_SECONDS", 120)
 KEIYAKU_VALIDATION_MEMORY_MB = env_int("VALIDATION_MEMORY_MB", 2048)
+# The budget of one upload's whole ingest (limits, rewrite, checks, proof), in a child process.
+KEIYAKU_INGEST_SECONDS = env_int("INGEST_SECONDS", 180)
+KEIYAKU_INGEST_MEMORY_MB = env_int("INGEST_MEMORY_MB", 3072)
 
 # --- sign-in (R37) ---------------------------------------------------------------------------
 # Password policy: length, not a common password, not all digits, not like the login ID or name.
