@@ -51,6 +51,8 @@ class Limits:
     memory_mb: int
     """Address space of the child in MiB (``RLIMIT_AS``; includes the imported libraries,
     about 250 MiB)."""
+    settings_prefix: str = "KEIYAKU_VALIDATION"
+    """The settings the budget comes from (``…_SECONDS``, ``…_MEMORY_MB``): named in errors."""
 
 
 class BudgetExceeded(Exception):
@@ -59,12 +61,13 @@ class BudgetExceeded(Exception):
     def __init__(self, what: Literal["time", "memory"], limits: Limits) -> None:
         self.what = what
         self.limits = limits
+        prefix = limits.settings_prefix
         budget = (
-            f"{limits.seconds:g} s (KEIYAKU_VALIDATION_SECONDS)"
+            f"{limits.seconds:g} s ({prefix}_SECONDS)"
             if what == "time"
-            else f"{limits.memory_mb} MiB (KEIYAKU_VALIDATION_MEMORY_MB)"
+            else f"{limits.memory_mb} MiB ({prefix}_MEMORY_MB)"
         )
-        super().__init__(f"validation exceeded its {what} budget of {budget}")
+        super().__init__(f"{prefix[8:].lower()} exceeded its {what} budget of {budget}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Raised inside a child too (a nested budget): it must cross the pipe whole.
@@ -167,7 +170,7 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
         if not receive.poll(max(0.0, deadline - time.monotonic())):
             raise BudgetExceeded("memory" if not child.is_alive() else "time", limits)
         try:
-            status, value, _last.peak = receive.recv()
+            outcome, value, _last.peak = receive.recv()
         except EOFError:  # the child died without a word: the kernel or the allocator gave up
             raise BudgetExceeded("memory", limits) from None
     finally:
@@ -176,9 +179,9 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
             child.kill()
         child.join(5)
         child.close()
-    if status == "ok":
+    if outcome == "ok":
         return value  # type: ignore[no-any-return]
-    if status == "memory":
+    if outcome == "memory":
         raise BudgetExceeded("memory", limits)
     raise value
 

@@ -222,6 +222,7 @@ def ingest_limits() -> budget.Limits:
     return budget.Limits(
         seconds=float(settings.KEIYAKU_INGEST_SECONDS),
         memory_mb=int(settings.KEIYAKU_INGEST_MEMORY_MB),
+        settings_prefix="KEIYAKU_INGEST",
     )
 
 
