@@ -12,6 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 
+def _refusal_from_state(cls: type[Refusal], message: str, code: str, field: str | None) -> Refusal:
+    refusal = cls.__new__(cls)
+    Exception.__init__(refusal, message)
+    refusal.message, refusal.code, refusal.field = message, code, field
+    return refusal
+
+
 class Refusal(Exception):
     """A request refused for a reason the user can act on.
 
@@ -29,6 +36,11 @@ class Refusal(Exception):
         self.message = str(message)
         self.code = code or self.default_code
         self.field = field
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Refusals made in a budgeted child process (an ingest) cross a pipe to the parent;
+        # the keyword-only constructor would not rebuild them from ``args``.
+        return (_refusal_from_state, (type(self), self.message, self.code, self.field))
 
     def as_dict(self) -> dict[str, str | None]:
         """The refusal as a JSON body: `error` (the message), `code`, `field`.

@@ -196,6 +196,8 @@ KEIYAKU_MAX_PAGES = env_int("MAX_PAGES", 2000)
 KEIYAKU_MAX_PAGE_POINTS = env_int("MAX_PAGE_POINTS", 14400)
 KEIYAKU_MAX_STREAM_BYTES = env_int("MAX_STREAM_MB", 256) * 1024 * 1024
 KEIYAKU_MAX_DECODED_BYTES = env_int("MAX_DECODED_MB", 1024) * 1024 * 1024
+# Form XObjects one page draws, each form inside a form counted as often as it is drawn.
+KEIYAKU_MAX_FORM_DRAWS = env_int("MAX_FORM_DRAWS", 50_000)
 # Uploads are written to disk while the request is read (only files up to this size stay in
 # memory), under DATA_DIR/uploads; a request larger than KEIYAKU_MAX_REQUEST_BYTES is refused
 # from its Content-Length before anything is read (keiyaku/web/upload_limits.py).
@@ -241,6 +243,9 @@ KEIYAKU_SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 120)
 # the time. A 17-party contract verifies in a few seconds.
 KEIYAKU_VALIDATION_SECONDS = env_int("VALIDATION_SECONDS", 120)
 KEIYAKU_VALIDATION_MEMORY_MB = env_int("VALIDATION_MEMORY_MB", 2048)
+# The budget of one upload's whole ingest (limits, rewrite, checks, proof), in a child process.
+KEIYAKU_INGEST_SECONDS = env_int("INGEST_SECONDS", 180)
+KEIYAKU_INGEST_MEMORY_MB = env_int("INGEST_MEMORY_MB", 3072)
 
 # --- sign-in (R37) ---------------------------------------------------------------------------
 # Password policy: length, not a common password, not all digits, not like the login ID or name.

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-__all__ = ["BudgetExceeded", "Limits", "configured", "run"]
+__all__ = ["BudgetExceeded", "Limits", "configured", "last_peak_bytes", "run"]
 
 _T = TypeVar("_T")
 
@@ -51,6 +51,8 @@ class Limits:
     memory_mb: int
     """Address space of the child in MiB (``RLIMIT_AS``; includes the imported libraries,
     about 250 MiB)."""
+    settings_prefix: str = "KEIYAKU_VALIDATION"
+    """The settings the budget comes from (``…_SECONDS``, ``…_MEMORY_MB``): named in errors."""
 
 
 class BudgetExceeded(Exception):
@@ -59,12 +61,17 @@ class BudgetExceeded(Exception):
     def __init__(self, what: Literal["time", "memory"], limits: Limits) -> None:
         self.what = what
         self.limits = limits
+        prefix = limits.settings_prefix
         budget = (
-            f"{limits.seconds:g} s (KEIYAKU_VALIDATION_SECONDS)"
+            f"{limits.seconds:g} s ({prefix}_SECONDS)"
             if what == "time"
-            else f"{limits.memory_mb} MiB (KEIYAKU_VALIDATION_MEMORY_MB)"
+            else f"{limits.memory_mb} MiB ({prefix}_MEMORY_MB)"
         )
-        super().__init__(f"validation exceeded its {what} budget of {budget}")
+        super().__init__(f"{prefix[8:].lower()} exceeded its {what} budget of {budget}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised inside a child too (a nested budget): it must cross the pipe whole.
+        return (BudgetExceeded, (self.what, self.limits))
 
 
 def configured() -> Limits:
@@ -82,6 +89,43 @@ def configured() -> Limits:
 
 _context_lock = threading.Lock()
 _context: Any = None
+# Set in a child: a budget asked for there runs in the child itself (see `run`).
+_in_child = False
+_last = threading.local()
+
+
+def last_peak_bytes() -> int | None:
+    """How far the resident memory of this thread's last child rose above where it started
+    (bytes, the kernel's high-water mark), or None if it did not say (killed, or not Linux).
+    For benchmarks and logs."""
+    return getattr(_last, "peak", None)
+
+
+def _peak_reset() -> int:
+    """Reset this process's high-water mark (Linux ``clear_refs`` 5); resident bytes now."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return _status_kb("VmRSS") * 1024
+    except OSError:
+        return -1
+
+
+def _peak_rise(start: int) -> int | None:
+    if start < 0:
+        return None
+    try:
+        return max(0, _status_kb("VmHWM") * 1024 - start)
+    except OSError:
+        return None
+
+
+def _status_kb(key: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise OSError(f"{key} not in /proc/self/status")
 
 
 def _forkserver() -> Any:
@@ -102,8 +146,15 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
     cannot be pickled). Raises :class:`BudgetExceeded` when the deadline passes (the child is
     killed) or the child runs out of memory (``MemoryError`` in the child, or it died without an
     answer). Rule: issue 10, finding 7.
+
+    Called inside a child (a budgeted ingest proves its file under the proof's own budget),
+    ``func`` runs in that child, under a timer for ``limits.seconds``: a child cannot have
+    children of its own, and the outer budget already bounds its memory.
     """
     limits = limits or configured()
+    if _in_child:
+        return _run_here(func, args, kwargs, limits)
+    _last.peak = None
     context = _forkserver()
     receive, send = context.Pipe(duplex=False)
     child = context.Process(
@@ -119,7 +170,7 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
         if not receive.poll(max(0.0, deadline - time.monotonic())):
             raise BudgetExceeded("memory" if not child.is_alive() else "time", limits)
         try:
-            status, value = receive.recv()
+            outcome, value, _last.peak = receive.recv()
         except EOFError:  # the child died without a word: the kernel or the allocator gave up
             raise BudgetExceeded("memory", limits) from None
     finally:
@@ -128,31 +179,50 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
             child.kill()
         child.join(5)
         child.close()
-    if status == "ok":
+    if outcome == "ok":
         return value  # type: ignore[no-any-return]
-    if status == "memory":
+    if outcome == "memory":
         raise BudgetExceeded("memory", limits)
     raise value
+
+
+def _run_here(func: Callable[..., _T], args: tuple, kwargs: dict[str, Any], limits: Limits) -> _T:
+    def expire(_signum: int, _frame: Any) -> None:
+        raise BudgetExceeded("time", limits)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(limits.seconds, 0.001))
+    try:
+        return func(*args, **kwargs)
+    except MemoryError:
+        raise BudgetExceeded("memory", limits) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _child(
     send: Any, memory_mb: int, func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]
 ) -> None:
+    global _in_child  # noqa: PLW0603 - this process is a child from here on
+    _in_child = True
     # The parent kills us at the deadline; should it die first, do not linger.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    start = _peak_reset()
     try:
         message: tuple[str, Any] = ("ok", func(*args, **kwargs))
     except MemoryError:
         message = ("memory", None)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent to raise
         message = ("error", exc)
+    peak = _peak_rise(start)
     try:
-        send.send(message)
+        send.send((*message, peak))
     except MemoryError:
-        send.send(("memory", None))
+        send.send(("memory", None, peak))
     except Exception as exc:  # noqa: BLE001 - an exception that does not pickle
-        send.send(("error", RuntimeError(f"{type(message[1]).__name__}: {exc}")))
+        send.send(("error", RuntimeError(f"{type(message[1]).__name__}: {exc}"), peak))
     send.close()
     os._exit(0)

@@ -14,16 +14,20 @@ import enum
 import hashlib
 import io
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pikepdf
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from keiyaku.fonts import register_reportlab_font, require_glyphs
 from keiyaku.refusals import Refusal
-from keiyaku.signing import active_content, damage, render
+from keiyaku.signing import active_content, budget, damage, render
 from keiyaku.signing.geometry import visible_page
 from keiyaku.signing.pdf_limits import PdfLimits, check_limits
 
@@ -42,6 +46,10 @@ _MESSAGES = {
     ),
     "signed": gettext_lazy("電子署名済みのPDFは登録できません。"),
     "no_pages": gettext_lazy("ページのないPDFは登録できません。"),
+    "over_budget": gettext_lazy(
+        "このPDFは確認に時間またはメモリがかかりすぎるため登録できません。"
+        "PDFとして印刷し直したファイルを登録してください。"
+    ),
     "certificate_encrypted": gettext_lazy(
         "証明書で暗号化されたPDFは登録できません。"
         "証明書による保護（暗号化）を解除して保存し直してから登録してください。"
@@ -172,6 +180,12 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
 
     Also refused (``text_not_drawable``): a page with text the viewer would not draw
     (`render.require_text_drawn`).
+
+    Everything after the checks of size and header runs in a child process under
+    `ingest_limits` (`keiyaku.signing.budget`): qpdf's check, PDFium's page loads and pyHanko's
+    proof can each take minutes and gigabytes on a small hostile file (183 MB of drawing
+    operators in 365 KB took 429 s and 1.1 GB), and none of that may hold a web worker.
+    Refused as ``over_budget`` past the time or memory budget.
     """
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
     if not size:
@@ -185,19 +199,13 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
     if _MAGIC not in _head(data, _MAGIC_WINDOW + len(_MAGIC)):
         raise _refused("not_pdf")
 
-    changes: list[IngestChange] = []
     try:
-        normalised = _normalise(data, changes, keep_links=keep_links)
-        sizes = render.page_sizes(normalised)
-        render.require_text_drawn(normalised)
-    except render.TextNotDrawnError as exc:
-        raise _text_not_drawable(exc) from exc
-    except RefusedUpload:
-        raise
-    except Exception as exc:
-        # qpdf, pyHanko and PDFium raise many types for damaged input; all mean the same here.
-        logger.info("upload refused as corrupt: %s: %s", type(exc).__name__, exc, exc_info=True)
-        raise _refused("corrupt") from exc
+        normalised, sizes, changes = budget.run(
+            _normalise_bounded, data, keep_links, _child_context(), limits=ingest_limits()
+        )
+    except budget.BudgetExceeded as exc:
+        logger.info("upload refused: ingest over its %s budget", exc.what)
+        raise RefusedUpload(_MESSAGES["over_budget"], code="over_budget") from exc
 
     return Ingested(
         original_sha256=_sha256(data),
@@ -207,6 +215,72 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
         page_sizes=tuple(sizes),
         changes=tuple(changes),
     )
+
+
+def ingest_limits() -> budget.Limits:
+    """The budget of one ingest: ``KEIYAKU_INGEST_SECONDS`` and ``KEIYAKU_INGEST_MEMORY_MB``."""
+    return budget.Limits(
+        seconds=float(settings.KEIYAKU_INGEST_SECONDS),
+        memory_mb=int(settings.KEIYAKU_INGEST_MEMORY_MB),
+        settings_prefix="KEIYAKU_INGEST",
+    )
+
+
+_PLAIN = (str, int, float, bool, type(None), Path, tuple, list, dict)
+
+
+def _child_context() -> dict[str, Any]:
+    """What the ingest child needs of this process: the settings module, the KEIYAKU_*
+    settings as they are now (a test or an operator may have changed them) and the language
+    the refusal is written in."""
+    return {
+        "settings_module": os.environ.get("DJANGO_SETTINGS_MODULE"),
+        "settings": {
+            name: getattr(settings, name)
+            for name in dir(settings)
+            if name.startswith("KEIYAKU_") and isinstance(getattr(settings, name), _PLAIN)
+        },
+        "language": translation.get_language(),
+    }
+
+
+def _enter_django(context: dict[str, Any]) -> None:
+    if context["settings_module"]:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", context["settings_module"])
+    from django.apps import apps
+
+    if not apps.ready:
+        import django
+
+        django.setup()
+    for name, value in context["settings"].items():
+        setattr(settings, name, value)
+    if context["language"]:
+        translation.activate(context["language"])
+
+
+def _normalise_bounded(
+    data: bytes | Path, keep_links: bool, context: dict[str, Any]
+) -> tuple[bytes, list[tuple[float, float]], list[IngestChange]]:
+    """The budgeted part of `ingest_pdf`, in the child: the normalised file, its page sizes
+    and what was changed. Raises only RefusedUpload."""
+    _enter_django(context)
+    changes: list[IngestChange] = []
+    try:
+        normalised = _normalise(data, changes, keep_links=keep_links)
+        sizes = render.page_sizes(normalised)
+        render.require_text_drawn(normalised)
+    except render.TextNotDrawnError as exc:
+        raise _text_not_drawable(exc) from None
+    except RefusedUpload:
+        raise
+    except budget.BudgetExceeded:
+        raise
+    except Exception as exc:
+        # qpdf, pyHanko and PDFium raise many types for damaged input; all mean the same here.
+        logger.info("upload refused as corrupt: %s: %s", type(exc).__name__, exc, exc_info=True)
+        raise _refused("corrupt") from None
+    return normalised, sizes, changes
 
 
 def _head(data: bytes | Path, size: int) -> bytes:

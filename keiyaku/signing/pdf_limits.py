@@ -10,7 +10,12 @@ is opened (``ingest._normalise``) and refuses, with a Japanese message naming th
 - ``stream_too_large``: a stream, or an inline image in a content stream, that decodes to more
   than ``KEIYAKU_MAX_STREAM_BYTES``;
 - ``file_too_large_decoded``: all streams together decode to more than
-  ``KEIYAKU_MAX_DECODED_BYTES``.
+  ``KEIYAKU_MAX_DECODED_BYTES``;
+- ``too_many_drawings``: a page that draws form XObjects more than ``KEIYAKU_MAX_FORM_DRAWS``
+  times once every form inside a form is counted (`_FormDraws`). A form that draws another
+  twelve times, nine levels deep, is 2.7 KB and five billion drawings: PDFium expands every
+  drawing of a form when it loads the page (about 1.6 KB and 0.1 ms each), so the page took
+  gigabytes and minutes before anything else was checked.
 
 Decoding is counted, never kept: each stream's raw bytes go through its filters piece by piece
 and only the number of bytes out is added up, stopping at the limit, so a bomb costs at most a
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import tempfile
 import zlib
@@ -74,6 +80,9 @@ class PdfLimits:
     """Decoded bytes per stream (an inline image counts as a stream of its own)."""
     max_decoded_bytes: int
     """Decoded bytes of all streams of the file together."""
+    max_form_draws: int = 50_000
+    """Form XObjects drawn on one page, counting every form drawn inside a form as often as
+    it is drawn (page content and annotation appearances together)."""
 
     @classmethod
     def from_settings(cls) -> PdfLimits:
@@ -84,6 +93,7 @@ class PdfLimits:
             max_page_points=settings.KEIYAKU_MAX_PAGE_POINTS,
             max_stream_bytes=settings.KEIYAKU_MAX_STREAM_BYTES,
             max_decoded_bytes=settings.KEIYAKU_MAX_DECODED_BYTES,
+            max_form_draws=settings.KEIYAKU_MAX_FORM_DRAWS,
         )
 
 
@@ -106,8 +116,12 @@ def check_limits(pdf: pikepdf.Pdf, *, limits: PdfLimits, path: Path | None = Non
     written to a temporary file first). Pages are checked first (cheap), then every stream of
     the file, then the inline images of the content streams that hold one.
 
+    Last, after the sizes (so that no stream read here is a bomb), the form XObjects each page
+    draws are counted (`_FormDraws`).
+
     Raises `ingest.RefusedUpload` with code ``too_many_pages``, ``page_too_large``,
-    ``stream_too_large`` or ``file_too_large_decoded``. Issue 10, finding 4.
+    ``stream_too_large``, ``file_too_large_decoded`` or ``too_many_drawings``. Issue 10,
+    finding 4.
     """
     pages = len(pdf.pages)
     if pages > limits.max_pages:
@@ -143,6 +157,119 @@ def check_limits(pdf: pikepdf.Pdf, *, limits: PdfLimits, path: Path | None = Non
             with_inline.append(obj)
     for stream in with_inline:
         _check_inline_images(stream, budget)
+    draws = _FormDraws(limits.max_form_draws)
+    for number, page in enumerate(pdf.pages, start=1):
+        if draws.page(page.obj) > limits.max_form_draws:
+            raise _refused(
+                _(
+                    "%(page)s ページ目の描画が複雑すぎます"
+                    "（図形の呼び出しが %(limit)s 回を超えています）。"
+                    "PDFを印刷し直すなどして作成し直してから登録してください。"
+                )
+                % {"page": number, "limit": f"{limits.max_form_draws:,}"},
+                "too_many_drawings",
+            )
+
+
+# ``/Name Do``: a name token (PDF 32000-1 §7.3.5) followed by the Do operator.
+_DO = re.compile(rb"/([^\s/\[\]()<>{}%]*)\s*Do(?![^\s/\[\]()<>{}%])")
+_APPEARANCES = ("/N", "/R", "/D")
+
+
+class _FormDraws:
+    """How many form XObjects a page draws, each form inside a form counted as often as it is
+    drawn: what PDFium expands when it loads the page (§8.10: a form is drawn anew at each
+    ``Do``). Counted from the ``/Name Do`` operators of each content stream, resolved in its
+    resources (a form without its own inherits the caller's, as old writers rely on); each
+    form's count is kept, so a deep chain costs one read per form. A form that draws itself
+    counts once (PDFium stops the loop). Counting stops at the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        # (form, the object its resources come from) -> drawings; a form without resources
+        # of its own counts with each caller's.
+        self._known: dict[tuple[tuple[int, int], tuple[int, int]], int] = {}
+        self._open: set[tuple[int, int]] = set()
+
+    def page(self, page: pikepdf.Dictionary) -> int:
+        resources = _inherited_resources(page)
+        context = page.objgen
+        contents = page.get("/Contents")
+        streams = contents if isinstance(contents, pikepdf.Array) else [contents]
+        total = 0
+        for stream in streams:
+            if isinstance(stream, pikepdf.Stream):
+                total += self._drawn_by(stream, resources, context)
+        annots = page.get("/Annots")
+        for annot in annots if isinstance(annots, pikepdf.Array) else ():
+            appearances = annot.get("/AP") if isinstance(annot, pikepdf.Dictionary) else None
+            if not isinstance(appearances, pikepdf.Dictionary):
+                continue
+            for key in _APPEARANCES:
+                appearance = appearances.get(key)
+                states = (
+                    list(appearance.values())
+                    if isinstance(appearance, pikepdf.Dictionary)
+                    and not isinstance(appearance, pikepdf.Stream)
+                    else [appearance]
+                )
+                for state in states:
+                    if isinstance(state, pikepdf.Stream):
+                        total += self._form(state, resources, context)
+            if total > self.limit:
+                break
+        return total
+
+    def _form(self, form: pikepdf.Stream, inherited: object, context: tuple[int, int]) -> int:
+        own = form.get("/Resources")
+        if isinstance(own, pikepdf.Dictionary):
+            resources: object = own
+            context = form.objgen
+        else:
+            resources = inherited
+        key = (form.objgen, context)
+        if key in self._known:
+            return self._known[key]
+        if form.objgen in self._open:
+            return 1
+        self._open.add(form.objgen)
+        try:
+            count = 1 + self._drawn_by(form, resources, context)
+        finally:
+            self._open.discard(form.objgen)
+        self._known[key] = count
+        return count
+
+    def _drawn_by(self, stream: pikepdf.Stream, resources: object, context: tuple[int, int]) -> int:
+        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+        if not isinstance(xobjects, pikepdf.Dictionary):
+            return 0
+        try:
+            content = stream.read_bytes()
+        except pikepdf.PdfError:
+            return 0  # undecodable content: judged as damage elsewhere
+        uses: dict[bytes, int] = {}
+        for match in _DO.finditer(content):
+            uses[match.group(1)] = uses.get(match.group(1), 0) + 1
+        total = 0
+        for name, times in uses.items():
+            target = xobjects.get("/" + name.decode("latin-1"))
+            if isinstance(target, pikepdf.Stream) and target.get("/Subtype") == pikepdf.Name.Form:
+                total += times * self._form(target, resources, context)
+                if total > self.limit:
+                    break
+        return total
+
+
+def _inherited_resources(page: pikepdf.Dictionary) -> object:
+    node: object = page
+    for _level in range(64):
+        if not isinstance(node, pikepdf.Dictionary):
+            return None
+        if "/Resources" in node:
+            return node.get("/Resources")
+        node = node.get("/Parent")
+    return None
 
 
 class _Budget:

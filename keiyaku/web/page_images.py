@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
+from keiyaku.ascii_digits import ascii_int
 from keiyaku.signing.render import render_page_png
 from keiyaku.storage.blobs import blob_get
 from keiyaku.storage.models import Blob
@@ -39,9 +40,7 @@ def requested_width(raw: str | None) -> int | None:
     the view answers 404 then, as for a page that does not exist."""
     if raw is None:
         return DEFAULT_WIDTH
-    if not raw.isascii() or not raw.isdigit():
-        return None
-    width = int(raw)
+    width = ascii_int(raw)
     return width if width in PAGE_IMAGE_WIDTHS else None
 
 

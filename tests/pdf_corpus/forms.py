@@ -234,9 +234,10 @@ def form_xobjects_drawn_exponentially(count: int = 20) -> bytes:
 
 @kind(
     "form_xobjects_drawn_exponentially",
-    about="finding 7: form XObjects each drawing every earlier one (no repair makes it small)",
+    about="finding 7: form XObjects each drawing every earlier one (no repair makes it small);"
+    " 2^20 drawings, counted and refused before any reader builds them",
     expect="refuse",
-    refusal_code="unsignable",
+    refusal_code="too_many_drawings",
 )
 def _form_xobjects_drawn_exponentially() -> bytes:
     return form_xobjects_drawn_exponentially()

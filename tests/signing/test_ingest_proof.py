@@ -76,8 +76,11 @@ def test_chained_form_xobjects_are_pruned_when_the_proof_runs_out_of_time(settin
 
 def test_a_file_no_normalisation_makes_signable_is_refused_in_japanese(settings) -> None:
     settings.KEIYAKU_VALIDATION_SECONDS = 4
+    # 2^16 drawings: over the default drawing limit (which refuses it before any proof as
+    # `too_many_drawings`, see test_pdf_limits_drawings), so raised here to reach the proof.
+    settings.KEIYAKU_MAX_FORM_DRAWS = 10**6
     with pytest.raises(RefusedUpload) as refused:
-        ingest_pdf(forms.form_xobjects_drawn_exponentially(), max_bytes=MAX)
+        ingest_pdf(forms.form_xobjects_drawn_exponentially(16), max_bytes=MAX)
     assert refused.value.code == "unsignable"
     assert "印刷し直した" in str(refused.value.message)
 
