@@ -40,10 +40,12 @@ from tests.pdf_corpus.limits import flate_bomb  # noqa: E402
 from tests.pdfs import make_pdf  # noqa: E402
 
 MB = 1024 * 1024
-# Measured on the reference machine: the 20 MB file rises ~2.6x its size, the 600-page file
-# ~20 MB, the bomb ~3 MB. The bar leaves room for machines, not for a regression that holds
-# the decoded bomb (400 MB) or two more copies of a 20 MB file.
-MAX_RISE_MULTIPLE = 4
+# Measured on the reference machine, counting the process and the budgeted child the ingest runs
+# in (its signing proof included, which runs inside that child): the 20 MB file rises ~8x its
+# size (the child ~110 MB, this process ~45 MB for the normalised copy it is handed back), the
+# 600-page file ~36 MB, the bomb ~4 MB. The bar leaves room for machines, not for a regression
+# that holds the decoded bomb (400 MB) or several more copies of a 20 MB file.
+MAX_RISE_MULTIPLE = 8
 RISE_ALLOWANCE_MB = 48
 
 _CHILD = """
@@ -66,7 +68,8 @@ except RefusedUpload as exc:
     code = exc.code
 seconds = time.perf_counter() - start
 # The ingest runs in a budgeted child: its own rise is reported by the budget.
-rise = peak_rise(start_rss) + (budget.last_peak_bytes() or 0)
+parent, child = peak_rise(start_rss), budget.last_peak_bytes() or 0
+rise = parent + child
 print(json.dumps({"code": code, "seconds": seconds, "rise": rise}))
 """
 
