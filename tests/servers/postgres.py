@@ -300,6 +300,9 @@ def server_for_test_run() -> str:
             stop(server)
 
     atexit.register(_stop)
+    # A run stopped with SIGTERM (a CI time-out, `kill`) runs the atexit handlers too.
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return server.url()
 
 
