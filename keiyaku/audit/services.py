@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from keiyaku.accounts.network import client_ip
 from keiyaku.audit.models import Archive, ChainHead, Event
+from keiyaku.text_input import one_line
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class RequestMeta:
     def from_request(cls, request: Any) -> RequestMeta:
         return cls(
             ip=client_ip(request),
-            user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:500],
+            # A header may carry control characters; PostgreSQL text cannot hold a NUL.
+            user_agent=one_line(request.META.get("HTTP_USER_AGENT") or "")[:500],
         )
 
 

@@ -300,9 +300,11 @@ def server_for_test_run() -> str:
             stop(server)
 
     atexit.register(_stop)
-    # A run stopped with SIGTERM (a CI time-out, `kill`) runs the atexit handlers too.
+    # A run stopped with SIGTERM (a CI time-out, `kill`) ends as after Ctrl-C, so the atexit
+    # handlers run: pytest ends the session on KeyboardInterrupt (SystemExit inside a test would
+    # only fail that test).
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     return server.url()
 
 
