@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from keiyaku.accounts.network import client_ip
 from keiyaku.audit.models import Archive, ChainHead, Event
-from keiyaku.text_input import one_line
 
 
 @dataclass(frozen=True)
@@ -36,8 +35,9 @@ class RequestMeta:
     def from_request(cls, request: Any) -> RequestMeta:
         return cls(
             ip=client_ip(request),
-            # A header may carry control characters; PostgreSQL text cannot hold a NUL.
-            user_agent=one_line(request.META.get("HTTP_USER_AGENT") or "")[:500],
+            # Recorded as sent (exports guard what a spreadsheet would run), except a NUL,
+            # which PostgreSQL text cannot hold.
+            user_agent=(request.META.get("HTTP_USER_AGENT") or "").replace("\x00", " ")[:500],
         )
 
 
