@@ -103,35 +103,62 @@ TEMPLATES = [
     }
 ]
 
-DATABASES: dict[str, dict[str, object]]
-_db_url = env("DATABASE_URL")
-if _db_url.startswith("postgres"):
-    from urllib.parse import urlparse
+# --- database (KEIYAKU_DATABASE_URL) -----------------------------------------------------------
+# Empty: the embedded SQLite file in the data folder. postgres://user:password@host:port/name
+# (a socket folder as a quoted host: postgres://user@%2Fvar%2Frun%2Fpostgresql/name; libpq
+# options such as ?sslmode=verify-full as query) for production; sqlite:////absolute/path too.
+# Parsed by dj-database-url; other engines are refused at start (only these two are tested).
+_SQLITE_OPTIONS = {
+    # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock when a
+    # transaction starts, so two writers queue (20 s) instead of failing half-way.
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    # Seconds a write waits for another transaction to end before "database is locked".
+    "timeout": env_int("SQLITE_TIMEOUT", 20),
+}
+# Seconds a PostgreSQL connection is kept for the next request (0: one per request).
+KEIYAKU_DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
 
-    _u = urlparse(_db_url)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": _u.path.lstrip("/"),
-            "USER": _u.username or "",
-            "PASSWORD": _u.password or "",
-            "HOST": _u.hostname or "",
-            "PORT": str(_u.port or ""),
-        }
-    }
-else:
-    DATABASES = {
-        "default": {
+
+def _database(url: str) -> dict[str, object]:
+    """Django's DATABASES["default"] for KEIYAKU_DATABASE_URL (empty: the embedded SQLite)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not url:
+        return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "keiyaku.sqlite3",
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                # Seconds a write waits for another transaction to end before "database is locked".
-                "timeout": env_int("SQLITE_TIMEOUT", 20),
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
         }
-    }
+    import dj_database_url
+
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise ImproperlyConfigured(
+            f"KEIYAKU_DATABASE_URL: unsupported database {scheme or url!r}; use "
+            "postgres://user:password@host:5432/name or sqlite:////absolute/path"
+        )
+    try:
+        parsed = dj_database_url.parse(
+            url, conn_max_age=KEIYAKU_DATABASE_CONN_MAX_AGE, conn_health_checks=True
+        )
+    except ValueError as error:
+        raise ImproperlyConfigured(f"KEIYAKU_DATABASE_URL: {error}") from error
+    config: dict[str, object] = dict(parsed)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        if not config.get("NAME") or config["NAME"] == ":memory:":
+            raise ImproperlyConfigured(
+                "KEIYAKU_DATABASE_URL: a SQLite URL names a file: sqlite:////absolute/path"
+            )
+        # One file opened by several processes: no persistent connections, same pragmas.
+        config.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False, OPTIONS=dict(_SQLITE_OPTIONS))
+    elif not config.get("NAME"):
+        raise ImproperlyConfigured("KEIYAKU_DATABASE_URL: the URL names no database")
+    return config
+
+
+DATABASES: dict[str, dict[str, object]] = {"default": _database(env("DATABASE_URL"))}
+# --- end of the database block -----------------------------------------------------------------
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.Staff"
 LOGIN_URL = "login"

@@ -35,7 +35,9 @@ class RequestMeta:
     def from_request(cls, request: Any) -> RequestMeta:
         return cls(
             ip=client_ip(request),
-            user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:500],
+            # Recorded as sent (exports guard what a spreadsheet would run), except a NUL,
+            # which PostgreSQL text cannot hold.
+            user_agent=(request.META.get("HTTP_USER_AGENT") or "").replace("\x00", " ")[:500],
         )
 
 

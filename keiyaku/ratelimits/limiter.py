@@ -31,6 +31,7 @@ from django.utils import timezone
 from keiyaku.accounts.network import client_ip
 from keiyaku.login import clock
 from keiyaku.ratelimits.models import RateCounter
+from keiyaku.text_input import one_line
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ def login_rate_exceeded(*, ip: str | None, login_id: str = "") -> bool:
     limits = []
     if ip:
         limits.append(Limit(f"login-ip:{ip}", settings.KEIYAKU_LOGIN_RATE_PER_IP, window))
-    login_id = login_id.strip()[:150]
+    # As posted, before any form checked it: a NUL would stop PostgreSQL with a server error.
+    login_id = one_line(login_id)[:150]
     if login_id:
         limits.append(
             Limit(f"login-id:{login_id}", settings.KEIYAKU_LOGIN_RATE_PER_LOGIN_ID, window)
