@@ -8,6 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.servers.s3 import S3Server, running_s3_server
+
 pytest_plugins = ["tests.fixtures_pki", "tests.refusal_recorder"]
 
 
@@ -36,6 +38,13 @@ def keiyaku_tsa_url(django_db_setup: object) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """An S3 wire-protocol server (moto's server mode) in its own process on loopback."""
+    with running_s3_server() as server:
+        yield server
 
 
 _DATABASE_FIXTURES = {"db", "transactional_db", "live_server"}
