@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -45,6 +46,42 @@ def s3_server() -> Iterator[S3Server]:
     """An S3 wire-protocol server (moto's server mode) in its own process on loopback."""
     with running_s3_server() as server:
         yield server
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    """A fresh bucket on the test S3 server that is keiyaku's object storage for one test."""
+
+    server: S3Server
+    bucket: str
+    prefix: str
+
+    def key(self, name: str) -> str:
+        """The bucket key of storage name ``name``."""
+        return f"{self.prefix}/{name}"
+
+    def raw(self, name: str) -> bytes:
+        """The bytes at rest of storage name ``name``, read with boto3 (not through keiyaku)."""
+        body = self.server.client().get_object(Bucket=self.bucket, Key=self.key(name))["Body"]
+        return bytes(body.read())
+
+
+@pytest.fixture
+def s3_storage(s3_server: S3Server, settings) -> S3Bucket:
+    """keiyaku's object storage (STORAGES["default"]) in a fresh bucket on the S3 test server,
+    under a key prefix, configured through KEIYAKU_STORAGE_URL's parser."""
+    from keiyaku.storage.location import parse_storage_url
+
+    bucket = S3Bucket(s3_server, s3_server.create_bucket(), "keiyaku")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": parse_storage_url(
+            s3_server.storage_url(bucket.bucket, bucket.prefix),
+            access_key=s3_server.access_key,
+            secret_key=s3_server.secret_key,
+        ),
+    }
+    return bucket
 
 
 _DATABASE_FIXTURES = {"db", "transactional_db", "live_server"}
