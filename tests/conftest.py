@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -82,6 +83,44 @@ def s3_storage(s3_server: S3Server, settings) -> S3Bucket:
         ),
     }
     return bucket
+
+
+@dataclass
+class Store:
+    """The object storage of one test, and a way around keiyaku to see and alter what it holds."""
+
+    kind: str
+    folder: Path | None = None
+    bucket: S3Bucket | None = None
+
+    def raw(self, name: str) -> bytes:
+        """The bytes at rest under storage name ``name``, read without keiyaku."""
+        if self.bucket is not None:
+            return self.bucket.raw(name)
+        assert self.folder is not None
+        return (self.folder / name).read_bytes()
+
+    def tamper(self, name: str, data: bytes) -> None:
+        """Replace the object as somebody with direct access to the disk or bucket could."""
+        if self.bucket is not None:
+            self.bucket.server.client().put_object(
+                Bucket=self.bucket.bucket, Key=self.bucket.key(name), Body=data
+            )
+            return
+        assert self.folder is not None
+        (self.folder / name).write_bytes(data)
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest, settings, tmp_path: Path) -> Store:
+    """The test runs twice: with keiyaku's objects in a local folder, and in an S3 bucket."""
+    from keiyaku.storage.location import parse_storage_url
+
+    if request.param == "file":
+        folder = tmp_path / "objects"
+        settings.STORAGES = {**settings.STORAGES, "default": parse_storage_url(folder.as_uri())}
+        return Store("file", folder=folder)
+    return Store("s3", bucket=request.getfixturevalue("s3_storage"))
 
 
 _DATABASE_FIXTURES = {"db", "transactional_db", "live_server"}
