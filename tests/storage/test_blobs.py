@@ -128,3 +128,16 @@ def test_a_missing_object_is_file_not_found(store):
     with pytest.raises(FileNotFoundError):
         object_open("blobs/00/absent").read()
     assert not object_storage().exists("blobs/00/absent")
+
+
+def test_head_then_put_also_refuses_an_existing_key(s3_storage, settings):
+    """write_check=head, for servers without conditional puts: asks first, then puts."""
+    default = settings.STORAGES["default"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**default, "OPTIONS": {**default["OPTIONS"], "write_check": "head"}},
+    }
+    object_put("blobs/hh/asked", io.BytesIO(b"first"))
+    with pytest.raises(ObjectExists):
+        object_put("blobs/hh/asked", io.BytesIO(b"second"))
+    assert s3_storage.raw("blobs/hh/asked") == b"first"
