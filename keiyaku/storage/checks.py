@@ -18,6 +18,7 @@ few bytes each, written only when the check runs.
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from typing import Any
 
@@ -28,6 +29,22 @@ from django.core.files.storage import storages
 from keiyaku.storage.backends import ObjectExists, WriteOnceS3Storage
 
 PROBE_PREFIX = "_keiyaku/write-check/"
+
+
+def object_storage_ping() -> None:
+    """Raise when the object storage cannot be used right now; return None when it can.
+
+    For readiness probes: S3 ``HeadBucket`` (one request; ``exists()`` of a key is no test, a
+    missing bucket answers 404 as a missing key does), a folder must exist and be writable.
+    Raises botocore's ClientError/BotoCoreError or OSError; their text holds no credentials.
+    """
+    storage = storages["default"]
+    if isinstance(storage, WriteOnceS3Storage):
+        storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
+        return
+    location = getattr(storage, "location", "")
+    if not location or not os.path.isdir(location) or not os.access(location, os.W_OK):
+        raise OSError(f"the storage folder {location!r} is missing or not writable")
 
 
 @checks.register("storage", deploy=True)

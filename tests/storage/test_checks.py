@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from keiyaku.storage.checks import object_storage_is_write_once
 from keiyaku.storage.location import parse_storage_url
 
@@ -50,3 +52,25 @@ def test_a_missing_bucket_is_an_error_without_secrets(settings, s3_server):
 def test_a_folder_needs_no_check(settings, tmp_path):
     settings.STORAGES = {**settings.STORAGES, "default": parse_storage_url(tmp_path.as_uri())}
     assert object_storage_is_write_once() == []
+
+
+def test_ping_tells_a_missing_bucket_from_a_missing_key(settings, s3_server, tmp_path):
+    from botocore.exceptions import ClientError
+    from django.core.files.storage import default_storage
+
+    from keiyaku.storage.checks import object_storage_ping
+
+    _use(settings, s3_server, s3_server.create_bucket())
+    object_storage_ping()
+    _use(settings, s3_server, "no-such-bucket-here")
+    assert default_storage.exists("anything") is False  # no help to a readiness probe
+    with pytest.raises(ClientError):
+        object_storage_ping()
+    settings.STORAGES = {**settings.STORAGES, "default": parse_storage_url(tmp_path.as_uri())}
+    object_storage_ping()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": parse_storage_url((tmp_path / "absent").as_uri()),
+    }
+    with pytest.raises(OSError, match="missing or not writable"):
+        object_storage_ping()
