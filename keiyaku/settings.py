@@ -314,6 +314,23 @@ KEIYAKU_OUTBOUND_ALLOW = [a.strip() for a in env("OUTBOUND_ALLOW").split(",") if
 # Largest answer read from such a call.
 KEIYAKU_OUTBOUND_MAX_KB = env_int("OUTBOUND_MAX_KB", 1024)
 
+# --- stored objects (R43; issue 11: S3-compatible object storage) ----------------------------
+# KEIYAKU_STORAGE_URL: file:///folder (default: the data folder's files/) or
+# s3://bucket/prefix?endpoint_url=…&region=… (keiyaku/storage/location.py). Write-once either way.
+# S3 credentials: KEIYAKU_S3_ACCESS_KEY_ID and KEIYAKU_S3_SECRET_ACCESS_KEY, else boto3's own
+# chain (AWS_ACCESS_KEY_ID …, a profile, an instance role); never in the URL.
+from keiyaku.storage.location import parse_storage_url  # noqa: E402
+
+KEIYAKU_STORAGE_URL = env("STORAGE_URL") or (DATA_DIR / "files").as_uri()
+STORAGES = {
+    "default": parse_storage_url(
+        KEIYAKU_STORAGE_URL,
+        access_key=env("S3_ACCESS_KEY_ID"),
+        secret_key=env("S3_SECRET_ACCESS_KEY"),
+    ),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
 # --- e-mail ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("MAIL_FROM", "keiyaku <no-reply@keiyaku.localhost>")
 if env("SMTP_HOST"):

@@ -25,6 +25,17 @@ elif TEST_DATABASE == "sqlite":
 else:
     raise RuntimeError(f'KEIYAKU_TEST_DATABASE is "sqlite" or "postgres", not {TEST_DATABASE!r}')
 
+# KEIYAKU_TEST_STORAGE=s3: the whole run keeps its objects in a bucket on an S3 test server that
+# lives as long as this process (tests/servers/s3.py); processes the tests start inherit it.
+if os.environ.get("KEIYAKU_TEST_STORAGE") == "s3" and not os.environ.get("KEIYAKU_STORAGE_URL"):
+    import atexit
+
+    from tests.servers.s3 import start_s3_server
+
+    _s3, _stop_s3 = start_s3_server()
+    atexit.register(_stop_s3)
+    os.environ.update(_s3.environ(_s3.create_bucket(), "keiyaku"))
+
 from keiyaku.settings import *  # noqa: E402,F403
 
 # Hashing is not what the tests measure.
