@@ -16,3 +16,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
 if os.environ.get("KEIYAKU_TEST_DB"):
     DATABASES["default"]["NAME"] = os.environ["KEIYAKU_TEST_DB"]  # noqa: F405
+
+# The manifest storage needs `collectstatic` first (keiyaku serve runs it); the tests' servers
+# serve the sources as they are.
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}
