@@ -352,7 +352,10 @@ if KEIYAKU_LOG_FORMAT not in {"text", "json"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "keiyaku.operations.request_id.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "keiyaku.operations.request_id.RequestIdFilter"},
+        "hide_paths": {"()": "keiyaku.operations.log_format.HidePathsFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "keiyaku.operations.log_format.JsonFormatter"},
@@ -360,7 +363,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "hide_paths"],
             "formatter": KEIYAKU_LOG_FORMAT,
         }
     },

@@ -9,6 +9,7 @@ environment that passes them all.
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,8 @@ from django.core.checks import Error, Tags, register
 from django.db import DatabaseError
 from django.http.request import validate_host
 
+# What the example environment in docs/operator-guide.md puts where a secret goes.
+PLACEHOLDER = "CHANGE-ME"
 _CAPTURE_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
 
 
@@ -72,6 +75,15 @@ def deploy_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="keiyaku.E102" if name == "MASTER_KEY" else "keiyaku.E103",
             )
         )
+    for name in ("SECRET_KEY", "MASTER_KEY", "SMTP_PASSWORD", "SIGNER_PKCS12_PASSWORD"):
+        if PLACEHOLDER in os.environ.get(f"KEIYAKU_{name}", ""):
+            errors.append(
+                Error(
+                    f"KEIYAKU_{name} is still the example's placeholder.",
+                    hint="Put the real value in the environment file.",
+                    id="keiyaku.E110",
+                )
+            )
     public = urlsplit(settings.PUBLIC_URL)
     host = public.hostname or ""
     if public.scheme != "https":

@@ -78,8 +78,13 @@ class RequestIdMiddleware:
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds ``record.request_id`` ("-" outside a request) for the log formats."""
+    """Adds ``record.request_id`` ("-" outside a request) for the log formats.
+
+    Django logs a 4xx or 5xx answer after the middleware has returned, passing the request:
+    its id is taken from there.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _current.get() or "-"
+        from_request = getattr(getattr(record, "request", None), "request_id", "")
+        record.request_id = from_request or _current.get() or "-"
         return True

@@ -42,8 +42,12 @@ class OperatorOverview:
 
 
 def failed_jobs(huey: Any) -> list[FailedJob]:
-    """Huey keeps a job's final error in its result store (keiyaku's jobs return nothing, so
-    every stored result of a job is an error). Works on any Huey storage."""
+    """Jobs whose last retry failed, from Huey's result store (any Huey storage).
+
+    Huey also stores the error of each attempt that will be retried, and keeps it when a later
+    attempt succeeds (keiyaku's jobs return nothing, so nothing replaces it): only errors with
+    no retry left are failures.
+    """
     from huey.utils import Error
 
     found = []
@@ -52,7 +56,7 @@ def failed_jobs(huey: Any) -> list[FailedJob]:
             value = huey.serializer.deserialize(raw)
         except Exception:  # noqa: BLE001, S112 - not a result of ours (e.g. a lock), skip it
             continue
-        if isinstance(value, Error):
+        if isinstance(value, Error) and not value.metadata.get("retries"):
             error = str(value.metadata.get("error", ""))[:300]
             found.append(FailedJob(str(value.metadata.get("task_id", key)), error))
     return found

@@ -8,7 +8,6 @@ and collects the static files when they changed.
 """
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from keiyaku.operations.server import Supervisor, WebOptions
@@ -55,7 +54,10 @@ class Command(BaseCommand):
                 f"running on the data folder {settings.DATA_DIR}; stop it first ({path} is locked)"
             ) from None
         # Errors stop serve here (SystemCheckError), with every message and its hint.
-        call_command("check", deploy=settings.KEIYAKU_ENV == "production", databases=["default"])
+        self.check(
+            include_deployment_checks=settings.KEIYAKU_ENV == "production",
+            databases=["default"],
+        )
         get_authority()  # create the local CA, signing and TSA certificates on first start
         collect_static_if_needed()
         supervisor = Supervisor(
