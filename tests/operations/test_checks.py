@@ -171,3 +171,21 @@ def test_a_real_organisation_without_smtp_is_an_error(production):
     assert ids(databases=["default"]) == set()
     production.KEIYAKU_MAIL_CAPTURE = "all"  # a relay, but everybody's mail captured
     assert ids(databases=["default"]) == {"keiyaku.E109"}
+
+
+@pytest.mark.slow
+def test_serve_in_production_refuses_to_start_on_a_deploy_error(tmp_path):
+    """KEIYAKU_ENV=production: serve runs the deploy checks before starting anything."""
+    env = {k: v for k, v in documented_environment().items() if not k.startswith(SERVERS)}
+    env["KEIYAKU_PUBLIC_URL"] = "http://keiyaku.city.example.lg.jp"  # no TLS
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEIYAKU_")}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "keiyaku.cli", "serve", "--addr", "127.0.0.1:0"],
+        env={**base, **env, "KEIYAKU_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "keiyaku.E104" in done.stderr and "KEIYAKU_PUBLIC_URL" in done.stderr
+    assert "gunicorn" not in done.stderr and "worker pid" not in done.stdout

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.web.test_serve import alive, children, environment, free_port, wait_until
+from tests.web_process import Browser, post_all_at_once
 
 pytestmark = pytest.mark.slow
 
@@ -135,6 +136,19 @@ def test_serve_runs_gunicorn_workers_serves_static_files_and_supervises_its_work
     # SQLite shared by those processes in WAL mode (readers never wait for the writer).
     with sqlite3.connect(tmp_path / "keiyaku.sqlite3") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    # Writes from every web process at once (failed logins: rate counters, audit chain,
+    # sessions) wait their turn on SQLite's lock; none fails with "database is locked".
+    browsers = [Browser(f"http://127.0.0.1:{served.port}") for _ in range(12)]
+    for browser in browsers:
+        assert browser.get("/login/").status == 200
+    answers = post_all_at_once(
+        [
+            (browser, "/login/", {"username": f"nobody-{n}", "password": "wrong password"})
+            for n, browser in enumerate(browsers)
+        ]
+    )
+    assert [a.status for a in answers] == [200] * 12, [a.body[:300] for a in answers]
 
     # The worker killed hard is started again.
     os.kill(worker, signal.SIGKILL)
