@@ -332,7 +332,9 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # subdomain of its domain, nor put that domain on the browsers' preload list.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 # WhiteNoise serves the hashed, compressed copies that `collectstatic` writes to STATIC_ROOT
-# (`keiyaku serve` runs it when the sources changed). Only the "staticfiles" entry is set here.
+# (`keiyaku serve` runs it when the sources changed). Only the "staticfiles" entry is set here:
+# a "default" storage defined by the storage block above wins over the local folder below
+# (the folder storage/blobs.py writes to), which /readyz probes.
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
