@@ -65,10 +65,14 @@ INSTALLED_APPS = [
     "keiyaku.web",
     "keiyaku.login",
     "keiyaku.ratelimits",
+    "keiyaku.operations",
 ]
 
 MIDDLEWARE = [
+    "keiyaku.operations.request_id.RequestIdMiddleware",
+    "keiyaku.operations.middleware.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "keiyaku.web.upload_names.UploadNamesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -371,10 +375,76 @@ else:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 
+# --- web server, static files, configuration checks, health and logs (keiyaku.operations) -----
+# "embedded" (the default: one machine, secrets generated in the data folder) or "production"
+# (`keiyaku serve` then refuses to start unless `keiyaku check --deploy` passes).
+KEIYAKU_ENV = env("ENV", "embedded")
+if KEIYAKU_ENV not in {"embedded", "production"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured('KEIYAKU_ENV must be "embedded" or "production"')
+# Secrets that were not given in the environment but generated in the data folder: right for one
+# machine, wrong for several (each would make its own) — a deploy check refuses them.
+KEIYAKU_GENERATED_SECRETS = [name for name in ("SECRET_KEY", "MASTER_KEY") if not env(name)]
+# gunicorn under `keiyaku serve`: worker processes (default: one per CPU, at least 2), threads
+# in each, and the seconds a request may take before its worker is replaced.
+KEIYAKU_WEB_WORKERS = env_int("WEB_WORKERS", max(2, os.cpu_count() or 1))
+KEIYAKU_WEB_THREADS = env_int("WEB_THREADS", 4)
+KEIYAKU_WEB_TIMEOUT = env_int("WEB_TIMEOUT", 300)
+# /readyz: seconds allowed to reach each time-stamp authority; days before a certificate's end
+# from which readiness warns.
+KEIYAKU_HEALTH_TSA_TIMEOUT = float(env("HEALTH_TSA_TIMEOUT", "2"))
+KEIYAKU_HEALTH_CERT_WARN_DAYS = env_int("HEALTH_CERT_WARN_DAYS", 90)
+# Behind a trusted TLS proxy, plain-HTTP requests are redirected to https, except the probes
+# of the load balancer, which speak plain HTTP to each web process.
+SECURE_SSL_REDIRECT = PUBLIC_URL.startswith("https://") and bool(KEIYAKU_TRUSTED_PROXIES)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# HSTS covers the service's own host only: a municipality cannot promise https for every
+# subdomain of its domain, nor put that domain on the browsers' preload list.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+# WhiteNoise serves the hashed, compressed copies that `collectstatic` writes to STATIC_ROOT
+# (`keiyaku serve` runs it when the sources changed). Only the "staticfiles" entry is set here:
+# a "default" storage defined by the storage block above wins over the local folder below
+# (the folder storage/blobs.py writes to), which /readyz probes.
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DATA_DIR / "files"},
+    },
+    **globals().get("STORAGES", {}),
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_MAX_AGE = 3600  # unhashed names; hashed ones are cached for good
+# Log lines: "text" for a terminal, "json" (one object a line) for a log collector. Every line
+# written while a request is handled carries its request id (keiyaku.operations.request_id).
+KEIYAKU_LOG_FORMAT = env("LOG_FORMAT", "text")
+if KEIYAKU_LOG_FORMAT not in {"text", "json"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured('KEIYAKU_LOG_FORMAT must be "text" or "json"')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "keiyaku.operations.request_id.RequestIdFilter"},
+        "hide_paths": {"()": "keiyaku.operations.log_format.HidePathsFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "keiyaku.operations.log_format.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "hide_paths"],
+            "formatter": KEIYAKU_LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"pyhanko": {"level": "ERROR"}, "pyhanko_certvalidator": {"level": "ERROR"}},
+    "loggers": {
+        "pyhanko": {"level": "ERROR"},
+        "pyhanko_certvalidator": {"level": "ERROR"},
+        # Huey's consumer adds a handler of its own to a "huey" logger that has none.
+        "huey": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO"), "propagate": False},
+    },
 }

@@ -47,3 +47,10 @@ if TEST_DATABASE == "sqlite":
 # A process started by a test (tests/web_process.py) opens the test database of the test.
 if os.environ.get("KEIYAKU_TEST_DB"):
     DATABASES["default"]["NAME"] = os.environ["KEIYAKU_TEST_DB"]  # noqa: F405
+
+# The manifest storage needs `collectstatic` first (keiyaku serve runs it); the tests' servers
+# serve the sources as they are.
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}
+STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405 - WhiteNoise warns about a missing one
