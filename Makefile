@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 KEIYAKU := $(BIN)/keiyaku
-SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools strace
+SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools strace redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint format bench install system-deps messages clean audit-verify

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_pki", "tests.refusal_recorder"]
+pytest_plugins = ["tests.fixtures_pki", "tests.refusal_recorder", "tests.servers.redis"]
 
 
 class _TsaHandler(BaseHTTPRequestHandler):
