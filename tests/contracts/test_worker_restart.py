@@ -107,6 +107,8 @@ def _start_worker(tsa_url: str) -> subprocess.Popen:
         "KEIYAKU_TEST_DB": connection.settings_dict["NAME"],
         "KEIYAKU_TASKS_IMMEDIATE": "0",
         "KEIYAKU_TSA_URLS": tsa_url,
+        # The killed worker's lease on the contract ends soon (keiyaku.jobs.leases).
+        "KEIYAKU_JOB_LEASE_SECONDS": "5",
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
     return subprocess.Popen(
