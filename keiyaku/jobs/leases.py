@@ -178,8 +178,9 @@ def lease_hold(key: str, *, wait: float) -> Iterator[None]:
         _release(key, holder=token)
 
 
-def period_claim(name: str, *, now: datetime | None = None) -> bool:
-    """Claim this minute's run of the periodic task `name`: True for the first caller only.
+def period_claim(name: str, *, now: datetime | None = None) -> str | None:
+    """Claim this minute's run of the periodic task `name`: the claim's key for the first caller,
+    None for every other.
 
     Every consumer's scheduler enqueues each periodic task (Huey checks once a minute, at the
     second its consumer started); the first run of a calendar minute claims it and the others
@@ -193,6 +194,6 @@ def period_claim(name: str, *, now: datetime | None = None) -> bool:
         with transaction.atomic():
             Lease.objects.create(key=key, holder=_new_token(), expires_at=now + timedelta(days=1))
     except IntegrityError:
-        return False
+        return None
     Lease.objects.filter(key__startswith="periodic:", expires_at__lt=now).delete()
-    return True
+    return key

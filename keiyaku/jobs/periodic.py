@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from huey.contrib.djhuey import db_periodic_task
 
 from keiyaku.jobs.leases import period_claim
+
+logger = logging.getLogger(__name__)
 
 
 def periodic_task(validate_datetime: Callable[..., bool]) -> Callable[[Callable[[], None]], Any]:
@@ -20,8 +23,12 @@ def periodic_task(validate_datetime: Callable[..., bool]) -> Callable[[Callable[
 
         @functools.wraps(func)
         def once() -> None:
-            if period_claim(name):
-                func()
+            claim = period_claim(name)
+            if claim is None:
+                logger.info("periodic %s: already run by another consumer", name)
+                return
+            logger.info("periodic %s: running for %s", name, claim)
+            func()
 
         return db_periodic_task(validate_datetime)(once)
 
