@@ -312,6 +312,9 @@ KEIYAKU_QUEUE_WORKERS = env_int("QUEUE_WORKERS", 2)
 # A contract's jobs hold its lease (keiyaku.jobs.leases); a consumer killed mid-job keeps the
 # contract at most this long (seconds) before another consumer or the sweeper may continue.
 KEIYAKU_JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 30)
+# SIGTERM (systemd's stop, `keiyaku serve` stopping) lets a consumer finish the jobs in hand;
+# a second signal or SIGKILL stops it at once (its jobs are then found by the sweeper).
+_CONSUMER = {"workers": KEIYAKU_QUEUE_WORKERS, "worker_type": "thread", "graceful_signal": "TERM"}
 HUEY: dict[str, object]
 if KEIYAKU_REDIS_URL:
     HUEY = {
@@ -319,7 +322,7 @@ if KEIYAKU_REDIS_URL:
         "name": "keiyaku",
         "url": KEIYAKU_REDIS_URL,
         "immediate": env_bool("TASKS_IMMEDIATE", False),
-        "consumer": {"workers": KEIYAKU_QUEUE_WORKERS, "worker_type": "thread"},
+        "consumer": _CONSUMER,
     }
     CACHES = {
         "default": {
@@ -334,7 +337,7 @@ else:
         "name": "keiyaku",
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": env_bool("TASKS_IMMEDIATE", False),
-        "consumer": {"workers": KEIYAKU_QUEUE_WORKERS, "worker_type": "thread"},
+        "consumer": _CONSUMER,
     }
     # Per process: keiyaku keeps nothing in Django's cache that processes must share (the rate
     # limits and leases are in the database; page images stay in each process on purpose).

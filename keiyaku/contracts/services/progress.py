@@ -62,9 +62,11 @@ class _Stale(Exception):
 # only when a holder lost its lease (stalled), or a staff action added one.
 SIGNING_ATTEMPTS = 5
 
-LOCK_WAIT_SECONDS = 300
-"""How long a job waits for its contract's lease (s) before Huey retries it later: ten parallel
-signatures of a few seconds each, in turn."""
+LOCK_WAIT_SECONDS = 60
+"""How long a job waits for its contract's lease (s) before failing, for Huey to retry it 30 s
+later: a signature takes well under a second, a completion a few seconds, so dozens of parallel
+parties' jobs get their turn within it; kept short so that stopping a consumer gracefully does
+not wait long for jobs that have not started."""
 
 ContractBusy = LeaseBusy
 
