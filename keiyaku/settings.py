@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "keiyaku.login",
     "keiyaku.ratelimits",
     "keiyaku.operations",
+    "keiyaku.jobs",
 ]
 
 MIDDLEWARE = [
@@ -357,14 +358,53 @@ if KEIYAKU_MAIL_CAPTURE not in {"trial", "all"}:
 
     raise ImproperlyConfigured('KEIYAKU_MAIL_CAPTURE must be "trial" or "all"')
 
-# --- background work (R41) -------------------------------------------------------------------
+# --- background work, shared counters and caches (R41): the queue, Redis ---------------------
+# KEIYAKU_REDIS_URL (redis://[:password@]host:port/db, rediss://… for TLS, or
+# unix:///path/to/redis.sock?db=N; Valkey is a drop-in): the queue is RedisHuey, Django's cache
+# and the rate limits live there. Unset: the SQLite queue file in DATA_DIR, the rate limits in
+# the database. Parsed by redis-py, which Huey and Django's cache use to connect.
+KEIYAKU_REDIS_URL = env("REDIS_URL").strip()
+if KEIYAKU_REDIS_URL:
+    from urllib.parse import urlsplit
+
+    from django.core.exceptions import ImproperlyConfigured
+    from redis.connection import parse_url as _parse_redis_url
+
+    try:
+        _redis = _parse_redis_url(KEIYAKU_REDIS_URL)
+        if not (_redis.get("path") or _redis.get("host")):
+            raise ValueError("no host and no socket path")
+        _db = urlsplit(KEIYAKU_REDIS_URL).path.strip("/")
+        if "host" in _redis and _db and not _db.isdigit():  # redis-py ignores it silently
+            raise ValueError(f"the database number {_db!r} is not a number")
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            "KEIYAKU_REDIS_URL must look like redis://host:6379/0, rediss://host:6380/0 or "
+            f"unix:///run/redis/redis.sock?db=0 ({_error})"
+        ) from None
+# Worker threads per consumer process (`keiyaku run_huey`); run several consumers to scale out.
+KEIYAKU_QUEUE_WORKERS = env_int("QUEUE_WORKERS", 2)
+# A contract's jobs hold its lease (keiyaku.jobs.leases); a consumer killed mid-job keeps the
+# contract at most this long (seconds) before another consumer or the sweeper may continue.
+KEIYAKU_JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 30)
+# SIGTERM (systemd's stop, `keiyaku serve` stopping) lets a consumer finish the jobs in hand;
+# a second signal or SIGKILL stops it at once (its jobs are then found by the sweeper).
+_CONSUMER = {"workers": KEIYAKU_QUEUE_WORKERS, "worker_type": "thread", "graceful_signal": "TERM"}
 HUEY: dict[str, object]
-if env("REDIS_URL"):
+if KEIYAKU_REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
         "name": "keiyaku",
-        "url": env("REDIS_URL"),
-        "immediate": False,
+        "url": KEIYAKU_REDIS_URL,
+        "immediate": env_bool("TASKS_IMMEDIATE", False),
+        "consumer": _CONSUMER,
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": KEIYAKU_REDIS_URL,
+            "KEY_PREFIX": "keiyaku-cache",
+        }
     }
 else:
     HUEY = {
@@ -372,8 +412,11 @@ else:
         "name": "keiyaku",
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": env_bool("TASKS_IMMEDIATE", False),
-        "consumer": {"workers": 2, "worker_type": "thread"},
+        "consumer": _CONSUMER,
     }
+    # Per process: keiyaku keeps nothing in Django's cache that processes must share (the rate
+    # limits and leases are in the database; page images stay in each process on purpose).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- web server, static files, configuration checks, health and logs (keiyaku.operations) -----
 # "embedded" (the default: one machine, secrets generated in the data folder) or "production"

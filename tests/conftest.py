@@ -12,7 +12,7 @@ import pytest
 
 from tests.servers.s3 import S3Server, running_s3_server
 
-pytest_plugins = ["tests.fixtures_pki", "tests.refusal_recorder"]
+pytest_plugins = ["tests.fixtures_pki", "tests.refusal_recorder", "tests.servers.redis"]
 
 
 class _TsaHandler(BaseHTTPRequestHandler):

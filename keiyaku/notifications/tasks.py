@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_task
 
+from keiyaku.jobs.periodic import periodic_task
 from keiyaku.notifications.services import mail_deliver, mail_pending_ids
 
 
@@ -13,7 +14,7 @@ def deliver_mail(message_id: int) -> None:
     mail_deliver(message_id=message_id)
 
 
-@db_periodic_task(crontab(minute="*/5"))
+@periodic_task(crontab(minute="*/5"))
 def retry_pending_mail() -> None:
     """Safety net: a message whose task was lost (worker killed) is delivered here."""
     for message_id in mail_pending_ids():
