@@ -4,7 +4,7 @@
 file or PostgreSQL database, object storage and PKI folder) driven by the `keiyaku` command in
 subprocesses with keiyaku's own settings, sharing only the master key. `facts()` reads what a
 restore must keep: every document version's SHA-256, every certificate of completion's text,
-each contract's state. Run as a module (``python -m tests.storage.installation facts``) it prints
+each contract's state, the audit log's verification. Run as a module (``python -m tests.storage.installation facts``) it prints
 them for the installation its settings name.
 """
 
@@ -23,9 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def facts() -> dict[str, Any]:
-    """What a backup must carry over, read through the services (decrypting every object)."""
-    import pypdfium2
+    """What a backup must carry over, read through the services (decrypting every object),
+    with the last line of ``keiyaku audit verify --archives``."""
+    from io import StringIO
 
+    import pypdfium2
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from keiyaku.audit.models import Archive
     from keiyaku.contracts.certificate import certificate_data, certificate_pdf
     from keiyaku.contracts.models import Contract, DocumentVersion
     from keiyaku.contracts.states import ContractStatus
@@ -48,7 +54,14 @@ def facts() -> dict[str, Any]:
         text = "\n".join(page.get_textpage().get_text_range() for page in pdf)
         pdf.close()
         certificates[contract.certificate_id] = [text, repr(certificate_data(contract))]
+    out = StringIO()
+    call_command("audit", "verify", "--archives", stdout=out)
+    data_dir = Path(settings.DATA_DIR)
     return {
+        "archives": [
+            [str(Path(a.path).relative_to(data_dir)), a.sha256] for a in Archive.objects.all()
+        ],
+        "audit": out.getvalue().strip().splitlines()[-1],
         "contracts": {c.certificate_id: c.status for c in Contract.objects.all()},
         "versions": versions,
         "certificates": certificates,

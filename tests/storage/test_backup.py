@@ -140,6 +140,36 @@ def test_restore_refuses_a_damaged_object_before_writing_anything(personas, tmp_
     assert not (other.data_dir / "pki").exists()
 
 
+def test_restore_brings_back_objects_pki_and_audit_archives_in_their_new_place(
+    personas, tmp_path, monkeypatch
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from keiyaku.audit.services import audit_archive, audit_record
+    from tests.storage.installation import facts
+
+    then = timezone.now() - dt.timedelta(days=400)
+    monkeypatch.setattr(timezone, "now", lambda: then)
+    audit_record(event="contract.view", subject="old")
+    monkeypatch.undo()
+    assert audit_archive() is not None
+    draft_contract(personas.sender, documents=2)
+    backup_create(dest=tmp_path / "backup")
+    other = Installation(tmp_path / "other")
+    done = other.keiyaku("restore", str(tmp_path / "backup"))
+    assert "restored" in done.stdout
+    before, after = facts(), other.facts()
+    # The archive rows name the new installation's folder (relative paths equal), files intact.
+    assert after == before
+    assert after["archives"][0][0].startswith("audit-archive/")
+    # A second restore into the now restored installation is refused.
+    again = other.keiyaku("restore", str(tmp_path / "backup"), check=False)
+    assert again.returncode != 0
+    assert "only into an empty installation" in again.stderr
+
+
 def test_the_daily_job_writes_a_generation_only_when_configured(personas, tmp_path, settings):
     from keiyaku.storage.tasks import backup_daily
 
