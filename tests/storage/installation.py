@@ -18,6 +18,7 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,15 +77,13 @@ def _database_url_for_new_database() -> str:
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
     s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    host = s.get("HOST") or ""
-    if host.startswith("/"):
-        from urllib.parse import quote
-
-        return f"postgres://{auth}@/{name}?host={quote(host, safe='')}" + (
-            f"&port={s['PORT']}" if s.get("PORT") else ""
-        )
-    return f"postgres://{auth}@{host}:{s.get('PORT') or 5432}/{name}"
+    auth = quote(s["USER"], safe="") + (
+        f":{quote(s['PASSWORD'], safe='')}" if s["PASSWORD"] else ""
+    )
+    # A socket folder as the host, quoted (libpq takes a host starting with / as a folder).
+    host = quote(str(s.get("HOST") or ""), safe="")
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"postgres://{auth}@{host}{port}/{name}"
 
 
 class Installation:
