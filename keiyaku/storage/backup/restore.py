@@ -48,8 +48,9 @@ def _check_master_key(manifest: Manifest) -> None:
         opened = crypto.open_sealed(sealed, purpose=CHECK_PURPOSE)
     except (binascii.Error, crypto.SealBroken) as exc:
         raise BackupRefused(
-            "this installation's master key (KEIYAKU_MASTER_KEY) is not the one the backup was "
-            "taken with; set the backed-up installation's master key and restore again"
+            "this installation's master key is not the one the backup was taken with: set "
+            "KEIYAKU_MASTER_KEY (or the data folder's master_key file) to the backed-up "
+            "installation's master key, kept apart from the backups, and restore again"
         ) from exc
     if opened != CHECK_TEXT:
         raise BackupRefused("the backup's master key check holds an unexpected value")
