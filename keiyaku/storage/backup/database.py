@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from django.apps import apps
 from django.db import connection, transaction
 
+from keiyaku.audit.models import ChainHead
 from keiyaku.storage.backup.layout import BackupRefused
 from keiyaku.storage.models import Blob
 
@@ -70,6 +71,8 @@ class SqliteEngine:
         self.path = str(settings_dict["NAME"])
 
     def snapshot(self, target: Path) -> list[BlobRow]:
+        if not Path(self.path).is_file():  # connecting would create an empty database
+            raise BackupRefused(f"the database {self.path} does not exist")
         source = sqlite3.connect(self.path, timeout=60)
         copy = sqlite3.connect(target)
         try:
@@ -180,7 +183,8 @@ def current_engine() -> Engine:
 def nonempty_tables() -> list[str]:
     """keiyaku's tables that hold rows (an installation to restore into must have none).
 
-    A database without keiyaku's tables (never migrated) is empty too.
+    A database without keiyaku's tables (never migrated) is empty too, and so is one with the
+    rows `migrate` itself writes.
     """
     existing = set(connection.introspection.table_names())
     found = []
@@ -188,6 +192,11 @@ def nonempty_tables() -> list[str]:
         if not model.__module__.startswith("keiyaku."):
             continue
         table = model._meta.db_table
-        if table in existing and model._base_manager.using("default").exists():
+        if table not in existing:
+            continue
+        rows = model._base_manager.using("default").all()
+        if model is ChainHead:  # `migrate` writes the head of an empty audit log
+            rows = rows.exclude(last_event_id=0, count=0)
+        if rows.exists():
             found.append(table)
     return sorted(found)
