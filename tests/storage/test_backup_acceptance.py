@@ -94,7 +94,7 @@ def test_fifty_contracts_restore_into_an_empty_installation(tmp_path, monkeypatc
     assert after["certificates"] == before["certificates"]  # every certificate of completion
     assert len(after["certificates"]) == COMPLETED
     assert after["audit"] == before["audit"]  # `keiyaku audit verify --archives`
-    # The restored installation signs with the restored authority and keeps going.
+    # The restored installation has the authority that signed the contracts.
     assert (other.data_dir / "pki" / "root.crt.pem").read_bytes() == (
         Path(os.environ["KEIYAKU_DATA_DIR"]) / "pki" / "root.crt.pem"
     ).read_bytes()
