@@ -66,6 +66,12 @@ messages: install
 audit-verify: install
 	$(KEIYAKU) audit verify --archives
 
+.PHONY: backup
+## make backup DEST=/srv/keiyaku-backups: a new backup generation there, the oldest rotated (R42)
+backup: install
+	@[ -n "$(DEST)" ] || { echo "usage: make backup DEST=/path/to/backups"; exit 2; }
+	$(KEIYAKU) backup "$(DEST)"
+
 bench: install system-deps
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/ingest.py

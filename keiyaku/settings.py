@@ -491,3 +491,11 @@ LOGGING = {
         "huey": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO"), "propagate": False},
     },
 }
+
+# --- backups (R42) ---------------------------------------------------------------------------
+# The daily backup (keiyaku.storage.tasks) writes a generation here when set; `keiyaku backup
+# DEST` writes one on demand. Generations kept (the newest); the job's hour (UTC, as Huey's
+# periodic jobs).
+KEIYAKU_BACKUP_DIR = env("BACKUP_DIR")
+KEIYAKU_BACKUP_KEEP = env_int("BACKUP_KEEP", 8)
+KEIYAKU_BACKUP_HOUR = env_int("BACKUP_HOUR", 2)
