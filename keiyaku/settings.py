@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -327,7 +328,8 @@ KEIYAKU_OUTBOUND_MAX_KB = env_int("OUTBOUND_MAX_KB", 1024)
 from keiyaku.storage.location import parse_storage_url  # noqa: E402
 
 KEIYAKU_STORAGE_URL = env("STORAGE_URL") or (DATA_DIR / "files").as_uri()
-STORAGES = {
+# "staticfiles" is replaced by WhiteNoise's in the web server block below.
+STORAGES: dict[str, dict[str, Any]] = {
     "default": parse_storage_url(
         KEIYAKU_STORAGE_URL,
         access_key=env("S3_ACCESS_KEY_ID"),
@@ -446,17 +448,9 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # subdomain of its domain, nor put that domain on the browsers' preload list.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 # WhiteNoise serves the hashed, compressed copies that `collectstatic` writes to STATIC_ROOT
-# (`keiyaku serve` runs it when the sources changed). Only the "staticfiles" entry is set here:
-# a "default" storage defined by the storage block above wins over the local folder below
-# (the folder storage/blobs.py writes to), which /readyz probes.
-STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": DATA_DIR / "files"},
-    },
-    **globals().get("STORAGES", {}),
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-}
+# (`keiyaku serve` runs it when the sources changed). Only the "staticfiles" entry is set here;
+# "default" (the object storage, KEIYAKU_STORAGE_URL) is the stored-objects block's.
+STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 WHITENOISE_MAX_AGE = 3600  # unhashed names; hashed ones are cached for good
 # Log lines: "text" for a terminal, "json" (one object a line) for a log collector. Every line
 # written while a request is handled carries its request id (keiyaku.operations.request_id).

@@ -164,6 +164,15 @@ ARCHIVE_PREFIX = "audit-archive/"
 """Where archives go in the object storage (KEIYAKU_STORAGE_URL), beside the blobs."""
 
 
+def archive_storage_name(path: str) -> str:
+    """The storage name of an archive whose row records ``path``: the name itself, or for an
+    archive written before issue 11 (the absolute path of a file in the data folder) the name
+    ``audit-archive/<its file name>`` that a restore gives it in the object storage."""
+    if Path(path).is_absolute():
+        return f"{ARCHIVE_PREFIX}{Path(path).name}"
+    return path
+
+
 def _archive_body(path: str) -> bytes:
     """An archive's bytes: a storage name, or (archives written before issue 11) a file in the
     data folder, recorded by its absolute path. FileNotFoundError when it is gone."""

@@ -59,8 +59,16 @@ def facts() -> dict[str, Any]:
     call_command("audit", "verify", "--archives", stdout=out)
     data_dir = Path(settings.DATA_DIR)
     return {
+        # A storage name (audit-archive/…); an archive written before issue 11 by its path in
+        # the data folder, which is the storage name a restore gives it.
         "archives": [
-            [str(Path(a.path).relative_to(data_dir)), a.sha256] for a in Archive.objects.all()
+            [
+                a.path
+                if not Path(a.path).is_absolute()
+                else str(Path(a.path).relative_to(data_dir)),
+                a.sha256,
+            ]
+            for a in Archive.objects.all()
         ],
         "audit": out.getvalue().strip().splitlines()[-1],
         "contracts": {c.certificate_id: c.status for c in Contract.objects.all()},

@@ -100,7 +100,7 @@ def test_a_crashed_backup_leaves_no_generation_and_is_cleaned_up(personas, tmp_p
 
 
 def test_a_missing_stored_object_stops_the_backup(personas, tmp_path):
-    from keiyaku.storage.backup.create import object_storage
+    from keiyaku.storage.blobs import object_storage
 
     contract = draft_contract(personas.sender)
     object_storage().delete(contract.documents.get().original.object_name)
@@ -162,7 +162,7 @@ def test_restore_brings_back_objects_pki_and_audit_archives_in_their_new_place(
     done = other.keiyaku("restore", str(tmp_path / "backup"))
     assert "restored" in done.stdout
     before, after = facts(), other.facts()
-    # The archive rows name the new installation's folder (relative paths equal), files intact.
+    # The archive rows keep their storage names, and the objects their bytes.
     assert after == before
     assert after["archives"][0][0].startswith("audit-archive/")
     # A second restore into the now restored installation is refused.

@@ -3,7 +3,7 @@
 `backup_create(dest=…)` writes one *generation* into a backup folder: a consistent snapshot of
 the database (SQLite's online backup API, or ``pg_dump`` in custom format inside an exported
 snapshot), a manifest naming every stored object with its SHA-256, the PKI folder's files and
-the audit archive files. Stored objects are write-once, so they go into one folder shared by all
+the audit archives (objects under ``audit-archive/`` in the object storage, copied by name). Stored objects are write-once, so they go into one folder shared by all
 generations and keyed by the SHA-256 of their stored (encrypted) bytes: a generation copies only
 objects the previous one did not have. The newest ``KEIYAKU_BACKUP_KEEP`` generations are kept.
 

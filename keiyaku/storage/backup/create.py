@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import Storage
+from django.core.files.base import File
 
-from keiyaku.audit.services import archive_dir
+from keiyaku.audit.services import archive_storage_name
 from keiyaku.storage import crypto
-from keiyaku.storage.backup.database import BlobRow, current_engine
+from keiyaku.storage.backup.database import ArchiveRow, BlobRow, current_engine
 from keiyaku.storage.backup.layout import (
     MANIFEST,
     PARTIAL,
@@ -24,20 +24,15 @@ from keiyaku.storage.backup.layout import (
     Manifest,
     ObjectEntry,
     copy_file,
+    copy_stream,
     file_entry,
 )
+from keiyaku.storage.blobs import object_open
 from keiyaku.storage.models import Blob
 
 # The sealed value a restore must open (purpose of its own: it opens nothing else).
 CHECK_PURPOSE = "backup-check"
 CHECK_TEXT = b"keiyaku backup"
-
-
-def object_storage() -> Storage:
-    """Where Blob objects live: the storage `keiyaku.storage.blobs` writes to (any back end)."""
-    from keiyaku.storage import blobs
-
-    return blobs._storage()
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,6 @@ def _previous_objects(folder: BackupFolder) -> dict[str, ObjectEntry]:
 def _copy_objects(
     folder: BackupFolder, rows: list[BlobRow], previous: dict[str, ObjectEntry]
 ) -> tuple[list[ObjectEntry], int, int]:
-    storage = object_storage()
     entries: list[ObjectEntry] = []
     copied = copied_bytes = 0
     for row in rows:
@@ -80,8 +74,8 @@ def _copy_objects(
             continue
         name = Blob(id=row.id).object_name
         try:
-            with storage.open(name, "rb") as fh:
-                data = fh.read()
+            with object_open(name) as fh:
+                data = bytes(fh.read())
         except FileNotFoundError as exc:
             raise BackupRefused(f"stored object {name} of blob {row.id} is missing") from exc
         stored_sha256 = hashlib.sha256(data).hexdigest()
@@ -98,6 +92,31 @@ def _copy_objects(
             )
         )
     return entries, copied, copied_bytes
+
+
+def _open_archive(path: str) -> File:
+    if Path(path).is_absolute():  # written before issue 11: a file in the data folder
+        return File(open(path, "rb"))  # noqa: SIM115 - the caller closes it
+    return object_open(path)
+
+
+def _copy_archives(rows: list[ArchiveRow], target: Path) -> list[FileEntry]:
+    """The audit archives the snapshot names, streamed from the object storage into the
+    generation as ``audit-archive/<file>``: that path is also each one's storage name (an
+    archive written before issue 11 is read from its file in the data folder and gets its
+    storage name on restore). Copied as they are, even altered: ``audit verify --archives``
+    judges them. BackupRefused when one is missing."""
+    entries = []
+    for row in rows:
+        name = archive_storage_name(row.path)
+        try:
+            source = _open_archive(row.path)
+        except FileNotFoundError as exc:
+            raise BackupRefused(f"audit archive {row.path} (archive {row.id}) is missing") from exc
+        with source:
+            entry = copy_stream(source, target / name)
+        entries.append(FileEntry(file=name, sha256=entry.sha256, size=entry.size))
+    return entries
 
 
 def _copy_folder(source: Path, target: Path, prefix: str) -> list[FileEntry]:
@@ -135,9 +154,11 @@ def backup_create(*, dest: Path, keep: int | None = None) -> BackupReport:
         partial = folder.generations / f"{PARTIAL}{name}"
         partial.mkdir(parents=True, mode=0o700)
         database_file = partial / engine.file_name
-        rows = engine.snapshot(database_file)
+        snapshot = engine.snapshot(database_file)
         database = file_entry(database_file)
-        objects, copied, copied_bytes = _copy_objects(folder, rows, _previous_objects(folder))
+        objects, copied, copied_bytes = _copy_objects(
+            folder, snapshot.blobs, _previous_objects(folder)
+        )
         check = crypto.seal(CHECK_TEXT, purpose=CHECK_PURPOSE)
         manifest = Manifest(
             format="keiyaku-backup/1",
@@ -147,7 +168,7 @@ def backup_create(*, dest: Path, keep: int | None = None) -> BackupReport:
             master_key_check=base64.b64encode(check).decode(),
             objects=objects,
             pki=_copy_folder(Path(settings.KEIYAKU_PKI_DIR), partial / "pki", "pki"),
-            audit_archives=_copy_folder(archive_dir(), partial / "audit-archive", "audit-archive"),
+            audit_archives=_copy_archives(snapshot.archives, partial),
         )
         manifest.write(partial / MANIFEST)
         generation = folder.generations / name

@@ -1,9 +1,10 @@
 """A consistent snapshot of the database and its way back, per engine (R42).
 
-`snapshot` writes the database to a file and returns the stored objects *that snapshot* names,
-read in the same consistent view: an object written after the snapshot is not listed, and every
-object listed existed before its row was committed (`blob_put` stores the object first), so a
-backup copies exactly what its database needs.
+`snapshot` writes the database to a file and returns the stored objects *that snapshot* names
+(Blob rows and audit archives), read in the same consistent view: an object written after the
+snapshot is not listed, and every object listed existed before its row was committed
+(`blob_put` and `audit_archive` store the object first), so a backup copies exactly what its
+database needs.
 
 - SQLite: the online backup API (``sqlite3.Connection.backup``) copies every page in one step
   under a read transaction, so writers in other processes never see a lock held for long and
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 from django.apps import apps
 from django.db import connection, transaction
 
-from keiyaku.audit.models import ChainHead
+from keiyaku.audit.models import Archive, ChainHead
 from keiyaku.storage.backup.layout import BackupRefused
 from keiyaku.storage.models import Blob
 
@@ -39,12 +40,31 @@ class BlobRow:
     size: int
 
 
+@dataclass(frozen=True)
+class ArchiveRow:
+    """An audit archive row (`keiyaku.audit.models.Archive`) of the snapshot."""
+
+    id: int
+    path: str
+    """Its storage name (``audit-archive/…``), or the absolute path of a file in the data
+    folder for an archive written before issue 11."""
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a database snapshot names in the object storage."""
+
+    blobs: list[BlobRow]
+    archives: list[ArchiveRow]
+
+
 class Engine(Protocol):
     name: str
     """"sqlite" or "postgresql" (written in the manifest)."""
     file_name: str
 
-    def snapshot(self, target: Path) -> list[BlobRow]: ...
+    def snapshot(self, target: Path) -> Snapshot: ...
 
     def restore(self, source: Path) -> None: ...
 
@@ -63,6 +83,15 @@ def _blob_query() -> str:
     return f"SELECT id, sha256, size FROM {table} ORDER BY created_at, id"  # noqa: S608 - a model's own table
 
 
+def _archive_query() -> str:
+    table = connection.ops.quote_name(Archive._meta.db_table)
+    return f"SELECT id, path, sha256 FROM {table} ORDER BY id"  # noqa: S608 - a model's own table
+
+
+def _archive_rows(rows: Iterable[tuple[Any, Any, Any]]) -> list[ArchiveRow]:
+    return [ArchiveRow(id=int(i), path=str(p), sha256=str(h)) for i, p, h in rows]
+
+
 class SqliteEngine:
     name = "sqlite"
     file_name = "database.sqlite3"
@@ -70,14 +99,17 @@ class SqliteEngine:
     def __init__(self, settings_dict: dict[str, Any]) -> None:
         self.path = str(settings_dict["NAME"])
 
-    def snapshot(self, target: Path) -> list[BlobRow]:
+    def snapshot(self, target: Path) -> Snapshot:
         if not Path(self.path).is_file():  # connecting would create an empty database
             raise BackupRefused(f"the database {self.path} does not exist")
         source = sqlite3.connect(self.path, timeout=60)
         copy = sqlite3.connect(target)
         try:
             source.backup(copy)  # pages=-1: every page in one step, one consistent moment
-            rows = _blob_rows(copy.execute(_blob_query()).fetchall())
+            rows = Snapshot(
+                blobs=_blob_rows(copy.execute(_blob_query()).fetchall()),
+                archives=_archive_rows(copy.execute(_archive_query()).fetchall()),
+            )
         finally:
             copy.close()
             source.close()
@@ -132,7 +164,7 @@ class PostgresEngine:
         if done.returncode != 0:
             raise BackupRefused(f"{Path(command[0]).name} failed: {done.stderr.strip()[-2000:]}")
 
-    def snapshot(self, target: Path) -> list[BlobRow]:
+    def snapshot(self, target: Path) -> Snapshot:
         with transaction.atomic(), connection.cursor() as cursor:
             # The first statement of the transaction: its snapshot is what pg_dump will see.
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -149,9 +181,11 @@ class PostgresEngine:
                 ]
             )
             cursor.execute(_blob_query())
-            rows = _blob_rows(cursor.fetchall())
+            blobs = _blob_rows(cursor.fetchall())
+            cursor.execute(_archive_query())
+            archives = _archive_rows(cursor.fetchall())
         target.chmod(0o600)
-        return rows
+        return Snapshot(blobs=blobs, archives=archives)
 
     def restore(self, source: Path) -> None:
         connection.close()

@@ -8,7 +8,8 @@
         manifest.json
         database.sqlite3 | database.pgdump
         pki/<file>                  the authority's certificates and master-key-protected keys
-        audit-archive/<file>        the audit archive files (R39)
+        audit-archive/<file>        the audit archives (R39), copied from the object storage,
+                                    where each one's name is this path
 
 A generation being written is ``generations/.partial-<time>``; one left by a crash is removed by
 the next backup. Names sort in time order.
@@ -27,6 +28,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from django.core.files.base import File
 
 FORMAT = "keiyaku-backup/1"
 MANIFEST = "manifest.json"
@@ -131,6 +134,23 @@ def write_file_atomically(path: Path, data: bytes) -> None:
 def file_entry(path: Path) -> FileEntry:
     """A file's entry by its own name (the caller prefixes its folder in the generation)."""
     return FileEntry(file=path.name, sha256=file_sha256(path), size=path.stat().st_size)
+
+
+def copy_stream(source: File, target: Path) -> FileEntry:
+    """Write a file object (read in chunks, never whole) to a new file readable only by its
+    owner, flushed to disk; its entry as `file_entry` gives it."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    digest = hashlib.sha256()
+    size = 0
+    with open(target, "xb") as out:
+        target.chmod(0o600)
+        for chunk in source.chunks(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return FileEntry(file=target.name, sha256=digest.hexdigest(), size=size)
 
 
 def copy_file(source: Path, target: Path) -> FileEntry:

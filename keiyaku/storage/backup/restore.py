@@ -5,18 +5,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 
 from keiyaku.audit.models import Archive
-from keiyaku.audit.services import archive_dir, audit_verify
+from keiyaku.audit.services import ARCHIVE_PREFIX, archive_storage_name, audit_verify
 from keiyaku.storage import crypto
-from keiyaku.storage.backup.create import CHECK_PURPOSE, CHECK_TEXT, object_storage
+from keiyaku.storage.backup.create import CHECK_PURPOSE, CHECK_TEXT
 from keiyaku.storage.backup.database import current_engine, nonempty_tables
 from keiyaku.storage.backup.layout import (
     MANIFEST,
@@ -27,7 +27,7 @@ from keiyaku.storage.backup.layout import (
     file_sha256,
     resolve_generation,
 )
-from keiyaku.storage.blobs import BlobIntegrityError, blob_get
+from keiyaku.storage.blobs import BlobIntegrityError, blob_get, object_put, object_storage
 from keiyaku.storage.models import Blob
 
 
@@ -56,15 +56,17 @@ def _check_master_key(manifest: Manifest) -> None:
         raise BackupRefused("the backup's master key check holds an unexpected value")
 
 
-def _stored_object_names() -> list[str]:
+def _stored_object_names(prefix: str) -> list[str]:
+    """Names of the stored objects under the folder ``prefix`` (``blobs``, ``audit-archive``),
+    at any depth; none when it does not exist."""
     storage = object_storage()
     try:
-        folders, files = storage.listdir("blobs")
+        folders, files = storage.listdir(prefix)
     except FileNotFoundError:
         return []
-    names = [f"blobs/{f}" for f in files]
+    names = [f"{prefix}/{f}" for f in files if not f.startswith(".")]
     for sub in folders:
-        names += [f"blobs/{sub}/{f}" for f in storage.listdir(f"blobs/{sub}")[1]]
+        names += _stored_object_names(f"{prefix}/{sub}")
     return names
 
 
@@ -80,15 +82,15 @@ def _refuse_unless_empty() -> None:
     tables = nonempty_tables()
     if tables:
         problems.append(f"the database has rows in {', '.join(tables[:5])}")
-    objects = _stored_object_names()
+    objects = _stored_object_names("blobs")
     if objects:
         problems.append(f"the object storage holds {len(objects)} objects")
+    archives = _stored_object_names(ARCHIVE_PREFIX.rstrip("/"))
+    if archives:
+        problems.append(f"the object storage holds {len(archives)} audit archives")
     pki = _files_in(Path(settings.KEIYAKU_PKI_DIR))
     if pki:
         problems.append(f"the PKI folder {settings.KEIYAKU_PKI_DIR} holds {', '.join(pki)}")
-    archives = _files_in(archive_dir())
-    if archives:
-        problems.append(f"the audit archive folder {archive_dir()} holds {len(archives)} files")
     if problems:
         raise BackupRefused(
             "restore goes only into an empty installation (a new database, an empty object "
@@ -103,6 +105,15 @@ def _check_file(generation: Path, entry: FileEntry) -> Path:
     if file_sha256(path) != entry.sha256:
         raise BackupRefused(f"the backup is damaged: {path} does not match its SHA-256")
     return path
+
+
+def _check_archive_name(entry: FileEntry) -> str:
+    """An audit archive's storage name is its path in the generation: ``audit-archive/<file>``
+    and nothing else (a manifest naming another place is refused)."""
+    file = entry.file.removeprefix(ARCHIVE_PREFIX)
+    if file == entry.file or not file or "/" in file or file.startswith("."):
+        raise BackupRefused(f"the backup is damaged: {entry.file} is not an audit archive name")
+    return entry.file
 
 
 def _check_objects(folder: BackupFolder, manifest: Manifest) -> None:
@@ -122,7 +133,8 @@ def backup_restore(*, source: Path) -> RestoreReport:
     must be the backup's, the installation must be empty, and every file and object must match
     the manifest's SHA-256. Afterwards every Blob row of the restored database must have its
     object, decrypting to the SHA-256 the row records. Raises BackupRefused naming the problem.
-    Audit archive rows are pointed at this installation's archive folder (their files move).
+    Audit archives go into the object storage under ``audit-archive/``; the row of one written
+    before issue 11 (an absolute path in the old data folder) is pointed at its storage name.
     """
     started = time.monotonic()
     folder, generation = resolve_generation(Path(source))
@@ -136,32 +148,37 @@ def backup_restore(*, source: Path) -> RestoreReport:
     _refuse_unless_empty()
     database = _check_file(generation, manifest.database)
     pki = [_check_file(generation, e) for e in manifest.pki]
-    archives = [_check_file(generation, e) for e in manifest.audit_archives]
+    archives = [
+        (_check_archive_name(e), _check_file(generation, e)) for e in manifest.audit_archives
+    ]
     _check_objects(folder, manifest)
 
     engine.restore(database)
-    storage = object_storage()
     for entry in manifest.objects:
         name = Blob(id=entry.blob).object_name
         data = folder.object_path(entry.stored_sha256).read_bytes()
         if hashlib.sha256(data).hexdigest() != entry.stored_sha256:
             raise BackupRefused(f"the backup changed while it was read: blob {entry.blob}")
-        if storage.save(name, ContentFile(data)) != name:
-            raise BackupRefused(f"the object storage renamed {name}: it was not empty")
+        object_put(name, io.BytesIO(data))
     pki_dir = Path(settings.KEIYAKU_PKI_DIR)
     pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for path in pki:
         shutil.copyfile(path, pki_dir / path.name)
         (pki_dir / path.name).chmod(0o600)
-    archive_folder = archive_dir()
-    archive_folder.mkdir(parents=True, exist_ok=True)
-    for path in archives:
-        shutil.copyfile(path, archive_folder / path.name)
-    # The rows name the old installation's folder; the hash chain does not cover the path.
+    for name, path in archives:
+        with open(path, "rb") as handle:
+            object_put(name, handle)
+    restored_archives = {name for name, _ in archives}
     for archive in Archive.objects.all():
-        Archive.objects.filter(pk=archive.pk).update(
-            path=str(archive_folder / Path(archive.path).name)
-        )
+        name = archive_storage_name(archive.path)
+        if name not in restored_archives:
+            raise BackupRefused(
+                f"the restored database names audit archive {archive.path}, the backup lacks it"
+            )
+        if name != archive.path:
+            # A file of the old installation's data folder, now an object; the hash chain
+            # does not cover the path.
+            Archive.objects.filter(pk=archive.pk).update(path=name)
 
     listed = {entry.blob for entry in manifest.objects}
     restored = 0
