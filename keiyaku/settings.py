@@ -328,6 +328,10 @@ KEIYAKU_OUTBOUND_MAX_KB = env_int("OUTBOUND_MAX_KB", 1024)
 from keiyaku.storage.location import parse_storage_url  # noqa: E402
 
 KEIYAKU_STORAGE_URL = env("STORAGE_URL") or (DATA_DIR / "files").as_uri()
+if not env("STORAGE_URL"):
+    # The embedded default exists from the start (/readyz asks for the folder); a folder named
+    # in KEIYAKU_STORAGE_URL is the operator's (a volume not mounted must fail readiness).
+    (DATA_DIR / "files").mkdir(mode=0o700, exist_ok=True)
 # "staticfiles" is replaced by WhiteNoise's in the web server block below.
 STORAGES: dict[str, dict[str, Any]] = {
     "default": parse_storage_url(

@@ -3,7 +3,7 @@
 `/healthz` says the process answers; it touches nothing else, so a database outage does not
 make an orchestrator kill every web process. `/readyz` asks each component the way the rest of
 keiyaku reaches it, whatever back end is configured: the database through Django's connection,
-the object store through the default storage, the queue through the Huey instance. Each check
+the object store through `keiyaku.storage.checks.object_storage_ping`, the queue through the Huey instance. Each check
 is "ok", "warn" or "fail"; any "fail" answers 503 (take this process out of the pool).
 
 A time-stamp authority that cannot be reached, or a certificate that ends within
@@ -16,13 +16,11 @@ reason is written to the log (with the request id).
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -33,8 +31,6 @@ log = logging.getLogger(__name__)
 
 Status = Literal["ok", "warn", "fail"]
 _RANK: dict[str, int] = {"ok": 0, "warn": 1, "fail": 2}
-# An object name no blob ever has (blobs are uuids): asking for it reads, never writes.
-PROBE_KEY = "keiyaku-readiness-probe"
 
 
 @dataclass(frozen=True)
@@ -55,19 +51,15 @@ def check_database() -> CheckResult:
 
 
 def check_storage() -> CheckResult:
-    from django.core.files.storage import storages
+    """The object storage as `keiyaku.storage.checks.object_storage_ping` sees it: S3's
+    HeadBucket (``exists()`` of a key cannot tell a missing bucket from a missing key), or a
+    local folder that exists and is writable."""
+    from keiyaku.storage.checks import object_storage_ping
 
-    storage = storages["default"]
-    storage.exists(PROBE_KEY)  # a round trip to the store (HEAD on S3, stat on a folder)
-    location = getattr(storage, "location", None)
-    if location is not None:
-        # A local folder: it (or, before the first file, the folder it will be made in) must
-        # be writable.
-        folder = Path(location)
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        if not os.access(folder, os.W_OK | os.X_OK):
-            return CheckResult("fail", "folder not writable")
+    try:
+        object_storage_ping()
+    except OSError:  # a local folder (S3's failures are botocore's, named by their class)
+        return CheckResult("fail", "folder not writable")
     return CheckResult("ok")
 
 

@@ -137,3 +137,57 @@ def test_readyz_is_not_behind_login_nor_the_ip_allow_list(personas, keiyaku_tsa_
     client.force_login(personas.sender)
     assert client.get("/readyz").status_code == 200
     assert client.get("/").status_code == 403  # the staff screens are refused from there
+
+
+def _s3_storage(settings, s3_server, bucket: str) -> None:
+    from keiyaku.storage.location import parse_storage_url
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": parse_storage_url(
+            s3_server.storage_url(bucket, "keiyaku"),
+            access_key=s3_server.access_key,
+            secret_key=s3_server.secret_key,
+        ),
+    }
+
+
+def test_readiness_asks_the_s3_bucket(settings, s3_server):
+    """A missing bucket answers a key lookup as a missing key would: readiness asks the bucket
+    itself (HeadBucket), and the key prefix is no local folder to look at."""
+    _s3_storage(settings, s3_server, s3_server.create_bucket())
+    assert Client().get("/readyz").json()["checks"]["storage"]["status"] == "ok"
+    _s3_storage(settings, s3_server, "no-such-bucket-here")
+    answer = Client().get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["storage"] == {
+        **answer.json()["checks"]["storage"],
+        "status": "fail",
+        "detail": "ClientError",
+    }
+    assert "no-such-bucket-here" not in answer.content.decode()
+
+
+def test_a_new_installation_has_its_storage_folder_before_the_first_file(tmp_path: Path):
+    """The embedded default folder exists from the first start, so /readyz passes before any
+    contract; a folder named in KEIYAKU_STORAGE_URL is never created (a volume not mounted)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEIYAKU_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    for data_dir, extra in (
+        (tmp_path / "embedded", {}),
+        (tmp_path / "named", {"KEIYAKU_STORAGE_URL": (tmp_path / "volume").as_uri()}),
+    ):
+        subprocess.run(  # noqa: S603 - our own command
+            [sys.executable, "-m", "keiyaku.cli", "check"],
+            env={**env, "KEIYAKU_DATA_DIR": str(data_dir), **extra},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    assert (tmp_path / "embedded" / "files").is_dir()
+    assert not (tmp_path / "named" / "files").exists()
+    assert not (tmp_path / "volume").exists()
