@@ -7,16 +7,17 @@ from pathlib import Path
 
 from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
+from keiyaku.jobs.periodic import periodic_task
 from keiyaku.storage.backup import BackupRefused, backup_create
 
 logger = logging.getLogger(__name__)
 
 
-@db_periodic_task(crontab(hour=str(settings.KEIYAKU_BACKUP_HOUR), minute="47"))
+@periodic_task(crontab(hour=str(settings.KEIYAKU_BACKUP_HOUR), minute="47"))
 def backup_daily() -> None:
-    """Daily, when KEIYAKU_BACKUP_DIR is set: a new generation there, the oldest rotated out."""
+    """Daily, when KEIYAKU_BACKUP_DIR is set: a new generation there, the oldest rotated out.
+    Every consumer's scheduler enqueues it; one of them runs it (keiyaku.jobs.periodic)."""
     if not settings.KEIYAKU_BACKUP_DIR:
         return
     try:

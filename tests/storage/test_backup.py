@@ -171,14 +171,43 @@ def test_restore_brings_back_objects_pki_and_audit_archives_in_their_new_place(
     assert "only into an empty installation" in again.stderr
 
 
-def test_the_daily_job_writes_a_generation_only_when_configured(personas, tmp_path, settings):
+def _on_day(monkeypatch: pytest.MonkeyPatch, day: int) -> None:
+    """The clock of the job's once-a-period claim (keiyaku.jobs.periodic) on another day."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    then = timezone.now() + dt.timedelta(days=day)
+    monkeypatch.setattr(timezone, "now", lambda: then)
+
+
+def test_the_daily_job_writes_a_generation_only_when_configured(
+    personas, tmp_path, settings, monkeypatch
+):
     from keiyaku.storage.tasks import backup_daily
 
     settings.KEIYAKU_BACKUP_DIR = ""
+    _on_day(monkeypatch, 1)
     backup_daily.call_local()
     settings.KEIYAKU_BACKUP_DIR = str(tmp_path / "daily")
+    _on_day(monkeypatch, 2)
     backup_daily.call_local()
+    _on_day(monkeypatch, 3)
     backup_daily.call_local()
     generations = BackupFolder(tmp_path / "daily").complete_generations()
     assert len(generations) == 2
     assert json.loads((generations[0] / MANIFEST).read_text())["format"] == "keiyaku-backup/1"
+
+
+def test_the_daily_job_enqueued_by_every_consumer_runs_once(
+    personas, tmp_path, settings, monkeypatch
+):
+    """Each consumer's scheduler enqueues the periodic job at its hour: one backup, not one
+    per consumer (the others would wait for the folder's lock, or write a twin generation)."""
+    from keiyaku.storage.tasks import backup_daily
+
+    settings.KEIYAKU_BACKUP_DIR = str(tmp_path / "daily")
+    _on_day(monkeypatch, 0)  # one minute for both
+    backup_daily.call_local()
+    backup_daily.call_local()  # a second consumer, the same minute
+    assert len(BackupFolder(tmp_path / "daily").complete_generations()) == 1
