@@ -376,12 +376,14 @@ if KEIYAKU_REDIS_URL:
     from django.core.exceptions import ImproperlyConfigured
     from redis.connection import parse_url as _parse_redis_url
 
+    from keiyaku.ascii_digits import is_ascii_digits
+
     try:
         _redis = _parse_redis_url(KEIYAKU_REDIS_URL)
         if not (_redis.get("path") or _redis.get("host")):
             raise ValueError("no host and no socket path")
         _db = urlsplit(KEIYAKU_REDIS_URL).path.strip("/")
-        if "host" in _redis and _db and not _db.isdigit():  # redis-py ignores it silently
+        if "host" in _redis and _db and not is_ascii_digits(_db):  # redis-py ignores it silently
             raise ValueError(f"the database number {_db!r} is not a number")
     except ValueError as _error:
         raise ImproperlyConfigured(

@@ -59,6 +59,8 @@ def test_the_cache_is_shared_between_processes(tmp_path, redis_url):
         ("127.0.0.1:6379", "redis://, rediss://, unix://"),
         ("redis://127.0.0.1:port/0", "Port could not be cast"),
         ("redis://127.0.0.1:6379/zero", "'zero' is not a number"),
+        # isdigit() takes 「²」, which redis-py then ignores (database 0 without a word).
+        ("redis://127.0.0.1:6379/²", "'²' is not a number"),
         ("unix://", "no host and no socket path"),
     ],
 )

@@ -38,7 +38,13 @@ def documented_environment() -> dict[str, str]:
 
 
 def run_check(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KEIYAKU_")}
+    # Not the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE either (async.E001 under --deploy), set in
+    # this process when they ran before in it.
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KEIYAKU_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     env = {k: v for k, v in env.items() if not k.startswith(SERVERS)}
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "keiyaku.cli", "check", *args],
@@ -182,7 +188,13 @@ def test_serve_in_production_refuses_to_start_on_a_deploy_error(tmp_path):
     """KEIYAKU_ENV=production: serve runs the deploy checks before starting anything."""
     env = {k: v for k, v in documented_environment().items() if not k.startswith(SERVERS)}
     env["KEIYAKU_PUBLIC_URL"] = "http://keiyaku.city.example.lg.jp"  # no TLS
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KEIYAKU_")}
+    # Not the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE either (async.E001 under --deploy), set in
+    # this process when they ran before in it.
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KEIYAKU_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     done = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "keiyaku.cli", "serve", "--addr", "127.0.0.1:0"],
         env={**base, **env, "KEIYAKU_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)},
