@@ -89,7 +89,7 @@ def configured() -> Limits:
 
 _context_lock = threading.Lock()
 _context: Any = None
-# Set in a child: a budget asked for there runs in the child itself (see `run`).
+# Set in a child, which must not ask for a budget of its own (see `run`).
 _in_child = False
 _last = threading.local()
 
@@ -147,13 +147,13 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
     killed) or the child runs out of memory (``MemoryError`` in the child, or it died without an
     answer). Rule: issue 10, finding 7.
 
-    Called inside a child (a budgeted ingest proves its file under the proof's own budget),
-    ``func`` runs in that child, under a timer for ``limits.seconds``: a child cannot have
-    children of its own, and the outer budget already bounds its memory.
+    Not from inside a child: a child cannot have children of its own (RuntimeError). A timer in
+    the child instead would not stop code that waits on a thread (pyHanko's validation under
+    asyncio), so callers budget each step separately.
     """
     limits = limits or configured()
     if _in_child:
-        return _run_here(func, args, kwargs, limits)
+        raise RuntimeError("budget.run cannot be called inside a budgeted child")
     _last.peak = None
     context = _forkserver()
     receive, send = context.Pipe(duplex=False)
@@ -184,21 +184,6 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
     if outcome == "memory":
         raise BudgetExceeded("memory", limits)
     raise value
-
-
-def _run_here(func: Callable[..., _T], args: tuple, kwargs: dict[str, Any], limits: Limits) -> _T:
-    def expire(_signum: int, _frame: Any) -> None:
-        raise BudgetExceeded("time", limits)
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(limits.seconds, 0.001))
-    try:
-        return func(*args, **kwargs)
-    except MemoryError:
-        raise BudgetExceeded("memory", limits) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _child(
