@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-__all__ = ["BudgetExceeded", "Limits", "configured", "last_peak_bytes", "run"]
+__all__ = ["BudgetExceeded", "Limits", "configured", "last_peak_bytes", "peak_forget", "run"]
 
 _T = TypeVar("_T")
 
@@ -95,10 +95,15 @@ _last = threading.local()
 
 
 def last_peak_bytes() -> int | None:
-    """How far the resident memory of this thread's last child rose above where it started
-    (bytes, the kernel's high-water mark), or None if it did not say (killed, or not Linux).
-    For benchmarks and logs."""
+    """The most the resident memory of one of this thread's children rose above where it
+    started (bytes, the kernel's high-water mark) since `peak_forget`, or None if none said
+    (killed, or not Linux). For benchmarks and logs."""
     return getattr(_last, "peak", None)
+
+
+def peak_forget() -> None:
+    """Start `last_peak_bytes` afresh for this thread."""
+    _last.peak = None
 
 
 def _peak_reset() -> int:
@@ -154,7 +159,6 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
     limits = limits or configured()
     if _in_child:
         raise RuntimeError("budget.run cannot be called inside a budgeted child")
-    _last.peak = None
     context = _forkserver()
     receive, send = context.Pipe(duplex=False)
     child = context.Process(
@@ -170,7 +174,9 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
         if not receive.poll(max(0.0, deadline - time.monotonic())):
             raise BudgetExceeded("memory" if not child.is_alive() else "time", limits)
         try:
-            outcome, value, _last.peak = receive.recv()
+            outcome, value, peak = receive.recv()
+            if peak is not None:
+                _last.peak = max(peak, getattr(_last, "peak", None) or 0)
         except EOFError:  # the child died without a word: the kernel or the allocator gave up
             raise BudgetExceeded("memory", limits) from None
     finally:
