@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ django.setup()
 
 from tests.pdf_corpus.limits import flate_bomb  # noqa: E402
 from tests.pdfs import make_pdf  # noqa: E402
+from tests.peak_memory import measure_ingest  # noqa: E402
 
 MB = 1024 * 1024
 # Measured on the reference machine, counting the process and the budgeted child the ingest runs
@@ -47,43 +47,6 @@ MB = 1024 * 1024
 # that holds the decoded bomb (400 MB) or several more copies of a 20 MB file.
 MAX_RISE_MULTIPLE = 8
 RISE_ALLOWANCE_MB = 48
-
-_CHILD = """
-import json, sys, time
-import django
-django.setup()
-from pathlib import Path
-from keiyaku.signing.ingest import RefusedUpload, ingest_pdf
-from tests.pdfs import make_pdf
-from keiyaku.signing import budget
-from tests.peak_memory import peak_reset, peak_rise
-ingest_pdf(make_pdf(), max_bytes=1 << 20)  # warm-up: imports, fonts, caches
-path = Path(sys.argv[1])
-start_rss = peak_reset()
-start = time.perf_counter()
-try:
-    ingest_pdf(path, max_bytes=20 * 1024 * 1024)
-    code = None
-except RefusedUpload as exc:
-    code = exc.code
-seconds = time.perf_counter() - start
-# The ingest runs in a budgeted child: its own rise is reported by the budget.
-parent, child = peak_rise(start_rss), budget.last_peak_bytes() or 0
-rise = parent + child
-print(json.dumps({"code": code, "seconds": seconds, "rise": rise}))
-"""
-
-
-def ingest_once(path: Path) -> dict:
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", _CHILD, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 _QPDF = """
@@ -127,7 +90,7 @@ def main() -> int:
             path = Path(tmp) / f"{label.replace(' ', '-')}.pdf"
             path.write_bytes(make())
             size = path.stat().st_size
-            ours = [ingest_once(path) for _ in range(args.runs)]
+            ours = [measure_ingest(path) for _ in range(args.runs)]
             floor = [qpdf_check_once(path) for _ in range(args.runs)]
             seconds = statistics.median(r["seconds"] for r in ours)
             rise = max(r["rise"] for r in ours)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-__all__ = ["BudgetExceeded", "Limits", "configured", "last_peak_bytes", "run"]
+__all__ = ["BudgetExceeded", "Limits", "configured", "last_peak_bytes", "peak_forget", "run"]
 
 _T = TypeVar("_T")
 
@@ -89,16 +89,21 @@ def configured() -> Limits:
 
 _context_lock = threading.Lock()
 _context: Any = None
-# Set in a child: a budget asked for there runs in the child itself (see `run`).
+# Set in a child, which must not ask for a budget of its own (see `run`).
 _in_child = False
 _last = threading.local()
 
 
 def last_peak_bytes() -> int | None:
-    """How far the resident memory of this thread's last child rose above where it started
-    (bytes, the kernel's high-water mark), or None if it did not say (killed, or not Linux).
-    For benchmarks and logs."""
+    """The most the resident memory of one of this thread's children rose above where it
+    started (bytes, the kernel's high-water mark) since `peak_forget`, or None if none said
+    (killed, or not Linux). For benchmarks and logs."""
     return getattr(_last, "peak", None)
+
+
+def peak_forget() -> None:
+    """Start `last_peak_bytes` afresh for this thread."""
+    _last.peak = None
 
 
 def _peak_reset() -> int:
@@ -147,14 +152,13 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
     killed) or the child runs out of memory (``MemoryError`` in the child, or it died without an
     answer). Rule: issue 10, finding 7.
 
-    Called inside a child (a budgeted ingest proves its file under the proof's own budget),
-    ``func`` runs in that child, under a timer for ``limits.seconds``: a child cannot have
-    children of its own, and the outer budget already bounds its memory.
+    Not from inside a child: a child cannot have children of its own (RuntimeError). A timer in
+    the child instead would not stop code that waits on a thread (pyHanko's validation under
+    asyncio), so callers budget each step separately.
     """
     limits = limits or configured()
     if _in_child:
-        return _run_here(func, args, kwargs, limits)
-    _last.peak = None
+        raise RuntimeError("budget.run cannot be called inside a budgeted child")
     context = _forkserver()
     receive, send = context.Pipe(duplex=False)
     child = context.Process(
@@ -170,7 +174,9 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
         if not receive.poll(max(0.0, deadline - time.monotonic())):
             raise BudgetExceeded("memory" if not child.is_alive() else "time", limits)
         try:
-            outcome, value, _last.peak = receive.recv()
+            outcome, value, peak = receive.recv()
+            if peak is not None:
+                _last.peak = max(peak, getattr(_last, "peak", None) or 0)
         except EOFError:  # the child died without a word: the kernel or the allocator gave up
             raise BudgetExceeded("memory", limits) from None
     finally:
@@ -184,21 +190,6 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
     if outcome == "memory":
         raise BudgetExceeded("memory", limits)
     raise value
-
-
-def _run_here(func: Callable[..., _T], args: tuple, kwargs: dict[str, Any], limits: Limits) -> _T:
-    def expire(_signum: int, _frame: Any) -> None:
-        raise BudgetExceeded("time", limits)
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(limits.seconds, 0.001))
-    try:
-        return func(*args, **kwargs)
-    except MemoryError:
-        raise BudgetExceeded("memory", limits) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _child(

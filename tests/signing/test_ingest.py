@@ -258,20 +258,7 @@ def test_docmdp_permissions_are_refused():
 
 def test_reader_extensions_usage_rights_are_dropped_not_refused():
     # Decision: a /UR3 signature only unlocks Adobe Reader features; we strip it.
-    with pikepdf.open(io.BytesIO(make_pdf())) as pdf:
-        usage_rights = pdf.make_indirect(
-            pikepdf.Dictionary(
-                Type=pikepdf.Name.Sig,
-                Filter=pikepdf.Name("/Adobe.PPKLite"),
-                ByteRange=pikepdf.Array([0, 10, 20, 30]),
-                Contents=pikepdf.String(b"\0" * 64),
-                Reference=pikepdf.Array([pikepdf.Dictionary(TransformMethod=pikepdf.Name("/UR3"))]),
-            )
-        )
-        pdf.Root.Perms = pikepdf.Dictionary(UR3=usage_rights)
-        out = io.BytesIO()
-        pdf.save(out)
-    result = ingest_pdf(out.getvalue(), max_bytes=LIMIT)
+    result = ingest_pdf(usage_rights_pdf(), max_bytes=LIMIT)
     assert b"/UR3" not in result.normalised
     assert b"/ByteRange" not in result.normalised
     assert result.changes == (IngestChange.USAGE_RIGHTS_REMOVED,)
