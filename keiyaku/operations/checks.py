@@ -2,7 +2,7 @@
 
 Those tagged ``deploy`` run with `keiyaku check --deploy` and, when ``KEIYAKU_ENV=production``,
 every time `keiyaku serve` starts (it refuses to start on an error). The others run always.
-Each message says which setting to change; docs/operator-guide.md shows a production
+Each message says which setting to change; docs/operations.md shows a production
 environment that passes them all.
 """
 
@@ -18,7 +18,7 @@ from django.core.checks import Error, Tags, register
 from django.db import DatabaseError
 from django.http.request import validate_host
 
-# What the example environment in docs/operator-guide.md puts where a secret goes.
+# What the example environment in docs/operations.md puts where a secret goes.
 PLACEHOLDER = "CHANGE-ME"
 _CAPTURE_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
 

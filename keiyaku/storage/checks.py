@@ -86,7 +86,7 @@ def object_storage_is_write_once(
         messages.append(
             checks.Warning(
                 f"versioning is not enabled on bucket {bucket!r}",
-                hint="enable it (docs/operator-guide.md, object storage)",
+                hint="enable it (docs/operations.md, object storage)",
                 id="storage.W001",
             )
         )
@@ -95,7 +95,7 @@ def object_storage_is_write_once(
             checks.Warning(
                 f"Object Lock is not enabled on bucket {bucket!r}",
                 hint="create the bucket with Object Lock where the server offers it "
-                "(docs/operator-guide.md, object storage)",
+                "(docs/operations.md, object storage)",
                 id="storage.W002",
             )
         )

@@ -1,5 +1,5 @@
 """Configuration checked at start: `keiyaku check --deploy` passes on the production example of
-docs/operator-guide.md, and names each thing wrong with a clear error."""
+docs/operations.md, and names each thing wrong with a clear error."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from keiyaku.accounts.services import organisation_create
 from keiyaku.operations import checks
 
 ROOT = Path(__file__).resolve().parents[2]
-GUIDE = ROOT / "docs" / "operator-guide.md"
+GUIDE = ROOT / "docs" / "operations.md"
 # Settings that name a server the test does not run (their own helpers test those back ends):
 # the checks here read no connection but the database, which stays SQLite in a temporary folder.
 SERVERS = ("KEIYAKU_DATABASE_URL", "KEIYAKU_REDIS_URL", "KEIYAKU_STORAGE_URL", "KEIYAKU_S3_")

@@ -11,7 +11,7 @@ objects the previous one did not have. The newest ``KEIYAKU_BACKUP_KEEP`` genera
 file against the manifest before anything is written, and every object's content (decrypted
 with the installation's master key) against the SHA-256 its Blob row records.
 
-The master key is never written into a backup: it must be kept separately (docs/operator-guide.md).
+The master key is never written into a backup: it must be kept separately (docs/operations.md).
 A backup holds only what the master key protects (the data keys, the PKI keys) and a value
 sealed with it, so that a restore with another key is refused before it starts.
 """

@@ -140,7 +140,7 @@ def backup_create(*, dest: Path, keep: int | None = None) -> BackupReport:
     database copy is one consistent moment and the objects are those that moment names.
     Raises BackupRefused when another backup is writing into ``dest``, a stored object is
     missing, or the database dump fails; a failed generation is never renamed into place.
-    The master key is not written (docs/operator-guide.md, "Backups").
+    The master key is not written (docs/operations.md, "Backups").
     """
     started = time.monotonic()
     keep = settings.KEIYAKU_BACKUP_KEEP if keep is None else keep
