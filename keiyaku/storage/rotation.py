@@ -84,11 +84,11 @@ def _text(purpose: str) -> Callable[[Any, Any], str | None]:
 SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("contract data keys", "storage.KeyRing", "wrapped_key", _rewrap),
     SealedColumn(
-        "TOTP seeds", "login.StaffSignIn", "totp_secret_sealed", _text(crypto.TOTP_PURPOSE)
+        "TOTP seeds", "signin.StaffSignIn", "totp_secret_sealed", _text(crypto.TOTP_PURPOSE)
     ),
     SealedColumn(
         "OpenID client secrets",
-        "login.OrganisationSignIn",
+        "signin.OrganisationSignIn",
         "oidc_client_secret_sealed",
         _text(crypto.OIDC_CLIENT_SECRET_PURPOSE),
     ),
