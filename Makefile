@@ -72,6 +72,11 @@ backup: install
 	@[ -n "$(DEST)" ] || { echo "usage: make backup DEST=/path/to/backups"; exit 2; }
 	$(KEIYAKU) backup "$(DEST)"
 
+.PHONY: rotate-master-key
+## make rotate-master-key: re-seal under KEIYAKU_MASTER_KEY what a previous master key sealed
+rotate-master-key: install
+	$(KEIYAKU) rotate-master-key
+
 bench: install system-deps
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/ingest.py

@@ -31,7 +31,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 
 from keiyaku.audit.services import audit_record
 from keiyaku.pki.authority import AuthorityError, key_passphrase_positions, reencrypt_keys
@@ -172,7 +172,8 @@ def master_key_survey(*, sample: int | None = None) -> Survey:
     """How many sealed values open with the current key, need a previous one, or open with
     none, by kind; changes nothing. ``sample``: look at only the first and the last ``sample``
     rows of each column by primary key (the deploy check's quick look), else at every row
-    (``keiyaku rotate-master-key --check``; about 25,000 values a second)."""
+    (``keiyaku rotate-master-key --check``; about 10,000 values a second on a 2-core machine,
+    SQLite or PostgreSQL)."""
     survey = Survey()
     for column in SEALED_COLUMNS:
         counts = survey.kinds.setdefault(column.label, Counts())
@@ -191,7 +192,7 @@ def _rotate_batch(column: SealedColumn, after: Any, batch_size: int, counts: Cou
     """Re-seal one batch of ``column`` (rows with a primary key above ``after``) in one
     transaction; return the last primary key seen, or None at the end of the column."""
     model = apps.get_model(column.model)
-    resealed = current = 0
+    changed = []
     with transaction.atomic():
         rows = column.queryset().select_for_update().order_by("pk")
         if after is not None:
@@ -202,15 +203,40 @@ def _rotate_batch(column: SealedColumn, after: Any, batch_size: int, counts: Cou
                 again = column.reseal(pk, value)
             except crypto.SealBroken as exc:
                 raise _Broken(f"{column.model} {pk} ({column.label})") from exc
-            if again is None:
-                current += 1
-                continue
-            model._default_manager.filter(pk=pk).update(**{column.field: again})
-            resealed += 1
+            if again is not None:
+                changed.append((pk, again))
+        _write(model, column.field, changed)
     # Counted once the batch committed: a batch rolled back re-seals nothing.
-    counts.resealed += resealed
-    counts.current += current
+    counts.resealed += len(changed)
+    counts.current += len(batch) - len(changed)
     return batch[-1][0] if batch else None
+
+
+def _write(model: Any, field_name: str, rows: list[tuple[Any, Any]]) -> None:
+    """Set ``field_name`` of each (pk, value) in ``rows``: one prepared UPDATE executed for all
+    (the ORM's update() or bulk_update() costs ten times the sealing per row)."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    column = model._meta.get_field(field_name)
+    pk = model._meta.pk
+    quote = connection.ops.quote_name
+    # Only names from the model's own metadata, quoted; the values are parameters.
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} SET {quote(column.column)} = %s "  # noqa: S608
+        f"WHERE {quote(pk.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            sql,
+            [
+                (
+                    column.get_db_prep_value(value, connection),
+                    pk.get_db_prep_value(key, connection),
+                )
+                for key, value in rows
+            ],
+        )
 
 
 class _Broken(Exception):

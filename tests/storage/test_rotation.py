@@ -49,7 +49,6 @@ CLIENT_SECRET = "client-secret-from-the-provider"  # noqa: S105 - a test value
 
 def _reload_keys() -> None:
     """Processes load the PKI once; a test that changes the keys starts a new "process"."""
-    from keiyaku.pki.service import get_authority
     from keiyaku.signing.keys import get_service_signer
 
     get_authority.cache_clear()
