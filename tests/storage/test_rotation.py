@@ -292,6 +292,7 @@ def test_a_backup_taken_before_rotation_restores_with_the_old_key_as_previous(
     refused = Installation(tmp_path / "without-old", KEIYAKU_MASTER_KEY=NEW)
     done = refused.keiyaku("restore", str(tmp_path / "backup"), check=False)
     assert done.returncode != 0 and "master key is not the one" in done.stderr
+    assert "KEIYAKU_MASTER_KEY_PREVIOUS" in done.stderr
 
     other = Installation(
         tmp_path / "restored",
