@@ -105,8 +105,11 @@ def mail_figures(contract_ids: Sequence[str], relay: RecordingRelay) -> MailFigu
     ids_by_content: dict[tuple[object, ...], set[str]] = defaultdict(set)
     for message in received:
         row = by_id[message.message_id]
-        assert message.to == (row.to,) and message.subject == row.subject, message
-        ids_by_content[(message.to, message.subject, message.body.strip())].add(message.message_id)
+        # (The subject as the relay parsed it: a folded header may keep a leading space.)
+        assert message.to == (row.to,) and message.subject.strip() == row.subject, message
+        ids_by_content[(message.to, message.subject.strip(), message.body.strip())].add(
+            message.message_id
+        )
     twice = [ids for ids in ids_by_content.values() if len(ids) > 1]
     assert not twice, f"one message under several Message-IDs: {twice[:3]}"
     return MailFigures(
