@@ -23,7 +23,7 @@ from tests.production_cluster.drive import PARTIES, drive
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-CONTRACTS = 4
+CONTRACTS = 100
 
 
 def test_two_web_and_two_queue_processes_complete_a_hundred_three_party_contracts(
