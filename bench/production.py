@@ -226,6 +226,9 @@ def installation() -> Iterator[Installation]:
             # Every counterparty session is opened from this process's one address.
             "KEIYAKU_RATE_ACCESS_CODE": "1000000",
         }
+        # Only this installation's settings: none inherited (a test run's inline jobs, say).
+        for name in [name for name in os.environ if name.startswith("KEIYAKU_")]:
+            del os.environ[name]
         os.environ.update(env)
         import django
 

@@ -75,8 +75,9 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
             with site.web(workers=workers, threads=args.threads) as web:
                 if "page image" not in endpoints:
                     endpoints["page image"] = page_images(site, seeded)
-                for targets in endpoints.values():  # imports, connections, template caches
-                    load(web.base_url, targets[:1], clients=1, seconds=0.2)
+                # Every web worker's imports, connections and first queries.
+                for targets in endpoints.values():
+                    load(web.base_url, targets[:1], clients=workers * args.threads, seconds=0.5)
                 for clients in args.clients:
                     floor: Figures | None = None
                     for name, targets in endpoints.items():
