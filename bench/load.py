@@ -1,8 +1,9 @@
 """An HTTP load generator for the web benchmark: C clients, each one request at a time.
 
 Each client is a keep-alive HTTP/1.1 connection (as a browser holds one) that sends its next
-request as soon as the last answer is read, for ``seconds``; a request still in flight then is
-waited for and counted. Plain asyncio sockets in this process, so that what is timed is the
+request as soon as the last answer is read, for ``seconds`` and until ``min_requests`` were
+sent (a slow page still gets a median); a request still in flight then is waited for and
+counted. Plain asyncio sockets in this process, so that what is timed is the
 server and not an HTTP library. Requests per second are completed requests over the time from
 the first request to the last answer.
 """
@@ -92,7 +93,12 @@ class _Connection:
 
 
 async def _run(
-    host: str, port: int, targets: Sequence[Target], clients: int, seconds: float
+    host: str,
+    port: int,
+    targets: Sequence[Target],
+    clients: int,
+    seconds: float,
+    min_requests: int,
 ) -> Figures:
     latencies: list[float] = []
     errors = 0
@@ -100,13 +106,15 @@ async def _run(
     start = time.perf_counter()
     stop_at = start + seconds
     last_answer = start
+    sent = 0
 
     async def client(number: int) -> None:
-        nonlocal errors, body, last_answer
+        nonlocal errors, body, last_answer, sent
         connection = _Connection(host, port)
         turn = number
         try:
-            while time.perf_counter() < stop_at:
+            while time.perf_counter() < stop_at or sent < min_requests:
+                sent += 1
                 target = targets[turn % len(targets)]
                 turn += clients
                 began = time.perf_counter()
@@ -141,12 +149,26 @@ async def _run(
     )
 
 
-def load(base_url: str, targets: Sequence[Target], *, clients: int, seconds: float) -> Figures:
+def load(
+    base_url: str,
+    targets: Sequence[Target],
+    *,
+    clients: int,
+    seconds: float,
+    min_requests: int = 1,
+) -> Figures:
     """Drive ``targets`` (taken in turn, each client starting at its own) with ``clients``
-    concurrent clients for ``seconds``; :class:`Figures`."""
+    concurrent clients for ``seconds`` and at least ``min_requests`` requests; :class:`Figures`."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(base_url)
     return asyncio.run(
-        _run(parts.hostname or "127.0.0.1", parts.port or 80, targets, clients, seconds)
+        _run(
+            parts.hostname or "127.0.0.1",
+            parts.port or 80,
+            targets,
+            clients,
+            seconds,
+            min_requests,
+        )
     )

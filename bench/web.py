@@ -154,6 +154,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per web worker")
     parser.add_argument("--clients", type=_ints, default=[1, 20, 100])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each run")
+    parser.add_argument(
+        "--min-requests", type=int, default=10, help="requests of each run, however long"
+    )
     parser.add_argument("--seed-processes", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
