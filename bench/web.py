@@ -16,7 +16,8 @@ Each is printed as p50/p95 latency (ms) and requests/s, beside the floor: ``/hea
 same server at the same concurrency in the same run (``p50/fl``, ``p95/fl``: figure / floor;
 ``rps/fl``: requests/s / the floor's), and the resident memory of each web worker afterwards.
 No figure is asserted: the numbers are for docs/operations.md (Sizing) and issue 12.
-``--json FILE`` writes them for a script.
+Each run lasts ``--seconds`` and at least ``--min-requests`` requests. ``--json FILE`` writes
+the figures for a script.
 """
 
 from __future__ import annotations
@@ -81,7 +82,13 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
                 for clients in args.clients:
                     floor: Figures | None = None
                     for name, targets in endpoints.items():
-                        figures = load(web.base_url, targets, clients=clients, seconds=args.seconds)
+                        figures = load(
+                            web.base_url,
+                            targets,
+                            clients=clients,
+                            seconds=args.seconds,
+                            min_requests=args.min_requests,
+                        )
                         floor = floor or figures
                         rows.append(
                             {

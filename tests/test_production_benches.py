@@ -50,7 +50,8 @@ def test_web_bench_measures_every_endpoint_against_its_floor(tmp_path: Path) -> 
         "web.py",
         tmp_path,
         *("--contracts", "4", "--sessions", "2", "--clients", "1,2"),
-        *("--web-workers", "1", "--seconds", "0.3", "--seed-processes", "1"),
+        *("--web-workers", "1", "--seconds", "0.3", "--min-requests", "2"),
+        *("--seed-processes", "1"),
     )
     rows = result["rows"]
     cells = {(row["clients"], row["endpoint"]) for row in rows}
