@@ -72,6 +72,11 @@ backup: install
 	@[ -n "$(DEST)" ] || { echo "usage: make backup DEST=/path/to/backups"; exit 2; }
 	$(KEIYAKU) backup "$(DEST)"
 
+.PHONY: rotate-master-key
+## make rotate-master-key: re-seal under KEIYAKU_MASTER_KEY what a previous master key sealed
+rotate-master-key: install
+	$(KEIYAKU) rotate-master-key
+
 ## make bench: signing and ingest beside their floors, then the web and the queue workers on the
 ## production set-up (PostgreSQL, Redis, S3, gunicorn; bench/production.py); docs/operations.md
 ## (Sizing) explains the figures

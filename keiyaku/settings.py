@@ -43,6 +43,30 @@ def _secret_from_file(name: str, nbytes: int) -> str:
 SECRET_KEY = env("SECRET_KEY") or _secret_from_file("secret_key", 48)
 # The master key seals every contract's own data key and the sign-in secrets (storage/crypto.py).
 MASTER_KEY = env("MASTER_KEY") or _secret_from_file("master_key", 32)
+
+
+# --- master key rotation (storage/crypto.py, `keiyaku rotate-master-key`) -------------------
+# Older master keys still accepted for opening, never for sealing: KEIYAKU_MASTER_KEY_PREVIOUS
+# (comma-separated), else the data folder's master_key_previous file (one key a line, the
+# embedded set-up's way: move master_key there and the next start makes a new one).
+def _previous_master_keys() -> list[str]:
+    given = env("MASTER_KEY_PREVIOUS")
+    path = DATA_DIR / "master_key_previous"
+    if given:
+        keys = given.split(",")
+    elif path.exists():
+        keys = path.read_text().splitlines()
+    else:
+        keys = []
+    found: list[str] = []
+    for key in (k.strip() for k in keys):
+        if key and key != MASTER_KEY and key not in found:
+            found.append(key)
+    return found
+
+
+MASTER_KEY_PREVIOUS = _previous_master_keys()
+# --- end of master key rotation --------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
 PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]

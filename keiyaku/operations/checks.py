@@ -75,7 +75,13 @@ def deploy_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="keiyaku.E102" if name == "MASTER_KEY" else "keiyaku.E103",
             )
         )
-    for name in ("SECRET_KEY", "MASTER_KEY", "SMTP_PASSWORD", "SIGNER_PKCS12_PASSWORD"):
+    for name in (
+        "SECRET_KEY",
+        "MASTER_KEY",
+        "MASTER_KEY_PREVIOUS",
+        "SMTP_PASSWORD",
+        "SIGNER_PKCS12_PASSWORD",
+    ):
         if PLACEHOLDER in os.environ.get(f"KEIYAKU_{name}", ""):
             errors.append(
                 Error(

@@ -7,4 +7,4 @@ class Config(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from keiyaku.storage import checks  # noqa: F401 - registers the deploy checks
+        from keiyaku.storage import checks, master_key_checks  # noqa: F401 - deploy checks

@@ -98,6 +98,13 @@ def test_a_placeholder_left_in_the_environment_is_refused(tmp_path):
     assert "keiyaku.E110" in done.stderr and "KEIYAKU_MASTER_KEY" in done.stderr
 
 
+def test_a_placeholder_among_the_previous_master_keys_is_refused(tmp_path):
+    env = {**documented_environment(), "KEIYAKU_MASTER_KEY_PREVIOUS": checks.PLACEHOLDER}
+    done = run_check(tmp_path, env, "--deploy")
+    assert "keiyaku.E110" in done.stderr
+    assert "KEIYAKU_MASTER_KEY_PREVIOUS is still the example's placeholder" in done.stderr
+
+
 @pytest.fixture
 def production(settings):
     """In-process: the documented production values (each test then breaks one)."""

@@ -50,7 +50,9 @@ def _check_master_key(manifest: Manifest) -> None:
         raise BackupRefused(
             "this installation's master key is not the one the backup was taken with: set "
             "KEIYAKU_MASTER_KEY (or the data folder's master_key file) to the backed-up "
-            "installation's master key, kept apart from the backups, and restore again"
+            "installation's master key, kept apart from the backups, or, for a backup taken "
+            "before a master key rotation, list that key in KEIYAKU_MASTER_KEY_PREVIOUS; and "
+            "restore again"
         ) from exc
     if opened != CHECK_TEXT:
         raise BackupRefused("the backup's master key check holds an unexpected value")
