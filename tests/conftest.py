@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,14 +127,35 @@ def store(request: pytest.FixtureRequest, settings, tmp_path: Path) -> Store:
 _DATABASE_FIXTURES = {"db", "transactional_db", "live_server"}
 
 
+def _uses_database(item: pytest.Item) -> bool:
+    """A test that may reach the suite's database: marked `django_db` or using a database
+    fixture, itself or through another fixture. pytest-django refuses database access to every
+    other test, so those run the same code whatever the suite's database is."""
+    return item.get_closest_marker("django_db") is not None or bool(
+        _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the suite twice, on SQLite and on PostgreSQL (issue 11). The second run
+    leaves out the tests that cannot reach a database (`_uses_database`): they ran in the first,
+    and would run the same code again. `KEIYAKU_TEST_EVERY_TEST=1` keeps them."""
+    if os.environ.get("KEIYAKU_TEST_DATABASE") != "postgres":
+        return
+    if os.environ.get("KEIYAKU_TEST_EVERY_TEST") == "1":
+        return
+    kept = [item for item in items if _uses_database(item)]
+    left = [item for item in items if not _uses_database(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
     """The rate limiter counts attempts in the database; every test that uses it starts at zero
     (a test's own counts also go with its transaction, or the flush after it)."""
-    uses_database = request.node.get_closest_marker("django_db") or (
-        _DATABASE_FIXTURES & set(request.fixturenames)
-    )
-    if not uses_database:
+    if not _uses_database(request.node):
         return
     from keiyaku.ratelimits.models import RateCounter
 
