@@ -523,3 +523,7 @@ LOGGING = {
 KEIYAKU_BACKUP_DIR = env("BACKUP_DIR")
 KEIYAKU_BACKUP_KEEP = env_int("BACKUP_KEEP", 8)
 KEIYAKU_BACKUP_HOUR = env_int("BACKUP_HOUR", 2)
+
+# --- staff contract list (issue 12) ----------------------------------------------------------
+# Rows per page of 「案件一覧」 (keyset pages, keiyaku.contracts.list_page); 1 to 500.
+KEIYAKU_CONTRACT_LIST_PAGE_SIZE = min(500, max(1, env_int("CONTRACT_LIST_PAGE_SIZE", 50)))

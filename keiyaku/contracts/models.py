@@ -54,7 +54,13 @@ class Contract(models.Model):
 
     class Meta:
         ordering = ["-last_activity_at"]
-        indexes = [models.Index(fields=["organisation", "status"])]
+        indexes = [
+            models.Index(fields=["organisation", "status"]),
+            # The staff list's keyset order under its visibility filter (list_page.py).
+            models.Index(
+                fields=["organisation", "last_activity_at", "id"], name="contract_list_order"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -21,12 +21,12 @@ from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
 from keiyaku.contracts.certificate import certificate_pdf
+from keiyaku.contracts.list_page import Cursor, ListPage, contract_list_page
 from keiyaku.contracts.models import Box, Contract, ContractShare, Document, Party, PartyKind
 from keiyaku.contracts.permissions import may_change_contract
 from keiyaku.contracts.selectors import (
     contract_for,
     contract_progress,
-    contracts_visible_to,
     templates_for,
 )
 from keiyaku.contracts.services import sharing
@@ -80,9 +80,24 @@ def _uploads(files: list[UploadedFile]) -> list[Upload]:
 
 @login_required
 def contract_list(request: StaffRequest) -> HttpResponse:
-    contracts = contracts_visible_to(request.user).prefetch_related("parties")
-    rows = [(c, contract_progress(c)) for c in contracts[:500]]
-    return render(request, "web/contract_list.html", {"rows": rows})
+    """「案件一覧」: one keyset page (`contract_list_page`); ``?after=``/``?before=`` carry the
+    cursor of the 「次へ」/「前へ」 links. A cursor that cannot be read is a 400 page."""
+    shown = attempt(request, lambda: _list_page(request), show=False)
+    if shown.refusal is not None:
+        return render(
+            request, "web/page_refused.html", {"message": shown.refusal.message}, status=400
+        )
+    return render(request, "web/contract_list.html", {"page": shown.result})
+
+
+def _list_page(request: StaffRequest) -> ListPage:
+    after, before = request.GET.get("after"), request.GET.get("before")
+    return contract_list_page(
+        request.user,
+        size=settings.KEIYAKU_CONTRACT_LIST_PAGE_SIZE,
+        after=Cursor.parse(after) if after is not None else None,
+        before=Cursor.parse(before) if before is not None and after is None else None,
+    )
 
 
 @contract_editor_required
