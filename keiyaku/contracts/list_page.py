@@ -18,6 +18,7 @@ Which contracts appear is `contracts_visible_to` (R1, R29), never widened here.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -27,16 +28,13 @@ from typing import Any
 
 from django.db.models import (
     Aggregate,
-    Count,
     Exists,
-    IntegerField,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     TextField,
-    Value,
 )
-from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.accounts.models import Staff
@@ -158,52 +156,77 @@ class _JSONRows(Aggregate):
         raise NotImplementedError(connection.vendor)
 
 
-def _party_count(statuses: frozenset[Any]) -> Coalesce:
-    counted = (
-        Party.objects.filter(contract=OuterRef("pk"), status__in=statuses)
-        .order_by()
-        .values("contract")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+@functools.cache
+def _parties() -> Subquery:
+    """Each counted party of the outer contract as ``[position, id, status, company, name,
+    failed]``: one correlated subquery, whose rows give progress and holders alike.
 
-
-def _holders() -> Subquery:
+    Built once per process: it does not depend on who asks, and `annotate` resolves a copy.
+    """
     from keiyaku.notifications.models import OutboxMessage, OutboxStatus
 
-    # Same rule as `contract_progress`: a holder's request to its *current* address failed.
+    # As `contract_progress`: the request to the party's *current* address failed.
     failed = OutboxMessage.objects.filter(
         party=OuterRef("pk"), to=OuterRef("email"), status=OutboxStatus.FAILED
     )
     rows = (
-        Party.objects.filter(contract=OuterRef("pk"), status__in=PARTY_HOLDING)
+        Party.objects.filter(contract=OuterRef("pk"), status__in=PARTY_COUNTED)
         .order_by()
         .annotate(failed=Exists(failed))
         .values("contract")
-        .annotate(rows=_JSONRows("position", "id", "company", "name", "failed"))
+        .annotate(rows=_JSONRows("position", "id", "status", "company", "name", "failed"))
         .values("rows")
     )
     return Subquery(rows, output_field=TextField())
 
 
-def _annotated(staff: Staff) -> Any:
-    return contracts_visible_to(staff).annotate(
-        list_total=_party_count(PARTY_COUNTED),
-        list_done=_party_count(PARTY_DONE),
-        list_holders=_holders(),
-    )
+#: The columns the list shows (and its cursor needs); the rest of the row is not read.
+SHOWN = ("id", "title", "management_number", "counterparty_company", "status", "last_activity_at")
+
+
+def _annotated(staff: Staff) -> QuerySet[Contract]:
+    return contracts_visible_to(staff).only(*SHOWN).annotate(list_parties=_parties())
 
 
 def _row(contract: Any) -> ListRow:
-    found = json.loads(contract.list_holders) if contract.list_holders else []
-    found.sort(key=lambda row: (row[0], row[1]))  # routing order: position, then id
+    """The same figures as `contract_progress` (the detail page), from the parties' rows."""
+    parties = json.loads(contract.list_parties) if contract.list_parties else []
+    parties.sort(key=lambda row: (row[0], row[1]))  # routing order: position, then id
     return ListRow(
         contract=contract,
-        signed=contract.list_done,
-        total=contract.list_total,
-        holders=[Holder(company, name, bool(failed)) for _p, _i, company, name, failed in found],
+        signed=sum(1 for row in parties if row[2] in PARTY_DONE),
+        total=len(parties),
+        holders=[
+            Holder(company, name, bool(failed))
+            for _p, _i, status, company, name, failed in parties
+            if status in PARTY_HOLDING
+        ],
     )
+
+
+def contract_list_query(
+    staff: Staff, *, size: int, after: Cursor | None = None, before: Cursor | None = None
+) -> QuerySet[Contract]:
+    """The one query of a page (see `contract_list_page`): `size` + 1 rows, the extra one
+    telling whether there is a page beyond. Rows come newest first, except after `before`:
+    oldest first (the page read upwards from the cursor). bench/staff_list.py runs its SQL raw.
+    """
+    if after is not None and before is not None:
+        raise ValueError("after or before, not both")
+    contracts = _annotated(staff)
+    if before is not None:
+        newer = Q(last_activity_at__gt=before.last_activity_at) | Q(
+            last_activity_at=before.last_activity_at, pk__gt=before.id
+        )
+        # The bound on the first column alone lets the index range scan start at the cursor.
+        contracts = contracts.filter(last_activity_at__gte=before.last_activity_at).filter(newer)
+        return contracts.order_by("last_activity_at", "pk")[: size + 1]
+    if after is not None:
+        older = Q(last_activity_at__lt=after.last_activity_at) | Q(
+            last_activity_at=after.last_activity_at, pk__lt=after.id
+        )
+        contracts = contracts.filter(last_activity_at__lte=after.last_activity_at).filter(older)
+    return contracts.order_by("-last_activity_at", "-pk")[: size + 1]
 
 
 def contract_list_page(
@@ -218,38 +241,18 @@ def contract_list_page(
         size: rows per page (KEIYAKU_CONTRACT_LIST_PAGE_SIZE in the view), at least 1.
         after, before: at most one of them; a cursor from a previous page's links.
     """
-    if after is not None and before is not None:
-        raise ValueError("after or before, not both")
-    contracts = _annotated(staff)
-    if before is not None:
-        # The rows just newer than the cursor, read upwards, then shown newest first.
-        newer = Q(last_activity_at__gt=before.last_activity_at) | Q(
-            last_activity_at=before.last_activity_at, pk__gt=before.id
-        )
-        found = list(
-            contracts.filter(last_activity_at__gte=before.last_activity_at)
-            .filter(newer)
-            .order_by("last_activity_at", "pk")[: size + 1]
-        )
-        more_before = len(found) > size
-        found = found[:size][::-1]
-        rows = [_row(c) for c in found]
-        return ListPage(
-            rows=rows,
-            after=Cursor.of(found[-1]) if found else None,
-            before=Cursor.of(found[0]) if found and more_before else None,
-        )
-    if after is not None:
-        # The bound on the first column alone lets the index range scan start at the cursor.
-        older = Q(last_activity_at__lt=after.last_activity_at) | Q(
-            last_activity_at=after.last_activity_at, pk__lt=after.id
-        )
-        contracts = contracts.filter(last_activity_at__lte=after.last_activity_at).filter(older)
-    found = list(contracts.order_by("-last_activity_at", "-pk")[: size + 1])
-    more_after = len(found) > size
+    found = list(contract_list_query(staff, size=size, after=after, before=before))
+    more = len(found) > size
     found = found[:size]
+    if before is not None:
+        found.reverse()  # read upwards from the cursor; shown newest first
+        return ListPage(
+            rows=[_row(c) for c in found],
+            after=Cursor.of(found[-1]) if found else None,
+            before=Cursor.of(found[0]) if found and more else None,
+        )
     return ListPage(
         rows=[_row(c) for c in found],
-        after=Cursor.of(found[-1]) if found and more_after else None,
+        after=Cursor.of(found[-1]) if found and more else None,
         before=Cursor.of(found[0]) if found and after is not None else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from keiyaku.accounts.models import Staff
@@ -22,7 +25,15 @@ from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
 from keiyaku.contracts.certificate import certificate_pdf
 from keiyaku.contracts.list_page import Cursor, ListPage, contract_list_page
-from keiyaku.contracts.models import Box, Contract, ContractShare, Document, Party, PartyKind
+from keiyaku.contracts.models import (
+    Box,
+    Contract,
+    ContractShare,
+    ContractStatus,
+    Document,
+    Party,
+    PartyKind,
+)
 from keiyaku.contracts.permissions import may_change_contract
 from keiyaku.contracts.selectors import (
     contract_for,
@@ -87,7 +98,42 @@ def contract_list(request: StaffRequest) -> HttpResponse:
         return render(
             request, "web/page_refused.html", {"message": shown.refusal.message}, status=400
         )
-    return render(request, "web/contract_list.html", {"page": shown.result})
+    assert shown.result is not None
+    return render(
+        request,
+        "web/contract_list.html",
+        {"page": shown.result, "rows": _list_rows(shown.result)},
+    )
+
+
+def _list_rows(page: ListPage) -> list[dict[str, object]]:
+    """Each row as the list prints it, prepared here rather than looked up by the template
+    row by row (attribute lookups, `{% url %}` and `|date` were a third of the page's time)."""
+    separator = pgettext("list separator", "、")
+    labels = {status: str(status.label) for status in ContractStatus}
+    # One reverse() a page: each row's link is the same path with its own id.
+    blank = str(uuid.UUID(int=0))
+    detail = reverse("contract-detail", args=[blank])
+    rows = []
+    for row in page.rows:
+        contract = row.contract
+        status = labels[ContractStatus(contract.status)]
+        rows.append(
+            {
+                "url": detail.replace(blank, str(contract.pk)),
+                "title": contract.title,
+                "number": contract.management_number,
+                "company": contract.counterparty_company,
+                "status": contract.status,
+                "status_label": f"{status} {row.label}" if contract.is_running else status,
+                "undelivered": row.undelivered,
+                "holders": separator.join(f"{h.company} {h.name}" for h in row.holders) or "—",
+                "last_activity": timezone.localtime(contract.last_activity_at).strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+            }
+        )
+    return rows
 
 
 def _list_page(request: StaffRequest) -> ListPage:
