@@ -10,7 +10,6 @@ is a Japanese 400 page.
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -24,7 +23,7 @@ from keiyaku.contracts import services
 from keiyaku.contracts.list_page import Cursor, contract_list_page
 from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyStatus
 from keiyaku.contracts.selectors import contract_progress, contracts_visible_to
-from keiyaku.storage.models import KeyRing
+from tests.contract_copies import copies
 from tests.flow import External, agree, draft_contract, last_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,33 +41,6 @@ def _client(staff) -> Client:
     client = Client()
     client.force_login(staff)
     return client
-
-
-def copies(contract: Contract, count: int) -> list[Contract]:
-    """``count`` copies of ``contract``'s list-relevant rows (the contract and its parties).
-
-    Through the services each contract costs a PDF ingest and preparation (about a second);
-    the list reads only the contract and party rows, so the copies are those rows as the
-    services wrote them, each with a key ring and certificate id of its own.
-    """
-    parties = list(Party.objects.filter(contract=contract))
-    rings = KeyRing.objects.bulk_create(
-        [KeyRing(wrapped_key=contract.keyring.wrapped_key) for _ in range(count)]
-    )
-    made = []
-    for ring in rings:
-        fields = {f.attname: getattr(contract, f.attname) for f in Contract._meta.concrete_fields}
-        fields.update(id=uuid.uuid4(), keyring_id=ring.pk, certificate_id=uuid.uuid4().hex)
-        made.append(Contract(**fields))
-    Contract.objects.bulk_create(made)
-    rows = []
-    for copy in made:
-        for party in parties:
-            fields = {f.attname: getattr(party, f.attname) for f in Party._meta.concrete_fields}
-            fields.update(id=None, contract_id=copy.pk, forwarded_from_id=None)
-            rows.append(Party(**fields))
-    Party.objects.bulk_create(rows)
-    return made
 
 
 def sent(personas, *externals, deadline=None, staff=()):
