@@ -8,14 +8,17 @@ the services; the contracts are not: a million through the services would take d
 0.7 s each), so they are written by set-based SQL (``INSERT … SELECT … generate_series``) in
 the shape the services leave them: one key ring each, two parties (a counterparty, then the
 mayor), statuses spread over every contract state, the parties' statuses matching, the last
-activity in runs of three equal times (ties for the keyset's tie-breaker), ten departments.
-The table is then VACUUM ANALYZEd, as autovacuum would after such a load.
+activity in runs of three equal times (ties for the keyset's tie-breaker), ten departments
+and, for one contract in a thousand, an eleventh, small one. The tables are then VACUUM
+ANALYZEd, as autovacuum would after such a load.
 
-Measured, one request at a time (``--requests`` each), for two readers:
+Measured, one request at a time (``--requests`` each), for three readers:
 
 - ``sender``: a sender of one department of ten, who sees a tenth of the contracts through
   the visibility filter (R29: department, shares, own, as a party);
 - ``admin``: the organisation's admin, who sees them all;
+- ``few``: a sender of the small department, who sees one contract in a thousand (the
+  filter's worst case: the index walk passes a thousand rows for each row shown);
 
 at three positions: the first page, a page half-way down and one near the end, reached by
 the keyset cursor a 「次へ」 link carries. Beside each, in the same run:
@@ -24,6 +27,10 @@ the keyset cursor a 「次へ」 link carries. Beside each, in the same run:
   `contract_list_query`) executed with psycopg on a connection of its own and its rows
   fetched: the floor no list page can go under;
 - ``ORM``: `contract_list_page` in this process (the query through Django, rows built).
+
+- ``staff page``: ``/templates/`` for the same reader: what any staff page costs (session,
+  staff, organisation and sign-in policy reads, the navigation, the template) before its
+  own query.
 
 ``p95/raw`` is the page's p95 over the raw SQL's p95. The plan of the deepest page
 (EXPLAIN ANALYZE) is printed, to show the index it walks. No figure is asserted.
@@ -64,7 +71,8 @@ INSERT INTO contracts_contract (
 )
 SELECT
     md5(%(salt)s || 'c' || n)::uuid, %(organisation)s, %(author)s,
-    (%(departments)s::int[])[1 + n %% %(department_count)s],
+    CASE WHEN n %% 1000 = 0 THEN %(small)s
+         ELSE (%(departments)s::int[])[1 + n %% %(department_count)s] END,
     md5(%(salt)s || 'k' || n)::uuid,
     '令和8年度 道路補修工事 請負契約 第' || n || '号', 'R8-土木-' || lpad(n::text, 7, '0'),
     '株式会社ベンチ建設' || n, 12345000, false, '', s.status,
@@ -125,9 +133,12 @@ def _timed(call: Callable[[], Any], times: int) -> tuple[float, float]:
     return _percentiles(samples)
 
 
-def seed_contracts(personas: Any, *, author: Any, count: int) -> tuple[list[int], float]:
-    """``count`` contracts by set-based SQL (see the module's docstring), made by ``author``;
-    the department ids and the seconds it took (VACUUM ANALYZE included)."""
+def seed_contracts(
+    personas: Any, *, author: Any, small: Any, count: int
+) -> tuple[list[int], float]:
+    """``count`` contracts by set-based SQL (see the module's docstring), made by ``author``,
+    one in a thousand in department ``small``; the other departments' ids and the seconds it
+    took (VACUUM ANALYZE included)."""
     from django.db import connection
 
     from keiyaku.accounts.services import department_get_or_create
@@ -151,6 +162,7 @@ def seed_contracts(personas: Any, *, author: Any, count: int) -> tuple[list[int]
                     "mayor_email": personas.mayor.email,
                     "departments": departments,
                     "department_count": len(departments),
+                    "small": small.pk,
                     "statuses": STATUSES,
                     "half": f"{salt}{count // 2:09d}",
                 },
@@ -161,19 +173,18 @@ def seed_contracts(personas: Any, *, author: Any, count: int) -> tuple[list[int]
     return departments, time.perf_counter() - began
 
 
-def _admin(personas: Any) -> Any:
-    from keiyaku.accounts.models import Role
+def _staff(personas: Any, name: str, role: str, department: Any) -> Any:
     from keiyaku.accounts.services import staff_create
 
     with _fast_hashes():
         return staff_create(
             organisation=personas.org,
-            username=f"admin-{personas.org.slug}",
+            username=f"{name}-{personas.org.slug}",
             password=PASSWORD,
-            display_name="管理 太郎",
-            email=f"admin@{personas.org.slug}.example.jp",
-            department=personas.sender.department,
-            roles=[Role.ADMIN],
+            display_name=f"{name} 太郎",
+            email=f"{name}@{personas.org.slug}.example.jp",
+            department=department,
+            roles=[role],
         )
 
 
@@ -206,15 +217,29 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         size = settings.KEIYAKU_CONTRACT_LIST_PAGE_SIZE
         with _fast_hashes():
             personas = _Personas()
-        admin = _admin(personas)  # the author of every contract: the sender sees by department
-        departments, seeded_in = seed_contracts(personas, author=admin, count=args.contracts)
-        readers = {"sender": personas.sender, "admin": admin}
+        from keiyaku.accounts.models import Role
+        from keiyaku.accounts.services import department_get_or_create
+
+        # The admin is the author of every contract: the others see by department.
+        admin = _staff(personas, "admin", Role.ADMIN, personas.sender.department)
+        small = department_get_or_create(organisation=personas.org, name="ベンチ係")
+        few = _staff(personas, "few", Role.SENDER, small)
+        departments, seeded_in = seed_contracts(
+            personas, author=admin, small=small, count=args.contracts
+        )
+        readers = {"sender": personas.sender, "admin": admin, "few": few}
         raw = psycopg.connect(**connection.get_connection_params(), autocommit=True)
         with site.web(workers=args.web_workers, threads=4) as web:
             for name, staff in readers.items():
                 client = Client()
                 client.force_login(staff)
                 cookie = cookie_of(client)
+                # The floor of any staff page: session, staff, sign-in policy, navigation.
+                floor = Target("/templates/", cookie)
+                load(web.base_url, [floor], clients=2, seconds=0.5)
+                staff_page = load(
+                    web.base_url, [floor], clients=1, seconds=0, min_requests=args.requests
+                )
                 visible = contracts_visible_to(staff).count()
                 depths = {"first page": None}
                 for label, fraction in (("half-way", 0.5), ("near the end", 0.99)):
@@ -257,6 +282,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                             "orm_p95_ms": orm_p95,
                             "raw_p50_ms": raw_p50,
                             "raw_p95_ms": raw_p95,
+                            "page_floor_p50_ms": staff_page.p50_ms,
+                            "page_floor_p95_ms": staff_page.p95_ms,
                             "p95_ratio": page.p95_ms / max(raw_p95, 1e-9),
                             "p50_ratio": page.p50_ms / max(raw_p50, 1e-9),
                         }
@@ -298,7 +325,8 @@ def print_table(result: dict[str, Any]) -> None:
             f"{row['reader']:<7} {row['visible']:>8} {row['depth']:<13} {row['requests']:>5} "
             f"{row['errors']:>3} {row['p50_ms']:7.1f} {row['p95_ms']:7.1f} "
             f"{row['orm_p50_ms']:8.1f} {row['orm_p95_ms']:8.1f} {row['raw_p50_ms']:8.2f} "
-            f"{row['raw_p95_ms']:8.2f} {row['p95_ratio']:8.1f}\n"
+            f"{row['raw_p95_ms']:8.2f} {row['p95_ratio']:8.1f} "
+            f"{row['page_floor_p50_ms']:9.1f} / {row['page_floor_p95_ms']:7.1f}\n"
         )
     for reader, plan in result["plans"].items():
         out.write(f"plan of the page near the end ({reader}):\n")
