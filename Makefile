@@ -84,6 +84,7 @@ bench: install system-deps
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/staff_list.py
 	$(BIN)/python bench/worker.py
 
 clean:

@@ -77,3 +77,22 @@ def test_worker_bench_signs_through_the_queue_and_completes_a_contract(tmp_path:
     assert burst["per_second"] > 0 and burst["floor_per_second"] > 0
     assert result["idle"]["queue_median_s"] > 0 and result["idle"]["inline_median_s"] > 0
     assert len(result["memory"]) == 1 and result["memory"][0]["rss_mb"] > 0
+
+
+def test_staff_list_bench_times_each_page_beside_its_raw_sql(tmp_path: Path) -> None:
+    result = _run_bench("staff_list.py", tmp_path, "--contracts", "2000", "--requests", "3")
+    rows = result["rows"]
+    readers = ("sender", "admin", "few")
+    depths = ("first page", "half-way", "near the end")
+    assert [(row["reader"], row["depth"]) for row in rows] == [
+        (reader, depth) for reader in readers for depth in depths
+    ]
+    visible = {row["reader"]: row["visible"] for row in rows}
+    # Ten departments share the contracts but for one in a thousand, the small department's.
+    assert visible == {"sender": 198, "admin": 2000, "few": 2}
+    for row in rows:
+        assert row["requests"] == 3 and row["errors"] == 0, row
+        assert row["rows"] > 0, row
+        assert row["p95_ms"] > 0 and row["raw_p95_ms"] > 0 and row["p95_ratio"] > 0, row
+        assert row["page_floor_p95_ms"] > 0, row
+    assert "contracts_contract" in result["plans"]["sender"]

@@ -8,9 +8,9 @@ The index ``contract_list_order`` (organisation, last_activity_at, id) serves th
 the visibility filter's leading column; see docs/architecture.md (Staff contract list).
 
 Each row's progress (parties done / parties counted), current holders (the parties whose turn
-it is, in routing order) and whether a holder's request could not be delivered are
-correlated subqueries of the same query, evaluated only for the rows of the page: the number
-of queries does not grow with the page size. `keiyaku.contracts.selectors.contract_progress`
+it is, in routing order) and whether a holder's request could not be delivered come from one
+correlated subquery of the same query (the counted parties as a JSON array), evaluated only
+for the rows of the page: the number of queries does not grow with the page size. `keiyaku.contracts.selectors.contract_progress`
 computes the same for one contract (the detail page) and is the list's test oracle.
 
 Which contracts appear is `contracts_visible_to` (R1, R29), never widened here.
