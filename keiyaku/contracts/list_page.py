@@ -13,7 +13,8 @@ correlated subquery of the same query (the counted parties as a JSON array), eva
 for the rows of the page: the number of queries does not grow with the page size. `keiyaku.contracts.selectors.contract_progress`
 computes the same for one contract (the detail page) and is the list's test oracle.
 
-Which contracts appear is `contracts_visible_to` (R1, R29), never widened here.
+Which contracts appear is `contracts_visible_to` (R1, R29), read through its parts
+(`contracts_visible_to_parts`, whose union it is), never widened here.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.models import (
     Aggregate,
     Exists,
@@ -39,7 +41,7 @@ from django.utils.translation import gettext_lazy as _
 
 from keiyaku.accounts.models import Staff
 from keiyaku.contracts.models import Contract, Party
-from keiyaku.contracts.selectors import contracts_visible_to
+from keiyaku.contracts.selectors import contracts_visible_to_parts
 from keiyaku.contracts.states import PARTY_COUNTED, PARTY_DONE, PARTY_HOLDING
 from keiyaku.refusals import Refusal
 
@@ -184,10 +186,6 @@ def _parties() -> Subquery:
 SHOWN = ("id", "title", "management_number", "counterparty_company", "status", "last_activity_at")
 
 
-def _annotated(staff: Staff) -> QuerySet[Contract]:
-    return contracts_visible_to(staff).only(*SHOWN).annotate(list_parties=_parties())
-
-
 def _row(contract: Any) -> ListRow:
     """The same figures as `contract_progress` (the detail page), from the parties' rows."""
     parties = json.loads(contract.list_parties) if contract.list_parties else []
@@ -204,16 +202,11 @@ def _row(contract: Any) -> ListRow:
     )
 
 
-def contract_list_query(
-    staff: Staff, *, size: int, after: Cursor | None = None, before: Cursor | None = None
-) -> QuerySet[Contract]:
-    """The one query of a page (see `contract_list_page`): `size` + 1 rows, the extra one
-    telling whether there is a page beyond. Rows come newest first, except after `before`:
-    oldest first (the page read upwards from the cursor). bench/staff_list.py runs its SQL raw.
-    """
-    if after is not None and before is not None:
-        raise ValueError("after or before, not both")
-    contracts = _annotated(staff)
+def _window(
+    contracts: QuerySet[Contract, Any], *, size: int, after: Cursor | None, before: Cursor | None
+) -> QuerySet[Contract, Any]:
+    """`size` + 1 rows of `contracts` in list order from the cursor: newest first, or, after
+    `before`, oldest first (the page read upwards from the cursor)."""
     if before is not None:
         newer = Q(last_activity_at__gt=before.last_activity_at) | Q(
             last_activity_at=before.last_activity_at, pk__gt=before.id
@@ -227,6 +220,45 @@ def contract_list_query(
         )
         contracts = contracts.filter(last_activity_at__lte=after.last_activity_at).filter(older)
     return contracts.order_by("-last_activity_at", "-pk")[: size + 1]
+
+
+def contract_list_query(
+    staff: Staff, *, size: int, after: Cursor | None = None, before: Cursor | None = None
+) -> QuerySet[Contract]:
+    """The one query of a page (see `contract_list_page`): `size` + 1 rows, the extra one
+    telling whether there is a page beyond. Rows come newest first, except after `before`:
+    oldest first. bench/staff_list.py runs its SQL raw.
+
+    An admin's page is one walk of ``contract_list_order``. Anyone else sees a contract for one
+    of several reasons (`contracts_visible_to_parts`: department, author, party, share); a
+    single filter ORing them can only walk the organisation's index and test each row, which
+    passes a thousand rows per row shown for someone who sees one contract in a thousand. So
+    each reason's window (its own `size` + 1 rows from the cursor, on its own index or through
+    the parties or shares that name the person) is read apart, the windows are merged (UNION
+    ALL: at most five times `size` + 1 ids) and the page is the first `size` + 1 of them.
+    """
+    if after is not None and before is not None:
+        raise ValueError("after or before, not both")
+    parts = contracts_visible_to_parts(staff)
+    if not parts:
+        return Contract.objects.none()
+    if len(parts) == 1:
+        contracts = parts[0].only(*SHOWN).annotate(list_parties=_parties())
+        return _window(contracts, size=size, after=after, before=before)
+    windows: list[QuerySet[Contract, Any]] = [
+        _window(part.values("pk"), size=size, after=after, before=before) for part in parts
+    ]
+    if not connections[windows[0].db].features.supports_slicing_ordering_in_compound:
+        # SQLite: a UNION member may not carry its own ORDER BY and LIMIT; wrapped, it may.
+        windows = [Contract.objects.filter(pk__in=w).order_by().values("pk") for w in windows]
+    contracts = (
+        Contract.objects.filter(pk__in=windows[0].union(*windows[1:], all=True))
+        .only(*SHOWN)
+        .annotate(list_parties=_parties())
+    )
+    # The windows start at the cursor already: the merged rows need only the order.
+    order = ("last_activity_at", "pk") if before is not None else ("-last_activity_at", "-pk")
+    return contracts.order_by(*order)[: size + 1]
 
 
 def contract_list_page(

@@ -56,9 +56,17 @@ class Contract(models.Model):
         ordering = ["-last_activity_at"]
         indexes = [
             models.Index(fields=["organisation", "status"]),
-            # The staff list's keyset order under its visibility filter (list_page.py).
+            # The staff list's keyset order under each reason to see a contract (list_page.py):
+            # the organisation (admins), the department, the author.
             models.Index(
                 fields=["organisation", "last_activity_at", "id"], name="contract_list_order"
+            ),
+            models.Index(
+                fields=["organisation", "department", "last_activity_at", "id"],
+                name="contract_list_department",
+            ),
+            models.Index(
+                fields=["created_by", "last_activity_at", "id"], name="contract_list_author"
             ),
         ]
 

@@ -49,26 +49,56 @@ def contracts_changeable_by(staff: Staff) -> QuerySet[Contract]:
     return _contracts_of(staff, as_party=False)
 
 
-def _contracts_of(staff: Staff, *, as_party: bool) -> QuerySet[Contract]:
+def contracts_visible_to_parts(staff: Staff) -> list[QuerySet[Contract]]:
+    """`contracts_visible_to(staff)` as querysets whose union is exactly it (R1, R29): one per
+    reason to see a contract (all of the organisation's for an admin; else department, author,
+    party, share). A read that orders and limits each part on its own index and then merges
+    them (the contract list's keyset pages) stays fast whether a person sees a few contracts or
+    most of them; the parts are the same conditions `contracts_visible_to` ORs together."""
+    return _parts_of(staff, as_party=True)
+
+
+def _parts_of(staff: Staff, *, as_party: bool) -> list[QuerySet[Contract]]:
     if not staff.is_authenticated or not staff.is_active or staff.organisation_id is None:
-        return Contract.objects.none()
+        return []
     contracts = Contract.objects.filter(organisation_id=staff.organisation_id)
     if staff.has_role(Role.ADMIN):
-        return contracts
-    visible = Q(created_by=staff)
+        return [contracts]
+    return [contracts.filter(reason) for reason in _reasons(staff, as_party=as_party)]
+
+
+def _reasons(staff: Staff, *, as_party: bool) -> list[Q]:
+    """Each condition under which a non-admin member of the organisation sees a contract."""
+    reasons = [Q(created_by=staff)]
     if as_party:
-        visible |= Q(pk__in=Party.objects.filter(staff=staff).values("contract_id"))
-    visible |= Q(pk__in=ContractShare.objects.filter(staff=staff).values("contract_id"))
+        reasons.append(Q(pk__in=Party.objects.filter(staff=staff).values("contract_id")))
+    reasons.append(Q(pk__in=ContractShare.objects.filter(staff=staff).values("contract_id")))
     if staff.department_id is not None:
         departments = (
             department_with_descendants(staff.department_id)
             if staff.organisation is not None and staff.organisation.include_subdepartments
             else {staff.department_id}
         )
-        visible |= Q(department_id__in=departments)
-        visible |= Q(
-            pk__in=ContractShare.objects.filter(department_id__in=departments).values("contract_id")
+        reasons.append(Q(department_id__in=departments))
+        reasons.append(
+            Q(
+                pk__in=ContractShare.objects.filter(department_id__in=departments).values(
+                    "contract_id"
+                )
+            )
         )
+    return reasons
+
+
+def _contracts_of(staff: Staff, *, as_party: bool) -> QuerySet[Contract]:
+    if not staff.is_authenticated or not staff.is_active or staff.organisation_id is None:
+        return Contract.objects.none()
+    contracts = Contract.objects.filter(organisation_id=staff.organisation_id)
+    if staff.has_role(Role.ADMIN):
+        return contracts
+    visible = Q()
+    for reason in _reasons(staff, as_party=as_party):
+        visible |= reason
     return contracts.filter(visible)
 
 
