@@ -22,7 +22,12 @@ from keiyaku.audit.services import SYSTEM
 from keiyaku.contracts import services
 from keiyaku.contracts.list_page import Cursor, contract_list_page
 from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyStatus
-from keiyaku.contracts.selectors import contract_progress, contracts_visible_to
+from keiyaku.contracts.selectors import (
+    contract_progress,
+    contracts_visible_to,
+    contracts_visible_to_parts,
+)
+from keiyaku.contracts.services import sharing
 from tests.contract_copies import copies
 from tests.flow import External, agree, draft_contract, last_link
 
@@ -221,10 +226,20 @@ def test_nobody_pages_onto_a_contract_they_may_not_see(personas, settings):
         display_name="土木 三郎",
         email="roads@city.example.jp",
         department=personas.other_dept,
-        roles=[Role.SENDER],
+        roles=[Role.SENDER, Role.SIGNER],
     )
+    # Every other reason to see a contract, for the roads department's sender: a contract
+    # shared with them, one shared with their department, one they sign.
+    shared = draft_contract(personas.admin, externals=[B])
+    sharing.contract_share_add(contract=shared, actor=personas.admin, staff=roads)
+    shared_dept = draft_contract(personas.admin, externals=[B])
+    sharing.contract_share_add(
+        contract=shared_dept, actor=personas.admin, department=personas.other_dept
+    )
+    signs = draft_contract(personas.admin, externals=[B], staff_signers=[roads])
+    roads_ids = {str(shared.pk), str(shared_dept.pk), str(signs.pk)}
     ours_ids = {str(c.pk) for c in ours_all}
-    theirs_ids = {str(c.pk) for c in theirs_all}
+    theirs_ids = {str(c.pk) for c in theirs_all} | roads_ids
     # A cursor at an invisible contract's position shows only what its holder may see.
     inside = Cursor.of(theirs_all[2]).token
 
@@ -236,12 +251,14 @@ def test_nobody_pages_onto_a_contract_they_may_not_see(personas, settings):
         assert len(forward) == len(set(forward))
         visible = {str(pk) for pk in contracts_visible_to(who).values_list("pk", flat=True)}
         assert set(forward) == visible
+        parts = contracts_visible_to_parts(who)
+        assert {str(pk) for part in parts for pk in part.values_list("pk", flat=True)} == visible
         for cursor in (f"/?after={inside}", f"/?before={inside}"):
             shown = set(ROW_RE.findall(client.get(cursor).content.decode()))
             assert shown <= visible
         seen[who.username] = set(forward)
     assert seen["sender"] == seen["city-viewer"] == ours_ids
-    assert seen["roads"] == set()
+    assert seen["roads"] == roads_ids
     assert seen["outsider"] == set()
     assert seen["city-admin"] == ours_ids | theirs_ids
     assert _client(roads).get(f"/contracts/{ours.pk}/").status_code == 404
