@@ -131,14 +131,14 @@ class Installation:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _spawn(self, command: list[str], name: str) -> Process:
+    def _spawn(self, command: list[str], name: str, env: dict[str, str] | None = None) -> Process:
         log = self.folder / f"{name}-{uuid.uuid4().hex[:6]}.log"
         from keiyaku.process_lifetime import PARENT_ENV
 
         with open(log, "wb") as out:
             popen = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
                 command,
-                env={**os.environ, **self.env, PARENT_ENV: str(os.getpid())},
+                env={**os.environ, **self.env, **(env or {}), PARENT_ENV: str(os.getpid())},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.folder,
@@ -171,14 +171,21 @@ class Installation:
             process.stop()
 
     @contextmanager
-    def consumers(self, count: int, *, threads: int = 2) -> Iterator[list[Process]]:
+    def consumers(
+        self, count: int, *, threads: int = 2, queue: str = "redis"
+    ) -> Iterator[list[Process]]:
         """``count`` queue consumers (`keiyaku run_huey`, ``threads`` worker threads each, no
-        periodic jobs: the bench times the jobs it queues), stopped at the end."""
+        periodic jobs: the bench times the jobs it queues), stopped at the end. ``queue``
+        "sqlite": they read the SQLite queue file of the data folder instead of Redis (the
+        embedded set-up's queue; see :func:`queue_on`)."""
         from keiyaku.operations.server import worker_command
 
+        env = {"KEIYAKU_REDIS_URL": ""} if queue == "sqlite" else {}
         started = [
             self._spawn(
-                [*worker_command(), "--workers", str(threads), "--no-periodic"], f"consumer-{n}"
+                [*worker_command(), "--workers", str(threads), "--no-periodic"],
+                f"consumer-{queue}-{n}",
+                env,
             )
             for n in range(count)
         ]
@@ -187,6 +194,26 @@ class Installation:
         finally:
             for process in started:
                 process.stop()
+
+
+@contextmanager
+def queue_on(site: Installation, queue: str) -> Iterator[None]:
+    """Jobs this process queues go to ``queue``: "redis" (the installation's, the default) or
+    "sqlite" (the queue file in the data folder that ``site.consumers(queue="sqlite")`` read)."""
+    if queue == "redis":
+        yield
+        return
+    from huey.contrib.djhuey import HUEY
+    from huey.storage import SqliteStorage
+
+    storage = HUEY.storage
+    HUEY.storage = SqliteStorage(
+        name=HUEY.name, filename=str(Path(site.env["KEIYAKU_DATA_DIR"]) / "huey.sqlite3")
+    )
+    try:
+        yield
+    finally:
+        HUEY.storage = storage
 
 
 def _get_status(port: int, path: str) -> int:

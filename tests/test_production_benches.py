@@ -75,5 +75,8 @@ def test_worker_bench_signs_through_the_queue_and_completes_a_contract(tmp_path:
     (burst,) = result["bursts"]
     assert burst["consumers"] == 1 and burst["signatures"] == 2
     assert burst["per_second"] > 0 and burst["floor_per_second"] > 0
-    assert result["idle"]["queue_median_s"] > 0 and result["idle"]["inline_median_s"] > 0
+    assert [idle["queue"] for idle in result["idle"]] == ["redis", "sqlite"]
+    for idle in result["idle"]:
+        assert idle["queue_median_s"] > 0 and idle["inline_median_s"] > 0, idle
+        assert idle["sign_pickup_max_s"] >= 0 and idle["complete_pickup_max_s"] >= 0, idle
     assert len(result["memory"]) == 1 and result["memory"][0]["rss_mb"] > 0
