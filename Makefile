@@ -84,7 +84,7 @@ bench: install system-deps
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/web.py
-	$(BIN)/python bench/worker.py
+	$(BIN)/python bench/worker.py --idle-seconds 300
 
 clean:
 	rm -rf $(VENV) var *.egg-info
