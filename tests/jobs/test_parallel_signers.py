@@ -81,8 +81,9 @@ def test_twenty_parallel_signers_make_exactly_twenty_signatures(personas, queue,
     fields = {party.signature_field for party in contract.parties.all()}
     assert sum(computed.values()) == SIGNERS, computed
     assert set(computed) == fields and set(computed.values()) == {1}, computed
-    # Both consumers signed: the jobs really ran in parallel processes.
-    assert all(_COMPUTED.search(log) for log in logs)
+    # (Which consumer signed is not asserted: on a loaded machine the second may still be
+    # starting while the first's two threads take every job. Without the lease this set-up
+    # counted 72 computations: the threads do race.)
     # Twenty signatures and one completed version stored: nothing computed and thrown away.
     assert Blob.objects.filter(keyring=contract.keyring_id).count() - stored == SIGNERS + 1
     _one_signature_per_party(contract, SIGNERS)
