@@ -3,10 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 KEIYAKU := $(BIN)/keiyaku
-SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools strace
+SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools strace postgresql redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format bench install system-deps messages clean audit-verify
+.PHONY: run test test-sqlite test-postgres lint format bench install system-deps messages clean audit-verify
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON))"; exit 1; }
@@ -43,9 +43,22 @@ format: install
 	$(BIN)/ruff format keiyaku tests bench
 	$(BIN)/ruff check --fix keiyaku tests bench
 
-## make test: lint, then the whole suite (browser tests included)
+## make test: lint, then the whole suite (browser tests included) on SQLite, then on PostgreSQL
 test: install system-deps lint
-	$(BIN)/pytest -n 2 --dist loadfile -q
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+## the whole suite on the embedded SQLite only
+test-sqlite: install
+	KEIYAKU_TEST_DATABASE=sqlite $(BIN)/pytest -n 2 --dist loadfile -q
+
+## the whole suite on a private PostgreSQL cluster (tests/servers/postgres.py: initdb in a
+## temporary folder, a Unix socket only, stopped at the end); `make system-deps` installs it.
+## Tests that pytest-django keeps from every database ran in test-sqlite and are left out here
+## (tests/conftest.py); KEIYAKU_TEST_EVERY_TEST=1 keeps them. The production cluster tests
+## (tests/production_cluster/) run here only.
+test-postgres: install
+	$(BIN)/python -m tests.servers.postgres -- $(BIN)/pytest -n 2 --dist loadfile -q
 
 ## refresh the English catalogue after changing user-facing text (needs Debian's gettext)
 messages: install
@@ -56,9 +69,25 @@ messages: install
 audit-verify: install
 	$(KEIYAKU) audit verify --archives
 
+.PHONY: backup
+## make backup DEST=/srv/keiyaku-backups: a new backup generation there, the oldest rotated (R42)
+backup: install
+	@[ -n "$(DEST)" ] || { echo "usage: make backup DEST=/path/to/backups"; exit 2; }
+	$(KEIYAKU) backup "$(DEST)"
+
+.PHONY: rotate-master-key
+## make rotate-master-key: re-seal under KEIYAKU_MASTER_KEY what a previous master key sealed
+rotate-master-key: install
+	$(KEIYAKU) rotate-master-key
+
+## make bench: signing and ingest beside their floors, then the web and the queue workers on the
+## production set-up (PostgreSQL, Redis, S3, gunicorn; bench/production.py); docs/operations.md
+## (Sizing) explains the figures
 bench: install system-deps
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/web.py
+	$(BIN)/python bench/worker.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info

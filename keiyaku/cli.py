@@ -16,6 +16,9 @@ def main() -> None:
         exit_with_parent(int(parent))
     from django.core.management import execute_from_command_line
 
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        # `keiyaku rotate-master-key` is the command module rotate_master_key.
+        sys.argv[1] = sys.argv[1].replace("-", "_")
     execute_from_command_line(sys.argv)
 
 

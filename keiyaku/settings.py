@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -42,6 +43,30 @@ def _secret_from_file(name: str, nbytes: int) -> str:
 SECRET_KEY = env("SECRET_KEY") or _secret_from_file("secret_key", 48)
 # The master key seals every contract's own data key and the sign-in secrets (storage/crypto.py).
 MASTER_KEY = env("MASTER_KEY") or _secret_from_file("master_key", 32)
+
+
+# --- master key rotation (storage/crypto.py, `keiyaku rotate-master-key`) -------------------
+# Older master keys still accepted for opening, never for sealing: KEIYAKU_MASTER_KEY_PREVIOUS
+# (comma-separated), else the data folder's master_key_previous file (one key a line, the
+# embedded set-up's way: move master_key there and the next start makes a new one).
+def _previous_master_keys() -> list[str]:
+    given = env("MASTER_KEY_PREVIOUS")
+    path = DATA_DIR / "master_key_previous"
+    if given:
+        keys = given.split(",")
+    elif path.exists():
+        keys = path.read_text().splitlines()
+    else:
+        keys = []
+    found: list[str] = []
+    for key in (k.strip() for k in keys):
+        if key and key != MASTER_KEY and key not in found:
+            found.append(key)
+    return found
+
+
+MASTER_KEY_PREVIOUS = _previous_master_keys()
+# --- end of master key rotation --------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
 PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
@@ -65,10 +90,15 @@ INSTALLED_APPS = [
     "keiyaku.web",
     "keiyaku.login",
     "keiyaku.ratelimits",
+    "keiyaku.operations",
+    "keiyaku.jobs",
 ]
 
 MIDDLEWARE = [
+    "keiyaku.operations.request_id.RequestIdMiddleware",
+    "keiyaku.operations.middleware.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "keiyaku.web.upload_names.UploadNamesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -103,35 +133,62 @@ TEMPLATES = [
     }
 ]
 
-DATABASES: dict[str, dict[str, object]]
-_db_url = env("DATABASE_URL")
-if _db_url.startswith("postgres"):
-    from urllib.parse import urlparse
+# --- database (KEIYAKU_DATABASE_URL) -----------------------------------------------------------
+# Empty: the embedded SQLite file in the data folder. postgres://user:password@host:port/name
+# (a socket folder as a quoted host: postgres://user@%2Fvar%2Frun%2Fpostgresql/name; libpq
+# options such as ?sslmode=verify-full as query) for production; sqlite:////absolute/path too.
+# Parsed by dj-database-url; other engines are refused at start (only these two are tested).
+_SQLITE_OPTIONS = {
+    # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock when a
+    # transaction starts, so two writers queue (20 s) instead of failing half-way.
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    # Seconds a write waits for another transaction to end before "database is locked".
+    "timeout": env_int("SQLITE_TIMEOUT", 20),
+}
+# Seconds a PostgreSQL connection is kept for the next request (0: one per request).
+KEIYAKU_DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
 
-    _u = urlparse(_db_url)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": _u.path.lstrip("/"),
-            "USER": _u.username or "",
-            "PASSWORD": _u.password or "",
-            "HOST": _u.hostname or "",
-            "PORT": str(_u.port or ""),
-        }
-    }
-else:
-    DATABASES = {
-        "default": {
+
+def _database(url: str) -> dict[str, object]:
+    """Django's DATABASES["default"] for KEIYAKU_DATABASE_URL (empty: the embedded SQLite)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not url:
+        return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "keiyaku.sqlite3",
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                # Seconds a write waits for another transaction to end before "database is locked".
-                "timeout": env_int("SQLITE_TIMEOUT", 20),
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
         }
-    }
+    import dj_database_url
+
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise ImproperlyConfigured(
+            f"KEIYAKU_DATABASE_URL: unsupported database {scheme or url!r}; use "
+            "postgres://user:password@host:5432/name or sqlite:////absolute/path"
+        )
+    try:
+        parsed = dj_database_url.parse(
+            url, conn_max_age=KEIYAKU_DATABASE_CONN_MAX_AGE, conn_health_checks=True
+        )
+    except ValueError as error:
+        raise ImproperlyConfigured(f"KEIYAKU_DATABASE_URL: {error}") from error
+    config: dict[str, object] = dict(parsed)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        if not config.get("NAME") or config["NAME"] == ":memory:":
+            raise ImproperlyConfigured(
+                "KEIYAKU_DATABASE_URL: a SQLite URL names a file: sqlite:////absolute/path"
+            )
+        # One file opened by several processes: no persistent connections, same pragmas.
+        config.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False, OPTIONS=dict(_SQLITE_OPTIONS))
+    elif not config.get("NAME"):
+        raise ImproperlyConfigured("KEIYAKU_DATABASE_URL: the URL names no database")
+    return config
+
+
+DATABASES: dict[str, dict[str, object]] = {"default": _database(env("DATABASE_URL"))}
+# --- end of the database block -----------------------------------------------------------------
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.Staff"
 LOGIN_URL = "login"
@@ -287,6 +344,28 @@ KEIYAKU_OUTBOUND_ALLOW = [a.strip() for a in env("OUTBOUND_ALLOW").split(",") if
 # Largest answer read from such a call.
 KEIYAKU_OUTBOUND_MAX_KB = env_int("OUTBOUND_MAX_KB", 1024)
 
+# --- stored objects (R43; issue 11: S3-compatible object storage) ----------------------------
+# KEIYAKU_STORAGE_URL: file:///folder (default: the data folder's files/) or
+# s3://bucket/prefix?endpoint_url=…&region=… (keiyaku/storage/location.py). Write-once either way.
+# S3 credentials: KEIYAKU_S3_ACCESS_KEY_ID and KEIYAKU_S3_SECRET_ACCESS_KEY, else boto3's own
+# chain (AWS_ACCESS_KEY_ID …, a profile, an instance role); never in the URL.
+from keiyaku.storage.location import parse_storage_url  # noqa: E402
+
+KEIYAKU_STORAGE_URL = env("STORAGE_URL") or (DATA_DIR / "files").as_uri()
+if not env("STORAGE_URL"):
+    # The embedded default exists from the start (/readyz asks for the folder); a folder named
+    # in KEIYAKU_STORAGE_URL is the operator's (a volume not mounted must fail readiness).
+    (DATA_DIR / "files").mkdir(mode=0o700, exist_ok=True)
+# "staticfiles" is replaced by WhiteNoise's in the web server block below.
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": parse_storage_url(
+        KEIYAKU_STORAGE_URL,
+        access_key=env("S3_ACCESS_KEY_ID"),
+        secret_key=env("S3_SECRET_ACCESS_KEY"),
+    ),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
 # --- e-mail ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("MAIL_FROM", "keiyaku <no-reply@keiyaku.localhost>")
 if env("SMTP_HOST"):
@@ -309,14 +388,55 @@ if KEIYAKU_MAIL_CAPTURE not in {"trial", "all"}:
 
     raise ImproperlyConfigured('KEIYAKU_MAIL_CAPTURE must be "trial" or "all"')
 
-# --- background work (R41) -------------------------------------------------------------------
+# --- background work, shared counters and caches (R41): the queue, Redis ---------------------
+# KEIYAKU_REDIS_URL (redis://[:password@]host:port/db, rediss://… for TLS, or
+# unix:///path/to/redis.sock?db=N; Valkey is a drop-in): the queue is RedisHuey, Django's cache
+# and the rate limits live there. Unset: the SQLite queue file in DATA_DIR, the rate limits in
+# the database. Parsed by redis-py, which Huey and Django's cache use to connect.
+KEIYAKU_REDIS_URL = env("REDIS_URL").strip()
+if KEIYAKU_REDIS_URL:
+    from urllib.parse import urlsplit
+
+    from django.core.exceptions import ImproperlyConfigured
+    from redis.connection import parse_url as _parse_redis_url
+
+    from keiyaku.ascii_digits import is_ascii_digits
+
+    try:
+        _redis = _parse_redis_url(KEIYAKU_REDIS_URL)
+        if not (_redis.get("path") or _redis.get("host")):
+            raise ValueError("no host and no socket path")
+        _db = urlsplit(KEIYAKU_REDIS_URL).path.strip("/")
+        if "host" in _redis and _db and not is_ascii_digits(_db):  # redis-py ignores it silently
+            raise ValueError(f"the database number {_db!r} is not a number")
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            "KEIYAKU_REDIS_URL must look like redis://host:6379/0, rediss://host:6380/0 or "
+            f"unix:///run/redis/redis.sock?db=0 ({_error})"
+        ) from None
+# Worker threads per consumer process (`keiyaku run_huey`); run several consumers to scale out.
+KEIYAKU_QUEUE_WORKERS = env_int("QUEUE_WORKERS", 2)
+# A contract's jobs hold its lease (keiyaku.jobs.leases); a consumer killed mid-job keeps the
+# contract at most this long (seconds) before another consumer or the sweeper may continue.
+KEIYAKU_JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 30)
+# SIGTERM (systemd's stop, `keiyaku serve` stopping) lets a consumer finish the jobs in hand;
+# a second signal or SIGKILL stops it at once (its jobs are then found by the sweeper).
+_CONSUMER = {"workers": KEIYAKU_QUEUE_WORKERS, "worker_type": "thread", "graceful_signal": "TERM"}
 HUEY: dict[str, object]
-if env("REDIS_URL"):
+if KEIYAKU_REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
         "name": "keiyaku",
-        "url": env("REDIS_URL"),
-        "immediate": False,
+        "url": KEIYAKU_REDIS_URL,
+        "immediate": env_bool("TASKS_IMMEDIATE", False),
+        "consumer": _CONSUMER,
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": KEIYAKU_REDIS_URL,
+            "KEY_PREFIX": "keiyaku-cache",
+        }
     }
 else:
     HUEY = {
@@ -324,13 +444,82 @@ else:
         "name": "keiyaku",
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": env_bool("TASKS_IMMEDIATE", False),
-        "consumer": {"workers": 2, "worker_type": "thread"},
+        "consumer": _CONSUMER,
     }
+    # Per process: keiyaku keeps nothing in Django's cache that processes must share (the rate
+    # limits and leases are in the database; page images stay in each process on purpose).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- web server, static files, configuration checks, health and logs (keiyaku.operations) -----
+# "embedded" (the default: one machine, secrets generated in the data folder) or "production"
+# (`keiyaku serve` then refuses to start unless `keiyaku check --deploy` passes).
+KEIYAKU_ENV = env("ENV", "embedded")
+if KEIYAKU_ENV not in {"embedded", "production"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured('KEIYAKU_ENV must be "embedded" or "production"')
+# Secrets that were not given in the environment but generated in the data folder: right for one
+# machine, wrong for several (each would make its own) — a deploy check refuses them.
+KEIYAKU_GENERATED_SECRETS = [name for name in ("SECRET_KEY", "MASTER_KEY") if not env(name)]
+# gunicorn under `keiyaku serve`: worker processes (default: one per CPU, at least 2), threads
+# in each, and the seconds a request may take before its worker is replaced.
+KEIYAKU_WEB_WORKERS = env_int("WEB_WORKERS", max(2, os.cpu_count() or 1))
+KEIYAKU_WEB_THREADS = env_int("WEB_THREADS", 4)
+KEIYAKU_WEB_TIMEOUT = env_int("WEB_TIMEOUT", 300)
+# /readyz: seconds allowed to reach each time-stamp authority; days before a certificate's end
+# from which readiness warns.
+KEIYAKU_HEALTH_TSA_TIMEOUT = float(env("HEALTH_TSA_TIMEOUT", "2"))
+KEIYAKU_HEALTH_CERT_WARN_DAYS = env_int("HEALTH_CERT_WARN_DAYS", 90)
+# Behind a trusted TLS proxy, plain-HTTP requests are redirected to https, except the probes
+# of the load balancer, which speak plain HTTP to each web process.
+SECURE_SSL_REDIRECT = PUBLIC_URL.startswith("https://") and bool(KEIYAKU_TRUSTED_PROXIES)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# HSTS covers the service's own host only: a municipality cannot promise https for every
+# subdomain of its domain, nor put that domain on the browsers' preload list.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+# WhiteNoise serves the hashed, compressed copies that `collectstatic` writes to STATIC_ROOT
+# (`keiyaku serve` runs it when the sources changed). Only the "staticfiles" entry is set here;
+# "default" (the object storage, KEIYAKU_STORAGE_URL) is the stored-objects block's.
+STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+WHITENOISE_MAX_AGE = 3600  # unhashed names; hashed ones are cached for good
+# Log lines: "text" for a terminal, "json" (one object a line) for a log collector. Every line
+# written while a request is handled carries its request id (keiyaku.operations.request_id).
+KEIYAKU_LOG_FORMAT = env("LOG_FORMAT", "text")
+if KEIYAKU_LOG_FORMAT not in {"text", "json"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured('KEIYAKU_LOG_FORMAT must be "text" or "json"')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "keiyaku.operations.request_id.RequestIdFilter"},
+        "hide_paths": {"()": "keiyaku.operations.log_format.HidePathsFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "keiyaku.operations.log_format.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "hide_paths"],
+            "formatter": KEIYAKU_LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"pyhanko": {"level": "ERROR"}, "pyhanko_certvalidator": {"level": "ERROR"}},
+    "loggers": {
+        "pyhanko": {"level": "ERROR"},
+        "pyhanko_certvalidator": {"level": "ERROR"},
+        # Huey's consumer adds a handler of its own to a "huey" logger that has none.
+        "huey": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO"), "propagate": False},
+    },
 }
+
+# --- backups (R42) ---------------------------------------------------------------------------
+# The daily backup (keiyaku.storage.tasks) writes a generation here when set; `keiyaku backup
+# DEST` writes one on demand. Generations kept (the newest); the job's hour (UTC, as Huey's
+# periodic jobs).
+KEIYAKU_BACKUP_DIR = env("BACKUP_DIR")
+KEIYAKU_BACKUP_KEEP = env_int("BACKUP_KEEP", 8)
+KEIYAKU_BACKUP_HOUR = env_int("BACKUP_HOUR", 2)

@@ -3,6 +3,7 @@ from django.urls import include, path
 urlpatterns = [
     path("pki/", include("keiyaku.pki.urls")),
     path("admin-org/", include("keiyaku.accounts.urls")),
+    path("", include("keiyaku.operations.urls")),
     path("addressbook/", include("keiyaku.addressbook.urls")),
     path("", include("keiyaku.applications.urls")),
     path("", include("keiyaku.login.urls")),

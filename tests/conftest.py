@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_pki", "tests.refusal_recorder"]
+from tests.servers.s3 import S3Server, running_s3_server
+
+pytest_plugins = ["tests.fixtures_pki", "tests.refusal_recorder", "tests.servers.redis"]
 
 
 class _TsaHandler(BaseHTTPRequestHandler):
@@ -38,17 +43,119 @@ def keiyaku_tsa_url(django_db_setup: object) -> Iterator[str]:
     server.shutdown()
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """An S3 wire-protocol server (moto's server mode) in its own process on loopback."""
+    with running_s3_server() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    """A fresh bucket on the test S3 server that is keiyaku's object storage for one test."""
+
+    server: S3Server
+    bucket: str
+    prefix: str
+
+    def key(self, name: str) -> str:
+        """The bucket key of storage name ``name``."""
+        return f"{self.prefix}/{name}"
+
+    def raw(self, name: str) -> bytes:
+        """The bytes at rest of storage name ``name``, read with boto3 (not through keiyaku)."""
+        body = self.server.client().get_object(Bucket=self.bucket, Key=self.key(name))["Body"]
+        return bytes(body.read())
+
+
+@pytest.fixture
+def s3_storage(s3_server: S3Server, settings) -> S3Bucket:
+    """keiyaku's object storage (STORAGES["default"]) in a fresh bucket on the S3 test server,
+    under a key prefix, configured through KEIYAKU_STORAGE_URL's parser."""
+    from keiyaku.storage.location import parse_storage_url
+
+    bucket = S3Bucket(s3_server, s3_server.create_bucket(), "keiyaku")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": parse_storage_url(
+            s3_server.storage_url(bucket.bucket, bucket.prefix),
+            access_key=s3_server.access_key,
+            secret_key=s3_server.secret_key,
+        ),
+    }
+    return bucket
+
+
+@dataclass
+class Store:
+    """The object storage of one test, and a way around keiyaku to see and alter what it holds."""
+
+    kind: str
+    folder: Path | None = None
+    bucket: S3Bucket | None = None
+
+    def raw(self, name: str) -> bytes:
+        """The bytes at rest under storage name ``name``, read without keiyaku."""
+        if self.bucket is not None:
+            return self.bucket.raw(name)
+        assert self.folder is not None
+        return (self.folder / name).read_bytes()
+
+    def tamper(self, name: str, data: bytes) -> None:
+        """Replace the object as somebody with direct access to the disk or bucket could."""
+        if self.bucket is not None:
+            self.bucket.server.client().put_object(
+                Bucket=self.bucket.bucket, Key=self.bucket.key(name), Body=data
+            )
+            return
+        assert self.folder is not None
+        (self.folder / name).write_bytes(data)
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest, settings, tmp_path: Path) -> Store:
+    """The test runs twice: with keiyaku's objects in a local folder, and in an S3 bucket."""
+    from keiyaku.storage.location import parse_storage_url
+
+    if request.param == "file":
+        folder = tmp_path / "objects"
+        settings.STORAGES = {**settings.STORAGES, "default": parse_storage_url(folder.as_uri())}
+        return Store("file", folder=folder)
+    return Store("s3", bucket=request.getfixturevalue("s3_storage"))
+
+
 _DATABASE_FIXTURES = {"db", "transactional_db", "live_server"}
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    """A test that may reach the suite's database: marked `django_db` or using a database
+    fixture, itself or through another fixture. pytest-django refuses database access to every
+    other test, so those run the same code whatever the suite's database is."""
+    return item.get_closest_marker("django_db") is not None or bool(
+        _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the suite twice, on SQLite and on PostgreSQL (issue 11). The second run
+    leaves out the tests that cannot reach a database (`_uses_database`): they ran in the first,
+    and would run the same code again. `KEIYAKU_TEST_EVERY_TEST=1` keeps them."""
+    if os.environ.get("KEIYAKU_TEST_DATABASE") != "postgres":
+        return
+    if os.environ.get("KEIYAKU_TEST_EVERY_TEST") == "1":
+        return
+    kept = [item for item in items if _uses_database(item)]
+    left = [item for item in items if not _uses_database(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
     """The rate limiter counts attempts in the database; every test that uses it starts at zero
     (a test's own counts also go with its transaction, or the flush after it)."""
-    uses_database = request.node.get_closest_marker("django_db") or (
-        _DATABASE_FIXTURES & set(request.fixturenames)
-    )
-    if not uses_database:
+    if not _uses_database(request.node):
         return
     from keiyaku.ratelimits.models import RateCounter
 

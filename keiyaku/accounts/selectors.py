@@ -7,6 +7,7 @@ from collections import defaultdict
 from django.db.models import Q, QuerySet
 
 from keiyaku.accounts.models import Department, Organisation, Staff
+from keiyaku.text_input import one_line
 
 
 def departments_of(organisation: Organisation) -> QuerySet[Department]:
@@ -55,6 +56,9 @@ def staff_of(
     organisation: Organisation, *, query: str = "", department_id: int | None = None
 ) -> QuerySet[Staff]:
     rows = Staff.objects.filter(organisation=organisation).select_related("department")
+    # Typed into a search box and passed as is: a control character matches nothing, and a NUL
+    # would stop PostgreSQL (its text cannot hold one) with a server error.
+    query = one_line(query)
     if query:
         rows = rows.filter(
             Q(display_name__icontains=query)

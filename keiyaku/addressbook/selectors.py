@@ -7,6 +7,7 @@ from django.http import Http404
 
 from keiyaku.accounts.models import Role, Staff
 from keiyaku.addressbook.models import Company, Contact
+from keiyaku.text_input import one_line
 
 
 def companies_visible_to(staff: Staff) -> QuerySet[Company]:
@@ -44,7 +45,8 @@ def contact_for(staff: Staff, contact_id: int | str) -> Contact:
 def companies_search(staff: Staff, query: str = "") -> QuerySet[Company]:
     """Visible companies whose name or kana, or one of whose contacts, matches every word."""
     companies = companies_visible_to(staff)
-    for word in query.split():
+    # A control character matches nothing; a NUL would stop PostgreSQL with a server error.
+    for word in one_line(query).split():
         companies = companies.filter(
             Q(name__icontains=word)
             | Q(kana__icontains=word)

@@ -65,6 +65,7 @@ EVENT_LABELS = {
     "staff.import": _("職員のCSV一括登録"),
     "audit.export": _("操作ログの出力"),
     "audit.archive": _("操作ログの保管（アーカイブ）"),
+    "master_key.rotate": _("マスターキーの更新（再暗号化）"),
 }
 
 

@@ -47,7 +47,11 @@ class ChainHead(models.Model):
 
 
 class Archive(models.Model):
-    """Entries older than the retention period, moved to a file in the data folder (R39)."""
+    """Entries older than the retention period, moved to a file in the object storage (R39).
+
+    ``path`` is the storage name (``audit-archive/…``); an archive written before issue 11
+    records the absolute path of its file in the data folder instead.
+    """
 
     first_event_id = models.BigIntegerField()
     last_event_id = models.BigIntegerField()

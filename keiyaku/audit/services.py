@@ -9,7 +9,9 @@ operation it records.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +24,7 @@ from django.utils import timezone
 
 from keiyaku.accounts.network import client_ip
 from keiyaku.audit.models import Archive, ChainHead, Event
+from keiyaku.storage.blobs import object_open, object_put
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,9 @@ class RequestMeta:
     def from_request(cls, request: Any) -> RequestMeta:
         return cls(
             ip=client_ip(request),
-            user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:500],
+            # Recorded as sent (exports guard what a spreadsheet would run), except a NUL,
+            # which PostgreSQL text cannot hold.
+            user_agent=(request.META.get("HTTP_USER_AGENT") or "").replace("\x00", " ")[:500],
         )
 
 
@@ -155,8 +160,26 @@ def audit_verify() -> ChainReport:
 # --- archiving ---------------------------------------------------------------------------------
 
 
-def archive_dir() -> Path:
-    return Path(settings.DATA_DIR) / "audit-archive"
+ARCHIVE_PREFIX = "audit-archive/"
+"""Where archives go in the object storage (KEIYAKU_STORAGE_URL), beside the blobs."""
+
+
+def archive_storage_name(path: str) -> str:
+    """The storage name of an archive whose row records ``path``: the name itself, or for an
+    archive written before issue 11 (the absolute path of a file in the data folder) the name
+    ``audit-archive/<its file name>`` that a restore gives it in the object storage."""
+    if Path(path).is_absolute():
+        return f"{ARCHIVE_PREFIX}{Path(path).name}"
+    return path
+
+
+def _archive_body(path: str) -> bytes:
+    """An archive's bytes: a storage name, or (archives written before issue 11) a file in the
+    data folder, recorded by its absolute path. FileNotFoundError when it is gone."""
+    if Path(path).is_absolute():
+        return Path(path).read_bytes()
+    with object_open(path) as handle:
+        return bytes(handle.read())
 
 
 def _line(entry: Event) -> str:
@@ -194,16 +217,19 @@ def audit_archive(*, older_than_days: int | None = None) -> Archive | None:
     with transaction.atomic():
         entries = list(Event.objects.filter(id__lte=boundary).order_by("id"))
         body = "".join(_line(e) + "\n" for e in entries).encode()
-        directory = archive_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"audit-{entries[0].pk:012d}-{entries[-1].pk:012d}.jsonl"
-        path.write_bytes(body)
+        # In the object storage, write-once (a rolled-back run leaves its object behind, so the
+        # name carries a random part and the next run does not collide with it).
+        name = (
+            f"{ARCHIVE_PREFIX}audit-{entries[0].pk:012d}-{entries[-1].pk:012d}"
+            f"-{uuid.uuid4().hex[:12]}.jsonl"
+        )
+        object_put(name, io.BytesIO(body))
         archive = Archive.objects.create(
             first_event_id=entries[0].pk,
             last_event_id=entries[-1].pk,
             last_hash=entries[-1].hash,
             count=len(entries),
-            path=str(path),
+            path=name,
             sha256=hashlib.sha256(body).hexdigest(),
         )
         Event.objects.filter(id__lte=boundary).delete()
@@ -213,7 +239,7 @@ def audit_archive(*, older_than_days: int | None = None) -> Archive | None:
                 "first": archive.first_event_id,
                 "last": archive.last_event_id,
                 "count": archive.count,
-                "file": path.name,
+                "file": name.rsplit("/", 1)[-1],
                 "sha256": archive.sha256,
             },
         )
@@ -222,10 +248,11 @@ def audit_archive(*, older_than_days: int | None = None) -> Archive | None:
 
 def archive_verify(archive: Archive, prev_hash: str) -> ChainReport:
     """Check an archive file against its recorded SHA-256 and the chain inside it."""
-    path = Path(archive.path)
-    if not path.exists():
+    path = archive.path
+    try:
+        body = _archive_body(path)
+    except FileNotFoundError:
         return ChainReport(False, 0, archive.first_event_id, f"archive file missing: {path}")
-    body = path.read_bytes()
     if hashlib.sha256(body).hexdigest() != archive.sha256:
         return ChainReport(False, 0, archive.first_event_id, f"archive file altered: {path}")
     checked = 0

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
 from keiyaku.audit.services import ArchiveRefused, audit_archive
+from keiyaku.jobs.periodic import periodic_task
 
 logger = logging.getLogger(__name__)
 
 
-@db_periodic_task(crontab(hour="3", minute="17"))
+@periodic_task(crontab(hour="3", minute="17"))
 def archive_old_entries() -> None:
     """Daily: move entries past the retention period to an archive file (R39)."""
     try:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import close_old_connections
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
+from huey.contrib.djhuey import db_task, on_startup
 
 from keiyaku.contracts.services import (
     contract_finalize,
@@ -15,8 +15,11 @@ from keiyaku.contracts.services import (
     signature_apply,
     signature_sweep,
 )
+from keiyaku.jobs.periodic import periodic_task
 
 
+# A job holds its contract's lease while it works (keiyaku.jobs.leases): a contract's jobs run
+# one after the other on any number of consumers; one that waited too long is retried.
 @db_task(retries=10, retry_delay=30)
 def apply_signature(party_id: int) -> None:
     signature_apply(party_id=party_id)
@@ -27,17 +30,17 @@ def finalize_contract(contract_id: str) -> None:
     contract_finalize(contract_id=contract_id)
 
 
-@db_periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"))
 def sweep() -> None:
     """Finish agreements and completions whose job was lost.
 
-    No lock: a lock held by a worker that was killed would stop every later sweep. Two sweeps
-    at once only repeat work; the state guards in the services keep one result.
+    Once a minute across every consumer (periodic_task). No lock held across runs: a lock kept
+    by a killed consumer would stop every later sweep; each contract's lease ends by itself.
     """
     signature_sweep(older_than=timedelta(seconds=settings.KEIYAKU_SWEEP_AFTER_SECONDS))
 
 
-@db_periodic_task(crontab(minute="*/5"))
+@periodic_task(crontab(minute="*/5"))
 def check_deadlines() -> None:
     """Automatic reminders before the signing deadline, expiry after it (R11).
 

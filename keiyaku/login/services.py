@@ -37,8 +37,8 @@ from keiyaku.storage import crypto
 from keiyaku.text_input import forbidden_characters, one_line, require_single_line
 
 RECOVERY_CODES = 10
-_TOTP_PURPOSE = "totp"
-_OIDC_PURPOSE = "oidc-client-secret"
+_TOTP_PURPOSE = crypto.TOTP_PURPOSE
+_OIDC_PURPOSE = crypto.OIDC_CLIENT_SECRET_PURPOSE
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Sequence
+from datetime import UTC, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +21,7 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from keiyaku.jobs.leases import LeaseBusy, lease_hold
 from keiyaku.notifications.models import OutboxMessage, OutboxStatus
 from keiyaku.storage.blobs import blob_get
 from keiyaku.storage.models import Blob
@@ -87,8 +90,40 @@ def _enqueue(message_id: int) -> None:
     deliver_mail(message_id)
 
 
+def outbox_message_id(message: OutboxMessage) -> str:
+    """The Message-ID header of an outbox message: ``<outbox-{pk}.{created_at}@{host}>``, the
+    host taken from DEFAULT_FROM_EMAIL (KEIYAKU_MAIL_FROM).
+
+    Derived from the row alone, so every delivery attempt of one message carries the same
+    Message-ID: when a consumer dies after the relay's 250 but before the row says "sent", the
+    retry is the same message to every receiving MTA and mail program, which drop or thread it
+    as one (issue 11, acceptance 3; docs/architecture.md, "Mail delivery").
+    """
+    _name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    host = address.rpartition("@")[2] or "keiyaku.localhost"
+    stamp = message.created_at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+    return f"<outbox-{message.pk}.{stamp}@{host}>"
+
+
 def mail_deliver(*, message_id: int) -> bool:
-    """Send one queued message. Idempotent: a sent message is not sent again."""
+    """Send one queued message; True when this call sent it.
+
+    Idempotent: a sent message is not sent again. One delivery at a time: the message's lease
+    (``outbox:<pk>``, keiyaku.jobs.leases) is held while it is sent, and a second delivery that
+    finds it held returns False at once — the job and the sweeper (retry_pending_mail), or two
+    consumers, both found the message pending, and both sent it. A holder killed mid-send
+    frees the lease after KEIYAKU_JOB_LEASE_SECONDS, and the sweeper sends again: if the kill
+    came after the relay's 250, the same message (one Message-ID, outbox_message_id) goes out
+    a second time (docs/architecture.md, "Mail delivery").
+    """
+    try:
+        with lease_hold(f"outbox:{message_id}", wait=0):
+            return _deliver(message_id)
+    except LeaseBusy:
+        return False  # being sent by somebody else right now
+
+
+def _deliver(message_id: int) -> bool:
     counted = OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(
         attempts=F("attempts") + 1
     )
@@ -100,6 +135,7 @@ def mail_deliver(*, message_id: int) -> bool:
         body=message.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.to],
+        headers={"Message-ID": outbox_message_id(message)},
         connection=mail_connection(organisation=message.organisation, contract=message.contract),
     )
     for item in message.attachments:
@@ -146,4 +182,20 @@ def describe_failure(exc: Exception) -> str:
 def mail_pending_ids() -> list[int]:
     return list(
         OutboxMessage.objects.filter(status=OutboxStatus.PENDING).values_list("pk", flat=True)
+    )
+
+
+def mail_lost_ids(*, older_than: timedelta) -> list[int]:
+    """Pending messages older than `older_than` whose delivery never ended: no attempt failed
+    (a failure records its error), so their job was lost — a web process killed between the
+    commit and queueing it, a consumer killed before or while it sent. The once-a-minute
+    sweep (notifications.tasks.sweep_lost_mail) delivers them; messages whose relay failed
+    wait for their retries and the five-minute retry_pending_mail instead (issue 11).
+    """
+    return list(
+        OutboxMessage.objects.filter(
+            status=OutboxStatus.PENDING,
+            last_error="",
+            created_at__lte=timezone.now() - older_than,
+        ).values_list("pk", flat=True)
     )

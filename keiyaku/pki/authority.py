@@ -8,6 +8,10 @@ Invariants:
   "repaired" (regenerating would silently replace a root that signed contracts).
 - Creation is serialised with an ``fcntl`` lock and every file is written to a temporary name and
   renamed, so two processes starting at once end up with the same authority.
+- The private keys open with the passphrase or any of ``older_passphrases`` (the master key and
+  the previous ones while it is rotated); `reencrypt_keys` rewrites those that need an older one
+  under the passphrase, one file at a time and atomically, so a run stopped half way leaves every
+  key readable and the next run finishes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import datetime as dt
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +34,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-__all__ = ["Authority", "AuthorityError", "ensure_authority", "load_authority"]
+__all__ = [
+    "Authority",
+    "AuthorityError",
+    "ensure_authority",
+    "key_passphrase_positions",
+    "load_authority",
+    "reencrypt_keys",
+]
 
 ROOT_NAME = "keiyaku Root CA"
 SIGNER_NAME = "keiyaku 電子署名サービス"
@@ -91,11 +102,18 @@ class Authority:
         return self._parsed[name]
 
 
-def ensure_authority(directory: Path, *, passphrase: bytes, base_url: str) -> Authority:
+def ensure_authority(
+    directory: Path,
+    *,
+    passphrase: bytes,
+    base_url: str,
+    older_passphrases: Sequence[bytes] = (),
+) -> Authority:
     """Load the authority in ``directory``, creating it first if the folder has none.
 
     ``base_url`` (e.g. ``https://keiyaku.example.jp``) is written into the issued certificates
-    as CRL, OCSP and CA-issuer locations; it is only used at creation.
+    as CRL, OCSP and CA-issuer locations; it is only used at creation. New keys are encrypted
+    with ``passphrase``; existing ones open with it or one of ``older_passphrases``.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -103,25 +121,41 @@ def ensure_authority(directory: Path, *, passphrase: bytes, base_url: str) -> Au
         # Any existing file means "already created": a partial set is refused by load_authority.
         if not any((directory / fname).exists() for fname in _FILES.values()):
             _create(directory, passphrase=passphrase, base_url=base_url.rstrip("/"))
-        return load_authority(directory, passphrase=passphrase)
+        return load_authority(directory, passphrase=passphrase, older_passphrases=older_passphrases)
 
 
-def load_authority(directory: Path, *, passphrase: bytes) -> Authority:
-    """Read an existing authority; raise :class:`AuthorityError` if it is missing or damaged."""
+KEY_NAMES = ("root", "signer", "tsa")
+
+
+def _load_key(path: Path, passphrases: Sequence[bytes]) -> tuple[PrivateKeyTypes, int]:
+    """The private key in ``path`` and the position of the passphrase that opened it."""
+    data = path.read_bytes()
+    for position, passphrase in enumerate(passphrases):
+        try:
+            return serialization.load_pem_private_key(data, password=passphrase), position
+        except (ValueError, TypeError):
+            continue
+    raise AuthorityError(
+        f"cannot decrypt {path.name}: wrong passphrase? (the master key, or none of the "
+        "previous ones, encrypted it)"
+    )
+
+
+def load_authority(
+    directory: Path, *, passphrase: bytes, older_passphrases: Sequence[bytes] = ()
+) -> Authority:
+    """Read an existing authority; raise :class:`AuthorityError` if it is missing or damaged, or
+    a key opens with neither ``passphrase`` nor any of ``older_passphrases``."""
     directory = Path(directory)
     missing = [fname for fname in _FILES.values() if not (directory / fname).exists()]
     if missing:
         raise AuthorityError(f"authority in {directory} is incomplete: missing {missing}")
     values: dict[str, object] = {}
     parsed: dict[str, PrivateKeyTypes] = {}
-    for name in ("root", "signer", "tsa"):
+    passphrases = [passphrase, *older_passphrases]
+    for name in KEY_NAMES:
         cert = x509.load_pem_x509_certificate((directory / _FILES[f"{name}_cert"]).read_bytes())
-        try:
-            key = serialization.load_pem_private_key(
-                (directory / _FILES[f"{name}_key"]).read_bytes(), password=passphrase
-            )
-        except (ValueError, TypeError) as exc:
-            raise AuthorityError(f"cannot decrypt the {name} key: wrong passphrase?") from exc
+        key, _position = _load_key(directory / _FILES[f"{name}_key"], passphrases)
         if _spki(key.public_key()) != _spki(cert.public_key()):
             raise AuthorityError(f"the {name} key does not match its certificate")
         values[f"{name}_cert"] = asn1_x509.Certificate.load(
@@ -132,6 +166,59 @@ def load_authority(directory: Path, *, passphrase: bytes) -> Authority:
     authority = Authority(**values)  # type: ignore[arg-type]
     authority._parsed.update(parsed)
     return authority
+
+
+def key_passphrase_positions(
+    directory: Path, *, passphrases: Sequence[bytes]
+) -> dict[str, int | None]:
+    """For each private key file of the authority in ``directory`` ("root", "signer", "tsa";
+    none when the folder holds no authority): the position in ``passphrases`` of the first
+    passphrase that opens it, or None when none does. Reads only."""
+    directory = Path(directory)
+    positions: dict[str, int | None] = {}
+    for name in KEY_NAMES:
+        path = directory / _FILES[f"{name}_key"]
+        if not path.exists():
+            continue
+        try:
+            positions[name] = _load_key(path, passphrases)[1]
+        except AuthorityError:
+            positions[name] = None
+    return positions
+
+
+def reencrypt_keys(
+    directory: Path, *, passphrase: bytes, older_passphrases: Sequence[bytes]
+) -> tuple[int, int]:
+    """Encrypt again with ``passphrase`` every private key of the authority in ``directory`` that
+    opens only with one of ``older_passphrases``; return how many were rewritten and how many
+    already opened with ``passphrase`` ((0, 0) when the folder holds no authority).
+
+    The keys themselves, and so the certificates, stay the same. Each file is replaced
+    atomically under the authority's lock. Raises AuthorityError, before writing anything, when
+    a key opens with none of the passphrases.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return 0, 0
+    passphrases = [passphrase, *older_passphrases]
+    with _locked(directory):
+        loaded = {}
+        for name in KEY_NAMES:
+            path = directory / _FILES[f"{name}_key"]
+            if path.exists():
+                loaded[name] = _load_key(path, passphrases)
+        encryption = serialization.BestAvailableEncryption(passphrase)
+        rewritten = unchanged = 0
+        for name, (key, position) in loaded.items():
+            if position == 0:
+                unchanged += 1
+                continue
+            _write_atomically(
+                directory / _FILES[f"{name}_key"], _key_pem(key, encryption), private=True
+            )
+            rewritten += 1
+    return rewritten, unchanged
 
 
 def _spki(public_key: object) -> bytes:
@@ -299,7 +386,7 @@ def _key_usage(
     )
 
 
-def _key_pem(key: rsa.RSAPrivateKey, encryption: serialization.KeySerializationEncryption) -> bytes:
+def _key_pem(key: PrivateKeyTypes, encryption: serialization.KeySerializationEncryption) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )

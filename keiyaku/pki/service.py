@@ -6,6 +6,8 @@ import functools
 
 from django.conf import settings
 
+from keiyaku.storage.crypto import master_key_passphrases
+
 from .authority import Authority, ensure_authority
 
 __all__ = ["get_authority"]
@@ -15,11 +17,14 @@ __all__ = ["get_authority"]
 def get_authority() -> Authority:
     """keiyaku's own authority, created in ``KEIYAKU_PKI_DIR`` on first use, loaded once.
 
-    Keys are decrypted with ``MASTER_KEY``; ``PUBLIC_URL`` is written into new certificates
-    as the CRL, OCSP and CA-issuer location (``/pki/...``).
+    Keys are encrypted with ``MASTER_KEY`` and decrypted with it or one of
+    ``MASTER_KEY_PREVIOUS`` (storage/crypto.py's `master_key_passphrases`); ``PUBLIC_URL`` is
+    written into new certificates as the CRL, OCSP and CA-issuer location (``/pki/...``).
     """
+    current, *older = master_key_passphrases()
     return ensure_authority(
         settings.KEIYAKU_PKI_DIR,
-        passphrase=settings.MASTER_KEY.encode(),
+        passphrase=current,
+        older_passphrases=older,
         base_url=settings.PUBLIC_URL,
     )

@@ -1,10 +1,13 @@
-"""The one rate limiter: so many attempts per key in a window, counted in the database.
+"""The one rate limiter: so many attempts per key in a window, counted where every process sees it.
 
-Every web process sees the same counters (rows of `RateCounter`), however keiyaku runs: one
-`keiyaku serve`, several WSGI workers, several machines on one database. A key's window starts at
-its first attempt; an attempt past the limit is refused, and not counted, until the window ends.
-Each step is one conditional UPDATE, so two processes racing for the last attempt cannot both
-get it, and no transaction waits for a lock while holding another.
+Every web process sees the same counters, however keiyaku runs: one `keiyaku serve`, several
+WSGI workers, several machines. With KEIYAKU_REDIS_URL the counters are Redis hashes, each step
+one Lua script (atomic in Redis); without it they are rows of `RateCounter` in the database, each
+step one conditional UPDATE. Either way two processes racing for the last attempt cannot both
+get it, and no transaction waits for a lock while holding another. A key's window starts at its
+first attempt; an attempt past the limit is refused, and not counted, until the window ends.
+Windows are measured on keiyaku's clock (the `now` passed in), not Redis's, so both stores
+behave alike; Redis forgets a key a minute after its window.
 
 Two users:
 - `rate_limited(scope, setting)`: a view decorator limiting POSTs per client address (access
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -31,6 +35,7 @@ from django.utils import timezone
 from keiyaku.accounts.network import client_ip
 from keiyaku.login import clock
 from keiyaku.ratelimits.models import RateCounter
+from keiyaku.text_input import one_line
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,80 @@ def rate_allow(*limits: Limit, now: datetime | None = None) -> bool:
     return True
 
 
+def rate_count(key: str, *, now: datetime | None = None) -> int:
+    """Attempts counted for `key` in its current window (0 when none is open)."""
+    now = now or timezone.now()
+    if settings.KEIYAKU_REDIS_URL:
+        found = _redis(settings.KEIYAKU_REDIS_URL).hmget(_redis_key(key), "count", "ends")
+        count, ends = (int(v) if v is not None else 0 for v in found)
+        return count if ends > _ms(now) else 0
+    current = RateCounter.objects.filter(key=key, expires_at__gt=now).first()
+    return current.count if current else 0
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+# KEYS[1] the counter; ARGV: limit, now (ms), window (ms). 1 when the attempt is counted.
+_TAKE = """
+local found = redis.call('HMGET', KEYS[1], 'count', 'ends')
+local limit, now, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local count, ends = tonumber(found[1]), tonumber(found[2])
+if limit < 1 then return 0 end
+if ends == nil or ends <= now then
+  redis.call('HSET', KEYS[1], 'count', 1, 'ends', now + window)
+  redis.call('PEXPIRE', KEYS[1], window + 60000)
+  return 1
+end
+if count >= limit then return 0 end
+redis.call('HINCRBY', KEYS[1], 'count', 1)
+return 1
+"""
+# KEYS[1] the counter; ARGV: now (ms). Gives one attempt back within an open window.
+_GIVE_BACK = """
+local found = redis.call('HMGET', KEYS[1], 'count', 'ends')
+local count, ends = tonumber(found[1]), tonumber(found[2])
+if ends ~= nil and ends > tonumber(ARGV[1]) and count > 0 then
+  redis.call('HINCRBY', KEYS[1], 'count', -1)
+end
+return 0
+"""
+
+
+@functools.lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    """One client (a connection pool) per process and URL."""
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+
+def _redis_key(key: str) -> str:
+    return f"keiyaku:rate:{key}"
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 def _take(limit: Limit, now: datetime) -> bool:
+    if settings.KEIYAKU_REDIS_URL:
+        client = _redis(settings.KEIYAKU_REDIS_URL)
+        counted = client.eval(
+            _TAKE, 1, _redis_key(limit.key), limit.limit, _ms(now), limit.window * 1000
+        )
+        return bool(counted)
+    return _take_in_database(limit, now)
+
+
+def _give_back(limit: Limit, now: datetime) -> None:
+    if settings.KEIYAKU_REDIS_URL:
+        _redis(settings.KEIYAKU_REDIS_URL).eval(_GIVE_BACK, 1, _redis_key(limit.key), _ms(now))
+        return
+    _give_back_in_database(limit, now)
+
+
+# --- the database -----------------------------------------------------------------------------
+
+
+def _take_in_database(limit: Limit, now: datetime) -> bool:
     if limit.limit < 1:
         return False
     counter = RateCounter.objects.filter(key=limit.key)
@@ -83,7 +161,7 @@ def _take(limit: Limit, now: datetime) -> bool:
     return False
 
 
-def _give_back(limit: Limit, now: datetime) -> None:
+def _give_back_in_database(limit: Limit, now: datetime) -> None:
     RateCounter.objects.filter(key=limit.key, expires_at__gt=now, count__gt=0).update(
         count=F("count") - 1
     )
@@ -120,7 +198,8 @@ def login_rate_exceeded(*, ip: str | None, login_id: str = "") -> bool:
     limits = []
     if ip:
         limits.append(Limit(f"login-ip:{ip}", settings.KEIYAKU_LOGIN_RATE_PER_IP, window))
-    login_id = login_id.strip()[:150]
+    # As posted, before any form checked it: a NUL would stop PostgreSQL with a server error.
+    login_id = one_line(login_id)[:150]
     if login_id:
         limits.append(
             Limit(f"login-id:{login_id}", settings.KEIYAKU_LOGIN_RATE_PER_LOGIN_ID, window)

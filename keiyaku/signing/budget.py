@@ -11,7 +11,7 @@ imported: a fork of a small single-threaded process (never of the threaded web o
 process, whose locks a fork could copy held), so a call costs milliseconds, not an interpreter
 start. The child knows nothing of Django: callers pass what it needs (PDF bytes, trust roots,
 revocation data) and get a picklable result back. The budget comes from the settings
-``KEIYAKU_VALIDATION_SECONDS`` and ``KEIYAKU_VALIDATION_MEMORY_MB`` (docs/operator-guide.md).
+``KEIYAKU_VALIDATION_SECONDS`` and ``KEIYAKU_VALIDATION_MEMORY_MB`` (docs/operations.md).
 """
 
 from __future__ import annotations

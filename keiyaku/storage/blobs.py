@@ -1,30 +1,50 @@
 """The one way files are stored and read (R43).
 
-Write-once: `blob_put` always creates a new object; nothing overwrites one. `blob_discard`
-deletes one that no row refers to (written for a change that was then refused). Files go through
-Django's storage API (a local folder by default), encrypted before they leave this module.
+Write-once: `blob_put` always creates a new object under a fresh random key, and the storage
+refuses a put to a key that exists (keiyaku.storage.backends.ObjectExists), so nothing ever
+overwrites an object; `blob_discard` deletes one that no row refers to (written for a change
+that was then refused). Files go through Django's configured storage, ``STORAGES["default"]``
+(KEIYAKU_STORAGE_URL: a local folder by default, or S3-compatible object storage), encrypted with
+their contract's own data key before they leave this module.
+
+Memory: a blob is sealed and opened in one piece (AES-256-GCM over the whole file, the format of
+R43), so `blob_put` and `blob_get` hold the file, its sealed form and the plaintext in memory at
+once (about 3 × the file; the largest file is KEIYAKU_MAX_FILE_MB). Raw objects (`object_open`,
+`object_put`, used by backups) stream and are never held whole.
 """
 
 from __future__ import annotations
 
 import hashlib
-from functools import cache
+from typing import IO
 
-from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, Storage
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage, storages
 
 from keiyaku.storage import crypto
+from keiyaku.storage.backends import ObjectExists
 from keiyaku.storage.models import Blob, KeyRing
+
+__all__ = [
+    "BlobIntegrityError",
+    "ObjectExists",
+    "blob_get",
+    "blob_put",
+    "keyring_create",
+    "object_open",
+    "object_put",
+    "object_storage",
+]
 
 
 class BlobIntegrityError(RuntimeError):
     """A stored file does not match the SHA-256 recorded for it."""
 
 
-@cache
-def _storage() -> Storage:
-    return FileSystemStorage(location=settings.DATA_DIR / "files")
+def object_storage() -> Storage:
+    """The configured object storage (``STORAGES["default"]``, the same as Django's
+    ``default_storage``); write-once."""
+    return storages["default"]
 
 
 def keyring_create() -> KeyRing:
@@ -39,6 +59,12 @@ def _data_key(ring: KeyRing) -> bytes:
 
 
 def blob_put(*, keyring: KeyRing, data: bytes, content_type: str = "application/pdf") -> Blob:
+    """Store ``data`` (bytes) sealed with ``keyring``'s data key as a new object; return its Blob.
+
+    The object's name is ``Blob.object_name`` (a fresh UUID). Raises ObjectExists if that key is
+    taken (a UUID collision, or an object left by a put whose row was rolled back): nothing is
+    overwritten, and the caller's transaction fails instead (R43, issue 11).
+    """
     blob = Blob(
         keyring=keyring,
         sha256=hashlib.sha256(data).hexdigest(),
@@ -46,10 +72,7 @@ def blob_put(*, keyring: KeyRing, data: bytes, content_type: str = "application/
         content_type=content_type,
     )
     sealed = crypto.seal_with(_data_key(keyring), data, aad=str(blob.id).encode())
-    storage = _storage()
-    if storage.exists(blob.object_name):  # uuid4 collision: never overwrite
-        raise RuntimeError("blob name already taken")
-    saved = storage.save(blob.object_name, ContentFile(sealed))
+    saved = object_storage().save(blob.object_name, ContentFile(sealed))
     if saved != blob.object_name:
         raise RuntimeError("storage renamed a write-once object")
     blob.save()
@@ -61,13 +84,32 @@ def blob_discard(blob: Blob) -> None:
     row is deleted first, so a failure leaves at worst a file no row names)."""
     name = blob.object_name
     Blob.objects.filter(pk=blob.pk).delete()
-    _storage().delete(name)
+    object_storage().delete(name)
 
 
 def blob_get(blob: Blob) -> bytes:
-    with _storage().open(blob.object_name, "rb") as fh:
+    """The plaintext of ``blob``. Raises crypto.SealBroken if the object was altered or sealed
+    for another blob or key, BlobIntegrityError if it opens but its SHA-256 is not the recorded
+    one, FileNotFoundError if the object is missing."""
+    with object_storage().open(blob.object_name, "rb") as fh:
         sealed = fh.read()
     data = crypto.open_with(_data_key(blob.keyring), sealed, aad=str(blob.id).encode())
     if hashlib.sha256(data).hexdigest() != blob.sha256:
         raise BlobIntegrityError(str(blob.id))
     return data
+
+
+def object_open(name: str) -> File:
+    """A stored object as it is at rest (sealed bytes for a blob), opened to read; use it as a
+    context manager and read it in chunks (``.chunks()``) to copy it without holding it whole.
+    ``name`` is a storage name such as ``Blob.object_name``. FileNotFoundError if missing."""
+    return object_storage().open(name, "rb")
+
+
+def object_put(name: str, content: IO[bytes]) -> None:
+    """Store ``content`` (a binary file object, read in chunks) under ``name`` as it is, e.g. a
+    sealed blob copied back from a backup. Raises ObjectExists if ``name`` exists: an object is
+    never replaced, not even by its own copy."""
+    saved = object_storage().save(name, File(content, name=name))
+    if saved != name:
+        raise RuntimeError("storage renamed a write-once object")

@@ -8,21 +8,32 @@ associated data binds a value to where it belongs (a blob's id, a key ring's id)
 Files are encrypted with their contract's own data key (envelope encryption): `seal_with` and
 `open_with` take that key; the data key itself is sealed with the master key (`wrap_key`).
 
+Rotation (`keiyaku rotate-master-key`, storage/rotation.py): this module is the one place that
+knows the master keys. Sealing uses KEIYAKU_MASTER_KEY only; opening tries it, then each key of
+KEIYAKU_MASTER_KEY_PREVIOUS (`master_keys()`). `reseal`, `reseal_text` and `rewrap_key` give a
+value sealed again under the current key, or None when it already is (current key, current
+format), which is what makes a rotation idempotent.
+
 Formats, kept readable for ever:
 - sealed bytes: b"\\x02" + 12-byte nonce + ciphertext and tag;
 - sealed text (database columns): "v2:" + base64 of the sealed bytes;
 - before this module (version 1): data keys wrapped as nonce + ciphertext (60 bytes) under the
   master key's own bytes, and texts as bare base64 under HKDF("keiyaku signin sealing v1")
-  with the purpose as associated data. They still open; new values are never written so.
-- a file: 12-byte nonce + ciphertext and tag under its contract's data key (unchanged).
+  with the purpose as associated data. They still open; new values are never written so, and a
+  rotation re-seals them in the current format.
+- a file: 12-byte nonce + ciphertext and tag under its contract's data key (unchanged; a
+  rotation never touches files, only the wrapping of their data key).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -34,19 +45,57 @@ NONCE_BYTES = 12
 VERSION = b"\x02"
 TEXT_PREFIX = "v2:"
 DATA_KEY_PURPOSE = "data-key"
+# The purposes of the sealed text columns (login/services.py seals them; rotation re-seals them).
+TOTP_PURPOSE = "totp"
+OIDC_CLIENT_SECRET_PURPOSE = "oidc-client-secret"  # noqa: S105 - a label, not a secret
 # A version-1 wrapped data key: nonce, 32-byte key, 16-byte tag; a version-2 one has one more.
 _V1_WRAPPED_BYTES = NONCE_BYTES + 32 + 16
+
+_T = TypeVar("_T")
 
 
 class SealBroken(ValueError):
     """A sealed value does not open: another master key or purpose, or it was altered."""
 
 
-def _derive(purpose: str) -> bytes:
+def master_keys() -> list[str]:
+    """The master keys that open sealed values: KEIYAKU_MASTER_KEY first (the only one that
+    seals), then KEIYAKU_MASTER_KEY_PREVIOUS in the order given (docs/operations.md,
+    "Master key rotation")."""
+    current = settings.MASTER_KEY
+    previous = [k for k in getattr(settings, "MASTER_KEY_PREVIOUS", ()) if k and k != current]
+    return [current, *previous]
+
+
+def master_key_passphrases() -> list[bytes]:
+    """`master_keys()` as the passphrases of the PKI's encrypted private keys (pki/service.py):
+    the first encrypts, every one may decrypt."""
+    return [key.encode() for key in master_keys()]
+
+
+@functools.lru_cache(maxsize=64)
+def _derive_from(master: str, purpose: str) -> bytes:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"keiyaku:{purpose}".encode())
+    return hkdf.derive(master.encode())
+
+
+def _derive(purpose: str, master: str | None = None) -> bytes:
     if not purpose:
         raise ValueError("a purpose is required")
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"keiyaku:{purpose}".encode())
-    return hkdf.derive(settings.MASTER_KEY.encode())
+    return _derive_from(settings.MASTER_KEY if master is None else master, purpose)
+
+
+def _first_that_opens(attempts: Callable[[str], _T]) -> tuple[_T, int]:
+    """``attempts(master)`` under each master key in turn: its result and the key's position
+    (0 = the current key). SealBroken when none opens."""
+    for position, master in enumerate(master_keys()):
+        try:
+            return attempts(master), position
+        except SealBroken:
+            continue
+    raise SealBroken(
+        "sealed value does not open with KEIYAKU_MASTER_KEY nor any KEIYAKU_MASTER_KEY_PREVIOUS"
+    )
 
 
 def seal_with(key: bytes, plaintext: bytes, *, aad: bytes) -> bytes:
@@ -64,15 +113,33 @@ def open_with(key: bytes, sealed: bytes, *, aad: bytes) -> bytes:
 
 
 def seal(data: bytes, *, purpose: str, aad: bytes = b"") -> bytes:
-    """Seal with the master key's key for `purpose`; `aad` must be given again to open."""
+    """Seal with the current master key's key for `purpose`; `aad` must be given again to open."""
     return VERSION + seal_with(_derive(purpose), data, aad=aad)
 
 
-def open_sealed(sealed: bytes, *, purpose: str, aad: bytes = b"") -> bytes:
-    """What `seal` sealed for the same purpose and `aad`; SealBroken otherwise."""
+def _open_sealed(sealed: bytes, *, purpose: str, aad: bytes) -> tuple[bytes, bool]:
+    """The value and whether it is sealed as `seal` seals now (current key and format)."""
     if not sealed.startswith(VERSION):
         raise SealBroken("not a sealed value")
-    return open_with(_derive(purpose), sealed[len(VERSION) :], aad=aad)
+    _derive(purpose)  # refuses an empty purpose before any key is tried
+    body = sealed[len(VERSION) :]
+    value, position = _first_that_opens(
+        lambda master: open_with(_derive(purpose, master), body, aad=aad)
+    )
+    return value, position == 0
+
+
+def open_sealed(sealed: bytes, *, purpose: str, aad: bytes = b"") -> bytes:
+    """What `seal` sealed for the same purpose and `aad`, under the current master key or a
+    previous one; SealBroken otherwise."""
+    return _open_sealed(sealed, purpose=purpose, aad=aad)[0]
+
+
+def reseal(sealed: bytes, *, purpose: str, aad: bytes = b"") -> bytes | None:
+    """`sealed` sealed again under the current master key, or None when it already is.
+    SealBroken when no configured master key opens it."""
+    value, current = _open_sealed(sealed, purpose=purpose, aad=aad)
+    return None if current else seal(value, purpose=purpose, aad=aad)
 
 
 def seal_text(text: str, *, purpose: str) -> str:
@@ -80,15 +147,32 @@ def seal_text(text: str, *, purpose: str) -> str:
     return TEXT_PREFIX + base64.b64encode(seal(text.encode(), purpose=purpose)).decode()
 
 
-def open_text(token: str, *, purpose: str) -> str:
-    """The secret of `seal_text`, or of version 1 (signin's sealing); SealBroken otherwise."""
+def _open_text(token: str, *, purpose: str) -> tuple[str, bool]:
     try:
         if token.startswith(TEXT_PREFIX):
             raw = base64.b64decode(token[len(TEXT_PREFIX) :], validate=True)
-            return open_sealed(raw, purpose=purpose).decode()
-        return _open_text_v1(base64.b64decode(token, validate=True), purpose=purpose).decode()
+            value, current = _open_sealed(raw, purpose=purpose, aad=b"")
+            return value.decode(), current
+        raw = base64.b64decode(token, validate=True)
+        value, _position = _first_that_opens(
+            lambda master: _open_text_v1(raw, purpose=purpose, master=master)
+        )
+        return value.decode(), False
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise SealBroken("not a sealed value") from exc
+
+
+def open_text(token: str, *, purpose: str) -> str:
+    """The secret of `seal_text`, or of version 1 (signin's sealing), under the current master
+    key or a previous one; SealBroken otherwise."""
+    return _open_text(token, purpose=purpose)[0]
+
+
+def reseal_text(token: str, *, purpose: str) -> str | None:
+    """`token` sealed again by `seal_text` under the current master key, or None when it already
+    is (a version-1 token is always re-sealed). SealBroken when no configured key opens it."""
+    text, current = _open_text(token, purpose=purpose)
+    return None if current else seal_text(text, purpose=purpose)
 
 
 def new_data_key() -> bytes:
@@ -100,19 +184,35 @@ def wrap_key(data_key: bytes, *, key_id: str) -> bytes:
     return seal(data_key, purpose=DATA_KEY_PURPOSE, aad=key_id.encode())
 
 
-def unwrap_key(wrapped: bytes, *, key_id: str) -> bytes:
-    """The data key of `wrap_key`, or of a key ring written before it (version 1)."""
+def _unwrap_key(wrapped: bytes, *, key_id: str) -> tuple[bytes, bool]:
     if len(wrapped) == _V1_WRAPPED_BYTES:
-        return open_with(_master_v1(), wrapped, aad=f"keiyaku-data-key:{key_id}".encode())
-    return open_sealed(wrapped, purpose=DATA_KEY_PURPOSE, aad=key_id.encode())
+        aad = f"keiyaku-data-key:{key_id}".encode()
+        key, _position = _first_that_opens(
+            lambda master: open_with(_master_v1(master), wrapped, aad=aad)
+        )
+        return key, False
+    return _open_sealed(wrapped, purpose=DATA_KEY_PURPOSE, aad=key_id.encode())
+
+
+def unwrap_key(wrapped: bytes, *, key_id: str) -> bytes:
+    """The data key of `wrap_key`, or of a key ring written before it (version 1), under the
+    current master key or a previous one; SealBroken otherwise."""
+    return _unwrap_key(wrapped, key_id=key_id)[0]
+
+
+def rewrap_key(wrapped: bytes, *, key_id: str) -> bytes | None:
+    """The same data key wrapped by `wrap_key` under the current master key, or None when it
+    already is. The data key itself does not change, so the files it sealed stay as they are.
+    SealBroken when no configured master key opens it."""
+    data_key, current = _unwrap_key(wrapped, key_id=key_id)
+    return None if current else wrap_key(data_key, key_id=key_id)
 
 
 # --- version 1, read only ------------------------------------------------------------------
 
 
-def _master_v1() -> bytes:
-    """The master key's bytes as version 1 used them: 32 base64 bytes, else its SHA-256."""
-    key = settings.MASTER_KEY
+def _master_v1(key: str) -> bytes:
+    """A master key's bytes as version 1 used them: 32 base64 bytes, else its SHA-256."""
     try:
         raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
         if len(raw) == 32:
@@ -122,6 +222,6 @@ def _master_v1() -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def _open_text_v1(raw: bytes, *, purpose: str) -> bytes:
+def _open_text_v1(raw: bytes, *, purpose: str, master: str) -> bytes:
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"keiyaku signin sealing v1")
-    return open_with(hkdf.derive(settings.MASTER_KEY.encode()), raw, aad=purpose.encode())
+    return open_with(hkdf.derive(master.encode()), raw, aad=purpose.encode())

@@ -94,7 +94,7 @@ def _old_entries(monkeypatch, count: int, days: int) -> list[Event]:
     return entries
 
 
-def test_archive_moves_old_entries_to_a_file_and_the_chain_goes_on(db, monkeypatch, settings):
+def test_archive_moves_old_entries_to_a_file_and_the_chain_goes_on(db, monkeypatch, store):
     old = _old_entries(monkeypatch, 3, days=500)
     recent = audit_record(event="contract.view", subject="recent")
     call_command("audit", "archive")
@@ -104,18 +104,38 @@ def test_archive_moves_old_entries_to_a_file_and_the_chain_goes_on(db, monkeypat
         old[-1].pk,
         3,
     )
-    path = Path(archive.path)
-    assert path.parent == Path(settings.DATA_DIR) / "audit-archive"
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == archive.sha256
-    assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == [e.pk for e in old]
+    # In the object storage (a folder or a bucket), where every process of keiyaku finds it.
+    assert archive.path.startswith("audit-archive/")
+    body = store.raw(archive.path)
+    assert hashlib.sha256(body).hexdigest() == archive.sha256
+    assert [json.loads(line)["id"] for line in body.decode().splitlines()] == [e.pk for e in old]
     assert not Event.objects.filter(pk__in=[e.pk for e in old]).exists()
     assert Event.objects.filter(pk=recent.pk).exists()
     assert Event.objects.filter(event="audit.archive").exists()
     call_command("audit", "verify", "--archives")
 
     # An archive file changed afterwards is found.
-    path.write_text(path.read_text().replace("old:1", "old:X"))
+    store.tamper(archive.path, body.replace(b"old:1", b"old:X"))
     with pytest.raises(CommandError, match="archive file altered"):
+        call_command("audit", "verify", "--archives")
+
+
+def test_an_archive_written_to_the_data_folder_still_verifies(db, monkeypatch, settings):
+    """Archives from before the object storage recorded a file's absolute path."""
+    old = _old_entries(monkeypatch, 2, days=500)
+    call_command("audit", "archive")
+    archive = Archive.objects.get()
+    from keiyaku.storage.blobs import object_open
+
+    with object_open(archive.path) as handle:
+        body = handle.read()
+    legacy = Path(settings.DATA_DIR) / "audit-archive" / f"audit-{old[0].pk}-{old[-1].pk}.jsonl"
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    legacy.write_bytes(body)
+    Archive.objects.filter(pk=archive.pk).update(path=str(legacy))
+    call_command("audit", "verify", "--archives")
+    legacy.unlink()
+    with pytest.raises(CommandError, match="archive file missing"):
         call_command("audit", "verify", "--archives")
 
 

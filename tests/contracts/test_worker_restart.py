@@ -6,10 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,9 +25,8 @@ from keiyaku.contracts.models import (
     VersionKind,
 )
 from keiyaku.contracts.services import agreement, signature_apply, signature_sweep
-from keiyaku.pki import tsa
-from keiyaku.pki.service import get_authority
 from tests.flow import External, agree, draft_contract, last_link
+from tests.held_tsa import HeldTsa
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,43 +60,6 @@ def test_lost_signature_job_is_done_once_after_restart(personas, monkeypatch):
     assert signature_versions(contract) == 2
 
 
-class _HeldTsa:
-    """keiyaku's TSA on loopback that can hold requests, to catch a worker mid-signature."""
-
-    def __init__(self) -> None:
-        self.hold = threading.Event()
-        self.release = threading.Event()
-        self.arrived = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if outer.hold.is_set():
-                    outer.arrived.set()
-                    outer.release.wait(timeout=120)
-                reply = tsa.respond(body, authority=get_authority())
-                self.send_response(200)
-                self.send_header("Content-Type", "application/timestamp-reply")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                try:
-                    self.wfile.write(reply)
-                except OSError:
-                    pass  # the client was killed meanwhile
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tsa"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-
-
 def _start_worker(tsa_url: str) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -107,6 +67,8 @@ def _start_worker(tsa_url: str) -> subprocess.Popen:
         "KEIYAKU_TEST_DB": connection.settings_dict["NAME"],
         "KEIYAKU_TASKS_IMMEDIATE": "0",
         "KEIYAKU_TSA_URLS": tsa_url,
+        # The killed worker's lease on the contract ends soon (keiyaku.jobs.leases).
+        "KEIYAKU_JOB_LEASE_SECONDS": "5",
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
     return subprocess.Popen(
@@ -131,7 +93,7 @@ def test_worker_killed_mid_signature_then_restarted(personas):
     """A real worker process is SIGKILLed while it signs; a new one finishes, signing once."""
     contract = draft_contract(personas.sender, externals=[ACME], documents=2)
     services.contract_send(contract=contract, actor=personas.sender)
-    held = _HeldTsa()
+    held = HeldTsa()
     held.hold.set()
     HUEY.immediate = False  # jobs now go to the queue file that the worker process reads
     first = second = None

@@ -11,7 +11,13 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
-from keiyaku.pki.authority import AuthorityError, ensure_authority, load_authority
+from keiyaku.pki.authority import (
+    AuthorityError,
+    ensure_authority,
+    key_passphrase_positions,
+    load_authority,
+    reencrypt_keys,
+)
 
 BASE = "https://keiyaku.example.jp"
 
@@ -84,6 +90,40 @@ def test_wrong_passphrase_is_refused(tmp_path: Path) -> None:
     ensure_authority(tmp_path, passphrase=b"pw", base_url=BASE)
     with pytest.raises(AuthorityError, match="passphrase"):
         load_authority(tmp_path, passphrase=b"not-it")
+
+
+def _dumps(authority) -> list[bytes]:
+    return [
+        getattr(authority, f"{name}_{part}").dump()
+        for name in ("root", "signer", "tsa")
+        for part in ("cert", "key")
+    ]
+
+
+def test_keys_are_encrypted_again_under_a_new_passphrase(tmp_path: Path) -> None:
+    """Master key rotation: the keys and certificates stay, only their encryption changes."""
+    before = ensure_authority(tmp_path, passphrase=b"old", base_url=BASE)
+    certificates = {p.name: p.read_bytes() for p in tmp_path.glob("*.crt.pem")}
+    with pytest.raises(AuthorityError, match="passphrase"):
+        load_authority(tmp_path, passphrase=b"new")
+    # Both accepted while rotating; the old one only among the older passphrases.
+    rotating = load_authority(tmp_path, passphrase=b"new", older_passphrases=[b"old"])
+    assert _dumps(rotating) == _dumps(before)
+    assert key_passphrase_positions(tmp_path, passphrases=[b"new", b"old"]) == {
+        "root": 1,
+        "signer": 1,
+        "tsa": 1,
+    }
+    with pytest.raises(AuthorityError, match="passphrase"):  # before anything is written
+        reencrypt_keys(tmp_path, passphrase=b"new", older_passphrases=[b"other"])
+    assert reencrypt_keys(tmp_path, passphrase=b"new", older_passphrases=[b"old"]) == (3, 0)
+    assert reencrypt_keys(tmp_path, passphrase=b"new", older_passphrases=[b"old"]) == (0, 3)
+    # The same keys and certificates, now under the new passphrase alone.
+    assert _dumps(load_authority(tmp_path, passphrase=b"new")) == _dumps(before)
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.crt.pem")} == certificates
+    assert oct((tmp_path / "signer.key.pem").stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(AuthorityError, match="passphrase"):
+        load_authority(tmp_path, passphrase=b"old")
 
 
 def test_incomplete_folder_is_refused_not_regenerated(tmp_path: Path) -> None:

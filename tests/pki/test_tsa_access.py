@@ -52,3 +52,15 @@ def test_a_request_needs_the_exact_token(rf) -> None:
     assert tsa_access.request_allowed(good)
     assert not tsa_access.request_allowed(bad)
     assert not tsa_access.request_allowed(rf.post("/pki/tsa"))
+
+
+def test_a_previous_master_keys_token_is_accepted_while_it_is_configured(rf, settings) -> None:
+    """A worker still running with the old key reaches a web process that has the new one."""
+    old = tsa_access.client_token()
+    request = rf.post("/pki/tsa", headers={tsa_access.HEADER: old})
+    settings.MASTER_KEY_PREVIOUS = [settings.MASTER_KEY]
+    settings.MASTER_KEY = "the new master key"
+    assert tsa_access.client_token() != old  # the new key's token is sent
+    assert tsa_access.request_allowed(request)
+    settings.MASTER_KEY_PREVIOUS = []
+    assert not tsa_access.request_allowed(request)

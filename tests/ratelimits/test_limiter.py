@@ -1,4 +1,5 @@
-"""The one rate limiter: a limit per key and window, all or nothing, counted in the database."""
+"""The one rate limiter: a limit per key and window, all or nothing, counted in the database or,
+with KEIYAKU_REDIS_URL, in Redis (a private redis-server): every test runs on both."""
 
 from __future__ import annotations
 
@@ -7,10 +8,20 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from keiyaku.ratelimits.limiter import Limit, rate_allow
+from keiyaku.ratelimits.limiter import Limit, rate_allow, rate_count
 from keiyaku.ratelimits.models import RateCounter
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["database", "redis"])
+def store(request, settings) -> str:
+    """Where the counters live: the database (no Redis configured) or a real Redis."""
+    if request.param == "redis":
+        settings.KEIYAKU_REDIS_URL = request.getfixturevalue("redis_url")
+    else:
+        settings.KEIYAKU_REDIS_URL = ""
+    return request.param
 
 
 def test_the_attempt_past_the_limit_is_refused_until_the_window_ends():
@@ -20,7 +31,7 @@ def test_the_attempt_past_the_limit_is_refused_until_the_window_ends():
     assert rate_allow(limit, now=now + timedelta(seconds=59)) is False
     # The window started at the first attempt; the next one starts afresh.
     assert rate_allow(limit, now=now + timedelta(seconds=60)) is True
-    assert RateCounter.objects.get(key=limit.key).count == 1
+    assert rate_count(limit.key, now=now + timedelta(seconds=60)) == 1
 
 
 def test_refused_attempts_are_not_counted():
@@ -28,7 +39,7 @@ def test_refused_attempts_are_not_counted():
     limit = Limit("test:a", limit=2, window=60)
     for _ in range(5):
         rate_allow(limit, now=now)
-    assert RateCounter.objects.get(key="test:a").count == 2
+    assert rate_count("test:a", now=now) == 2
 
 
 def test_keys_are_counted_apart():
@@ -43,14 +54,20 @@ def test_several_limits_count_all_or_nothing():
     address, login = Limit("ip:x", 10, 60), Limit("id:y", 1, 60)
     assert rate_allow(address, login, now=now)
     assert not rate_allow(address, login, now=now)  # the login ID is used up...
-    assert RateCounter.objects.get(key="ip:x").count == 1  # ...so the address is not counted
+    assert rate_count("ip:x", now=now) == 1  # ...so the address is not counted
 
 
-def test_expired_counters_are_swept_when_a_new_key_comes():
+def test_expired_counters_are_swept_when_a_new_key_comes(store, redis_server):
     now = timezone.now()
     rate_allow(Limit("test:old", 1, 60), now=now)
     rate_allow(Limit("test:new", 1, 60), now=now + timedelta(minutes=5))
-    assert list(RateCounter.objects.values_list("key", flat=True)) == ["test:new"]
+    if store == "database":
+        assert list(RateCounter.objects.values_list("key", flat=True)) == ["test:new"]
+    else:
+        # Nothing in the database; Redis forgets each key a minute after its window.
+        assert not RateCounter.objects.exists()
+        ttl = redis_server.client().pttl("keiyaku:rate:test:old")
+        assert 60_000 < ttl <= 120_000
 
 
 def test_a_zero_limit_refuses_everything():

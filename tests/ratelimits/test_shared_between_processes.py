@@ -1,4 +1,5 @@
-"""Acceptance 6: two real web processes on one database see ONE rate limit, not one each."""
+"""Acceptance 6: two real web processes on one database see ONE rate limit, not one each; and
+the same with the counters in Redis (KEIYAKU_REDIS_URL, issue 11), nothing in the database."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
+from keiyaku.ratelimits.limiter import rate_count
 from keiyaku.ratelimits.models import RateCounter
 from tests.web_process import web_process
 
@@ -45,8 +47,18 @@ def _csrf(url: str) -> tuple[str, str]:
     return cookie.group(1), token.group(1)
 
 
-def test_two_web_processes_share_one_limit():
-    with web_process(**SERVER) as first, web_process(**SERVER) as second:
+@pytest.fixture(params=["database", "redis"])
+def server_settings(request, settings) -> dict[str, str]:
+    """The web processes' settings, and this process's view of where the counters are."""
+    if request.param == "redis":
+        settings.KEIYAKU_REDIS_URL = request.getfixturevalue("redis_url")
+        return {**SERVER, "KEIYAKU_REDIS_URL": settings.KEIYAKU_REDIS_URL}
+    settings.KEIYAKU_REDIS_URL = ""
+    return SERVER
+
+
+def test_two_web_processes_share_one_limit(server_settings):
+    with web_process(**server_settings) as first, web_process(**server_settings) as second:
         assert first != second
         cookie, token = _csrf(first)
         servers = [first, second]
@@ -62,7 +74,7 @@ def test_two_web_processes_share_one_limit():
         ]
         assert [status for status, _page in answers] == [404] * LIMIT + [429, 429]
         assert "しばらくお待ちください" in answers[LIMIT][1]
-        assert RateCounter.objects.get(key="access-code:127.0.0.1").count == LIMIT
+        assert rate_count("access-code:127.0.0.1") == LIMIT
 
         # Logins, per login ID: the same, on the sign-in side.
         statuses = [
@@ -74,4 +86,6 @@ def test_two_web_processes_share_one_limit():
             for n in range(LIMIT + 2)
         ]
         assert statuses == [200] * LIMIT + [429, 429]
-        assert RateCounter.objects.get(key="login-id:hanako").count == LIMIT
+        assert rate_count("login-id:hanako") == LIMIT
+        # Counted where the settings say: only the database, or only Redis.
+        assert RateCounter.objects.exists() is ("KEIYAKU_REDIS_URL" not in server_settings)

@@ -109,3 +109,52 @@ def test_a_new_wrapped_key_uses_the_one_derivation():
     assert crypto.unwrap_key(wrapped, key_id=RING_ID) == data_key
     with pytest.raises(SealBroken):
         crypto.unwrap_key(wrapped, key_id=BLOB_ID)
+
+
+# --- rotation: the current key seals, previous keys still open ---------------------------------
+
+OLD_KEY = "the master key before the rotation, not a real one"
+NEW_KEY = "the master key after the rotation, not a real one"
+
+
+def test_a_previous_key_opens_and_only_the_current_one_seals(settings):
+    settings.MASTER_KEY, settings.MASTER_KEY_PREVIOUS = OLD_KEY, []
+    token = crypto.seal_text("JBSWY3DPEHPK3PXP", purpose="totp")
+    wrapped = crypto.wrap_key(b"k" * 32, key_id=RING_ID)
+    sealed = crypto.seal(b"check", purpose="backup-check")
+    settings.MASTER_KEY, settings.MASTER_KEY_PREVIOUS = NEW_KEY, []
+    with pytest.raises(SealBroken, match="KEIYAKU_MASTER_KEY_PREVIOUS"):
+        crypto.open_text(token, purpose="totp")
+    settings.MASTER_KEY_PREVIOUS = ["an unrelated key", OLD_KEY]
+    assert crypto.open_text(token, purpose="totp") == "JBSWY3DPEHPK3PXP"
+    assert crypto.unwrap_key(wrapped, key_id=RING_ID) == b"k" * 32
+    assert crypto.open_sealed(sealed, purpose="backup-check") == b"check"
+    with pytest.raises(SealBroken):  # still bound to its purpose and associated data
+        crypto.unwrap_key(wrapped, key_id=BLOB_ID)
+    # What is sealed now opens with the new key alone.
+    again = crypto.reseal_text(token, purpose="totp")
+    rewrapped = crypto.rewrap_key(wrapped, key_id=RING_ID)
+    assert again is not None and rewrapped is not None
+    settings.MASTER_KEY_PREVIOUS = []
+    assert crypto.open_text(again, purpose="totp") == "JBSWY3DPEHPK3PXP"
+    assert crypto.unwrap_key(rewrapped, key_id=RING_ID) == b"k" * 32
+    # ... and needs no re-sealing.
+    assert crypto.reseal_text(again, purpose="totp") is None
+    assert crypto.rewrap_key(rewrapped, key_id=RING_ID) is None
+    assert crypto.reseal(crypto.seal(b"x", purpose="p"), purpose="p") is None
+
+
+def test_version_1_values_under_a_previous_key_are_resealed_in_the_current_format(settings):
+    settings.MASTER_KEY, settings.MASTER_KEY_PREVIOUS = NEW_KEY, [LEGACY_TEXT_KEY]
+    token = crypto.reseal_text(LEGACY_TOTP, purpose="totp")
+    wrapped = crypto.rewrap_key(LEGACY_WRAPPED, key_id=RING_ID)
+    assert token is not None and token.startswith("v2:")
+    assert wrapped is not None and wrapped.startswith(crypto.VERSION)
+    settings.MASTER_KEY_PREVIOUS = []
+    assert crypto.open_text(token, purpose="totp") == "JBSWY3DPEHPK3PXP"
+    data_key = crypto.unwrap_key(wrapped, key_id=RING_ID)
+    # The data key is the same one: the file it sealed opens unchanged.
+    assert crypto.open_with(data_key, LEGACY_FILE, aad=BLOB_ID.encode()) == b"%PDF-1.7 old blob"
+    # A version-1 value under the current key is re-sealed too (into the current format).
+    settings.MASTER_KEY = LEGACY_TEXT_KEY
+    assert crypto.reseal_text(LEGACY_OIDC, purpose="oidc-client-secret") is not None

@@ -2,12 +2,19 @@
 
 Every function here is idempotent: a job may run twice (retries, the sweeper), and the state
 guards (conditional updates) make the second run do nothing.
+
+A contract's signing and completion work never runs twice at the same time, whichever consumer
+process runs it: each holds the contract's lease (`contract_lock`, keiyaku.jobs.leases) while it
+works and confirms it in the transaction that stores its result. Without it, parallel parties'
+jobs each signed the same version and all but one started again (issue 11).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -33,6 +40,7 @@ from keiyaku.contracts.states import (
     party_sources,
 )
 from keiyaku.contracts.timefmt import jst_timestamp
+from keiyaku.jobs.leases import LeaseBusy, lease_confirm, lease_hold
 from keiyaku.signing import budget, engine
 from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_inputs
 from keiyaku.storage.blobs import blob_get, blob_put
@@ -49,22 +57,46 @@ class _Stale(Exception):
     """A document gained a version while this signature was being made."""
 
 
-# Parallel parties agree at the same time; each signature is made on the current version
-# and stored only if that version is still current, otherwise made again on the new one.
+# Each signature is made on the current version and stored only if that version is still
+# current, otherwise made again on the new one: under the contract's lease a version changes
+# only when a holder lost its lease (stalled), or a staff action added one.
 SIGNING_ATTEMPTS = 5
 
+LOCK_WAIT_SECONDS = 60
+"""How long a job waits for its contract's lease (s) before failing, for Huey to retry it 30 s
+later: a signature takes well under a second, a completion a few seconds, so dozens of parallel
+parties' jobs get their turn within it; kept short so that stopping a consumer gracefully does
+not wait long for jobs that have not started."""
 
-def signature_apply(*, party_id: int) -> bool:
-    """Sign every document for one agreed party. Returns False when there was nothing to do."""
-    for _attempt in range(SIGNING_ATTEMPTS):
-        try:
-            return _sign_once(party_id)
-        except (_Stale, IntegrityError):
-            continue
+ContractBusy = LeaseBusy
+
+
+@contextmanager
+def contract_lock(contract_id: uuid.UUID | str, *, wait: float) -> Iterator[str]:
+    """Hold contract `contract_id`'s lease for the block; its key is given to the block for
+    `lease_confirm`. Waits up to `wait` seconds (0: try once); raises ContractBusy after that."""
+    key = f"contract:{contract_id}"
+    with lease_hold(key, wait=wait):
+        yield key
+
+
+def signature_apply(*, party_id: int, wait: float = LOCK_WAIT_SECONDS) -> bool:
+    """Sign every document for one agreed party. Returns False when there was nothing to do.
+
+    Holds the contract's lease, waiting up to `wait` seconds for it (ContractBusy after that).
+    """
+    contract_id = Party.objects.values_list("contract_id", flat=True).get(pk=party_id)
+    with contract_lock(contract_id, wait=wait) as key:
+        began = timezone.now()
+        for _attempt in range(SIGNING_ATTEMPTS):
+            try:
+                return _sign_once(party_id, lease=key, began=began)
+            except (_Stale, IntegrityError):
+                continue
     raise RuntimeError(f"party {party_id}: documents kept changing while signing")
 
 
-def _sign_once(party_id: int) -> bool:
+def _sign_once(party_id: int, *, lease: str, began: datetime) -> bool:
     party = Party.objects.select_related("contract__keyring").get(pk=party_id)
     contract = party.contract
     if party.status not in party_sources(PartyStatus.SIGNED) or not contract.is_running:
@@ -85,6 +117,7 @@ def _sign_once(party_id: int) -> bool:
         )
         signed.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
     with transaction.atomic():
+        lease_confirm(lease)
         now = timezone.now()
         changed = Party.objects.filter(
             pk=party.pk,
@@ -108,14 +141,24 @@ def _sign_once(party_id: int) -> bool:
             detail={
                 "position": party.position,
                 "documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob in signed},
+                # When this job took the contract: with the entry's own time, its span.
+                "began_at": began.isoformat(),
             },
         )
         advance(contract)
     return True
 
 
-def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
-    """Add validation data and a document timestamp (B-LTA), then announce completion (R21, R23)."""
+def contract_finalize(*, contract_id: uuid.UUID | str, wait: float = LOCK_WAIT_SECONDS) -> bool:
+    """Add validation data and a document timestamp (B-LTA), then announce completion (R21, R23).
+
+    Holds the contract's lease, waiting up to `wait` seconds for it (ContractBusy after that).
+    """
+    with contract_lock(contract_id, wait=wait) as key:
+        return _finalize(contract_id, lease=key, began=timezone.now())
+
+
+def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> bool:
     contract = Contract.objects.select_related("keyring").get(pk=contract_id)
     if not contract.is_running:
         return False
@@ -135,6 +178,7 @@ def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
         )
         finals.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
     with transaction.atomic():
+        lease_confirm(lease)
         now = timezone.now()
         changed = Contract.objects.filter(
             pk=contract.pk, status__in=contract_sources(ContractStatus.COMPLETED)
@@ -150,16 +194,22 @@ def contract_finalize(*, contract_id: uuid.UUID | str) -> bool:
             event="contract.complete",
             organisation=contract.organisation,
             subject=contract.audit_subject,
-            detail={"documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob in finals}},
+            detail={
+                "documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob in finals},
+                "began_at": began.isoformat(),
+            },
         )
         completion_notify(contract=contract)
     return True
 
 
 def signature_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
-    """Finish work whose job was lost (a worker killed between agreement and signature).
+    """Finish work whose job was lost (a consumer killed between agreement and signature, or
+    while it signed).
 
-    Returns how many signatures or completions it performed.
+    Contracts whose lease another job holds are skipped, not waited for: that job is alive and
+    does the work, or it died and its lease ends within KEIYAKU_JOB_LEASE_SECONDS, in time for
+    a later sweep. Returns how many signatures or completions it performed.
     """
     done = 0
     limit = timezone.now() - older_than
@@ -168,11 +218,17 @@ def signature_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
         agreed_at__lte=limit,
         contract__status__in=CONTRACT_RUNNING,
     ).values_list("pk", flat=True):
-        done += signature_apply(party_id=party_id)
+        try:
+            done += signature_apply(party_id=party_id, wait=0)
+        except ContractBusy:
+            continue
     for contract in Contract.objects.filter(
         status__in=CONTRACT_RUNNING, last_activity_at__lte=limit
     ):
         parties = contract.parties.filter(status__in=PARTY_ACTIVE)
         if parties.exists() and not parties.exclude(status__in=PARTY_DONE).exists():
-            done += contract_finalize(contract_id=contract.pk)
+            try:
+                done += contract_finalize(contract_id=contract.pk, wait=0)
+            except ContractBusy:
+                continue
     return done

@@ -15,7 +15,7 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         verify = sub.add_parser("verify", help="exit 0 on an intact chain, 1 naming the break")
         verify.add_argument("--archives", action="store_true", help="also check the archive files")
-        archive = sub.add_parser("archive", help="move old entries to a file in the data folder")
+        archive = sub.add_parser("archive", help="move old entries to a file in the object storage")
         archive.add_argument("--older-than-days", type=int, default=None)
 
     def handle(self, *args, action: str, **options) -> None:

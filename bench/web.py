@@ -1,0 +1,178 @@
+"""Benchmark: the web server of the production set-up under 1, 20 and 100 concurrent clients.
+
+    .venv/bin/python bench/web.py [--contracts N] [--web-workers 1,2,4] [--clients 1,20,100]
+
+On PostgreSQL, Redis and the S3 server (bench/production.py), gunicorn started as
+`keiyaku serve` starts it, with 1, 2 and 4 worker processes of 4 threads each. An organisation
+with N sent contracts is seeded through the services; the load is then:
+
+- the staff contract list (``/``) of the sender, who sees every contract;
+- a counterparty's signing document page (``/s/<token>/documents/``), in turn over the first
+  ``--sessions`` counterparties, each with its access code proven;
+- a page image (``/s/<token>/documents/<id>/pages/<n>.png``), in turn over every page those
+  counterparties are shown (two pages each), as each of them reads their own document.
+
+Each is printed as p50/p95 latency (ms) and requests/s, beside the floor: ``/healthz`` on the
+same server at the same concurrency in the same run (``p50/fl``, ``p95/fl``: figure / floor;
+``rps/fl``: requests/s / the floor's), and the resident memory of each web worker afterwards.
+No figure is asserted: the numbers are for docs/operations.md (Sizing) and issue 12.
+Each run lasts ``--seconds`` and at least ``--min-requests`` requests. ``--json FILE`` writes
+the figures for a script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import http.client
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import Figures, Target, load  # noqa: E402
+from production import Installation, Seeded, installation, rss_mb, seed  # noqa: E402
+
+_IMG_RE = re.compile(r'<img src="(/s/[^"]+\.png[^"]*)"')
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def page_images(site: Installation, seeded: Seeded) -> list[Target]:
+    """Every page image the seeded counterparties are shown, as their pages link it."""
+    found = []
+    for link, cookie in seeded.sessions:
+        conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=60)
+        conn.request("GET", link + "documents/", headers={"Cookie": cookie})
+        page = conn.getresponse().read().decode()
+        conn.close()
+        found += [Target(html.unescape(src), cookie) for src in _IMG_RE.findall(page)]
+    if not found:
+        raise RuntimeError("the signing document page links no page image")
+    return found
+
+
+def measure(args: argparse.Namespace) -> dict[str, object]:
+    rows: list[dict[str, object]] = []
+    memory: list[dict[str, object]] = []
+    started = time.perf_counter()
+    with installation() as site:
+        seeded = seed(
+            contracts=args.contracts, sessions=args.sessions, processes=args.seed_processes
+        )
+        seeded_in = time.perf_counter() - started
+        endpoints: dict[str, list[Target]] = {
+            "healthz (floor)": [Target("/healthz")],
+            "staff list": [Target("/", seeded.staff_cookie)],
+            "document page": [Target(link + "documents/", c) for link, c in seeded.sessions],
+        }
+        for workers in args.web_workers:
+            with site.web(workers=workers, threads=args.threads) as web:
+                if "page image" not in endpoints:
+                    endpoints["page image"] = page_images(site, seeded)
+                # Every web worker's imports, connections and first queries.
+                for targets in endpoints.values():
+                    load(web.base_url, targets[:1], clients=workers * args.threads, seconds=0.5)
+                for clients in args.clients:
+                    floor: Figures | None = None
+                    for name, targets in endpoints.items():
+                        figures = load(
+                            web.base_url,
+                            targets,
+                            clients=clients,
+                            seconds=args.seconds,
+                            min_requests=args.min_requests,
+                        )
+                        floor = floor or figures
+                        rows.append(
+                            {
+                                "web_workers": workers,
+                                "threads": args.threads,
+                                "endpoint": name,
+                                **figures.__dict__,
+                                "p50_ratio": figures.p50_ms / max(floor.p50_ms, 1e-9),
+                                "p95_ratio": figures.p95_ms / max(floor.p95_ms, 1e-9),
+                                "rps_ratio": figures.rps / max(floor.rps, 1e-9),
+                            }
+                        )
+                for pid in web.workers():
+                    rss, peak = rss_mb(pid)
+                    memory.append(
+                        {"web_workers": workers, "pid": pid, "rss_mb": rss, "peak_mb": peak}
+                    )
+                master_rss, _ = rss_mb(web.process.pid)
+                memory.append(
+                    {"web_workers": workers, "pid": "master", "rss_mb": master_rss, "peak_mb": 0}
+                )
+    return {
+        "contracts": args.contracts,
+        "sessions": len(seeded.sessions),
+        "page_images": len(endpoints.get("page image", [])),
+        "seconds_per_run": args.seconds,
+        "seed_seconds": seeded_in,
+        "load_average": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "rows": rows,
+        "memory": memory,
+    }
+
+
+def print_table(result: dict[str, object]) -> None:
+    out = sys.stdout
+    out.write(
+        f"web benchmark: {result['contracts']} contracts, {result['sessions']} counterparty "
+        f"sessions, {result['page_images']} page images in turn, {result['seconds_per_run']} s "
+        f"per run; {result['cpus']} CPUs, load average at the end "
+        f"{', '.join(f'{x:.1f}' for x in result['load_average'])}\n"  # type: ignore[attr-defined]
+        "floor: /healthz on the same server at the same concurrency, same run\n"
+    )
+    out.write(
+        f"{'web':>5} {'clients':>7} {'endpoint':<16} {'reqs':>6} {'err':>4} {'p50 ms':>8} "
+        f"{'p95 ms':>8} {'req/s':>8} {'p50/fl':>7} {'p95/fl':>7} {'rps/fl':>7}\n"
+    )
+    for row in result["rows"]:  # type: ignore[attr-defined]
+        out.write(
+            f"{row['web_workers']:>2}x{row['threads']:<2} {row['clients']:>7} "
+            f"{row['endpoint']:<16} {row['requests']:>6} {row['errors']:>4} "
+            f"{row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['rps']:8.1f} "
+            f"{row['p50_ratio']:7.1f} {row['p95_ratio']:7.1f} {row['rps_ratio']:7.2f}\n"
+        )
+    out.write("resident memory of the web processes after their runs (MB: now / peak)\n")
+    for item in result["memory"]:  # type: ignore[attr-defined]
+        out.write(
+            f"  {item['web_workers']} web workers, pid {item['pid']}: "
+            f"{item['rss_mb']:.0f} / {item['peak_mb']:.0f}\n"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contracts", type=int, default=200, help="contracts seeded")
+    parser.add_argument(
+        "--sessions", type=int, default=100, help="counterparties whose pages are requested"
+    )
+    parser.add_argument("--web-workers", type=_ints, default=[1, 2, 4])
+    parser.add_argument("--threads", type=int, default=4, help="threads per web worker")
+    parser.add_argument("--clients", type=_ints, default=[1, 20, 100])
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each run")
+    parser.add_argument(
+        "--min-requests", type=int, default=10, help="requests of each run, however long"
+    )
+    parser.add_argument("--seed-processes", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    args.sessions = min(args.sessions, args.contracts)
+    result = measure(args)
+    print_table(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+from django.urls import path
+
+from keiyaku.operations import views
+
+# /healthz and /readyz are answered by keiyaku.operations.middleware, before sign-in.
+urlpatterns = [path("operator/status/", views.operator_status, name="operator-status")]

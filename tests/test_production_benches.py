@@ -1,0 +1,79 @@
+"""The web and worker benchmarks (bench/web.py, bench/worker.py) still run, in a tiny mode.
+
+`make bench` runs them at full size; this keeps their harness from rotting between runs: the
+production set-up starts, the seeded pages answer 200, signatures are made through Redis, and
+every figure is produced. No timing is asserted (the machine running the suite is not one to
+measure on).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("KEIYAKU_TEST_DATABASE") == "postgres",
+    reason="the benchmarks start their own PostgreSQL, Redis and S3: run once, in the SQLite run",
+)
+
+
+def _run_bench(script: str, tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / f"{script}.json"
+    # The bench sets up its own installation: nothing of this test run's settings.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KEIYAKU_") and k != "DJANGO_SETTINGS_MODULE"
+    }
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(ROOT / "bench" / script), *args, "--json", str(out)],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "floor" in done.stdout
+    return json.loads(out.read_text())
+
+
+def test_web_bench_measures_every_endpoint_against_its_floor(tmp_path: Path) -> None:
+    result = _run_bench(
+        "web.py",
+        tmp_path,
+        *("--contracts", "4", "--sessions", "2", "--clients", "1,2"),
+        *("--web-workers", "1", "--seconds", "0.3", "--min-requests", "2"),
+        *("--seed-processes", "1"),
+    )
+    rows = result["rows"]
+    cells = {(row["clients"], row["endpoint"]) for row in rows}
+    endpoints = ("healthz (floor)", "staff list", "document page", "page image")
+    assert cells == {(clients, name) for clients in (1, 2) for name in endpoints}
+    for row in rows:
+        assert row["requests"] > 0 and row["errors"] == 0, row
+        assert row["p50_ms"] > 0 and row["rps"] > 0 and row["rps_ratio"] > 0, row
+    assert result["page_images"] == 4  # two counterparties, a two-page document each
+    assert [m["pid"] for m in result["memory"]][-1] == "master"
+    assert all(m["rss_mb"] > 0 for m in result["memory"])
+
+
+def test_worker_bench_signs_through_the_queue_and_completes_a_contract(tmp_path: Path) -> None:
+    result = _run_bench(
+        "worker.py",
+        tmp_path,
+        *("--burst", "2", "--consumers", "1", "--idle-seconds", "0.2", "--idle-runs", "1"),
+        *("--seed-processes", "1"),
+    )
+    (burst,) = result["bursts"]
+    assert burst["consumers"] == 1 and burst["signatures"] == 2
+    assert burst["per_second"] > 0 and burst["floor_per_second"] > 0
+    assert result["idle"]["queue_median_s"] > 0 and result["idle"]["inline_median_s"] > 0
+    assert len(result["memory"]) == 1 and result["memory"][0]["rss_mb"] > 0
