@@ -27,7 +27,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,15 +44,10 @@ from aiosmtpd.controller import Controller
 
 from keiyaku.operations.server import WebOptions, web_command
 from keiyaku.process_lifetime import PARENT_ENV
+from tests.loopback_http import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIL_FROM = "keiyaku <no-reply@keiyaku.city.example.jp>"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- the SMTP relay -------------------------------------------------------------------------
