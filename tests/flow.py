@@ -6,7 +6,10 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
 
+from django.core.management import call_command
 from django.test import Client
 
 from keiyaku.contracts import services
@@ -139,3 +142,30 @@ def completed_pdf(personas, externals: Sequence[External]) -> bytes:
     contract.refresh_from_db()
     assert contract.status == "completed"
     return blob_get(contract.documents.get().current_version().blob)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What `keiyaku verify` printed and its exit status."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def keiyaku_verify(path: Path, *args: str) -> Verified:
+    """Run the `keiyaku verify` command on ``path`` in this process (its exit status, output).
+
+    The command's code is the same as from a shell; running it here spares each call an
+    interpreter and a validation fork server of its own (seconds). The entry point itself
+    (``python -m keiyaku.cli verify``) is run as a subprocess in
+    tests/signing/test_validation_budget.py and tests/contracts/test_end_to_end.py.
+    """
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("verify", str(path), *args, stdout=out, stderr=err)
+    except SystemExit as exited:
+        code = exited.code if isinstance(exited.code, int) else 1
+    else:
+        code = 0
+    return Verified(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())

@@ -17,13 +17,14 @@ from keiyaku.contracts.models import ContractStatus, PartyStatus, VersionKind
 from keiyaku.pki.service import get_authority
 from keiyaku.signing.verification import verify_pdf
 from keiyaku.storage.blobs import blob_get
-from tests.flow import External, agree, draft_contract, last_link, mails_to
+from tests.flow import External, agree, draft_contract, keiyaku_verify, last_link, mails_to
 from tests.outside import openssl_verify_timestamps, pdfsig, qpdf_check
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow(seconds=60)]
 
 
-def keiyaku_verify(path, *args: str) -> subprocess.CompletedProcess:
+def keiyaku_cli_verify(path, *args: str) -> subprocess.CompletedProcess:
+    """`keiyaku verify` as an operator runs it: a new interpreter, from the shell."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "keiyaku.settings"}
     return subprocess.run(
         [sys.executable, "-m", "keiyaku.cli", "verify", str(path), *args],
@@ -68,7 +69,7 @@ def test_seventeen_parties_two_documents_complete_as_b_lta(personas, tmp_path):
         assert len(party.shown_sha256) == 2
 
     authority = get_authority()
-    for document in contract.documents.all():
+    for number, document in enumerate(contract.documents.all()):
         final = document.current_version()
         assert final.kind == VersionKind.COMPLETED
         pdf = blob_get(final.blob)
@@ -92,7 +93,8 @@ def test_seventeen_parties_two_documents_complete_as_b_lta(personas, tmp_path):
 
         path = tmp_path / f"final-{document.pk}.pdf"
         path.write_bytes(pdf)
-        ok = keiyaku_verify(path, "--json")
+        # The first document through the real command line, the second in this process.
+        ok = (keiyaku_cli_verify if number == 0 else keiyaku_verify)(path, "--json")
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert json.loads(ok.stdout)["ok"] is True
 

@@ -11,8 +11,7 @@ from keiyaku.contracts import services
 from keiyaku.contracts.models import ContractStatus
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.storage.blobs import blob_get
-from tests.contracts.test_end_to_end import keiyaku_verify
-from tests.flow import External, agree, last_link
+from tests.flow import External, agree, keiyaku_verify, last_link
 from tests.pdf_corpus import all_kinds
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -31,8 +31,7 @@ from keiyaku.contracts.models import Contract, ContractStatus
 from keiyaku.pki.service import get_authority
 from keiyaku.storage.blobs import blob_get
 from tests.contracts.test_boxes import place, staff_client
-from tests.contracts.test_end_to_end import keiyaku_verify
-from tests.flow import External, agree, last_link
+from tests.flow import External, agree, keiyaku_verify, last_link
 from tests.outside import openssl_verify_timestamps, pdfsig, qpdf_check
 from tests.pdf_corpus import Kind, all_kinds
 

@@ -151,6 +151,7 @@ def test_the_periodic_sweeper_runs_once_a_minute_with_two_consumers(redis_url):
     assert sorted(claims.values_list("key", flat=True)) == sorted(swept)
 
 
+@pytest.mark.slow(seconds=75)  # waits for the next minute's sweep
 def test_a_consumer_killed_mid_signature_loses_nothing(personas, redis_url):
     """Three parties in turn; the consumer signing the first is SIGKILLed while it waits for its
     timestamp. The job is gone with it (Redis handed it over); its lease on the contract ends

@@ -30,7 +30,7 @@ from tests.production_cluster.cluster import Cluster
 from tests.production_cluster.conftest import production_password
 from tests.production_cluster.drive import PARTIES, drive
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow(seconds=230)]
 
 CONTRACTS = 30
 KILLS = 12

@@ -21,7 +21,7 @@ from tests.production_cluster.cluster import signatures_per_consumer
 from tests.production_cluster.conftest import production_password
 from tests.production_cluster.drive import PARTIES, drive
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow(seconds=360)]
 
 CONTRACTS = 100
 

@@ -27,7 +27,7 @@ from tests.conftest import Personas
 from tests.flow import External, agree, draft_contract, last_link
 from tests.storage.installation import REPO, Installation, facts
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow(seconds=50)]
 
 CONTRACTS = 50
 COMPLETED = 6  # signed by a company and the mayor, certificate of completion issued
