@@ -158,8 +158,8 @@ def keiyaku_verify(path: Path, *args: str) -> Verified:
 
     The command's code is the same as from a shell; running it here spares each call an
     interpreter and a validation fork server of its own (seconds). The entry point itself
-    (``python -m keiyaku.cli verify``) is run as a subprocess in
-    tests/signing/test_validation_budget.py and tests/contracts/test_end_to_end.py.
+    (``python -m keiyaku.cli verify``) runs as a subprocess in
+    tests/signing/test_validation_budget.py.
     """
     out, err = StringIO(), StringIO()
     try:
