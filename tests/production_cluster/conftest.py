@@ -66,6 +66,7 @@ def database_url() -> str:
 
 @pytest.fixture
 def installation(
+    request: pytest.FixtureRequest,
     settings,
     redis_url: str,
     s3_server: S3Server,
@@ -106,4 +107,7 @@ def installation(
         pki_dir=Path(settings.KEIYAKU_PKI_DIR),
         **RECOVERY,
     ) as cluster:
+        failed_before = request.session.testsfailed
         yield Installation(cluster=cluster, s3=s3_server, bucket=bucket)
+        # A failed test keeps the web and consumer logs (their tracebacks say why).
+        cluster.keep_logs = request.session.testsfailed > failed_before

@@ -30,14 +30,14 @@ from tests.production_cluster.cluster import Cluster
 from tests.production_cluster.conftest import production_password
 from tests.production_cluster.drive import PARTIES, drive
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow(seconds=230)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow(seconds=150)]
 
 CONTRACTS = 30
 KILLS = 12
 # Seconds between two kills: a contract's creation (its upload checked in child processes)
-# takes several seconds on two busy cores, and a web process a few seconds to start again;
-# kills closer together would leave no web process up long enough for anybody to finish.
-PAUSE = (6.0, 15.0)
+# takes a few seconds on two busy cores, and so does a web process's start; kills closer
+# together would leave no web process up long enough for anybody to finish.
+PAUSE = (4.0, 10.0)
 
 
 def killer(cluster: Cluster, rng: random.Random) -> Callable[[threading.Event], None]:

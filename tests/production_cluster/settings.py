@@ -1,0 +1,17 @@
+"""keiyaku's own settings (keiyaku/settings.py, read from the KEIYAKU_* environment) for the
+cluster's processes, with one change: passwords and access codes are hashed with a fast hasher,
+as in the rest of the suite (tests/settings.py) and in the benchmarks (bench/production.py).
+
+PBKDF2 at Django's work factor costs about 1 s of CPU a code; a three-party contract hashes and
+checks three codes, and with 100 contracts that was half of the cluster's CPU (a py-spy profile
+of the scale-out test: 51 % of its samples in ``pbkdf2``). What the cluster tests prove is
+concurrency and crash safety, not hashing. PBKDF2 stays accepted, so a password hashed as in
+production (conftest.production_password) still opens.
+"""
+
+from keiyaku.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
