@@ -173,6 +173,15 @@ def _file_seconds(items: list[pytest.Item]) -> dict[Path, float]:
 
 
 @pytest.fixture(autouse=True)
+def _uploads_checked_afresh() -> None:
+    """Each test checks its uploads afresh (keiyaku.signing.ingest keeps the last accepted
+    ones per process): a test that changes how uploads are checked must see its change."""
+    from keiyaku.signing.ingest import forget_accepted_uploads
+
+    forget_accepted_uploads()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
     """The rate limiter counts attempts in the database; every test that uses it starts at zero
     (a test's own counts also go with its transaction, or the flush after it)."""
