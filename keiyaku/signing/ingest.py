@@ -159,7 +159,9 @@ class Ingested:
     """What was changed beyond the plain rewrite, in the order it was done."""
 
 
-def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) -> Ingested:
+def ingest_pdf(
+    data: bytes | Path, *, max_bytes: int, keep_links: bool = False, reuse_within: str = ""
+) -> Ingested:
     """Check and normalise an upload. Raises only RefusedUpload for bad input.
 
     ``data`` is the upload's bytes or the path of the file holding them (an upload Django kept
@@ -190,9 +192,11 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
     a small hostile file (183 MB of drawing operators in 365 KB took 429 s and 1.1 GB), and
     none of that may hold a web worker. Refused as ``over_budget`` past a budget.
 
-    An upload this process accepted before, byte for byte under the same settings, gets the
-    same result again without the checks (`_AcceptedUploads`; files up to 4 MiB, 32 MiB in
-    all): a template sent to many firms is checked once per process.
+    With ``reuse_within`` (an organisation's id), an upload this process accepted before for
+    the same organisation, byte for byte under the same settings, gets the same result again
+    without the checks (`_AcceptedUploads`; files up to 4 MiB, 32 MiB in all): a template sent
+    to many firms is checked once per process. Never across organisations: a quick answer would
+    tell one that another had uploaded the same file.
     """
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
     if not size:
@@ -209,7 +213,11 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
     from keiyaku.signing.ingest_proof import require_signable
 
     context = _child_context()
-    key = _accepted.key(data, size=size, keep_links=keep_links, context=context)
+    key = (
+        _accepted.key(data, size=size, keep_links=keep_links, context=context, scope=reuse_within)
+        if reuse_within
+        else None
+    )
     if key is not None and (known := _accepted.get(key)) is not None:
         return known
     try:
@@ -238,8 +246,8 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
 
 
 class _AcceptedUploads:
-    """The last uploads this process accepted, so that the same bytes uploaded again (a
-    template sent to many firms, a contract drafted again) are not checked again: the checks
+    """The last uploads this process accepted per organisation, so that the same bytes uploaded
+    again (a template sent to many firms, a contract drafted again) are not checked again: the checks
     cost seconds of CPU in budgeted children, and with the same file, the same settings and the
     same ``keep_links`` they would give the same result (normalising is deterministic).
 
@@ -254,14 +262,20 @@ class _AcceptedUploads:
         self._lock = threading.Lock()
 
     def key(
-        self, data: bytes | Path, *, size: int, keep_links: bool, context: dict[str, Any]
+        self,
+        data: bytes | Path,
+        *,
+        size: int,
+        keep_links: bool,
+        context: dict[str, Any],
+        scope: str,
     ) -> tuple[str, str] | None:
-        """(upload's SHA-256, SHA-256 of everything else the result depends on), or None for
-        a file too large to keep."""
+        """(upload's SHA-256, SHA-256 of the scope and everything else the result depends on),
+        or None for a file too large to keep."""
         if size > self.max_file_bytes:
             return None
         settings_repr = repr(sorted(context["settings"].items()))
-        depends = hashlib.sha256(f"{keep_links}|{settings_repr}".encode()).hexdigest()
+        depends = hashlib.sha256(f"{scope}|{keep_links}|{settings_repr}".encode()).hexdigest()
         return _sha256(data), depends
 
     def get(self, key: tuple[str, str]) -> Ingested | None:
