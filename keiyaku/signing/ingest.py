@@ -246,10 +246,11 @@ def ingest_pdf(
 
 
 class _AcceptedUploads:
-    """The last uploads this process accepted per organisation, so that the same bytes uploaded
-    again (a template sent to many firms, a contract drafted again) are not checked again: the checks
-    cost seconds of CPU in budgeted children, and with the same file, the same settings and the
-    same ``keep_links`` they would give the same result (normalising is deterministic).
+    """The last uploads this process accepted per organisation, so that the same bytes
+    uploaded again (a template sent to many firms, a contract drafted again) are not checked
+    again: the checks cost seconds of CPU in budgeted children, and with the same file, the
+    same settings and the same ``keep_links`` they would give the same result (normalising is
+    deterministic).
 
     Only acceptances are kept, never refusals. Files over ``max_file_bytes`` are not kept, and
     at most ``total_bytes`` of normalised files are (least recently used first out).
