@@ -375,7 +375,7 @@ def running_cluster(
             sys.stderr.write(f"cluster logs in {folder} (kept if the test fails)\n")
             yield cluster
         except BaseException:
-            keep = True  # a failed test's server logs say why
+            keep = True  # a cluster that failed to start: its logs say why
             raise
         finally:
             keep = keep or cluster.keep_logs

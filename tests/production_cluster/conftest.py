@@ -46,16 +46,6 @@ class Installation:
         return versions
 
 
-def production_password(staff: Any, password: str) -> None:
-    """Give `staff` `password` hashed as production hashes it: the test settings' fast hasher
-    is not one keiyaku's own settings accept."""
-    from django.contrib.auth.hashers import PBKDF2PasswordHasher
-
-    hasher = PBKDF2PasswordHasher()
-    staff.password = hasher.encode(password, hasher.salt())
-    staff.save(update_fields=["password"])
-
-
 def database_url() -> str:
     """KEIYAKU_DATABASE_URL of this test's database on the suite's PostgreSQL cluster."""
     db: dict[str, Any] = connection.settings_dict

@@ -286,7 +286,5 @@ def party_agree(person: Person, link: str, code: str) -> None:
     # Pressed again after a dead connection, the second press may find the agreement already
     # recorded (the link then asks again, or says it is done: 410 「署名手続きは完了しています」):
     # the database has the last word.
-    if person.last_retried:
-        expect(answer, 200, 302, 409, 410, what="complete")
-    else:
-        expect(answer, 200, 302, 409, what="complete")
+    done = (410,) if person.last_retried else ()
+    expect(answer, 200, 302, 409, *done, what="complete")

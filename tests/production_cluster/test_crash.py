@@ -27,7 +27,6 @@ from tests.production_cluster.checks import (
     mail_figures,
 )
 from tests.production_cluster.cluster import Cluster
-from tests.production_cluster.conftest import production_password
 from tests.production_cluster.drive import PARTIES, drive
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow(seconds=150)]
@@ -56,7 +55,6 @@ def killer(cluster: Cluster, rng: random.Random) -> Callable[[threading.Event], 
 
 def test_every_contract_completes_once_with_web_and_queue_processes_killed(personas, installation):
     cluster = installation.cluster
-    production_password(personas.sender, personas.password)
     seed = random.randrange(1 << 30)
     sys.stdout.write(f"\ncrash test, random seed {seed}\n")
     rng = random.Random(seed)
