@@ -34,6 +34,27 @@ class _TsaHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: object) -> Iterator[None]:
+    """The test database as pytest-django migrates it; then the flush after each transactional
+    test no longer recreates Django's content types and permissions (`post_migrate`).
+
+    keiyaku uses neither (its roles and rights are its own: `keiyaku.accounts.permissions`,
+    `keiyaku.contracts.permissions`), and recreating them for each of the twenty apps after
+    every flush was 0.2-0.4 s a test: about a minute of each run. `migrate` outside the suite
+    still creates them.
+    """
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.contenttypes.management import create_contenttypes
+    from django.db.models.signals import post_migrate
+
+    assert post_migrate.disconnect(create_contenttypes)
+    assert post_migrate.disconnect(
+        create_permissions, dispatch_uid="django.contrib.auth.management.create_permissions"
+    )
+    yield
+
+
+@pytest.fixture(scope="session")
 def keiyaku_tsa_url(django_db_setup: object) -> Iterator[str]:
     """keiyaku's own time-stamp authority on loopback, used by URL as in production."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _TsaHandler)
