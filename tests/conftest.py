@@ -51,7 +51,41 @@ def django_db_setup(django_db_setup: object) -> Iterator[None]:
     assert post_migrate.disconnect(
         create_permissions, dispatch_uid="django.contrib.auth.management.create_permissions"
     )
+    _flush_by_delete()
     yield
+
+
+def _flush_by_delete() -> None:
+    """On PostgreSQL, the flush after a transactional test empties the tables with DELETE in
+    one transaction instead of one TRUNCATE of every table.
+
+    TRUNCATE gives each of the 34 tables (and their indexes) new files: 0.22-0.3 s a test,
+    against under 0.01 s for deleting the few rows a test leaves. Django makes foreign keys
+    DEFERRABLE INITIALLY DEFERRED on PostgreSQL, so the order of the DELETEs does not matter:
+    they are checked at the commit, when every table is empty. A flush that resets sequences
+    keeps Django's own SQL.
+    """
+    from django.db import connections
+
+    for connection in connections.all():
+        if connection.vendor != "postgresql":
+            continue
+        ops = connection.ops
+        truncate = ops.sql_flush
+
+        def sql_flush(
+            style, tables, *, reset_sequences=False, allow_cascade=False, ops=ops, truncate=truncate
+        ):  # type: ignore[no-untyped-def]
+            if reset_sequences or not tables:
+                return truncate(
+                    style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+                )
+            return ["SET CONSTRAINTS ALL DEFERRED;"] + [
+                f"DELETE FROM {ops.quote_name(table)};"  # noqa: S608 - Django's own table names
+                for table in tables
+            ]
+
+        ops.sql_flush = sql_flush
 
 
 @pytest.fixture(scope="session")
