@@ -75,7 +75,7 @@ def _flush_by_delete() -> None:
 
         def sql_flush(
             style, tables, *, reset_sequences=False, allow_cascade=False, ops=ops, truncate=truncate
-        ):  # type: ignore[no-untyped-def]
+        ):
             if reset_sequences or not tables:
                 return truncate(
                     style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
