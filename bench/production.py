@@ -33,7 +33,6 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,12 +51,6 @@ if str(ROOT) not in sys.path:
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a throw-away benchmark organisation
 ACCESS_CODE = "1234"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -232,6 +225,7 @@ def installation() -> Iterator[Installation]:
     """Start PostgreSQL, Redis and the S3 server, point this process's Django at them
     (``django.setup()`` runs here, once per process), migrate, create the local authority and
     collect the static files. Everything is stopped and removed at the end."""
+    from tests.loopback_http import free_port
     from tests.servers.postgres import running_postgres
     from tests.servers.redis import running_redis
     from tests.servers.s3 import running_s3_server
@@ -242,7 +236,7 @@ def installation() -> Iterator[Installation]:
         postgres = stack.enter_context(running_postgres())
         redis = stack.enter_context(running_redis())
         s3 = stack.enter_context(running_s3_server())
-        port = _free_port()
+        port = free_port()
         env = {
             "DJANGO_SETTINGS_MODULE": "keiyaku.settings",
             "PYTHONPATH": str(ROOT),

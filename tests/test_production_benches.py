@@ -45,6 +45,7 @@ def _run_bench(script: str, tmp_path: Path, *args: str) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow(seconds=35)
 def test_web_bench_measures_every_endpoint_against_its_floor(tmp_path: Path) -> None:
     result = _run_bench(
         "web.py",
@@ -65,6 +66,7 @@ def test_web_bench_measures_every_endpoint_against_its_floor(tmp_path: Path) -> 
     assert all(m["rss_mb"] > 0 for m in result["memory"])
 
 
+@pytest.mark.slow(seconds=65)
 def test_worker_bench_signs_through_the_queue_and_completes_a_contract(tmp_path: Path) -> None:
     result = _run_bench(
         "worker.py",

@@ -3,8 +3,8 @@
 Issue 12: pyHanko reads a PDF hex string ``<…>`` one byte at a time (``read_non_whitespace``
 per digit, a generator per byte). A signature's ``/Contents`` is such a string of 16–20 KB,
 and finalising (validation data for every signature, then the document timestamp) reads every
-earlier signature's: with 20 signatures, 74 % of a completion's CPU went there (profile in
-docs/architecture.md, "Where the worker's CPU goes").
+earlier signature's: with 20 signatures, 74 % of a completion's CPU went there
+(docs/architecture.md, "Where pyHanko is worked around").
 
 :func:`read_hex_string_from_stream` gives the same result with a few reads: it reads ahead to
 the closing ``>``, drops PDF whitespace (ISO 32000-1 §7.3.4.3: white space in a hexadecimal
