@@ -64,9 +64,10 @@ def check_deadlines() -> None:
 @on_startup()
 def resume_after_restart() -> None:
     """A restarted worker first queues again what a killed one left: nothing waits for the
-    clock."""
+    clock. Its jobs wait for the killed consumer's lease to end (it may have held the contract
+    a moment ago), then do the work."""
     close_old_connections()
     try:
-        signature_sweep(older_than=timedelta(0))
+        signature_sweep(older_than=timedelta(0), wait=LOCK_WAIT_SECONDS)
     finally:
         close_old_connections()

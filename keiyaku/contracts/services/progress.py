@@ -239,22 +239,25 @@ def overdue_work(*, older_than: timedelta) -> tuple[list[int], list[uuid.UUID]]:
     return party_ids, contract_ids
 
 
-def signature_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
+def signature_sweep(*, older_than: timedelta = timedelta(minutes=2), wait: float = 0) -> int:
     """Queue again the work whose job was lost (a consumer killed between agreement and
     signature, or while it signed or completed). Returns how many jobs it queued.
 
     Finds the work in SWEEP_QUERIES queries (`overdue_work`) and queues one job per overdue
     signature or completion, so that the sweep takes milliseconds and the work spreads over
-    every consumer instead of holding the sweeper's worker thread (issue 12). Those jobs do not
-    wait for their contract's lease (`wait=0`): a job holding it is alive and does the work,
-    or it died and its lease ends within KEIYAKU_JOB_LEASE_SECONDS, in time for a later sweep.
-    A job queued twice (by two sweeps, or beside the original) does nothing the second time.
+    every consumer instead of holding the sweeper's worker thread (issue 12). By default those
+    jobs do not wait for their contract's lease (`wait=0`): a job holding it is alive and does
+    the work, or it died and its lease ends within KEIYAKU_JOB_LEASE_SECONDS, in time for a
+    later sweep. A restarted consumer's first sweep has no later sweep to count on when the
+    periodic tasks are off, so it passes `wait` (seconds, LOCK_WAIT_SECONDS): its jobs wait out
+    the dead consumer's lease. A job queued twice (by two sweeps, or beside the original) does
+    nothing the second time.
     """
     from keiyaku.contracts.tasks import apply_signature, finalize_contract
 
     party_ids, contract_ids = overdue_work(older_than=older_than)
     for party_id in party_ids:
-        apply_signature(party_id, wait=0)
+        apply_signature(party_id, wait=wait)
     for contract_id in contract_ids:
-        finalize_contract(str(contract_id), wait=0)
+        finalize_contract(str(contract_id), wait=wait)
     return len(party_ids) + len(contract_ids)
