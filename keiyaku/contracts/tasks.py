@@ -21,8 +21,9 @@ from keiyaku.jobs.periodic import periodic_task
 
 # A job holds its contract's lease while it works (keiyaku.jobs.leases): a contract's jobs run
 # one after the other on any number of consumers; one that waited too long is retried.
-# The sweeper queues them with wait=0: a contract whose lease is held is being worked on, and
-# its job is dropped rather than retried (the next sweep looks again).
+# The periodic sweep queues them with wait=0: a contract whose lease is held is being worked
+# on, and its job is dropped rather than retried (the next sweep looks again). A restarted
+# consumer's sweep lets them wait (resume_after_restart).
 @db_task(retries=10, retry_delay=30)
 def apply_signature(party_id: int, wait: float = LOCK_WAIT_SECONDS) -> None:
     try:
