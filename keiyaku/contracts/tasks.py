@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,22 +26,27 @@ from keiyaku.jobs.periodic import periodic_task
 # The periodic sweep queues them with wait=0: a contract whose lease is held is being worked
 # on, and its job is dropped rather than retried (the next sweep looks again). A restarted
 # consumer's sweep lets them wait (resume_after_restart).
-@db_task(retries=10, retry_delay=30)
-def apply_signature(party_id: int, wait: float = LOCK_WAIT_SECONDS) -> None:
+@contextmanager
+def _dropped_if_busy(wait: float) -> Iterator[None]:
+    """A job queued with ``wait=0`` ends quietly when its contract's lease is held; one that
+    waited raises ContractBusy, for Huey to retry it."""
     try:
-        signature_apply(party_id=party_id, wait=wait)
+        yield
     except ContractBusy:
         if wait:
             raise
+
+
+@db_task(retries=10, retry_delay=30)
+def apply_signature(party_id: int, wait: float = LOCK_WAIT_SECONDS) -> None:
+    with _dropped_if_busy(wait):
+        signature_apply(party_id=party_id, wait=wait)
 
 
 @db_task(retries=10, retry_delay=30)
 def finalize_contract(contract_id: str, wait: float = LOCK_WAIT_SECONDS) -> None:
-    try:
+    with _dropped_if_busy(wait):
         contract_finalize(contract_id=contract_id, wait=wait)
-    except ContractBusy:
-        if wait:
-            raise
 
 
 @periodic_task(crontab(minute="*"))
