@@ -9,7 +9,7 @@ with N sent contracts is seeded through the services; the load is then:
 - the staff contract list (``/``) of the sender, who sees every contract;
 - a counterparty's signing document page (``/s/<token>/documents/``), in turn over the first
   ``--sessions`` counterparties, each with its access code proven;
-- a page image (``/s/<token>/documents/<id>/pages/<n>.png``), in turn over every page those
+- a page image (``/s/<token>/documents/<id>/pages/<n>.jpg``), in turn over every page those
   counterparties are shown (two pages each), as each of them reads their own document.
 
 Each is printed as p50/p95 latency (ms) and requests/s, beside the floor: ``/healthz`` on the
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import Figures, Target, load  # noqa: E402
 from production import Installation, Seeded, installation, rss_mb, seed  # noqa: E402
 
-_IMG_RE = re.compile(r'<img src="(/s/[^"]+\.png[^"]*)"')
+_IMG_RE = re.compile(r'<img src="(/s/[^"]+\.jpg[^"]*)"')
 
 
 def _ints(text: str) -> list[int]:

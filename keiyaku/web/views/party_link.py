@@ -39,9 +39,16 @@ from keiyaku.contracts.states import LINK_DEAD_TEXT, LINK_HTTP_STATUS, LinkState
 from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
-from keiyaku.web.page_images import DEFAULT_WIDTH, page_png, page_srcset, requested_width
+from keiyaku.web.page_images import (
+    DEFAULT_WIDTH,
+    page_image,
+    page_srcset,
+    page_url,
+    requested_width,
+    version_tag,
+)
 from keiyaku.web.refusals import attempt
-from keiyaku.web.views.responses import pdf_response, png_response
+from keiyaku.web.views.responses import page_image_response, pdf_response
 
 
 def _session_key(party: Party) -> str:
@@ -173,8 +180,8 @@ def _documents_page(
                     "number": number,
                     "width": width,
                     "height": height,
-                    "image": image,
-                    "srcset": page_srcset(image),
+                    "image": page_url(image, version.blob),
+                    "srcset": page_srcset(image, version.blob),
                     # The image's shape before it loads: the page's, in whole pixels.
                     "image_height": round(DEFAULT_WIDTH * height / width),
                     "own": [
@@ -210,7 +217,8 @@ def _shown_document(party: Party, document_id: int) -> tuple[Document, DocumentV
 
 
 def sign_page(request: HttpRequest, token: str, document_id: int, page: int) -> HttpResponse:
-    """One page image of a document the party is shown; ``?w=`` one of PAGE_IMAGE_WIDTHS."""
+    """One page image of the version of a document the party is shown now; ``?w=`` one of
+    PAGE_IMAGE_WIDTHS. Cached by the browser for good when ``?v=`` names that version."""
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
@@ -218,7 +226,9 @@ def sign_page(request: HttpRequest, token: str, document_id: int, page: int) -> 
     width = requested_width(request.GET.get("w"))
     if not 1 <= page <= doc.page_count or width is None:
         raise Http404
-    return png_response(page_png(version.blob, page - 1, width))
+    image = page_image(version.blob, page - 1, width)
+    current = request.GET.get("v") == version_tag(version.blob)
+    return page_image_response(request, image, immutable=current)
 
 
 def sign_download(request: HttpRequest, token: str, document_id: int) -> HttpResponse:
