@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -107,11 +107,14 @@ def document_page_sizes(document: Document) -> list[tuple[float, float]]:
 
 
 def documents_shown_to(party: Party) -> list[tuple[Document, DocumentVersion]]:
-    """Each document with the version a party reads now: the current one."""
-    return [
-        (doc, doc.current_version())
-        for doc in party.contract.documents.select_related("original").all()
-    ]
+    """Each document with the version a party reads now: the current one (highest ``seq``),
+    its blob and key ring loaded. Two queries whatever the number of documents and versions
+    (issue 12: the signing page and every page image ask for this)."""
+    newest_first = DocumentVersion.objects.select_related("blob__keyring").order_by("-seq")
+    documents = party.contract.documents.select_related("original").prefetch_related(
+        Prefetch("versions", queryset=newest_first, to_attr="newest_first")
+    )
+    return [(doc, doc.newest_first[0]) for doc in documents]  # type: ignore[attr-defined]
 
 
 def document_final_versions(contract: Contract) -> list[DocumentVersion]:

@@ -401,7 +401,11 @@ def document_page(request: StaffRequest, contract_id, document_id, page: int) ->
     width = requested_width(request.GET.get("w"))
     if not 1 <= page <= document.page_count or width is None:
         raise Http404
-    blob = document.current_version().blob
+    version = (
+        document.versions.select_related("blob__keyring").order_by("-seq").first()
+    )  # the current version, with what page_image reads
+    assert version is not None  # every document is created with its first version
+    blob = version.blob
     image = page_image(blob, page - 1, width)
     current = request.GET.get("v") == version_tag(blob)
     return page_image_response(request, image, immutable=current)
