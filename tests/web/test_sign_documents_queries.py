@@ -13,11 +13,12 @@ from tests.flow import External, draft_contract, enter_code, last_link
 
 PARTY = External("株式会社髙橋建設", "髙橋 一郎", "takahashi@example.jp", "1111")
 
-PAGE_QUERIES = 8
-"""Session, link with party and contract, documents, their current versions with blob and key
-ring, boxes, and the two counts behind 「転送する」."""
-IMAGE_QUERIES = 4
-"""Session, link with party and contract, documents, their current versions."""
+PAGE_QUERIES = 6
+"""Session, link with party and contract, the documents' versions with blob and key ring,
+boxes, and the two counts behind 「転送する」."""
+IMAGE_QUERIES = 3
+"""Session, link with party and contract, the document's current version with blob and key
+ring."""
 
 
 @pytest.mark.django_db(transaction=True)  # the signing e-mail goes out after commit

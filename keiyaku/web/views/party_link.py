@@ -25,11 +25,12 @@ from keiyaku.accounts.middleware import ip_refusal, organisation_allows
 from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
-from keiyaku.contracts.models import Box, Document, DocumentVersion, Party, PartyKind
+from keiyaku.contracts.models import Box, Party, PartyKind
 from keiyaku.contracts.selectors import (
     LinkLookup,
     document_final_versions,
     document_page_sizes,
+    document_shown_to,
     documents_shown_to,
     download_link_state,
     sign_link_state,
@@ -209,20 +210,13 @@ def _documents_page(
     )
 
 
-def _shown_document(party: Party, document_id: int) -> tuple[Document, DocumentVersion]:
-    for doc, version in documents_shown_to(party):
-        if doc.pk == document_id:
-            return doc, version
-    raise Http404
-
-
 def sign_page(request: HttpRequest, token: str, document_id: int, page: int) -> HttpResponse:
     """One page image of the version of a document the party is shown now; ``?w=`` one of
     PAGE_IMAGE_WIDTHS. Cached by the browser for good when ``?v=`` names that version."""
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
-    doc, version = _shown_document(party, document_id)
+    doc, version = document_shown_to(party, document_id)
     width = requested_width(request.GET.get("w"))
     if not 1 <= page <= doc.page_count or width is None:
         raise Http404
@@ -235,7 +229,7 @@ def sign_download(request: HttpRequest, token: str, document_id: int) -> HttpRes
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
-    doc, version = _shown_document(party, document_id)
+    doc, version = document_shown_to(party, document_id)
     return pdf_response(blob_get(version.blob), doc.filename)
 
 
