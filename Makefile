@@ -50,12 +50,15 @@ test: install system-deps lint
 
 ## the whole suite on the embedded SQLite only
 test-sqlite: install
-	KEIYAKU_TEST_DATABASE=sqlite $(BIN)/pytest -n 2 --dist loadfile -q
+	KEIYAKU_TEST_DATABASE=sqlite $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 ## the whole suite on a private PostgreSQL cluster (tests/servers/postgres.py: initdb in a
-## temporary folder, a Unix socket only, stopped at the end); `make system-deps` installs it
+## temporary folder, a Unix socket only, stopped at the end); `make system-deps` installs it.
+## Tests that pytest-django keeps from every database ran in test-sqlite and are left out here
+## (tests/conftest.py); KEIYAKU_TEST_EVERY_TEST=1 keeps them. The production cluster tests
+## (tests/production_cluster/) run here only.
 test-postgres: install
-	$(BIN)/python -m tests.servers.postgres -- $(BIN)/pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m tests.servers.postgres -- $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 ## refresh the English catalogue after changing user-facing text (needs Debian's gettext)
 messages: install
@@ -84,7 +87,7 @@ bench: install system-deps
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/web.py
-	$(BIN)/python bench/worker.py
+	$(BIN)/python bench/worker.py --idle-seconds 300
 
 clean:
 	rm -rf $(VENV) var *.egg-info

@@ -33,7 +33,6 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,12 +51,6 @@ if str(ROOT) not in sys.path:
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a throw-away benchmark organisation
 ACCESS_CODE = "1234"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -131,14 +124,14 @@ class Installation:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _spawn(self, command: list[str], name: str) -> Process:
+    def _spawn(self, command: list[str], name: str, env: dict[str, str] | None = None) -> Process:
         log = self.folder / f"{name}-{uuid.uuid4().hex[:6]}.log"
         from keiyaku.process_lifetime import PARENT_ENV
 
         with open(log, "wb") as out:
             popen = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
                 command,
-                env={**os.environ, **self.env, PARENT_ENV: str(os.getpid())},
+                env={**os.environ, **self.env, **(env or {}), PARENT_ENV: str(os.getpid())},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.folder,
@@ -171,14 +164,21 @@ class Installation:
             process.stop()
 
     @contextmanager
-    def consumers(self, count: int, *, threads: int = 2) -> Iterator[list[Process]]:
+    def consumers(
+        self, count: int, *, threads: int = 2, queue: str = "redis"
+    ) -> Iterator[list[Process]]:
         """``count`` queue consumers (`keiyaku run_huey`, ``threads`` worker threads each, no
-        periodic jobs: the bench times the jobs it queues), stopped at the end."""
+        periodic jobs: the bench times the jobs it queues), stopped at the end. ``queue``
+        "sqlite": they read the SQLite queue file of the data folder instead of Redis (the
+        embedded set-up's queue; see :func:`queue_on`)."""
         from keiyaku.operations.server import worker_command
 
+        env = {"KEIYAKU_REDIS_URL": ""} if queue == "sqlite" else {}
         started = [
             self._spawn(
-                [*worker_command(), "--workers", str(threads), "--no-periodic"], f"consumer-{n}"
+                [*worker_command(), "--workers", str(threads), "--no-periodic"],
+                f"consumer-{queue}-{n}",
+                env,
             )
             for n in range(count)
         ]
@@ -187,6 +187,26 @@ class Installation:
         finally:
             for process in started:
                 process.stop()
+
+
+@contextmanager
+def queue_on(site: Installation, queue: str) -> Iterator[None]:
+    """Jobs this process queues go to ``queue``: "redis" (the installation's, the default) or
+    "sqlite" (the queue file in the data folder that ``site.consumers(queue="sqlite")`` read)."""
+    if queue == "redis":
+        yield
+        return
+    from huey.contrib.djhuey import HUEY
+    from huey.storage import SqliteStorage
+
+    storage = HUEY.storage
+    HUEY.storage = SqliteStorage(
+        name=HUEY.name, filename=str(Path(site.env["KEIYAKU_DATA_DIR"]) / "huey.sqlite3")
+    )
+    try:
+        yield
+    finally:
+        HUEY.storage = storage
 
 
 def _get_status(port: int, path: str) -> int:
@@ -205,6 +225,7 @@ def installation() -> Iterator[Installation]:
     """Start PostgreSQL, Redis and the S3 server, point this process's Django at them
     (``django.setup()`` runs here, once per process), migrate, create the local authority and
     collect the static files. Everything is stopped and removed at the end."""
+    from tests.loopback_http import free_port
     from tests.servers.postgres import running_postgres
     from tests.servers.redis import running_redis
     from tests.servers.s3 import running_s3_server
@@ -215,7 +236,7 @@ def installation() -> Iterator[Installation]:
         postgres = stack.enter_context(running_postgres())
         redis = stack.enter_context(running_redis())
         s3 = stack.enter_context(running_s3_server())
-        port = _free_port()
+        port = free_port()
         env = {
             "DJANGO_SETTINGS_MODULE": "keiyaku.settings",
             "PYTHONPATH": str(ROOT),

@@ -6,7 +6,10 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
 
+from django.core.management import call_command
 from django.test import Client
 
 from keiyaku.contracts import services
@@ -50,10 +53,15 @@ def draft_contract(
     documents: int = 1,
     pages: int = 1,
     title: str = "令和8年度 道路補修工事 請負契約",
+    heading: str | None = None,
 ) -> Contract:
+    """A draft made through the services. Each document's heading is ``heading`` (default: the
+    title) and its number: contracts given one heading upload the same bytes, which ingest
+    checks once per organisation and process."""
     uploads = [
         Upload(
-            filename=f"契約書{i + 1}.pdf", data=make_pdf(pages=pages, text=f"{title} 第{i + 1}号")
+            filename=f"契約書{i + 1}.pdf",
+            data=make_pdf(pages=pages, text=f"{heading or title} 第{i + 1}号"),
         )
         for i in range(documents)
     ]
@@ -139,3 +147,30 @@ def completed_pdf(personas, externals: Sequence[External]) -> bytes:
     contract.refresh_from_db()
     assert contract.status == "completed"
     return blob_get(contract.documents.get().current_version().blob)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What `keiyaku verify` printed and its exit status."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def keiyaku_verify(path: Path, *args: str) -> Verified:
+    """Run the `keiyaku verify` command on ``path`` in this process (its exit status, output).
+
+    The command's code is the same as from a shell; running it here spares each call an
+    interpreter and a validation fork server of its own (seconds). The entry point itself
+    (``python -m keiyaku.cli verify``) runs as a subprocess in
+    tests/signing/test_validation_budget.py.
+    """
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("verify", str(path), *args, stdout=out, stderr=err)
+    except SystemExit as exited:
+        code = exited.code if isinstance(exited.code, int) else 1
+    else:
+        code = 0
+    return Verified(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())

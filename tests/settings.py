@@ -38,6 +38,12 @@ if os.environ.get("KEIYAKU_TEST_STORAGE") == "s3" and not os.environ.get("KEIYAK
 
 from keiyaku.settings import *  # noqa: E402,F403
 
+# Each xdist worker has a queue file of its own, and so do the consumers its tests start (they
+# inherit PYTEST_XDIST_WORKER): the data folder is shared by the run, and a consumer started by
+# one worker's test took jobs another worker's test had queued and counted.
+if HUEY.get("huey_class") == "huey.SqliteHuey" and os.environ.get("PYTEST_XDIST_WORKER"):  # noqa: F405
+    HUEY["filename"] = str(DATA_DIR / f"huey-{os.environ['PYTEST_XDIST_WORKER']}.sqlite3")  # noqa: F405
+
 # Hashing is not what the tests measure.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

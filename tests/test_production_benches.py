@@ -45,6 +45,7 @@ def _run_bench(script: str, tmp_path: Path, *args: str) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow(seconds=35)
 def test_web_bench_measures_every_endpoint_against_its_floor(tmp_path: Path) -> None:
     result = _run_bench(
         "web.py",
@@ -69,6 +70,7 @@ def test_web_bench_measures_every_endpoint_against_its_floor(tmp_path: Path) -> 
     assert all(m["rss_mb"] > 0 for m in result["memory"])
 
 
+@pytest.mark.slow(seconds=65)
 def test_worker_bench_signs_through_the_queue_and_completes_a_contract(tmp_path: Path) -> None:
     result = _run_bench(
         "worker.py",
@@ -79,5 +81,8 @@ def test_worker_bench_signs_through_the_queue_and_completes_a_contract(tmp_path:
     (burst,) = result["bursts"]
     assert burst["consumers"] == 1 and burst["signatures"] == 2
     assert burst["per_second"] > 0 and burst["floor_per_second"] > 0
-    assert result["idle"]["queue_median_s"] > 0 and result["idle"]["inline_median_s"] > 0
+    assert [idle["queue"] for idle in result["idle"]] == ["redis", "sqlite"]
+    for idle in result["idle"]:
+        assert idle["queue_median_s"] > 0 and idle["inline_median_s"] > 0, idle
+        assert idle["sign_pickup_max_s"] >= 0 and idle["complete_pickup_max_s"] >= 0, idle
     assert len(result["memory"]) == 1 and result["memory"][0]["rss_mb"] > 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,15 +25,11 @@ from urllib.parse import urlencode, urlsplit
 
 from django.db import connection
 
+from tests.loopback_http import free_port
+
 T = TypeVar("T")
 
 _TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -134,7 +129,7 @@ def web_process(**environment: str) -> Iterator[str]:
 
     `environment` adds KEIYAKU_* settings for that process (limits, trusted proxies …).
     """
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,26 +17,44 @@ from keiyaku.contracts.services import (
     signature_apply,
     signature_sweep,
 )
+from keiyaku.contracts.services.progress import LOCK_WAIT_SECONDS, ContractBusy
 from keiyaku.jobs.periodic import periodic_task
 
 
 # A job holds its contract's lease while it works (keiyaku.jobs.leases): a contract's jobs run
 # one after the other on any number of consumers; one that waited too long is retried.
-@db_task(retries=10, retry_delay=30)
-def apply_signature(party_id: int) -> None:
-    signature_apply(party_id=party_id)
+# The periodic sweep queues them with wait=0: a contract whose lease is held is being worked
+# on, and its job is dropped rather than retried (the next sweep looks again). A restarted
+# consumer's sweep lets them wait (resume_after_restart).
+@contextmanager
+def _dropped_if_busy(wait: float) -> Iterator[None]:
+    """A job queued with ``wait=0`` ends quietly when its contract's lease is held; one that
+    waited raises ContractBusy, for Huey to retry it."""
+    try:
+        yield
+    except ContractBusy:
+        if wait:
+            raise
 
 
 @db_task(retries=10, retry_delay=30)
-def finalize_contract(contract_id: str) -> None:
-    contract_finalize(contract_id=contract_id)
+def apply_signature(party_id: int, wait: float = LOCK_WAIT_SECONDS) -> None:
+    with _dropped_if_busy(wait):
+        signature_apply(party_id=party_id, wait=wait)
+
+
+@db_task(retries=10, retry_delay=30)
+def finalize_contract(contract_id: str, wait: float = LOCK_WAIT_SECONDS) -> None:
+    with _dropped_if_busy(wait):
+        contract_finalize(contract_id=contract_id, wait=wait)
 
 
 @periodic_task(crontab(minute="*"))
 def sweep() -> None:
-    """Finish agreements and completions whose job was lost.
+    """Queue again the agreements and completions whose job was lost.
 
-    Once a minute across every consumer (periodic_task). No lock held across runs: a lock kept
+    Once a minute across every consumer (periodic_task); a constant number of queries, then
+    one job per overdue piece of work (signature_sweep). No lock held across runs: a lock kept
     by a killed consumer would stop every later sweep; each contract's lease ends by itself.
     """
     signature_sweep(older_than=timedelta(seconds=settings.KEIYAKU_SWEEP_AFTER_SECONDS))
@@ -51,9 +71,11 @@ def check_deadlines() -> None:
 
 @on_startup()
 def resume_after_restart() -> None:
-    """A restarted worker first finishes what a killed one left: nothing waits for the clock."""
+    """A restarted worker first queues again what a killed one left: nothing waits for the
+    clock. Its jobs wait for the killed consumer's lease to end (it may have held the contract
+    a moment ago), then do the work."""
     close_old_connections()
     try:
-        signature_sweep(older_than=timedelta(0))
+        signature_sweep(older_than=timedelta(0), wait=LOCK_WAIT_SECONDS)
     finally:
         close_old_connections()

@@ -17,7 +17,9 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
@@ -55,6 +57,7 @@ __all__ = [
     "BoxOverflow",
     "BoxSpec",
     "ServiceSigner",
+    "computations",
     "SignatureReport",
     "TimestampUnavailable",
     "ValidationInputs",
@@ -72,6 +75,30 @@ MD_ALGORITHM = "sha256"
 # commercial TSAs that ship a three-certificate chain stay well below 8 KB.
 _TIMESTAMP_ALLOWANCE = 8 * 1024
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+logger = logging.getLogger(__name__)
+
+_counted = {"signature": 0, "document_timestamp": 0}
+_counted_lock = threading.Lock()
+
+
+def _count(kind: str, field_name: str) -> None:
+    """One more signature (or document timestamp) computed in this process: counted, and
+    logged at INFO ("computed signature <field> (#n in this process)"), so that a test or an
+    operator can count what separate worker processes computed (issue 12: parallel signers
+    must not sign twice)."""
+    with _counted_lock:
+        _counted[kind] += 1
+        number = _counted[kind]
+    logger.info("computed %s %s (#%d in this process)", kind, field_name, number)
+
+
+def computations() -> dict[str, int]:
+    """How many signatures (``"signature"``) and document timestamps
+    (``"document_timestamp"``) this process has computed: each one a cryptographic signature
+    and a TSA request that ended in a PDF revision returned to a caller."""
+    with _counted_lock:
+        return dict(_counted)
 
 
 class TimestampUnavailable(TimestampRequestError):
@@ -359,6 +386,7 @@ async def _sign_agreement(
             if isinstance(exc, TimestampUnavailable):
                 raise
             raise TimestampUnavailable(str(exc)) from exc
+        _count("signature", field_name)
         return out.getvalue()
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -456,6 +484,7 @@ async def _document_timestamp(
         if isinstance(exc, TimestampUnavailable):
             raise
         raise TimestampUnavailable(str(exc)) from exc
+    _count("document_timestamp", stamper.field_name)
     return out.getvalue()
 
 

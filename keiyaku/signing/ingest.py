@@ -15,6 +15,8 @@ import hashlib
 import io
 import logging
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +159,9 @@ class Ingested:
     """What was changed beyond the plain rewrite, in the order it was done."""
 
 
-def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) -> Ingested:
+def ingest_pdf(
+    data: bytes | Path, *, max_bytes: int, keep_links: bool = False, reuse_within: str = ""
+) -> Ingested:
     """Check and normalise an upload. Raises only RefusedUpload for bad input.
 
     ``data`` is the upload's bytes or the path of the file holding them (an upload Django kept
@@ -187,6 +191,12 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
     check, PDFium's page loads and pyHanko's validation can each take minutes and gigabytes on
     a small hostile file (183 MB of drawing operators in 365 KB took 429 s and 1.1 GB), and
     none of that may hold a web worker. Refused as ``over_budget`` past a budget.
+
+    With ``reuse_within`` (an organisation's id), an upload this process accepted before for
+    the same organisation, byte for byte under the same settings, gets the same result again
+    without the checks (`_AcceptedUploads`; files up to 4 MiB, 32 MiB in all): a template sent
+    to many firms is checked once per process. Never across organisations: a quick answer would
+    tell one that another had uploaded the same file.
     """
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
     if not size:
@@ -203,6 +213,13 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
     from keiyaku.signing.ingest_proof import require_signable
 
     context = _child_context()
+    key = (
+        _accepted.key(data, size=size, keep_links=keep_links, context=context, scope=reuse_within)
+        if reuse_within
+        else None
+    )
+    if key is not None and (known := _accepted.get(key)) is not None:
+        return known
     try:
         # Each step in its own budgeted child; the proof starts its own children (issue 10,
         # findings 2, 7, 8), so it runs from here, between the two.
@@ -215,14 +232,81 @@ def ingest_pdf(data: bytes | Path, *, max_bytes: int, keep_links: bool = False) 
         logger.info("upload refused: ingest over its %s budget", exc.what)
         raise RefusedUpload(_MESSAGES["over_budget"], code="over_budget") from exc
 
-    return Ingested(
-        original_sha256=_sha256(data),
+    ingested = Ingested(
+        original_sha256=key[0] if key is not None else _sha256(data),
         normalised=normalised,
         normalised_sha256=hashlib.sha256(normalised).hexdigest(),
         page_count=len(sizes),
         page_sizes=tuple(sizes),
         changes=tuple(changes),
     )
+    if key is not None:
+        _accepted.put(key, ingested)
+    return ingested
+
+
+class _AcceptedUploads:
+    """The last uploads this process accepted per organisation, so that the same bytes
+    uploaded again (a template sent to many firms, a contract drafted again) are not checked
+    again: the checks cost seconds of CPU in budgeted children, and with the same file, the
+    same settings and the same ``keep_links`` they would give the same result (normalising is
+    deterministic).
+
+    Only acceptances are kept, never refusals. Files over ``max_file_bytes`` are not kept, and
+    at most ``total_bytes`` of normalised files are (least recently used first out).
+    """
+
+    def __init__(self, *, total_bytes: int, max_file_bytes: int) -> None:
+        self.total_bytes = total_bytes
+        self.max_file_bytes = max_file_bytes
+        self._kept: OrderedDict[tuple[str, str], Ingested] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key(
+        self,
+        data: bytes | Path,
+        *,
+        size: int,
+        keep_links: bool,
+        context: dict[str, Any],
+        scope: str,
+    ) -> tuple[str, str] | None:
+        """(upload's SHA-256, SHA-256 of the scope and everything else the result depends on),
+        or None for a file too large to keep."""
+        if size > self.max_file_bytes:
+            return None
+        settings_repr = repr(sorted(context["settings"].items()))
+        depends = hashlib.sha256(f"{scope}|{keep_links}|{settings_repr}".encode()).hexdigest()
+        return _sha256(data), depends
+
+    def get(self, key: tuple[str, str]) -> Ingested | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], ingested: Ingested) -> None:
+        if len(ingested.normalised) > self.max_file_bytes:
+            return
+        with self._lock:
+            self._kept[key] = ingested
+            self._kept.move_to_end(key)
+            while sum(len(i.normalised) for i in self._kept.values()) > self.total_bytes:
+                self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+_accepted = _AcceptedUploads(total_bytes=32 * _MIB, max_file_bytes=4 * _MIB)
+
+
+def forget_accepted_uploads() -> None:
+    """Check every upload afresh from now on in this process (tests: each test starts with
+    none kept, so that one that changes how uploads are checked sees its change)."""
+    _accepted.clear()
 
 
 def ingest_limits() -> budget.Limits:

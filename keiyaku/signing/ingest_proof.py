@@ -30,7 +30,15 @@ from keiyaku.signing import budget
 if TYPE_CHECKING:
     from keiyaku.signing.ingest import IngestChange
 
-__all__ = ["PROOF_SHARE", "ProofFailed", "prove", "prove_in_process", "require_signable"]
+__all__ = [
+    "MAX_REFERENCE_PATHS",
+    "PROOF_SHARE",
+    "ProofFailed",
+    "prove",
+    "prove_in_process",
+    "reference_paths",
+    "require_signable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +47,15 @@ logger = logging.getLogger(__name__)
 #: the proof signs twice. A file whose two-signature proof needs more than this share of the
 #: budget would not verify with many parties inside it.
 PROOF_SHARE = 0.25
+
+#: The most paths from the trailer to indirect objects a file may have for its proof to run.
+#: pyHanko's change analysis (``HistoricalResolver._load_reverse_xref_cache``) lists every path
+#: to every object, for each revision it compares, at about 5,000-10,000 paths a second; past
+#: this many the proof would spend its share of the budget walking them and give up
+#: (``over_budget``) after tens of seconds. Such a file goes straight to normalising harder.
+#: Issue 10, finding 7: 22 form XObjects each listing the earlier ones make 4.2 million paths;
+#: a 600-page contract has about 4,200.
+MAX_REFERENCE_PATHS = 100_000
 
 _SIGNATURES = ("keiyaku-proof-1", "keiyaku-proof-2")
 _TEXT_BOX = "keiyaku-proof-text"
@@ -129,7 +146,13 @@ def prove(pdf: bytes, *, limits: budget.Limits | None = None) -> None:
 
 def prove_in_process(pdf: bytes) -> str | None:
     """The proof itself, in this process and without a budget: ``None`` when the copy signs and
-    verifies, else the reason it does not (English). Never raises for a bad ``pdf``."""
+    verifies, else the reason it does not (English). Never raises for a bad ``pdf``.
+
+    A file with more than :data:`MAX_REFERENCE_PATHS` reference paths is not signed at all:
+    its validation would not end within the budget (issue 10, finding 7)."""
+    paths = reference_paths(pdf, limit=MAX_REFERENCE_PATHS + 1)
+    if paths > MAX_REFERENCE_PATHS:
+        return f"more than {MAX_REFERENCE_PATHS} reference paths for the change analysis to walk"
     try:
         signed = _sign_scratch_copy(pdf)
     except Exception as exc:  # noqa: BLE001 - whatever breaks, the file is not signable
@@ -144,6 +167,96 @@ def prove_in_process(pdf: bytes) -> str | None:
     if found != list(_SIGNATURES):
         return f"signed copy lists signatures {found}"
     return None
+
+
+def reference_paths(pdf: bytes, *, limit: int) -> int:
+    """How many paths pyHanko's change analysis walks in ``pdf`` from the trailer to indirect
+    objects, counted up to ``limit`` (the count stops growing there).
+
+    ``pdf``: a PDF's bytes; 0 when pikepdf cannot read its objects (the proof then judges).
+    Counted as pyHanko walks (``pyhanko.pdf_utils.reader``, ``_compute_paths_to_refs``): no
+    path passes one object twice, ``/Parent`` and ``/P`` back-references are not followed, and
+    a page-tree node is entered only from the page tree. The structure tree, which pyHanko
+    walks separately, is left out: the count is a lower bound. Paths are counted, not listed:
+    one visit per object, so the 4-million-path file of finding 7 is counted in milliseconds.
+    """
+    try:
+        with pikepdf.open(io.BytesIO(pdf)) as doc:
+            return _count_paths(doc, limit)
+    except (pikepdf.PdfError, RecursionError, ValueError, TypeError) as exc:
+        logger.info("reference paths not counted: %s: %s", type(exc).__name__, exc)
+        return 0
+
+
+_NOT_FOLLOWED = frozenset({"/Parent", "/P", "/StructTreeRoot"})
+
+
+def _count_paths(doc: pikepdf.Pdf, limit: int) -> int:
+    page_tree = _page_tree(doc)
+
+    def children(obj: pikepdf.Object, in_page_tree: bool) -> list[pikepdf.Object]:
+        found, pending = [], [obj]
+        while pending:
+            current = pending.pop()
+            entries: list[tuple[str | None, pikepdf.Object]]
+            if isinstance(current, pikepdf.Array):
+                entries = [(None, value) for value in current]
+            elif isinstance(current, (pikepdf.Dictionary, pikepdf.Stream)):
+                entries = list(current.items())
+            else:
+                continue
+            for key, value in entries:
+                if key in _NOT_FOLLOWED or not isinstance(value, pikepdf.Object):
+                    continue
+                if not value.is_indirect:
+                    pending.append(value)
+                elif value.objgen not in page_tree or in_page_tree or key == "/Pages":
+                    found.append(value)
+        return found
+
+    # Depth first without recursion; paths(o) = 1 + the sum of paths(child) over children not
+    # already on the path; remembered per object once done.
+    done: dict[tuple[int, int], int] = {}
+    trailer = (0, 0)
+    on_path = {trailer}
+    stack = [(trailer, iter(children(doc.trailer, False)), 1)]
+    while stack:
+        objgen, pending, count = stack[-1]
+        child = next(pending, None)
+        if child is None:
+            stack.pop()
+            on_path.discard(objgen)
+            done[objgen] = count
+            if stack:
+                above = stack[-1]
+                stack[-1] = (above[0], above[1], min(above[2] + count, limit))
+            continue
+        key = child.objgen
+        if key in on_path:
+            continue
+        if key in done:
+            stack[-1] = (objgen, pending, min(count + done[key], limit))
+            continue
+        on_path.add(key)
+        stack.append((key, iter(children(child, key in page_tree)), 1))
+    return done[trailer]
+
+
+def _page_tree(doc: pikepdf.Pdf) -> set[tuple[int, int]]:
+    """The object numbers of every node of the page tree (pages included)."""
+    nodes: set[tuple[int, int]] = set()
+    pending = [doc.Root.get("/Pages")]
+    while pending:
+        node = pending.pop()
+        if not isinstance(node, pikepdf.Dictionary) or not node.is_indirect:
+            continue
+        if node.objgen in nodes:
+            continue
+        nodes.add(node.objgen)
+        kids = node.get("/Kids")
+        if isinstance(kids, pikepdf.Array):
+            pending.extend(kids)
+    return nodes
 
 
 def _sign_scratch_copy(pdf: bytes) -> bytes:

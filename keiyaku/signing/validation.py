@@ -17,6 +17,7 @@ from asn1crypto import cms, crl, ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESPassed
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffPolicy
 from pyhanko.sign.validation import (
     DocumentSecurityStore,
     EmbeddedPdfSignature,
@@ -112,16 +113,24 @@ class VerificationReport:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready values: times in ISO 8601, signatures as a list of dicts.
+
+        Built field by field rather than with ``dataclasses.asdict``, whose deep copy would
+        follow any PDF object that slipped in back to the whole parsed document.
+        """
+
         def plain(value: Any) -> Any:
             if isinstance(value, dt.datetime):
                 return value.isoformat()
             if isinstance(value, list | tuple):
                 return [plain(v) for v in value]
-            if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items()}
+            if dataclasses.is_dataclass(value):
+                return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            if isinstance(value, str):
+                return str(value)
             return value
 
-        return plain(dataclasses.asdict(self))
+        return plain(self)  # type: ignore[no-any-return]
 
 
 def verify(
@@ -144,6 +153,8 @@ def verify(
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
         embedded = list(reader.embedded_signatures)
+        for sig in embedded:
+            _integrity_once(sig)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a verdict, not a crash
         return VerificationReport(
             ok=False,
@@ -172,6 +183,29 @@ def verify(
     )
     items = tuple(_run(_verify_all(embedded, context)))
     return _verdict(items, validated_at=when, simulated=simulated)
+
+
+def _integrity_once(sig: EmbeddedPdfSignature) -> None:
+    """Have pyHanko check ``sig``'s integrity (digest, coverage, difference analysis of every
+    later revision) once per document rather than at every request.
+
+    pyHanko recomputes it whenever a validation asks, and each signature's PAdES-LTA validation
+    asks for every document timestamp and content timestamp of the file (to index their proof
+    of existence): n signatures cost about n² difference analyses, each over every later
+    revision. The document does not change while it is verified, so the first result stands:
+    a later call with the same difference policy (or one that skips the analysis) keeps it.
+    """
+    compute = sig.compute_integrity_info
+    done: set[int | None] = set()  # id() of each policy analysed with; None: skipped
+
+    def once(diff_policy: DiffPolicy | None = None, skip_diff: bool = False) -> None:
+        policy = None if skip_diff else id(diff_policy or DEFAULT_DIFF_POLICY)
+        if policy in done or (policy is None and done):
+            return
+        compute(diff_policy, skip_diff)
+        done.add(policy)
+
+    sig.compute_integrity_info = once  # type: ignore[method-assign]
 
 
 def verify_der(
@@ -271,7 +305,7 @@ async def _verify_one(sig: EmbeddedPdfSignature, context: _VerifyContext) -> Sig
     ltv, ltv_detail = (None, None) if is_timestamp else await _ltv(sig, context)
     level = status.modification_level
     return SignatureReport(
-        field_name=sig.field_name,
+        field_name=str(sig.field_name),  # a pyHanko string holds its whole document
         kind=DOCUMENT_TIMESTAMP if is_timestamp else SIGNATURE,
         signer=sig.signer_cert.subject.human_friendly,
         signer_cert_sha256=sig.signer_cert.sha256.hex(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 from email.message import Message
 
 import pytest
@@ -14,6 +13,7 @@ from keiyaku.contracts import services
 from keiyaku.contracts.models import ContractStatus
 from keiyaku.notifications.models import OutboxMessage, OutboxStatus
 from tests.flow import URL_RE, External, agree, draft_contract
+from tests.loopback_http import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,12 +46,6 @@ class Relay:
                 part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
                 bodies.append(part.get_payload(decode=True).decode())
         return bodies
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

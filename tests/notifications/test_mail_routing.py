@@ -9,7 +9,8 @@ from django.test import Client
 from keiyaku.accounts.models import Role
 from keiyaku.accounts.services import organisation_create, staff_create, staff_invite
 from keiyaku.notifications.models import CapturedMail, OutboxMessage, OutboxStatus
-from tests.contracts.test_delivery import Relay, free_port
+from tests.contracts.test_delivery import Relay
+from tests.loopback_http import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

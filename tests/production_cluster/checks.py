@@ -3,6 +3,7 @@ bucket and the relay, never from what the processes said about themselves."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -85,11 +86,22 @@ class MailFigures:
     between the relay's 250 and the outbox row's update, docs/architecture.md)."""
 
 
-def mail_figures(contract_ids: Sequence[str], relay: RecordingRelay) -> MailFigures:
+def mail_figures(
+    contract_ids: Sequence[str], relay: RecordingRelay, *, wait_seconds: float = 180
+) -> MailFigures:
     """Every outbox message of the contracts was sent and reached the relay, under its one
     stable Message-ID; nothing reached the relay that no outbox row explains; no row went out
-    under two Message-IDs."""
+    under two Message-IDs.
+
+    Mail goes out after the work it reports (the completion notice after the completion), and
+    a delivery lost with a killed consumer waits for the minute's sweep
+    (`KEIYAKU_SWEEP_AFTER_SECONDS` plus up to a minute): the rows are given ``wait_seconds``
+    to be sent before they are judged."""
     rows = list(OutboxMessage.objects.filter(contract_id__in=contract_ids))
+    deadline = time.monotonic() + wait_seconds
+    while any(r.status != OutboxStatus.SENT for r in rows) and time.monotonic() < deadline:
+        time.sleep(1)
+        rows = list(OutboxMessage.objects.filter(contract_id__in=contract_ids))
     received = relay.messages()
     assert rows and all(r.status == OutboxStatus.SENT for r in rows), [
         (r.pk, r.kind, r.status, r.last_error) for r in rows if r.status != OutboxStatus.SENT

@@ -12,7 +12,8 @@ tests (issue 11, acceptance 2 and 3).
                                SMTP relay (aiosmtpd, in the test process) ◄┘
 
 Every process gets the same KEIYAKU_* settings and nothing else of the test run's
-(`keiyaku.settings`, not the test settings): the database URL of the test's own database on
+(`keiyaku.settings`, not the test settings, with only a fast password hasher swapped in:
+tests/production_cluster/settings.py): the database URL of the test's own database on
 the suite's PostgreSQL cluster, the Redis URL, the S3 bucket, the master and secret keys, the
 signing authority's folder, the SMTP relay. Each process runs in a process group of its own,
 so `kill()` is kill -9 of the whole process (gunicorn's master with its workers, a consumer
@@ -27,7 +28,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,15 +45,10 @@ from aiosmtpd.controller import Controller
 
 from keiyaku.operations.server import WebOptions, web_command
 from keiyaku.process_lifetime import PARENT_ENV
+from tests.loopback_http import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIL_FROM = "keiyaku <no-reply@keiyaku.city.example.jp>"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- the SMTP relay -------------------------------------------------------------------------
@@ -208,6 +203,8 @@ class Cluster:
     environment: dict[str, str]
     started: float = field(default_factory=time.monotonic)
     kills: list[Kill] = field(default_factory=list)
+    keep_logs: bool = False
+    """Keep the processes' logs when the cluster stops (a failed test sets it)."""
 
     @property
     def processes(self) -> list[Process]:
@@ -269,11 +266,12 @@ def cluster_environment(
     **extra: str,
 ) -> dict[str, str]:
     """The environment every process of the installation shares: KEIYAKU_* settings only (none
-    of the test run's), read by keiyaku's own settings module."""
+    of the test run's), read by keiyaku's own settings module (through
+    tests/production_cluster/settings.py, which only swaps in a fast password hasher)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("KEIYAKU_")}
     return {
         **base,
-        "DJANGO_SETTINGS_MODULE": "keiyaku.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.production_cluster.settings",
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
         "KEIYAKU_DATA_DIR": str(data_dir),
@@ -318,6 +316,7 @@ def running_cluster(
     """Start the relay, `webs` gunicorn servers and `consumers` queue consumers on one set of
     settings; stop them all at the end. `extra` adds KEIYAKU_* settings."""
     folder = Path(tempfile.mkdtemp(prefix="keiyaku-cluster-"))
+    keep = False
     ports = [free_port() for _ in range(webs)]
     with smtp_relay() as (relay, smtp_port):
         environment = cluster_environment(
@@ -373,11 +372,16 @@ def running_cluster(
                 process.start()
             cluster.wait_until_up()
             cluster.started = time.monotonic()
+            sys.stderr.write(f"cluster logs in {folder} (kept if the test fails)\n")
             yield cluster
+        except BaseException:
+            keep = True  # a cluster that failed to start: its logs say why
+            raise
         finally:
+            keep = keep or cluster.keep_logs
             for process in cluster.processes:
                 process.stop()
-            if os.environ.get("KEIYAKU_KEEP_CLUSTER_LOGS"):
+            if keep or os.environ.get("KEIYAKU_KEEP_CLUSTER_LOGS"):
                 sys.stderr.write(f"cluster logs kept in {folder}\n")
             else:
                 import shutil

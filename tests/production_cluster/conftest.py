@@ -46,16 +46,6 @@ class Installation:
         return versions
 
 
-def production_password(staff: Any, password: str) -> None:
-    """Give `staff` `password` hashed as production hashes it: the test settings' fast hasher
-    is not one keiyaku's own settings accept."""
-    from django.contrib.auth.hashers import PBKDF2PasswordHasher
-
-    hasher = PBKDF2PasswordHasher()
-    staff.password = hasher.encode(password, hasher.salt())
-    staff.save(update_fields=["password"])
-
-
 def database_url() -> str:
     """KEIYAKU_DATABASE_URL of this test's database on the suite's PostgreSQL cluster."""
     db: dict[str, Any] = connection.settings_dict
@@ -66,6 +56,7 @@ def database_url() -> str:
 
 @pytest.fixture
 def installation(
+    request: pytest.FixtureRequest,
     settings,
     redis_url: str,
     s3_server: S3Server,
@@ -106,4 +97,7 @@ def installation(
         pki_dir=Path(settings.KEIYAKU_PKI_DIR),
         **RECOVERY,
     ) as cluster:
+        failed_before = request.session.testsfailed
         yield Installation(cluster=cluster, s3=s3_server, bucket=bucket)
+        # A failed test keeps the web and consumer logs (their tracebacks say why).
+        cluster.keep_logs = request.session.testsfailed > failed_before

@@ -18,10 +18,9 @@ from tests.production_cluster.checks import (
     mail_figures,
 )
 from tests.production_cluster.cluster import signatures_per_consumer
-from tests.production_cluster.conftest import production_password
 from tests.production_cluster.drive import PARTIES, drive
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow(seconds=360)]
 
 CONTRACTS = 100
 
@@ -30,7 +29,6 @@ def test_two_web_and_two_queue_processes_complete_a_hundred_three_party_contract
     personas, installation
 ):
     cluster = installation.cluster
-    production_password(personas.sender, personas.password)
     run = drive(
         cluster,
         count=CONTRACTS,

@@ -69,9 +69,8 @@ def test_normal_pdf_is_accepted_with_hashes_and_pages():
 
 def test_normalising_is_deterministic():
     data = make_pdf(pages=2)
-    assert (
-        ingest_pdf(data, max_bytes=LIMIT).normalised == ingest_pdf(data, max_bytes=LIMIT).normalised
-    )
+    first = ingest_pdf(data, max_bytes=LIMIT).normalised
+    assert ingest_pdf(data, max_bytes=LIMIT).normalised == first  # no scope: checked again
 
 
 def test_output_passes_qpdf_check_and_has_a_classic_xref():
@@ -405,3 +404,41 @@ def test_stamp_lands_bottom_left_as_displayed(rotate, mediabox, cropbox):
     assert height - bottom == pytest.approx(10 * MM, abs=4)  # baseline 10 mm up, descenders
     assert 5 <= bottom - top <= 12  # 7.5 pt text, upright
     assert right - left > 5 * (bottom - top)  # runs left to right, not up the page
+
+
+def test_the_same_upload_again_is_not_checked_again(monkeypatch, settings):
+    """A template sent to many firms: the second upload of the same bytes for the same
+    organisation under the same settings gets the first one's result without a budgeted child;
+    another organisation, other settings, another `keep_links` or a refusal are checked
+    afresh, and nothing is reused without a scope."""
+    from keiyaku.signing import budget
+
+    children: list[str] = []
+    run = budget.run
+
+    def counted(func, *args, **kwargs):
+        children.append(func.__name__)
+        return run(func, *args, **kwargs)
+
+    monkeypatch.setattr(budget, "run", counted)
+    pdf = make_pdf(pages=2, text="同じ契約書")
+    city = "organisation:1"
+    first = ingest_pdf(pdf, max_bytes=LIMIT, reuse_within=city)
+    checked = len(children)
+    assert checked >= 2
+    assert ingest_pdf(pdf, max_bytes=LIMIT, reuse_within=city) == first
+    assert len(children) == checked  # not checked again
+
+    # Never across organisations (a quick answer would tell), nor without a scope.
+    assert ingest_pdf(pdf, max_bytes=LIMIT, reuse_within="organisation:2") == first
+    assert len(children) == 2 * checked
+    ingest_pdf(pdf, max_bytes=LIMIT)
+    assert len(children) == 3 * checked
+    ingest_pdf(pdf, max_bytes=LIMIT, keep_links=True, reuse_within=city)
+    assert len(children) == 4 * checked
+    settings.KEIYAKU_MAX_PAGES = 1  # a setting the checks depend on: checked, and refused
+    with pytest.raises(RefusedUpload):
+        ingest_pdf(pdf, max_bytes=LIMIT, reuse_within=city)
+    with pytest.raises(RefusedUpload):  # a refusal is not kept either
+        ingest_pdf(pdf, max_bytes=LIMIT, reuse_within=city)
+    assert len(children) >= 4 * checked + 2

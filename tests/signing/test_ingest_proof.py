@@ -11,7 +11,7 @@ import pytest
 
 from keiyaku.signing import flatten
 from keiyaku.signing.ingest import IngestChange, RefusedUpload, _save, ingest_pdf
-from keiyaku.signing.ingest_proof import prove, prove_in_process
+from keiyaku.signing.ingest_proof import prove, prove_in_process, reference_paths
 from tests.pdf_corpus import forms
 from tests.pdfs import make_pdf
 
@@ -61,8 +61,24 @@ def test_ingest_normalises_harder_records_it_and_the_result_proves(name: str) ->
             assert "/StructTreeRoot" not in pdf.Root
 
 
-def test_chained_form_xobjects_are_pruned_when_the_proof_runs_out_of_time(settings) -> None:
-    settings.KEIYAKU_VALIDATION_SECONDS = 8  # the proof gets 2 s; unpruned it needs hours
+def test_paths_are_counted_as_the_change_analysis_walks_them() -> None:
+    # Form XObject i lists every earlier one: 2^(i-1) paths reach it from the last.
+    for count in (4, 12):
+        chained = _rewritten(forms.chained_form_xobjects(count))
+        assert reference_paths(chained, limit=10**9) >= 2 ** (count - 1)
+    assert reference_paths(_rewritten(forms.chained_form_xobjects()), limit=1000) == 1000
+    # An ordinary contract: a few paths per page.
+    assert reference_paths(make_pdf(pages=40), limit=10**9) < 400
+    assert reference_paths(b"%PDF-1.7 not a pdf", limit=10) == 0
+
+
+def test_a_file_with_millions_of_paths_is_not_walked_by_the_proof() -> None:
+    # Before: pyHanko listed all 4 million paths until the budget ran out (30 s by default).
+    reason = prove_in_process(_rewritten(forms.chained_form_xobjects()))
+    assert reason is not None and "reference paths" in reason
+
+
+def test_chained_form_xobjects_are_pruned_with_the_default_budget() -> None:
     ingested = ingest_pdf(forms.chained_form_xobjects(), max_bytes=MAX)
     assert list(ingested.changes) == [
         IngestChange.FORM_FLATTENED,

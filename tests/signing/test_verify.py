@@ -165,3 +165,43 @@ def test_truncated_signed_file_is_a_verdict(
 def test_an_unsigned_document_is_not_ok(authority: Authority) -> None:
     report = _verify(make_pdf(), authority)
     assert not report.ok and report.error == "the document has no signature"
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["now", "eleven_years_later"])
+def test_each_revision_is_analysed_once_per_document(
+    signed_contract: SignedContract, authority: Authority, monkeypatch, later: bool
+) -> None:
+    """pyHanko re-ran the difference analysis of every document timestamp for each signature's
+    PAdES-LTA validation (n² analyses: 12.97 s for 17 signatures, 3.44 s once each)."""
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    analysed: list[str] = []
+    original = EmbeddedPdfSignature.evaluate_modifications
+
+    def counted(self, diff_policy):
+        analysed.append(self.field_name)
+        return original(self, diff_policy)
+
+    monkeypatch.setattr(EmbeddedPdfSignature, "evaluate_modifications", counted)
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(days=11 * 366) if later else None
+    report = _verify(signed_contract.final, authority, at=at)
+    assert report.ok and report.ltv_ok, report.as_dict()
+    names = [s.field_name for s in report.signatures]
+    assert sorted(analysed) == sorted(names), analysed
+
+
+def test_the_report_holds_plain_values_only(
+    signed_contract: SignedContract, authority: Authority
+) -> None:
+    """A report crosses the validation child's pipe and becomes JSON: a pyHanko string in it
+    carried the whole parsed document (2 MB pickled for 17 signatures, and a 10 s deep copy
+    in `as_dict`)."""
+    import pickle
+
+    report = _verify(signed_contract.final, authority)
+    for item in report.signatures:
+        for value in (item.field_name, item.signer, item.reason, item.ltv_detail):
+            assert value is None or type(value) is str, (type(value), value)
+    assert len(pickle.dumps(report)) < 4_000 * len(report.signatures)
+    data = report.as_dict()
+    assert all(type(entry["field_name"]) is str for entry in data["signatures"])

@@ -140,6 +140,7 @@ def test_restore_refuses_a_damaged_object_before_writing_anything(personas, tmp_
     assert not (other.data_dir / "pki").exists()
 
 
+@pytest.mark.slow(seconds=30)
 def test_restore_brings_back_objects_pki_and_audit_archives_in_their_new_place(
     personas, tmp_path, monkeypatch
 ):

@@ -277,6 +277,7 @@ def test_with_neither_key_the_error_is_clear(installation, settings):
     assert deploy_messages() == {}
 
 
+@pytest.mark.slow(seconds=40)
 def test_a_backup_taken_before_rotation_restores_with_the_old_key_as_previous(
     installation, settings, tmp_path
 ):

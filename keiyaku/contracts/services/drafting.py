@@ -149,7 +149,9 @@ class _Stored:
     changes: tuple[IngestChange, ...]
 
 
-def _ingest_all(uploads: Sequence[Upload], *, keyring: KeyRing, keep_links: bool) -> list[_Stored]:
+def _ingest_all(
+    uploads: Sequence[Upload], *, keyring: KeyRing, keep_links: bool, organisation_id: int
+) -> list[_Stored]:
     """Ingest and store every upload, one after the other; all are accepted or none is kept.
 
     Runs outside any transaction (ingest takes seconds and holds no lock); each file's blobs
@@ -161,7 +163,10 @@ def _ingest_all(uploads: Sequence[Upload], *, keyring: KeyRing, keep_links: bool
         for upload in uploads:
             try:
                 ingested = ingest_pdf(
-                    upload.data, max_bytes=settings.KEIYAKU_MAX_FILE_BYTES, keep_links=keep_links
+                    upload.data,
+                    max_bytes=settings.KEIYAKU_MAX_FILE_BYTES,
+                    keep_links=keep_links,
+                    reuse_within=f"organisation:{organisation_id}",
                 )
             except RefusedUpload as exc:
                 raise ContractError(f"{upload.filename}: {exc.message}", code=exc.code) from exc
@@ -260,7 +265,12 @@ def contract_create(
     _check_counts(uploads, already=0, already_bytes=0)
     keyring = keyring_create()
     try:
-        stored = _ingest_all(uploads, keyring=keyring, keep_links=actor.organisation.keep_pdf_links)
+        stored = _ingest_all(
+            uploads,
+            keyring=keyring,
+            keep_links=actor.organisation.keep_pdf_links,
+            organisation_id=actor.organisation.pk,
+        )
     except BaseException:
         keyring.delete()
         raise
@@ -366,7 +376,10 @@ def document_add(
     existing, size = _contract_files(current)
     _check_counts([upload], already=existing, already_bytes=size)
     (stored,) = _ingest_all(
-        [upload], keyring=current.keyring, keep_links=current.organisation.keep_pdf_links
+        [upload],
+        keyring=current.keyring,
+        keep_links=current.organisation.keep_pdf_links,
+        organisation_id=current.organisation_id,
     )
     try:
         with transaction.atomic():
