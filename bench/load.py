@@ -35,6 +35,7 @@ class Figures:
     errors: int
     p50_ms: float
     p95_ms: float
+    p99_ms: float
     rps: float
     body_bytes: int
 
@@ -135,15 +136,19 @@ async def _run(
 
     await asyncio.gather(*(client(n) for n in range(clients)))
     if not latencies:
-        return Figures(clients, 0, errors, 0.0, 0.0, 0.0, 0)
+        return Figures(clients, 0, errors, 0.0, 0.0, 0.0, 0.0, 0)
     ordered = sorted(latencies)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+    def percentile(fraction: float) -> float:
+        return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
     return Figures(
         clients=clients,
         requests=len(latencies),
         errors=errors,
         p50_ms=statistics.median(ordered),
-        p95_ms=p95,
+        p95_ms=percentile(0.95),
+        p99_ms=percentile(0.99),
         rps=len(latencies) / max(last_answer - start, 1e-9),
         body_bytes=body,
     )

@@ -136,12 +136,33 @@ def document_page_sizes(document: Document) -> list[tuple[float, float]]:
     return [(float(w), float(h)) for w, h in document.page_sizes]
 
 
+def _current_versions(party: Party, document_id: int | None = None) -> QuerySet[DocumentVersion]:
+    versions = DocumentVersion.objects.filter(document__contract_id=party.contract_id)
+    if document_id is not None:
+        versions = versions.filter(document_id=document_id)
+    return versions.select_related("document", "blob__keyring").order_by(
+        "document__position", "document_id", "-seq"
+    )
+
+
 def documents_shown_to(party: Party) -> list[tuple[Document, DocumentVersion]]:
-    """Each document with the version a party reads now: the current one."""
-    return [
-        (doc, doc.current_version())
-        for doc in party.contract.documents.select_related("original").all()
-    ]
+    """Each document of the party's contract, in order, with the version the party reads now:
+    the current one (highest ``seq``), its blob and key ring loaded. One query whatever the
+    number of documents and versions (issue 12: the signing page and every page image ask)."""
+    current: dict[int, DocumentVersion] = {}
+    for version in _current_versions(party):
+        current.setdefault(version.document_id, version)  # the first of each: highest seq
+    return [(version.document, version) for version in current.values()]
+
+
+def document_shown_to(party: Party, document_id: int) -> tuple[Document, DocumentVersion]:
+    """The document ``document_id`` of the party's contract with the version the party reads
+    now, as in `documents_shown_to`, in one query. Http404 for a document of another contract
+    or none."""
+    version = _current_versions(party, document_id).first()
+    if version is None:
+        raise Http404
+    return version.document, version
 
 
 def document_final_versions(contract: Contract) -> list[DocumentVersion]:

@@ -33,6 +33,7 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from django.conf import settings
+from PIL import Image
 
 from keiyaku.fonts import FONT_NAME, FONT_PATH, MINCHO_NAME, MINCHO_PATH
 from keiyaku.signing.geometry import visible_pages
@@ -261,14 +262,14 @@ def scale_within(width_pt: float, height_pt: float, scale: float, max_pixels: in
     return scale
 
 
-def render_page_png(
+def render_page_bitmap(
     pdf: bytes, page_index: int, *, width_px: int = 1100, max_pixels: int | None = None
-) -> bytes:
-    """PNG of one page, ``width_px`` wide, with form fields and annotations drawn.
+) -> Image.Image:
+    """One page as an RGB bitmap, ``width_px`` wide, with form fields and annotations drawn.
 
     The image never has more than ``max_pixels`` pixels (default: `max_render_pixels`): a page
     too large for the requested width (a 100 × 14400 pt strip at 1100 px is 174 million pixels)
-    is drawn smaller, keeping its aspect ratio, so the PNG is then narrower than ``width_px``
+    is drawn smaller, keeping its aspect ratio, so the image is then narrower than ``width_px``
     (issue 10, finding 4). Raises IndexError for a page that does not exist, ValueError for a
     ``width_px`` or ``max_pixels`` below 1.
     """
@@ -285,13 +286,43 @@ def render_page_png(
             wanted = width_px / width * (1 - 1e-9)
             scale = scale_within(width, height, wanted, limit)
             bitmap = page.render(scale=scale, may_draw_forms=True)
-            image = bitmap.to_pil()
+            image: Image.Image = bitmap.to_pil()
         finally:
             page.close()
     if scale == wanted and image.width != width_px:
         image = image.resize((width_px, max(1, round(image.height * width_px / image.width))))
+    return image
+
+
+def render_page_png(
+    pdf: bytes, page_index: int, *, width_px: int = 1100, max_pixels: int | None = None
+) -> bytes:
+    """PNG (lossless) of one page: `render_page_bitmap` with the same arguments and refusals.
+    For checks that compare pixels; the screens get `render_page_jpeg`."""
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    render_page_bitmap(pdf, page_index, width_px=width_px, max_pixels=max_pixels).save(
+        out, format="PNG"
+    )
+    return out.getvalue()
+
+
+JPEG_QUALITY = 90
+"""Quality of page images for the screens. Measured (bench/page_encoders.py, docs/architecture.md
+"Page images"): 6 pt Japanese text at 800 px stays as legible as in the lossless PNG (PSNR of
+that line about 42 dB), and encoding is 5–20 × faster than PNG at level 1 to 6 (issue 12)."""
+
+
+def render_page_jpeg(
+    pdf: bytes, page_index: int, *, width_px: int = 1100, max_pixels: int | None = None
+) -> bytes:
+    """JPEG of one page: `render_page_bitmap` with the same arguments and refusals, encoded at
+    JPEG_QUALITY without chroma subsampling (4:4:4, so thin red text and seals keep their
+    edges), baseline and optimised Huffman tables."""
+    out = io.BytesIO()
+    image = render_page_bitmap(pdf, page_index, width_px=width_px, max_pixels=max_pixels)
+    image.convert("RGB").save(
+        out, format="JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=True
+    )
     return out.getvalue()
 
 

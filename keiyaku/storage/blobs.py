@@ -11,6 +11,13 @@ Memory: a blob is sealed and opened in one piece (AES-256-GCM over the whole fil
 R43), so `blob_put` and `blob_get` hold the file, its sealed form and the plaintext in memory at
 once (about 3 × the file; the largest file is KEIYAKU_MAX_FILE_MB). Raw objects (`object_open`,
 `object_put`, used by backups) stream and are never held whole.
+
+Derived objects (`derived_put`, `derived_get`; issue 12): small files computed from a blob, such
+as a page image, stored so that every process reuses them. Each is sealed with the data key of
+the blob it was computed from, under a name made of that key ring, the blob's SHA-256 and a label
+(`derived_name`): the same inputs always give the same name, so the write-once put is the
+insert-if-absent of a shared cache, and different inputs can never share a name. They are not
+in backups (they can be computed again) and become unreadable with their key ring.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ __all__ = [
     "ObjectExists",
     "blob_get",
     "blob_put",
+    "derived_get",
+    "derived_name",
+    "derived_put",
     "keyring_create",
     "object_open",
     "object_put",
@@ -113,3 +123,45 @@ def object_put(name: str, content: IO[bytes]) -> None:
     saved = object_storage().save(name, File(content, name=name))
     if saved != name:
         raise RuntimeError("storage renamed a write-once object")
+
+
+def derived_name(blob: Blob, label: str) -> str:
+    """The storage name of what ``label`` names computed from ``blob``:
+    ``derived/<key ring id>/<blob SHA-256>/<label>``. ``label`` (ASCII letters, digits, ``.``,
+    ``-``, ``_``) must say everything the object depends on besides the blob's bytes (page,
+    width, encoder and its settings), so that one name never stands for two contents."""
+    if not label or not all(c.isascii() and (c.isalnum() or c in ".-_") for c in label):
+        raise ValueError("a derived object's label is ASCII letters, digits, '.', '-', '_'")
+    return f"derived/{blob.keyring_id}/{blob.sha256}/{label}"
+
+
+def derived_put(blob: Blob, label: str, data: bytes) -> bytes:
+    """Store ``data`` (bytes computed from ``blob``) as ``derived_name(blob, label)``, sealed
+    with ``blob``'s data key (AAD: the name, so an object copied to another name does not
+    open). Returns the stored bytes: ``data``, or when another process stored that name first,
+    what it stored (write-once: nothing is overwritten; issue 12)."""
+    name = derived_name(blob, label)
+    sealed = crypto.seal_with(_data_key(blob.keyring), data, aad=name.encode())
+    try:
+        saved = object_storage().save(name, ContentFile(sealed))
+    except ObjectExists:
+        stored = derived_get(blob, label)
+        if stored is None:  # stored, then removed at once: not a case keiyaku produces
+            raise
+        return stored
+    if saved != name:
+        raise RuntimeError("storage renamed a write-once object")
+    return data
+
+
+def derived_get(blob: Blob, label: str) -> bytes | None:
+    """The plaintext of ``derived_name(blob, label)``, or None when it is not stored.
+    Raises crypto.SealBroken when the object was altered, moved from another name or sealed
+    with another key."""
+    name = derived_name(blob, label)
+    try:
+        with object_storage().open(name, "rb") as fh:
+            sealed = fh.read()
+    except FileNotFoundError:
+        return None
+    return crypto.open_with(_data_key(blob.keyring), sealed, aad=name.encode())

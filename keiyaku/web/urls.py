@@ -65,7 +65,7 @@ urlpatterns = [
         name="document-download",
     ),
     path(
-        "contracts/<uuid:contract_id>/documents/<int:document_id>/pages/<int:page>.png",
+        "contracts/<uuid:contract_id>/documents/<int:document_id>/pages/<int:page>.jpg",
         contracts.document_page,
         name="document-page",
     ),
@@ -93,7 +93,7 @@ urlpatterns = [
     path("s/<str:token>/", party_link.sign_entry, name="sign-entry"),
     path("s/<str:token>/documents/", party_link.sign_documents, name="sign-documents"),
     path(
-        "s/<str:token>/documents/<int:document_id>/pages/<int:page>.png",
+        "s/<str:token>/documents/<int:document_id>/pages/<int:page>.jpg",
         party_link.sign_page,
         name="sign-page",
     ),

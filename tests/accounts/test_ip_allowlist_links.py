@@ -61,7 +61,7 @@ def link_routes(link: str, doc: int) -> list[tuple[str, str, str]]:
     return [
         ("sign-entry", "get", link),
         ("sign-documents", "get", f"{link}documents/"),
-        ("sign-page", "get", f"{link}documents/{doc}/pages/1.png"),
+        ("sign-page", "get", f"{link}documents/{doc}/pages/1.jpg"),
         ("sign-download", "get", f"{link}documents/{doc}/download/"),
         ("sign-confirm", "post", f"{link}confirm/"),
         ("sign-complete", "post", f"{link}complete/"),

@@ -118,7 +118,7 @@ def _complete(client: Client, contract: Contract, document, tmp_path: Path) -> N
     page_one = state.json()["documents"][0]["pages"][0]
     width, height = page_one["width"], page_one["height"]
     assert (width, height) == tuple(document.page_sizes[0])
-    image = client.get(f"/contracts/{contract.pk}/documents/{document.pk}/pages/1.png")
+    image = client.get(f"/contracts/{contract.pk}/documents/{document.pk}/pages/1.jpg")
     assert image.status_code == 200
 
     corners = [

@@ -18,7 +18,7 @@ from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Box, Contract
 from keiyaku.contracts.selectors import contract_for, document_page_sizes
 from keiyaku.contracts.services.boxes import box_create, box_delete, box_update
-from keiyaku.web.page_images import page_srcset
+from keiyaku.web.page_images import page_srcset, page_url
 from keiyaku.web.refusals import attempt, refusal_json
 from keiyaku.web.views.contracts import StaffRequest
 
@@ -56,6 +56,7 @@ def _bad_json() -> JsonResponse:
 def _state(contract: Contract, staff: Any) -> dict[str, Any]:
     documents = []
     for doc in contract.documents.all():
+        blob = doc.current_version().blob
         pages = []
         for number, (width, height) in enumerate(document_page_sizes(doc), start=1):
             image = reverse("document-page", args=[contract.pk, doc.pk, number])
@@ -64,8 +65,8 @@ def _state(contract: Contract, staff: Any) -> dict[str, Any]:
                     "number": number,
                     "width": width,
                     "height": height,
-                    "image": image,
-                    "srcset": page_srcset(image),
+                    "image": page_url(image, blob),
+                    "srcset": page_srcset(image, blob),
                 }
             )
         documents.append({"id": doc.pk, "filename": doc.filename, "pages": pages})

@@ -55,9 +55,9 @@ from keiyaku.web.forms import (
     ShareForm,
     UnlockForm,
 )
-from keiyaku.web.page_images import page_png, requested_width
+from keiyaku.web.page_images import page_image, requested_width, version_tag
 from keiyaku.web.refusals import attempt, form_errors_show
-from keiyaku.web.views.responses import pdf_response, png_response
+from keiyaku.web.views.responses import page_image_response, pdf_response
 
 
 class StaffRequest(HttpRequest):
@@ -456,12 +456,20 @@ def document_download(request: StaffRequest, contract_id, document_id, which: st
 
 @login_required
 def document_page(request: StaffRequest, contract_id, document_id, page: int) -> HttpResponse:
-    """One page image of the document's current version; ``?w=`` one of PAGE_IMAGE_WIDTHS."""
+    """One page image of the document's current version; ``?w=`` one of PAGE_IMAGE_WIDTHS.
+    Cached by the browser for good when ``?v=`` names that version."""
     document = _document(request, contract_id, document_id)
     width = requested_width(request.GET.get("w"))
     if not 1 <= page <= document.page_count or width is None:
         raise Http404
-    return png_response(page_png(document.current_version().blob, page - 1, width))
+    version = (
+        document.versions.select_related("blob__keyring").order_by("-seq").first()
+    )  # the current version, with what page_image reads
+    assert version is not None  # every document is created with its first version
+    blob = version.blob
+    image = page_image(blob, page - 1, width)
+    current = request.GET.get("v") == version_tag(blob)
+    return page_image_response(request, image, immutable=current)
 
 
 @login_required

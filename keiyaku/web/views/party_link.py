@@ -25,11 +25,12 @@ from keiyaku.accounts.middleware import ip_refusal, organisation_allows
 from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
-from keiyaku.contracts.models import Box, Document, DocumentVersion, Party, PartyKind
+from keiyaku.contracts.models import Box, Party, PartyKind
 from keiyaku.contracts.selectors import (
     LinkLookup,
     document_final_versions,
     document_page_sizes,
+    document_shown_to,
     documents_shown_to,
     download_link_state,
     sign_link_state,
@@ -39,9 +40,16 @@ from keiyaku.contracts.states import LINK_DEAD_TEXT, LINK_HTTP_STATUS, LinkState
 from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
-from keiyaku.web.page_images import DEFAULT_WIDTH, page_png, page_srcset, requested_width
+from keiyaku.web.page_images import (
+    DEFAULT_WIDTH,
+    page_image,
+    page_srcset,
+    page_url,
+    requested_width,
+    version_tag,
+)
 from keiyaku.web.refusals import attempt
-from keiyaku.web.views.responses import pdf_response, png_response
+from keiyaku.web.views.responses import page_image_response, pdf_response
 
 
 def _session_key(party: Party) -> str:
@@ -173,8 +181,8 @@ def _documents_page(
                     "number": number,
                     "width": width,
                     "height": height,
-                    "image": image,
-                    "srcset": page_srcset(image),
+                    "image": page_url(image, version.blob),
+                    "srcset": page_srcset(image, version.blob),
                     # The image's shape before it loads: the page's, in whole pixels.
                     "image_height": round(DEFAULT_WIDTH * height / width),
                     "own": [
@@ -202,30 +210,26 @@ def _documents_page(
     )
 
 
-def _shown_document(party: Party, document_id: int) -> tuple[Document, DocumentVersion]:
-    for doc, version in documents_shown_to(party):
-        if doc.pk == document_id:
-            return doc, version
-    raise Http404
-
-
 def sign_page(request: HttpRequest, token: str, document_id: int, page: int) -> HttpResponse:
-    """One page image of a document the party is shown; ``?w=`` one of PAGE_IMAGE_WIDTHS."""
+    """One page image of the version of a document the party is shown now; ``?w=`` one of
+    PAGE_IMAGE_WIDTHS. Cached by the browser for good when ``?v=`` names that version."""
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
-    doc, version = _shown_document(party, document_id)
+    doc, version = document_shown_to(party, document_id)
     width = requested_width(request.GET.get("w"))
     if not 1 <= page <= doc.page_count or width is None:
         raise Http404
-    return png_response(page_png(version.blob, page - 1, width))
+    image = page_image(version.blob, page - 1, width)
+    current = request.GET.get("v") == version_tag(version.blob)
+    return page_image_response(request, image, immutable=current)
 
 
 def sign_download(request: HttpRequest, token: str, document_id: int) -> HttpResponse:
     party = _gate(request, token)
     if isinstance(party, HttpResponse):
         return party
-    doc, version = _shown_document(party, document_id)
+    doc, version = document_shown_to(party, document_id)
     return pdf_response(blob_get(version.blob), doc.filename)
 
 
