@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from keiyaku.accounts.models import Role
 from keiyaku.accounts.permissions import can_edit_contracts
@@ -45,7 +45,13 @@ def captured_mail_visible_to(staff: Any) -> QuerySet[CapturedMail]:
         return mails
     visible = Q(to__iexact=staff.email) if staff.email else Q(pk__in=[])
     if can_edit_contracts(staff):
-        visible |= Q(contract__in=contracts_visible_to(staff).values("pk"))
+        # Asked of each message (its contract among those the sender sees), not as the set of
+        # every contract the sender sees: with a million contracts the set is built for every
+        # staff page (the navigation asks `mailbox_offered`), the question per message is an
+        # index probe, and an organisation in production has no captured mail at all.
+        visible |= Q(
+            Exists(contracts_visible_to(staff).filter(pk=OuterRef("contract_id")).values("pk"))
+        )
     return mails.filter(visible)
 
 
