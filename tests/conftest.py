@@ -191,6 +191,12 @@ def _uses_database(item: pytest.Item) -> bool:
     )
 
 
+def _on_every_database(item: pytest.Item) -> bool:
+    """A test the PostgreSQL run repeats: it reaches the database, and is not marked
+    ``database_independent``."""
+    return _uses_database(item) and item.get_closest_marker("database_independent") is None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Longest files first; and the PostgreSQL run leaves out tests that cannot reach a database.
 
@@ -200,8 +206,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     alone at the end.
 
     Selection: `make test` runs the suite twice, on SQLite and on PostgreSQL (issue 11). The
-    second run leaves out the tests that cannot reach a database (`_uses_database`): they ran
-    in the first, and would run the same code again. `KEIYAKU_TEST_EVERY_TEST=1` keeps them.
+    second run leaves out the tests that cannot reach a database (`_uses_database`) and those
+    marked ``database_independent`` (they reach it, but what they examine, a PDF kind or a
+    page's layout, is the same on any engine): they ran in the first, and would run the same
+    code again. `KEIYAKU_TEST_EVERY_TEST=1` keeps them.
     """
     seconds = _file_seconds(items)
     items.sort(key=lambda item: -seconds[item.path])  # stable: a file keeps its own order
@@ -209,8 +217,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     if os.environ.get("KEIYAKU_TEST_EVERY_TEST") == "1":
         return
-    kept = [item for item in items if _uses_database(item)]
-    left = [item for item in items if not _uses_database(item)]
+    kept = [item for item in items if _on_every_database(item)]
+    left = [item for item in items if not _on_every_database(item)]
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept

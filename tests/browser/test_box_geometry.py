@@ -32,7 +32,12 @@ from tests.browser.helpers import login, see
 from tests.flow import External, last_link
 from tests.pdfs import make_pdf, with_page_geometry
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Layout in the browser and ink in the PDF: the same on any database engine.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.database_independent,
+]
 
 PARTY = External("株式会社髙橋建設", "髙橋 一郎", "takahashi@example.jp", "1111")
 PHONE = {"is_mobile": True, "has_touch": True, "device_scale_factor": 3}

@@ -1,5 +1,6 @@
 """The PostgreSQL run of `make test` leaves out exactly the tests that cannot reach a database
-(tests/conftest.py `pytest_collection_modifyitems`), and no test that can."""
+and those marked ``database_independent`` (tests/conftest.py `pytest_collection_modifyitems`),
+and no other test."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def world(transactional_db):
     return 1
 
 def test_through_another_fixture(world):
+    pass
+
+@pytest.mark.django_db
+@pytest.mark.database_independent
+def test_about_a_pdf_not_the_database():
     pass
 """
 
@@ -74,6 +80,10 @@ def test_the_postgres_run_leaves_out_only_tests_without_a_database(tmp_path: Pat
         "test_marked",
         "test_through_a_fixture",
         "test_through_another_fixture",
+        "test_about_a_pdf_not_the_database",
     }
     assert _collected(tmp_path, "sqlite") == every
-    assert _collected(tmp_path, "postgres") == every - {"test_pure_function"}
+    assert _collected(tmp_path, "postgres") == every - {
+        "test_pure_function",
+        "test_about_a_pdf_not_the_database",
+    }
