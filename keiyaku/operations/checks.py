@@ -196,7 +196,10 @@ def trust_roots_usable(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         ]
     if not settings.KEIYAKU_SIGNER_PKCS12:
         return []
-    signer = get_service_signer()
+    try:
+        signer = get_service_signer()
+    except (OSError, ValueError):
+        return []  # an unreadable key file is the signing-key health check's to report
     pool = {c.dump(): c for c in signer.signer.cert_registry}
     try:
         chains.chain_to_root(signer.cert, pool=pool, trust_roots=get_trust_roots(), fetch=False)

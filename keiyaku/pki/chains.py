@@ -156,7 +156,7 @@ def _issuer_among(
 
 
 def _fetch_issuer(cert: asn1_x509.Certificate, timeout: float) -> asn1_x509.Certificate | None:
-    for url in _urls(cert.issuer_cert_urls):
+    for url in _urls(_ca_issuers(cert)):
         try:
             body = _get(url, timeout=timeout, max_bytes=MAX_CERT_BYTES, what="issuer certificate")
             for candidate in _certificates_in(body):
@@ -165,6 +165,19 @@ def _fetch_issuer(cert: asn1_x509.Certificate, timeout: float) -> asn1_x509.Cert
         except (ValidationDataUnavailable, ValueError) as exc:
             log.warning("caIssuers %s for %s: %s", url, _who(cert), exc)
     return None
+
+
+def _ca_issuers(cert: asn1_x509.Certificate) -> list[str]:
+    """The caIssuers URLs of ``cert``'s AIA extension (RFC 5280 4.2.2.1)."""
+    access = cert.authority_information_access_value
+    if access is None:
+        return []
+    return [
+        str(item["access_location"].native)
+        for item in access
+        if item["access_method"].native == "ca_issuers"
+        and item["access_location"].name == "uniform_resource_identifier"
+    ]
 
 
 def _certificates_in(body: bytes) -> list[asn1_x509.Certificate]:

@@ -127,11 +127,16 @@ def get_validation_inputs(
 
 def _issued_locally(cert: x509.Certificate) -> bool:
     """Whether keiyaku's own authority issued ``cert`` (its revocation data is made here)."""
+    return issued_by_own_authority(cert)
+
+
+def issued_by_own_authority(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` is keiyaku's own root or was issued by it: matched by key (authority
+    key identifier), since another keiyaku's root bears the same name."""
     root = get_authority().root_cert
-    return cert.issuer == root.subject and cert.authority_key_identifier in (
-        None,
-        root.key_identifier,
-    )
+    if cert.dump() == root.dump():
+        return True
+    return cert.issuer == root.subject and cert.authority_key_identifier == root.key_identifier
 
 
 def get_trust_roots() -> list[x509.Certificate]:
