@@ -291,6 +291,10 @@ KEIYAKU_TSA_URLS = [u for u in env("TSA_URLS", f"{PUBLIC_URL}/pki/tsa").split(",
 KEIYAKU_TSA_PUBLIC = env_bool("TSA_PUBLIC", False)
 KEIYAKU_SIGNER_PKCS12 = env("SIGNER_PKCS12")
 KEIYAKU_SIGNER_PKCS12_PASSWORD = env("SIGNER_PKCS12_PASSWORD")
+# Trust roots besides keiyaku's own (issue 13): comma-separated PEM (or DER) files, e.g. an
+# external signing CA's root and each TSA's root. Finalising, the verification page and
+# `keiyaku verify` trust them; the "about trust" page lists them.
+KEIYAKU_TRUST_ROOTS = [p.strip() for p in env("TRUST_ROOTS", "").split(",") if p.strip()]
 
 # Agreements older than this whose signature job has not run are finished by the sweeper.
 KEIYAKU_SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 120)

@@ -172,3 +172,45 @@ def real_organisations_have_mail(
             id="keiyaku.E109",
         )
     ]
+
+
+# --- trust roots (issue 13) ------------------------------------------------------------------
+@register(Tags.security, deploy=True)
+def trust_roots_usable(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Every file of KEIYAKU_TRUST_ROOTS holds certificates, and the signing certificate
+    chains to a trust root with the certificates at hand (its PKCS#12 file's): otherwise every
+    contract would stay unfinished, its validation data never complete (nothing is fetched
+    here)."""
+    from keiyaku.pki import chains
+    from keiyaku.signing.keys import configured_trust_roots, get_service_signer, get_trust_roots
+
+    try:
+        configured_trust_roots()
+    except (OSError, ValueError) as exc:
+        return [
+            Error(
+                f"KEIYAKU_TRUST_ROOTS cannot be read: {exc}",
+                hint="List PEM files holding root certificates, separated by commas.",
+                id="keiyaku.E130",
+            )
+        ]
+    if not settings.KEIYAKU_SIGNER_PKCS12:
+        return []
+    try:
+        signer = get_service_signer()
+    except (OSError, ValueError):
+        return []  # an unreadable key file is the signing-key health check's to report
+    pool = {c.dump(): c for c in signer.signer.cert_registry}
+    try:
+        chains.chain_to_root(signer.cert, pool=pool, trust_roots=get_trust_roots(), fetch=False)
+    except chains.ValidationDataUnavailable as exc:
+        return [
+            Error(
+                f"The signing certificate of KEIYAKU_SIGNER_PKCS12 does not chain to a trust "
+                f"root: {exc}",
+                hint="Put the CA's intermediates in the PKCS#12 file and its root in "
+                "KEIYAKU_TRUST_ROOTS (docs/trust.md).",
+                id="keiyaku.E131",
+            )
+        ]
+    return []

@@ -37,6 +37,7 @@ _PRELOAD = [
     "__main__",  # imported once here, so that no child imports it again
     "keiyaku.signing.validation",
     "keiyaku.signing.engine",
+    "keiyaku.signing.certificates",
     "keiyaku.signing.ingest_proof",
     "keiyaku.signing.budget_warmup",
 ]

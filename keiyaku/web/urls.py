@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import set_language
 
-from keiyaku.web.views import boxes, contracts, mailbox, party_link, templates, verify
+from keiyaku.web.views import boxes, contracts, mailbox, party_link, templates, trust, verify
 
 urlpatterns = [
     path("", contracts.contract_list, name="contract-list"),
@@ -108,5 +108,7 @@ urlpatterns = [
     path("s/<str:token>/forward/", party_link.sign_forward, name="sign-forward"),
     path("d/<str:token>/", party_link.download_entry, name="download-entry"),
     path("verify/", verify.verify, name="verify"),
+    path("trust/", trust.about_trust, name="about-trust"),
+    path("trust/roots/<str:sha256>.pem", trust.root_download, name="trust-root-pem"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]

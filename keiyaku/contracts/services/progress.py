@@ -43,6 +43,7 @@ from keiyaku.contracts.states import (
 from keiyaku.contracts.timefmt import jst_timestamp
 from keiyaku.jobs.leases import LeaseBusy, lease_confirm, lease_hold
 from keiyaku.signing import budget, engine
+from keiyaku.signing.certificates import document_certificates
 from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_inputs
 from keiyaku.storage.blobs import blob_get, blob_put
 
@@ -166,17 +167,20 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
     parties = contract.parties.filter(status__in=PARTY_ACTIVE)
     if not parties.exists() or parties.exclude(status__in=PARTY_DONE).exists():
         return False
-    timestamper, context = get_timestamper(), get_validation_inputs()
+    current = [(doc, doc.current_version()) for doc in contract.documents.all()]
+    pdfs = [blob_get(version.blob) for _doc, version in current]
+    # Validation data for every chain involved (signing and TSA, keiyaku's own or external,
+    # issue 13): gathered before anything is written, and without all of it nothing is
+    # (ValidationDataUnavailable: the job fails and is retried). Parsing runs under the
+    # validation budget, in a child process (issue 10, finding 7), as finalising does.
+    timestamper = get_timestamper()
+    context = get_validation_inputs(
+        documents=[budget.run(document_certificates, pdf) for pdf in pdfs],
+        timestamper=timestamper,
+    )
     finals = []
-    for doc in contract.documents.all():
-        version = doc.current_version()
-        # Under the validation budget, in a child process (issue 10, finding 7).
-        data = budget.run(
-            engine.finalize,
-            blob_get(version.blob),
-            timestamper=timestamper,
-            validation_context=context,
-        )
+    for (doc, version), pdf in zip(current, pdfs, strict=True):
+        data = budget.run(engine.finalize, pdf, timestamper=timestamper, validation_context=context)
         finals.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
     with transaction.atomic():
         lease_confirm(lease)
