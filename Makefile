@@ -89,6 +89,7 @@ bench: install system-deps
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/staff_list.py
 	$(BIN)/python bench/worker.py --idle-seconds 300
+	$(BIN)/python bench/renewal.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info

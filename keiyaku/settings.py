@@ -550,3 +550,29 @@ KEIYAKU_BACKUP_HOUR = env_int("BACKUP_HOUR", 2)
 # --- staff contract list (issue 12) ----------------------------------------------------------
 # Rows per page of 「案件一覧」 (keyset pages, keiyaku.contracts.list_page); 1 to 500.
 KEIYAKU_CONTRACT_LIST_PAGE_SIZE = min(500, max(1, env_int("CONTRACT_LIST_PAGE_SIZE", 50)))
+
+# --- archival renewal (R21; keiyaku.contracts.services.renewal) --------------------------------
+# A completed document's newest document timestamp is renewed this many days before its TSA
+# certificate expires, and as soon as the policy retires an algorithm it uses: entries
+# "<algorithm> after <YYYY-MM-DD>" separated by commas, e.g. "sha256 after 2040-01-01, rsa2048
+# after 2035-01-01" (keiyaku.signing.archive). A malformed policy stops keiyaku at start. Each
+# hourly run renews at most RENEWAL_BATCH documents, most urgent first; each document's turn is
+# moved earlier by a random part of RENEWAL_SPREAD_DAYS, so that the documents stamped under
+# one certificate are not all renewed in the same hour.
+KEIYAKU_RENEWAL_MARGIN_DAYS = env_int("RENEWAL_MARGIN_DAYS", 365)
+KEIYAKU_RENEWAL_BATCH = env_int("RENEWAL_BATCH", 200)
+KEIYAKU_RENEWAL_SPREAD_DAYS = env_int("RENEWAL_SPREAD_DAYS", 60)
+
+
+def _renewal_policy(text: str) -> tuple[Any, ...]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from keiyaku.signing.archive import parse_retirements
+
+    try:
+        return parse_retirements(text)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"KEIYAKU_RENEWAL_POLICY: {error}") from None
+
+
+KEIYAKU_RENEWAL_POLICY = _renewal_policy(env("RENEWAL_POLICY"))

@@ -9,6 +9,7 @@ EVENT_LABELS = {
     "contract.view": _("閲覧"),
     "contract.send": _("署名依頼の送信"),
     "contract.complete": _("締結完了"),
+    "contract.renew": _("タイムスタンプの更新（長期署名の延長）"),
     "document.add": _("書類の追加"),
     "document.remove": _("書類の削除"),
     "document.download": _("ダウンロード"),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from django.utils import translation
+
 from keiyaku.applications.selectors import consents_of
 from keiyaku.contracts.certificate_pdf import (
     CertificateConsent,
     CertificateData,
     CertificateDocument,
     CertificateParty,
+    CertificateRenewal,
     render_certificate,
 )
-from keiyaku.contracts.models import Contract, PartyKind
-from keiyaku.contracts.selectors import document_final_versions
+from keiyaku.contracts.models import ArchiveTimestamp, Contract, PartyKind
+from keiyaku.contracts.selectors import archive_renewals_of, document_final_versions
 from keiyaku.contracts.states import PARTY_DONE
 
 
@@ -73,7 +76,22 @@ def certificate_data(contract: Contract) -> CertificateData:
         documents=documents,
         parties=parties,
         consents=consents,
+        renewals=[
+            CertificateRenewal(
+                document=stamp.document.filename,
+                stamped_at=stamp.gen_time,
+                tsa=stamp.tsa_name,
+                # The certificate is in Japanese whatever the reader's language.
+                reason=_reason_in_japanese(stamp),
+            )
+            for stamp in archive_renewals_of(contract)
+        ],
     )
+
+
+def _reason_in_japanese(stamp: ArchiveTimestamp) -> str:
+    with translation.override("ja"):
+        return stamp.reason_shown
 
 
 def certificate_pdf(contract: Contract) -> bytes:

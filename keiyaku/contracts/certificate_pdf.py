@@ -70,6 +70,21 @@ class CertificateConsent:
 
 
 @dataclass(frozen=True)
+class CertificateRenewal:
+    """A document timestamp added after completion, to keep the signatures verifiable (R21)."""
+
+    document: str
+    """The file name."""
+    stamped_at: dt.datetime
+    """The new timestamp's time (genTime); timezone-aware."""
+    tsa: str
+    """The time-stamp authority, as its certificate names it."""
+    reason: str
+    """Why: 「時刻認証局の証明書の期限」 (with the date) or 「暗号アルゴリズムの移行」 (with the
+    policy entry)."""
+
+
+@dataclass(frozen=True)
 class CertificateData:
     certificate_id: str
     title: str
@@ -84,6 +99,8 @@ class CertificateData:
     parties: Sequence[CertificateParty]
     consents: Sequence[CertificateConsent] = ()
     """Consents recorded by the online application (電子契約利用申出書), if any."""
+    renewals: Sequence[CertificateRenewal] = ()
+    """Document timestamps added since completion (長期署名の延長, R21), oldest first."""
 
 
 def format_jst(moment: dt.datetime) -> str:
@@ -134,6 +151,12 @@ def render_certificate(data: CertificateData) -> bytes:
         ]
         for consent in data.consents:
             story += [KeepTogether(_consent_table(consent, styles)), Spacer(1, 2 * mm)]
+    if data.renewals:
+        story += [
+            Spacer(1, 4 * mm),
+            Paragraph(_text("タイムスタンプの更新（長期署名の延長）"), styles.heading),
+            _renewals_table(data.renewals, styles),
+        ]
     footer_left = _text(f"締結証明書ID: {data.certificate_id}")
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -238,6 +261,26 @@ def _documents_table(documents: Sequence[CertificateDocument], styles: _Styles) 
     table = Table(
         [header, *rows],
         colWidths=[10 * mm, 50 * mm, 16 * mm, _WIDTH - 76 * mm],
+        repeatRows=1,
+    )
+    table.setStyle(TableStyle([*_grid(styles), ("BACKGROUND", (0, 0), (-1, 0), _HEADER_FILL)]))
+    return table
+
+
+def _renewals_table(renewals: Sequence[CertificateRenewal], styles: _Styles) -> Table:
+    header = [_para(h, styles.label) for h in ("日時", "文書", "時刻認証局", "理由")]
+    rows = [
+        [
+            _para(_when(renewal.stamped_at), styles.cell),
+            _para(renewal.document, styles.cell),
+            _para(renewal.tsa, styles.cell),
+            _para(renewal.reason, styles.cell),
+        ]
+        for renewal in renewals
+    ]
+    table = Table(
+        [header, *rows],
+        colWidths=[38 * mm, 36 * mm, 50 * mm, _WIDTH - 124 * mm],
         repeatRows=1,
     )
     table.setStyle(TableStyle([*_grid(styles), ("BACKGROUND", (0, 0), (-1, 0), _HEADER_FILL)]))

@@ -165,6 +165,74 @@ class DocumentVersion(models.Model):
         ]
 
 
+class RenewalReason(models.TextChoices):
+    """Why a document timestamp was added (R21): the first one at completion, later ones by
+    the archival renewal (keiyaku.contracts.services.renewal)."""
+
+    COMPLETED = "completed", _("締結時")
+    RECORDED = "recorded", _("記録（既存の文書）")
+    TSA_EXPIRY = "tsa_expiry", _("時刻認証局の証明書の期限")
+    ALGORITHM = "algorithm", _("暗号アルゴリズムの移行")
+
+
+class ArchiveTimestamp(models.Model):
+    """The newest document timestamp of one stored version (a completed or renewed one, later
+    an imported one): what it rests on and when it must be renewed (R21).
+
+    One row per version that ends in a document timestamp; `current` marks the newest version
+    of its document. A renewal turns the current row off and adds the next one in the
+    transaction that stores the renewed version, so a timestamp is renewed at most once
+    (`renews` is unique as well).
+    """
+
+    version = models.OneToOneField(
+        DocumentVersion, on_delete=models.PROTECT, related_name="archive_timestamp"
+    )
+    document = models.ForeignKey(
+        Document, on_delete=models.PROTECT, related_name="archive_timestamps"
+    )
+    gen_time = models.DateTimeField()
+    tsa_name = models.CharField(max_length=500)
+    tsa_cert_sha256 = models.CharField(max_length=64)
+    tsa_not_after = models.DateTimeField()
+    digest_algorithm = models.CharField(max_length=20)
+    tsa_digest_algorithm = models.CharField(max_length=20)
+    key_algorithm = models.CharField(max_length=20)
+    current = models.BooleanField(default=True)
+    # Renewal before expiry is due from `expiry_due_at` = tsa_not_after - jitter, minus the
+    # margin (KEIYAKU_RENEWAL_MARGIN_DAYS); a policy entry is due from its date + jitter. A
+    # random jitter per row spreads the renewals of documents stamped under one certificate.
+    jitter_seconds = models.PositiveIntegerField(default=0)
+    expiry_due_at = models.DateTimeField()
+    renews = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="renewed_by"
+    )
+    reason = models.CharField(max_length=20, choices=RenewalReason.choices)
+    reason_detail = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["gen_time", "id"]
+        indexes = [models.Index(fields=["current", "expiry_due_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document"],
+                condition=models.Q(current=True),
+                name="archive_timestamp_one_current",
+            )
+        ]
+
+    @property
+    def is_renewal(self) -> bool:
+        return self.reason in (RenewalReason.TSA_EXPIRY, RenewalReason.ALGORITHM)
+
+    @property
+    def reason_shown(self) -> str:
+        """「時刻認証局の証明書の期限（2028-12-01）」, 「暗号アルゴリズムの移行（rsa2048 after …）」."""
+        label = str(self.get_reason_display())
+        return f"{label}（{self.reason_detail}）" if self.reason_detail else label
+
+
 class PartyKind(models.TextChoices):
     EXTERNAL = "external", _("事業者")
     STAFF = "staff", _("職員")

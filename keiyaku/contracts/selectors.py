@@ -13,6 +13,7 @@ from keiyaku.accounts.models import Role, Staff
 from keiyaku.accounts.selectors import department_with_descendants
 from keiyaku.contracts.links import link_find
 from keiyaku.contracts.models import (
+    ArchiveTimestamp,
     Contract,
     ContractShare,
     ContractTemplate,
@@ -163,6 +164,22 @@ def document_shown_to(party: Party, document_id: int) -> tuple[Document, Documen
     if version is None:
         raise Http404
     return version.document, version
+
+
+def archive_timestamps_of(contract: Contract) -> QuerySet[ArchiveTimestamp]:
+    """Every document timestamp recorded for ``contract``'s documents (at completion, then each
+    renewal, R21), oldest first, with their document."""
+    return (
+        ArchiveTimestamp.objects.filter(document__contract=contract)
+        .select_related("document")
+        .order_by("gen_time", "pk")
+    )
+
+
+def archive_renewals_of(contract: Contract) -> list[ArchiveTimestamp]:
+    """The renewals among :func:`archive_timestamps_of` (what the certificate of completion and
+    the contract page list, R21)."""
+    return [stamp for stamp in archive_timestamps_of(contract) if stamp.is_renewal]
 
 
 def document_final_versions(contract: Contract) -> list[DocumentVersion]:

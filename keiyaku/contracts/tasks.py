@@ -18,6 +18,7 @@ from keiyaku.contracts.services import (
     signature_sweep,
 )
 from keiyaku.contracts.services.progress import LOCK_WAIT_SECONDS, ContractBusy
+from keiyaku.contracts.services.renewal import archive_renewal_run
 from keiyaku.jobs.periodic import periodic_task
 
 
@@ -67,6 +68,21 @@ def check_deadlines() -> None:
     Each reminder and expiry is claimed with a conditional update, so overlapping runs are safe.
     """
     deadlines_check()
+
+
+@periodic_task(crontab(minute="23"))
+def renew_archives() -> None:
+    """Archival renewal (R21), every hour across every consumer: queues one run, which renews
+    at most KEIYAKU_RENEWAL_BATCH due documents one after the other in one worker thread, so
+    that renewals never crowd signing jobs out of the queue."""
+    renew_archives_batch()
+
+
+@db_task()
+def renew_archives_batch() -> None:
+    """One run of the archival renewal (`archive_renewal_run`). Safe beside another run and
+    after a killed one: what the killed run had not stored is due again."""
+    archive_renewal_run()
 
 
 @on_startup()

@@ -111,6 +111,17 @@ def _signer_identifier(cert_der: bytes) -> bytes:
     ).dump()
 
 
+def _cms_time(when: dt.datetime) -> cms.Time:
+    """RFC 5652 §11.3: signing-time is UTCTime from 1950 to 2049, GeneralizedTime otherwise.
+
+    UTCTime has two digits for the year: a token stamped in 2050 or later (an archive timestamp
+    renewed decades after signing, R21) failed to be made at all.
+    """
+    if 1950 <= when.year <= 2049:
+        return cms.Time({"utc_time": core.UTCTime(when)})
+    return cms.Time({"generalized_time": core.GeneralizedTime(when)})
+
+
 def _token(
     request: tsp.TimeStampReq, *, authority: Authority, when: dt.datetime
 ) -> cms.ContentInfo:
@@ -135,7 +146,7 @@ def _token(
     signed_attrs_der = cms.CMSAttributes(
         [
             simple_cms_attribute("content_type", "tst_info"),
-            simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(when)})),
+            simple_cms_attribute("signing_time", _cms_time(when)),
             simple_cms_attribute("message_digest", digest.finalize()),
             cms.CMSAttribute.load(_signing_certificate_attr(tsa_cert.dump())),
         ]

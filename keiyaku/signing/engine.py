@@ -466,6 +466,7 @@ async def _document_timestamp(
     writer: IncrementalPdfFileWriter,
     timestamper: TimeStamper,
     validation_context: ValidationContext,
+    md_algorithm: str = MD_ALGORITHM,
 ) -> bytes:
     number = len(writer.prev.embedded_timestamp_signatures) + 1
     stamper = PdfTimeStamper(timestamper, field_name=f"keiyaku-timestamp-{number:02d}")
@@ -473,7 +474,7 @@ async def _document_timestamp(
     try:
         await stamper.async_timestamp_pdf(
             writer,
-            MD_ALGORITHM,
+            md_algorithm,
             validation_context=validation_context,
             output=out,
             # DSS first, then the timestamp over it, in the same revision (no VRI: PAdES
@@ -488,15 +489,37 @@ async def _document_timestamp(
     return out.getvalue()
 
 
-def renew(pdf: bytes, *, timestamper: TimeStamper, validation_context: ValidationContext) -> bytes:
+def renew(
+    pdf: bytes,
+    *,
+    timestamper: TimeStamper,
+    validation_context: ValidationContext,
+    md_algorithm: str = MD_ALGORITHM,
+) -> bytes:
     """Archive timestamp renewal: validation data for the last document timestamp, and a new
     document timestamp over everything (one revision). Requires a finalised document.
+
+    ``md_algorithm`` is the hash of the new timestamp's message imprint (``"sha256"``,
+    ``"sha384"``, ``"sha512"``): a stronger one once the renewal policy retires SHA-256 (R21,
+    ``keiyaku.signing.archive``). Raises :class:`TimestampUnavailable` when no TSA answers,
+    ``ValueError`` when the document has no document timestamp; nothing is returned then.
     """
-    return _run(_renew(pdf, timestamper=timestamper, validation_context=validation_context))
+    return _run(
+        _renew(
+            pdf,
+            timestamper=timestamper,
+            validation_context=validation_context,
+            md_algorithm=md_algorithm,
+        )
+    )
 
 
 async def _renew(
-    pdf: bytes, *, timestamper: TimeStamper, validation_context: ValidationContext
+    pdf: bytes,
+    *,
+    timestamper: TimeStamper,
+    validation_context: ValidationContext,
+    md_algorithm: str,
 ) -> bytes:
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
     timestamps = writer.prev.embedded_timestamp_signatures
@@ -508,7 +531,7 @@ async def _renew(
     DocumentSecurityStore.supply_dss_in_writer(
         writer, None, paths=paths, validation_context=validation_context
     )
-    return await _document_timestamp(writer, timestamper, validation_context)
+    return await _document_timestamp(writer, timestamper, validation_context, md_algorithm)
 
 
 def _to_asn1(der: bytes) -> asn1_x509.Certificate:

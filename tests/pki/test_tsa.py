@@ -138,3 +138,39 @@ def _status_der(reply: bytes) -> bytes:
     from asn1crypto import core
 
     return core.Sequence.load(reply)[0].dump()
+
+
+@pytest.mark.parametrize("year", [2049, 2050, 2051, 2080])
+def test_a_token_stamped_in_2050_or_later_is_made_and_verifies(
+    files: Path, authority: Authority, year: int
+) -> None:
+    """R21: archive timestamps are renewed for decades; UTCTime's two-digit year ends in 2049,
+    and the responder failed to make any token from 2050 (RFC 5652 §11.3: GeneralizedTime)."""
+    query = subprocess.run(
+        ["openssl", "ts", "-query", "-data", files / "data.txt", "-sha256", "-cert"],
+        capture_output=True,
+        check=True,
+    )
+    when = dt.datetime(year, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
+    reply = tsa.respond(query.stdout, authority=authority, now=when)
+    (files / "reply.tsr").write_bytes(reply)
+    token = tsp.TimeStampResp.load(reply)["time_stamp_token"]["content"]
+    attributes = {
+        a["type"].native: a["values"][0] for a in token["signer_infos"][0]["signed_attrs"]
+    }
+    assert attributes["signing_time"].native == when
+    assert token["encap_content_info"]["content"].parsed["gen_time"].native == when
+    # The token's own signature and imprint (the certificate's dates are not openssl's
+    # concern here: -no_check_time would hide nothing else).
+    verified = _openssl(
+        "ts",
+        "-verify",
+        "-data",
+        files / "data.txt",
+        "-in",
+        files / "reply.tsr",
+        "-CAfile",
+        files / "root.pem",
+        "-no_check_time",
+    )
+    assert "Verification: OK" in verified.stdout, verified.stdout + verified.stderr

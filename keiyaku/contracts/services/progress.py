@@ -27,8 +27,10 @@ from keiyaku.contracts.models import (
     DocumentVersion,
     Party,
     PartyStatus,
+    RenewalReason,
     VersionKind,
 )
+from keiyaku.contracts.services.archive_timestamps import archive_timestamp_record
 from keiyaku.contracts.services.boxes import box_fill_for
 from keiyaku.contracts.services.notify import completion_notify
 from keiyaku.contracts.services.routing import advance
@@ -42,7 +44,7 @@ from keiyaku.contracts.states import (
 )
 from keiyaku.contracts.timefmt import jst_timestamp
 from keiyaku.jobs.leases import LeaseBusy, lease_confirm, lease_hold
-from keiyaku.signing import budget, engine
+from keiyaku.signing import archive, budget, engine
 from keiyaku.signing.certificates import document_certificates
 from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_inputs
 from keiyaku.storage.blobs import blob_get, blob_put
@@ -181,7 +183,11 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
     finals = []
     for (doc, version), pdf in zip(current, pdfs, strict=True):
         data = budget.run(engine.finalize, pdf, timestamper=timestamper, validation_context=context)
-        finals.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
+        # What the document timestamp rests on, for its renewal (R21): read from our own
+        # output's signature dictionaries, no validation.
+        stamp = archive.newest_document_timestamp(data)
+        assert stamp is not None  # engine.finalize has just added one
+        finals.append((doc, version, blob_put(keyring=contract.keyring, data=data), stamp))
     with transaction.atomic():
         lease_confirm(lease)
         now = timezone.now()
@@ -190,9 +196,12 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
         ).update(status=ContractStatus.COMPLETED, completed_at=now, last_activity_at=now)
         if changed != 1:
             return False
-        for doc, version, blob in finals:
-            DocumentVersion.objects.create(
+        for doc, version, blob, stamp in finals:
+            final = DocumentVersion.objects.create(
                 document=doc, seq=version.seq + 1, kind=VersionKind.COMPLETED, blob=blob
+            )
+            archive_timestamp_record(
+                version=final, info=stamp, reason=RenewalReason.COMPLETED, now=now
             )
         contract.refresh_from_db()
         audit_record(
@@ -200,7 +209,7 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
             organisation=contract.organisation,
             subject=contract.audit_subject,
             detail={
-                "documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob in finals},
+                "documents_sha256": {str(doc.pk): blob.sha256 for doc, _, blob, _ in finals},
                 "began_at": began.isoformat(),
             },
         )

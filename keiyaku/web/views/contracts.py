@@ -36,6 +36,7 @@ from keiyaku.contracts.models import (
 )
 from keiyaku.contracts.permissions import may_change_contract
 from keiyaku.contracts.selectors import (
+    archive_timestamps_of,
     contract_for,
     contract_progress,
     templates_for,
@@ -222,6 +223,7 @@ def _detail(
             .exclude(event="contract.view")
             .order_by("id"),
             "mails": OutboxMessage.objects.filter(contract=contract).order_by("id"),
+            "archive_timestamps": archive_timestamps_of(contract),
             "can_edit": may_change_contract(request.user, contract),
             "shares": contract.shares.select_related("staff", "department"),
             "share_form": ShareForm(organisation=contract.organisation),
