@@ -191,7 +191,7 @@ def trust_roots_usable(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             Error(
                 f"KEIYAKU_TRUST_ROOTS cannot be read: {exc}",
                 hint="List PEM files holding root certificates, separated by commas.",
-                id="keiyaku.E130",
+                id="keiyaku.E150",
             )
         ]
     if not settings.KEIYAKU_SIGNER_PKCS12:
@@ -210,7 +210,7 @@ def trust_roots_usable(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 f"root: {exc}",
                 hint="Put the CA's intermediates in the PKCS#12 file and its root in "
                 "KEIYAKU_TRUST_ROOTS (docs/trust.md).",
-                id="keiyaku.E131",
+                id="keiyaku.E151",
             )
         ]
     return []

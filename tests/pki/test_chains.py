@@ -79,12 +79,12 @@ def test_deploy_check_names_unreadable_roots_and_an_unchained_signer(ca, setting
     keys.get_service_signer.cache_clear()
     try:
         settings.KEIYAKU_TRUST_ROOTS = []
-        assert [e.id for e in trust_roots_usable()] == ["keiyaku.E131"]
+        assert [e.id for e in trust_roots_usable()] == ["keiyaku.E151"]
         settings.KEIYAKU_TRUST_ROOTS = [str(ca.root_pem_path)]
         assert trust_roots_usable() == []
         junk = tmp_path / "junk.pem"
         junk.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
         settings.KEIYAKU_TRUST_ROOTS = [str(junk)]
-        assert [e.id for e in trust_roots_usable()] == ["keiyaku.E130"]
+        assert [e.id for e in trust_roots_usable()] == ["keiyaku.E150"]
     finally:
         keys.get_service_signer.cache_clear()
