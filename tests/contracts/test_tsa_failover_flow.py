@@ -104,6 +104,7 @@ def assert_valid_and_stamped_by_keiyaku(pdf: bytes, signatures: int) -> None:
     )
 
 
+@pytest.mark.slow(seconds=6)
 def test_signatures_come_from_the_second_tsa_while_the_first_is_down_then_lies(
     personas, settings, tls, liar_identity
 ) -> None:
