@@ -185,12 +185,10 @@ async def token_check(
         raise TsaFailure("wrong_nonce", f"asked for nonce {nonce:x}, got {received_nonce!r}")
     if algorithm != md_algorithm or hashed != message_digest:
         raise TsaFailure("wrong_imprint", f"the token stamps a different digest ({algorithm})")
-    context = (
-        ValidationContext(
-            trust_roots=list(trust_roots), allow_fetching=False, revocation_mode="soft-fail"
-        )
-        if trust_roots is not None
-        else None
+    # Never pyHanko's default context (None): that one trusts the system store and fetches
+    # revocation data over the network. No roots: the signature is checked, the chain is not.
+    context = ValidationContext(
+        trust_roots=list(trust_roots or []), allow_fetching=False, revocation_mode="soft-fail"
     )
     try:
         status = await validate_tst_signed_data(signed_data, context, lambda _alg: message_digest)
