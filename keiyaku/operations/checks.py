@@ -192,7 +192,7 @@ def tsa_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                     f"KEIYAKU_TSA_URLS: TSA {position} ({url}) is not an http(s) URL.",
                     hint="List RFC 3161 endpoints, e.g. https://tsa.example.jp/tsp, "
                     "comma-separated, in order of preference.",
-                    id="keiyaku.E120",
+                    id="keiyaku.E140",
                 )
             )
             continue
@@ -208,7 +208,7 @@ def tsa_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                     f"TSA {position} cannot be used ({exc}).",
                     hint="Name readable PEM files: the client certificate (with its key, or the "
                     "key in _CLIENT_KEY) and the CA certificates of the TSA's server.",
-                    id="keiyaku.E121",
+                    id="keiyaku.E141",
                 )
             )
         has_password = bool(given.get("username") or given.get("password"))
@@ -218,7 +218,7 @@ def tsa_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                     f"KEIYAKU_TSA_{position}_USERNAME / _PASSWORD are set for a plain-http TSA "
                     f"({parts.hostname}): the password would cross the network in clear.",
                     hint=f"Use the TSA's https URL in KEIYAKU_TSA_URLS (TSA {position}).",
-                    id="keiyaku.E122",
+                    id="keiyaku.E142",
                 )
             )
         if PLACEHOLDER in given.get("password", ""):

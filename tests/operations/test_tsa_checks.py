@@ -27,16 +27,16 @@ def test_usable_tsa_settings_pass(settings, tmp_path) -> None:
 
 def test_a_tsa_url_that_is_not_http_is_refused(settings) -> None:
     settings.KEIYAKU_TSA_URLS = ["tsa.example.jp/tsp"]
-    assert tsa_errors() == {"keiyaku.E120"}
+    assert tsa_errors() == {"keiyaku.E140"}
 
 
 def test_a_client_certificate_that_cannot_be_read_is_refused(settings, tmp_path) -> None:
     settings.KEIYAKU_TSA_URLS = ["https://tsa.example.jp/tsp"]
     settings.KEIYAKU_TSA_CREDENTIALS = {1: {"client_cert": str(tmp_path / "missing.pem")}}
-    assert tsa_errors() == {"keiyaku.E121"}
+    assert tsa_errors() == {"keiyaku.E141"}
 
 
 def test_a_password_for_a_plain_http_tsa_is_refused(settings) -> None:
     settings.KEIYAKU_TSA_URLS = ["http://tsa.example.jp/tsp"]
     settings.KEIYAKU_TSA_CREDENTIALS = {1: {"username": "city", "password": "CHANGE-ME"}}
-    assert tsa_errors() == {"keiyaku.E122", "keiyaku.E110"}
+    assert tsa_errors() == {"keiyaku.E142", "keiyaku.E110"}
