@@ -37,7 +37,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -118,22 +118,23 @@ def _operator_allowed(entries: tuple[str, ...]) -> tuple[tuple[Network, ...], fr
     return tuple(networks), frozenset(hosts)
 
 
-def _allowed() -> tuple[tuple[Network, ...], frozenset[str]]:
-    return _operator_allowed(tuple(settings.KEIYAKU_OUTBOUND_ALLOW))
+def _allowed(allow: Sequence[str] | None = None) -> tuple[tuple[Network, ...], frozenset[str]]:
+    entries = settings.KEIYAKU_OUTBOUND_ALLOW if allow is None else allow
+    return _operator_allowed(tuple(entries))
 
 
-def _address_allowed(address: Address) -> bool:
-    networks, _hosts = _allowed()
+def _address_allowed(address: Address, allow: Sequence[str] | None = None) -> bool:
+    networks, _hosts = _allowed(allow)
     return any(address.version == n.version and address in n for n in networks)
 
 
-def _host_allowed(host: str) -> bool:
+def _host_allowed(host: str, allow: Sequence[str] | None = None) -> bool:
     """Whether the operator allowed this host by name, or (for an address literal) by range."""
-    _networks, hosts = _allowed()
+    _networks, hosts = _allowed(allow)
     if host.lower().rstrip(".") in hosts:
         return True
     try:
-        return _address_allowed(ipaddress.ip_address(host))
+        return _address_allowed(ipaddress.ip_address(host), allow)
     except ValueError:
         return False
 
@@ -213,14 +214,14 @@ def _resolve(host: str, port: int) -> tuple[Address, ...]:
     return tuple(addresses)
 
 
-def _target(url: str) -> _Target:
+def _target(url: str, allow: Sequence[str] | None = None) -> _Target:
     scheme, host, port, path = _parse(url)
     addresses = _resolve(host, port)
-    by_name = _host_allowed(host)
-    operator_allowed = by_name or all(_address_allowed(a) for a in addresses)
+    by_name = _host_allowed(host, allow)
+    operator_allowed = by_name or all(_address_allowed(a, allow) for a in addresses)
     if not by_name:
         for address in addresses:
-            if is_internal(address) and not _address_allowed(address):
+            if is_internal(address) and not _address_allowed(address, allow):
                 log.warning("outbound call to %s refused: %s is internal", url, address)
                 raise _refuse_address(host)
     if scheme != "https" and not operator_allowed:
@@ -259,20 +260,39 @@ def browser_url_check(url: str) -> None:
 # --- the call --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TlsOptions:
+    """How to speak TLS to one server the operator configured (a time-stamp authority).
+
+    Paths are PEM files read when the first call needs them (then kept for the process)."""
+
+    ca_file: str = ""
+    """Certificates that may issue the server's certificate, instead of the system store."""
+    client_cert: str = ""
+    """The client certificate (and its key, unless ``client_key`` is given) to present."""
+    client_key: str = ""
+    """The client certificate's private key, when not in ``client_cert``."""
+
+
 @cache
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context()
+def _tls_context(options: TlsOptions | None = None) -> ssl.SSLContext:
+    if options is None:
+        return ssl.create_default_context()
+    context = ssl.create_default_context(cafile=options.ca_file or None)
+    if options.client_cert:
+        context.load_cert_chain(options.client_cert, options.client_key or None)
+    return context
 
 
 def _connection(
-    target: _Target, timeout: float, opened: list[socket.socket]
+    target: _Target, timeout: float, opened: list[socket.socket], tls: TlsOptions | None = None
 ) -> http.client.HTTPConnection:
     """A connection to `target` that connects to its checked addresses; the socket it opens is
     appended to `opened` (http.client lets go of it once a response says it will close)."""
     connection: http.client.HTTPConnection
     if target.scheme == "https":
         connection = http.client.HTTPSConnection(
-            target.host, target.port, timeout=timeout, context=_tls_context()
+            target.host, target.port, timeout=timeout, context=_tls_context(tls)
         )
     else:
         connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
@@ -305,12 +325,16 @@ def _exchange(
     body: bytes | None,
     deadline: float,
     max_bytes: int,
+    tls: TlsOptions | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise OutboundError(f"{target.host}: timed out")
     opened: list[socket.socket] = []
-    connection = _connection(target, remaining, opened)
+    try:
+        connection = _connection(target, remaining, opened, tls)
+    except (OSError, ValueError) as exc:  # a TLS option's file cannot be read or used
+        raise OutboundError(f"{target.host}: TLS set-up failed: {exc!r}") from exc
     # One deadline for the whole exchange: a server that trickles bytes would otherwise reset a
     # per-read timeout forever. At the deadline the socket is shut, which ends any blocked read.
     expired = threading.Event()
@@ -372,12 +396,20 @@ def fetch(
     body: bytes | None = None,
     timeout: float,
     max_bytes: int | None = None,
+    allow: Sequence[str] | None = None,
+    tls: TlsOptions | None = None,
 ) -> Response:
     """Call `url` under the policy above and return the answer, whatever its status.
 
     Args:
         timeout: seconds for the whole call, redirects included.
         max_bytes: the largest body accepted; `KEIYAKU_OUTBOUND_MAX_KB` unless told.
+        allow: the operator-allowed targets for this call, in `KEIYAKU_OUTBOUND_ALLOW`'s form,
+            instead of that setting (for a target the operator named in a setting of its own,
+            such as a time-stamp authority). With `allow` and `max_bytes` given, no setting is
+            read: the call works where Django is not configured (a validation child).
+        tls: CA file and client certificate for https; the system store and no client
+            certificate unless told.
 
     Raises:
         OutboundRefused: the URL, or a redirect, leads somewhere keiyaku does not call.
@@ -387,9 +419,15 @@ def fetch(
     deadline = time.monotonic() + timeout
     sent = dict(headers or {})
     for _hop in range(MAX_REDIRECTS + 1):
-        target = _target(url)
+        target = _target(url, allow)
         status, answer_headers, content = _exchange(
-            target, method=method, headers=sent, body=body, deadline=deadline, max_bytes=limit
+            target,
+            method=method,
+            headers=sent,
+            body=body,
+            deadline=deadline,
+            max_bytes=limit,
+            tls=tls,
         )
         location = answer_headers.get("location")
         if status not in REDIRECT_STATUSES or not location or method not in ("GET", "HEAD"):

@@ -289,6 +289,29 @@ KEIYAKU_PKI_DIR = Path(env("PKI_DIR", str(DATA_DIR / "pki")))
 KEIYAKU_TSA_URLS = [u for u in env("TSA_URLS", f"{PUBLIC_URL}/pki/tsa").split(",") if u]
 # /pki/tsa answers anyone only when open; closed, keiyaku's own processes (pki/tsa_access.py).
 KEIYAKU_TSA_PUBLIC = env_bool("TSA_PUBLIC", False)
+
+
+# --- TSA credentials and failover (keiyaku.signing.timestamping; docs/trust.md) ---
+# The n-th URL of KEIYAKU_TSA_URLS (counting from 1) may have HTTP Basic credentials and a TLS
+# client certificate: KEIYAKU_TSA_<n>_USERNAME, _PASSWORD, _CLIENT_CERT (PEM: certificate, and
+# the key unless _CLIENT_KEY names it), _CA_FILE (PEM: CAs for its https server certificate).
+def _tsa_credentials(count: int) -> dict[int, dict[str, str]]:
+    """{n: {"username", "password", "client_cert", "client_key", "ca_file"}} for n = 1…count."""
+    return {
+        n: {
+            "username": env(f"TSA_{n}_USERNAME"),
+            "password": env(f"TSA_{n}_PASSWORD"),
+            "client_cert": env(f"TSA_{n}_CLIENT_CERT"),
+            "client_key": env(f"TSA_{n}_CLIENT_KEY"),
+            "ca_file": env(f"TSA_{n}_CA_FILE"),
+        }
+        for n in range(1, count + 1)
+    }
+
+
+KEIYAKU_TSA_CREDENTIALS = _tsa_credentials(len(KEIYAKU_TSA_URLS))
+# Seconds one TSA may take to answer before the next is asked.
+KEIYAKU_TSA_TIMEOUT = float(env("TSA_TIMEOUT", "10"))
 KEIYAKU_SIGNER_PKCS12 = env("SIGNER_PKCS12")
 KEIYAKU_SIGNER_PKCS12_PASSWORD = env("SIGNER_PKCS12_PASSWORD")
 # Trust roots besides keiyaku's own (issue 13): comma-separated PEM (or DER) files, e.g. an

@@ -18,7 +18,13 @@ import pikepdf
 from asn1crypto import cms, pem
 from asn1crypto import x509 as asn1_x509
 
-__all__ = ["openssl_verify_timestamps", "pdfsig", "qpdf_check"]
+__all__ = [
+    "openssl_verify_timestamps",
+    "pdfsig",
+    "qpdf_check",
+    "signatures_without_timestamp",
+    "timestamp_signers",
+]
 
 # RFC 3161 token in a CMS signer's unsigned attributes (id-aa-signatureTimeStampToken).
 _SIGNATURE_TIMESTAMP_OID = "1.2.840.113549.1.9.16.2.14"
@@ -207,3 +213,44 @@ def _run(command: list[str]) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
         raise AssertionError(f"{command[0]} failed:\n{result.stdout}\n{result.stderr}")
+
+
+def timestamp_signers(pdf: bytes) -> list[tuple[str, str]]:
+    """(where, common name of the certificate that signed it) for every timestamp token in
+    ``pdf`` (signature timestamps and document timestamps), read with pikepdf and asn1crypto."""
+    found = []
+    for where, token_der, _data in _timestamp_tokens(pdf):
+        signed_data = cms.ContentInfo.load(token_der)["content"]
+        sid = signed_data["signer_infos"][0]["sid"]
+        for choice in signed_data["certificates"]:
+            cert = choice.chosen
+            if (
+                sid.name == "issuer_and_serial_number"
+                and cert.issuer == sid.chosen["issuer"]
+                and cert.serial_number == sid.chosen["serial_number"].native
+            ) or (sid.name == "subject_key_identifier" and cert.key_identifier == sid.native):
+                found.append((where, str(cert.subject.native["common_name"])))
+                break
+        else:
+            found.append((where, "?"))
+    return found
+
+
+def signatures_without_timestamp(pdf: bytes) -> list[str]:
+    """The fields of the signatures in ``pdf`` (document timestamps aside) that carry no
+    RFC 3161 signature timestamp: keiyaku must never store one."""
+    missing = []
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        for field in doc.Root.AcroForm.Fields if "/AcroForm" in doc.Root else []:
+            value = field.get("/V")
+            if value is None or field.get("/FT") != "/Sig":
+                continue
+            if str(value.get("/SubFilter")) == _DOC_TIMESTAMP_SUBFILTER:
+                continue
+            signer_info = cms.ContentInfo.load(bytes(value.Contents))["content"]["signer_infos"][0]
+            if not any(
+                attribute["type"].dotted == _SIGNATURE_TIMESTAMP_OID
+                for attribute in signer_info["unsigned_attrs"] or []
+            ):
+                missing.append(str(field.get("/T")))
+    return missing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from huey import crontab
 from huey.contrib.djhuey import db_task, on_startup
+from huey.exceptions import RetryTask
 
 from keiyaku.contracts.services import (
     contract_finalize,
@@ -20,6 +22,10 @@ from keiyaku.contracts.services import (
 from keiyaku.contracts.services.progress import LOCK_WAIT_SECONDS, ContractBusy
 from keiyaku.contracts.services.renewal import archive_renewal_run
 from keiyaku.jobs.periodic import periodic_task
+from keiyaku.signing.timestamping import TimestampUnavailable
+from keiyaku.signing.tsas import tsa_retry_delay
+
+log = logging.getLogger(__name__)
 
 
 # A job holds its contract's lease while it works (keiyaku.jobs.leases): a contract's jobs run
@@ -38,15 +44,29 @@ def _dropped_if_busy(wait: float) -> Iterator[None]:
             raise
 
 
+@contextmanager
+def _retried_until_a_tsa_answers() -> Iterator[None]:
+    """A job that found no usable TSA tries again, however long the outage lasts (the
+    agreement is recorded; only its signature waits), after `tsa_retry_delay`: the longer
+    every TSA has been failing, the longer the wait, up to ten minutes (issue 13). Huey's
+    RetryTask does not use up the job's retries."""
+    try:
+        yield
+    except TimestampUnavailable as exc:
+        delay = tsa_retry_delay()
+        log.warning("no time-stamp authority answered; the job retries in %.0f s", delay)
+        raise RetryTask(str(exc), delay=delay) from exc
+
+
 @db_task(retries=10, retry_delay=30)
 def apply_signature(party_id: int, wait: float = LOCK_WAIT_SECONDS) -> None:
-    with _dropped_if_busy(wait):
+    with _dropped_if_busy(wait), _retried_until_a_tsa_answers():
         signature_apply(party_id=party_id, wait=wait)
 
 
 @db_task(retries=10, retry_delay=30)
 def finalize_contract(contract_id: str, wait: float = LOCK_WAIT_SECONDS) -> None:
-    with _dropped_if_busy(wait):
+    with _dropped_if_busy(wait), _retried_until_a_tsa_answers():
         contract_finalize(contract_id=contract_id, wait=wait)
 
 

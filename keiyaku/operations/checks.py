@@ -214,3 +214,61 @@ def trust_roots_usable(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         ]
     return []
+
+
+# --- time-stamp authorities (issue 13; keiyaku.signing.tsas) -----------------------------------
+@register(Tags.security, deploy=True)
+def tsa_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """KEIYAKU_TSA_URLS and each TSA's credentials (KEIYAKU_TSA_<n>_…): a wrong value would stop
+    every signature (no signature is made without a timestamp), so it is refused at start."""
+    import ssl
+
+    errors: list[Error] = []
+    credentials = settings.KEIYAKU_TSA_CREDENTIALS
+    for position, url in enumerate(settings.KEIYAKU_TSA_URLS, start=1):
+        parts = urlsplit(url)
+        given = credentials.get(position, {})
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            errors.append(
+                Error(
+                    f"KEIYAKU_TSA_URLS: TSA {position} ({url}) is not an http(s) URL.",
+                    hint="List RFC 3161 endpoints, e.g. https://tsa.example.jp/tsp, "
+                    "comma-separated, in order of preference.",
+                    id="keiyaku.E140",
+                )
+            )
+            continue
+        try:
+            if given.get("ca_file") or given.get("client_cert"):
+                context = ssl.create_default_context(cafile=given.get("ca_file") or None)
+                if given.get("client_cert"):
+                    context.load_cert_chain(given["client_cert"], given.get("client_key") or None)
+        except (OSError, ValueError) as exc:
+            errors.append(
+                Error(
+                    f"KEIYAKU_TSA_{position}_CLIENT_CERT / _CLIENT_KEY / _CA_FILE: the files of "
+                    f"TSA {position} cannot be used ({exc}).",
+                    hint="Name readable PEM files: the client certificate (with its key, or the "
+                    "key in _CLIENT_KEY) and the CA certificates of the TSA's server.",
+                    id="keiyaku.E141",
+                )
+            )
+        has_password = bool(given.get("username") or given.get("password"))
+        if has_password and parts.scheme != "https" and not _is_loopback(parts.hostname):
+            errors.append(
+                Error(
+                    f"KEIYAKU_TSA_{position}_USERNAME / _PASSWORD are set for a plain-http TSA "
+                    f"({parts.hostname}): the password would cross the network in clear.",
+                    hint=f"Use the TSA's https URL in KEIYAKU_TSA_URLS (TSA {position}).",
+                    id="keiyaku.E142",
+                )
+            )
+        if PLACEHOLDER in given.get("password", ""):
+            errors.append(
+                Error(
+                    f"KEIYAKU_TSA_{position}_PASSWORD is still the example's placeholder.",
+                    hint="Put the real value in the environment file.",
+                    id="keiyaku.E110",
+                )
+            )
+    return errors

@@ -70,10 +70,21 @@ def check_queue() -> CheckResult:
 
 
 def check_tsa() -> CheckResult:
-    """Whether a TCP connection to each time-stamp authority opens within the timeout. No
-    time-stamp is requested: a paid TSA would bill every probe."""
+    """Whether a TCP connection to each time-stamp authority opens within the timeout, and
+    what each last did for a signature (``keiyaku.signing.tsas``). No time-stamp is
+    requested: a paid TSA would bill every probe.
+
+    Each TSA is named by its position in ``KEIYAKU_TSA_URLS`` (from 1), never by its host:
+    ``{"position", "reachable", "last_success", "last_failure", "last_failure_reason"}``
+    (times ISO 8601, the reason a fixed code of ``timestamping.REASONS``). Warns when none is
+    reachable, when every TSA's last request failed (signatures wait: issue 13), or when one
+    fails while another stands in.
+    """
+    from keiyaku.signing.tsas import tsa_states
+
     reachable = 0
     urls = settings.KEIYAKU_TSA_URLS
+    opened: list[bool] = []
     for url in urls:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -82,11 +93,28 @@ def check_tsa() -> CheckResult:
                 (parts.hostname or "", port), timeout=settings.KEIYAKU_HEALTH_TSA_TIMEOUT
             ):
                 reachable += 1
+                opened.append(True)
         except OSError as error:
             log.warning("readiness: time-stamp authority %s unreachable: %s", url, error)
-    values = {"reachable": reachable, "configured": len(urls)}
+            opened.append(False)
+    states = tsa_states()
+    tsas = [
+        {
+            "position": state.position,
+            "reachable": is_open,
+            "last_success": state.last_success_at.isoformat() if state.last_success_at else None,
+            "last_failure": state.last_failure_at.isoformat() if state.last_failure_at else None,
+            "last_failure_reason": state.last_failure_reason if state.failing else "",
+        }
+        for state, is_open in zip(states, opened, strict=False)
+    ]
+    values = {"reachable": reachable, "configured": len(urls), "tsas": tsas}
+    if states and all(state.failing for state in states):
+        return CheckResult("warn", "every time-stamp authority is failing", values)
     if not reachable:
         return CheckResult("warn", "no time-stamp authority reachable", values)
+    if any(state.failing for state in states) or reachable < len(urls):
+        return CheckResult("warn", "a time-stamp authority is failing", values)
     return CheckResult("ok", values=values)
 
 

@@ -1,4 +1,5 @@
-"""What the platform operator's page shows: the queue, jobs that failed, mail not delivered.
+"""What the platform operator's page shows: the queue, jobs that failed, mail not delivered,
+the time-stamp authorities.
 
 For the platform operator only (`keiyaku.accounts.permissions.is_operator`): it spans every
 organisation. It names organisations and kinds of mail, never recipients, subjects or bodies.
@@ -14,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from keiyaku.notifications.models import OutboxMessage, OutboxStatus
+from keiyaku.signing.tsas import TsaState, tsa_states
 
 # A message still waiting after this long has missed its send and retries (minutes).
 MAIL_LATE_MINUTES = 15
@@ -39,6 +41,8 @@ class OperatorOverview:
     mail_late: QuerySet[OutboxMessage]
     mail_failed_count: int
     mail_late_count: int
+    tsas: list[TsaState]
+    """Each configured time-stamp authority with what it last did (issue 13)."""
 
 
 def failed_jobs(huey: Any) -> list[FailedJob]:
@@ -77,4 +81,5 @@ def operator_overview() -> OperatorOverview:
         mail_late=waiting.select_related("organisation").only(*listed).order_by("id")[:LISTED],
         mail_failed_count=failed.count(),
         mail_late_count=waiting.count(),
+        tsas=tsa_states(),
     )

@@ -26,8 +26,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import aiohttp
-from asn1crypto import algos, cms, tsp
+from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -37,7 +36,6 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
-from pyhanko.sign.timestamps.common_utils import set_tsp_headers
 from pyhanko.sign.validation import (
     DocumentSecurityStore,
     collect_validation_info,
@@ -50,6 +48,7 @@ if TYPE_CHECKING:
 
 from keiyaku.signing.aio import run_sync as _run
 from keiyaku.signing.boxes import BoxOverflow, BoxSpec, add_box_fields, fill_box_fields
+from keiyaku.signing.timestamping import FailoverTimeStamper, TimestampUnavailable, TsaEndpoint
 
 __all__ = [
     "DOCUMENT_TIMESTAMP",
@@ -99,10 +98,6 @@ def computations() -> dict[str, int]:
     and a TSA request that ended in a PDF revision returned to a caller."""
     with _counted_lock:
         return dict(_counted)
-
-
-class TimestampUnavailable(TimestampRequestError):
-    """No configured time-stamp authority produced a usable token; nothing was signed."""
 
 
 class ServiceSigner:
@@ -193,87 +188,28 @@ class _LoadedKeySigner(signers.Signer):
         return self._key.sign(data, ec.ECDSA(hashes.SHA256()))
 
 
-class _FallbackTimeStamper(TimeStamper):
-    """Asks each TSA in turn; the first valid token wins.
-
-    A token counts only if the TSA granted it and it stamps the digest we asked about: a
-    TSA answering for something else must not end up inside a signature.
-    """
-
-    def __init__(self, stampers: Sequence[TimeStamper]) -> None:
-        super().__init__()
-        self._stampers = list(stampers)
-
-    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
-        errors = []
-        for stamper in self._stampers:
-            try:
-                token = await stamper.async_timestamp(message_digest, md_algorithm)
-                imprint = token["content"]["encap_content_info"]["content"].parsed[
-                    "message_imprint"
-                ]
-                if imprint["hashed_message"].native != message_digest:
-                    raise TimestampRequestError("the token stamps a different digest")
-                return token
-            except (TimeoutError, TimestampRequestError, OSError, ValueError, KeyError) as exc:
-                errors.append(f"{getattr(stamper, 'url', stamper)}: {exc}")
-        raise TimestampUnavailable("no time-stamp authority answered: " + "; ".join(errors))
-
-
-class _HTTPTimeStamper(TimeStamper):
-    """RFC 3161 over HTTP(S) with aiohttp's stock session.
-
-    pyHanko's ``HTTPTimeStamper`` builds a fresh SSL context from certifi's bundle for every
-    request (~30 ms, even for plain http); aiohttp's default context is built once per process
-    and uses the system trust store, which is what an operator manages.
-    """
-
-    _MAX_RESPONSE = 256 * 1024
-
-    def __init__(
-        self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__()
-        self.url = url
-        self.timeout = timeout
-        self.headers = dict(headers or {})
-
-    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
-                session.post(
-                    self.url, data=req.dump(), headers=set_tsp_headers(dict(self.headers))
-                ) as response,
-            ):
-                if response.status != 200:
-                    raise TimestampRequestError(f"HTTP {response.status}")
-                if response.headers.get("Content-Type") != "application/timestamp-reply":
-                    raise TimestampRequestError("not an application/timestamp-reply")
-                data = await response.content.read(self._MAX_RESPONSE + 1)
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise TimestampRequestError(f"cannot reach the TSA: {exc!r}") from exc
-        if len(data) > self._MAX_RESPONSE:
-            raise TimestampRequestError("response too large")
-        return tsp.TimeStampResp.load(data)
-
-
 def make_timestamper(
     urls: Sequence[str],
     *,
     timeout: float = 10,
     headers: Mapping[str, Mapping[str, str]] | None = None,
-) -> TimeStamper:
-    """A timestamper trying each RFC 3161 URL in order; raises TimestampUnavailable if none works.
+    endpoints: Sequence[TsaEndpoint] = (),
+    trust_roots: Sequence[asn1_x509.Certificate] | None = None,
+) -> FailoverTimeStamper:
+    """A timestamper trying each TSA in order; raises TimestampUnavailable if none works.
 
-    ``headers`` maps a URL to extra HTTP headers sent to it alone (a TSA's credentials).
+    ``urls`` are plain RFC 3161 URLs; ``endpoints`` (tried after them) carry credentials
+    (``keiyaku.signing.timestamping.TsaEndpoint``). ``headers`` maps a URL to extra HTTP
+    headers sent to it alone. ``timeout`` is seconds per TSA. Each token is checked by
+    ``timestamping.token_check`` against ``trust_roots`` (``None``: no chain check, for tests
+    of the engine alone; keiyaku's processes pass them, ``keys.get_timestamper``).
     """
-    if not urls:
-        raise ValueError("at least one TSA URL is required")
     extra = headers or {}
-    return _FallbackTimeStamper(
-        [_HTTPTimeStamper(url, timeout=timeout, headers=extra.get(url)) for url in urls]
-    )
+    every = [TsaEndpoint(url, headers=dict(extra.get(url) or {})) for url in urls]
+    every += list(endpoints)
+    if not every:
+        raise ValueError("at least one TSA URL is required")
+    return FailoverTimeStamper(every, timeout=timeout, trust_roots=trust_roots)
 
 
 def prepare(pdf: bytes, *, field_names: Sequence[str], boxes: Sequence[BoxSpec] = ()) -> bytes:

@@ -16,12 +16,14 @@ from django.conf import settings
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from keiyaku.pki import chains, revocation, tsa_access
+from keiyaku.pki import chains, revocation
 from keiyaku.pki.service import get_authority
 
+from . import tsas
 from .aio import run_sync
 from .certificates import DocumentCertificates, token_certificates
 from .engine import MD_ALGORITHM, ServiceSigner, ValidationInputs, make_timestamper
+from .timestamping import FailoverTimeStamper
 
 __all__ = [
     "configured_trust_roots",
@@ -51,15 +53,22 @@ def get_service_certs() -> list[x509.Certificate]:
     return [get_service_signer().cert, get_authority().signer_cert]
 
 
-def get_timestamper() -> TimeStamper:
-    """The TSAs of ``KEIYAKU_TSA_URLS``, tried in order.
+def get_timestamper() -> FailoverTimeStamper:
+    """The TSAs of ``KEIYAKU_TSA_URLS``, tried in order, each with its credentials
+    (``keiyaku.signing.tsas``); a token counts only if its signer chains to
+    :func:`get_trust_roots`.
 
     A fresh object per call: a timestamper caches TSA certificates, and a TSA may change its
     certificate between two jobs. keiyaku's own endpoint gets the client token it requires
-    (``keiyaku.pki.tsa_access``); no other TSA sees it.
+    (``keiyaku.pki.tsa_access``); no other TSA sees it. The caller records what each TSA did
+    (``tsas.tsa_attempts_record(timestamper.drain())``).
     """
-    urls = settings.KEIYAKU_TSA_URLS
-    return make_timestamper(urls, headers={url: tsa_access.headers_for(url) for url in urls})
+    return make_timestamper(
+        [],
+        endpoints=tsas.tsa_endpoints(),
+        timeout=settings.KEIYAKU_TSA_TIMEOUT,
+        trust_roots=get_trust_roots(),
+    )
 
 
 def get_validation_context(

@@ -13,6 +13,8 @@ GUIDE = ROOT / "docs" / "operations.md"
 # settings.py reads KEIYAKU_<NAME> through env(), env_bool(), env_int() … ("NAME", …); code
 # elsewhere through os.environ["KEIYAKU_…"] or os.environ.get("KEIYAKU_…").
 _SETTINGS_READ = re.compile(r'\benv(?:_[a-z]+)?\(\s*"([A-Z0-9_]+)"')
+# Numbered settings, one per item of a list (KEIYAKU_TSA_<n>_USERNAME): env(f"TSA_{n}_…").
+_NUMBERED_READ = re.compile(r'\benv(?:_[a-z]+)?\(\s*f"([A-Z0-9_]*)\{[a-z_]+\}([A-Z0-9_]*)"')
 _ENVIRON_READ = re.compile(r'environ(?:\.get\(|\[)\s*"(KEIYAKU_[A-Z0-9_]+)"')
 _TABLE_ROW = re.compile(r"^\| (`KEIYAKU_[^|]*) \|", re.M)
 
@@ -21,6 +23,10 @@ def read_settings() -> set[str]:
     names = {
         f"KEIYAKU_{name}"
         for name in _SETTINGS_READ.findall((ROOT / "keiyaku" / "settings.py").read_text())
+    }
+    names |= {
+        f"KEIYAKU_{before}<n>{after}"
+        for before, after in _NUMBERED_READ.findall((ROOT / "keiyaku" / "settings.py").read_text())
     }
     for path in (ROOT / "keiyaku").rglob("*.py"):
         names |= set(_ENVIRON_READ.findall(path.read_text()))
@@ -32,7 +38,7 @@ def documented_settings() -> set[str]:
     return {
         name
         for cell in _TABLE_ROW.findall(text)
-        for name in re.findall(r"`(KEIYAKU_[A-Z0-9_]+)`", cell)
+        for name in re.findall(r"`(KEIYAKU_[A-Z0-9_]+(?:<n>[A-Z0-9_]*)?)`", cell)
     }
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from django.test import Client
 
-from keiyaku.pki import tsa_access, views
+from keiyaku.pki import service, tsa_access, views
 from keiyaku.pki.authority import Authority
 from keiyaku.signing.keys import get_timestamper
 
@@ -91,8 +91,11 @@ def test_an_operator_may_open_the_tsa(http: Client, settings) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_keiyakus_own_timestamper_is_answered_over_http(live_server, settings) -> None:
-    """As in production: the signing jobs reach {PUBLIC_URL}/pki/tsa over HTTP."""
+def test_keiyakus_own_timestamper_is_answered_over_http(live_server, settings, monkeypatch) -> None:
+    """As in production: the signing jobs reach {PUBLIC_URL}/pki/tsa over HTTP, and the
+    endpoint signs with the process's own authority, whose root they trust (issue 13: a token
+    from any other root is refused)."""
+    monkeypatch.setattr(views, "get_authority", service.get_authority)
     settings.PUBLIC_URL = live_server.url
     settings.KEIYAKU_TSA_URLS = [f"{live_server.url}/pki/tsa"]
     token = asyncio.run(get_timestamper().async_timestamp(bytes(32), "sha256"))

@@ -11,6 +11,7 @@ jobs each signed the same version and all but one started again (issue 11).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,7 +48,11 @@ from keiyaku.jobs.leases import LeaseBusy, lease_confirm, lease_hold
 from keiyaku.signing import archive, budget, engine
 from keiyaku.signing.certificates import document_certificates
 from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_inputs
+from keiyaku.signing.timestamping import TimestampUnavailable, run_reporting
+from keiyaku.signing.tsas import tsa_attempts_record, tsa_outage_since
 from keiyaku.storage.blobs import blob_get, blob_put
+
+log = logging.getLogger(__name__)
 
 
 def signature_reason(party: Party) -> str:
@@ -109,17 +114,20 @@ def _sign_once(party_id: int, *, lease: str, began: datetime) -> bool:
     signer, timestamper = get_service_signer(), get_timestamper()
     reason = signature_reason(party)
     signed = []
-    for doc, version in base:
-        data = engine.sign_agreement(
-            blob_get(version.blob),
-            field_name=party.signature_field,
-            reason=reason,
-            signer=signer,
-            timestamper=timestamper,
-            contact_info=party.email,
-            fill=box_fill_for(party, doc) or None,
-        )
-        signed.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
+    try:
+        for doc, version in base:
+            data = engine.sign_agreement(
+                blob_get(version.blob),
+                field_name=party.signature_field,
+                reason=reason,
+                signer=signer,
+                timestamper=timestamper,
+                contact_info=party.email,
+                fill=box_fill_for(party, doc) or None,
+            )
+            signed.append((doc, version, blob_put(keyring=contract.keyring, data=data)))
+    finally:
+        tsa_attempts_record(timestamper.drain())  # issue 13: the operator sees each TSA
     with transaction.atomic():
         lease_confirm(lease)
         now = timezone.now()
@@ -176,13 +184,29 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
     # (ValidationDataUnavailable: the job fails and is retried). Parsing runs under the
     # validation budget, in a child process (issue 10, finding 7), as finalising does.
     timestamper = get_timestamper()
-    context = get_validation_inputs(
-        documents=[budget.run(document_certificates, pdf) for pdf in pdfs],
-        timestamper=timestamper,
-    )
+    try:
+        context = get_validation_inputs(
+            documents=[budget.run(document_certificates, pdf) for pdf in pdfs],
+            timestamper=timestamper,
+        )
+    finally:
+        tsa_attempts_record(timestamper.drain())  # the TSA asked here, in this process
     finals = []
     for (doc, version), pdf in zip(current, pdfs, strict=True):
-        data = budget.run(engine.finalize, pdf, timestamper=timestamper, validation_context=context)
+        # Under the validation budget, in a child process (issue 10, finding 7); the child's
+        # TSA attempts come back with its answer (issue 13).
+        try:
+            data, attempts = budget.run(
+                run_reporting,
+                engine.finalize,
+                pdf,
+                timestamper=timestamper,
+                validation_context=context,
+            )
+        except TimestampUnavailable as exc:
+            tsa_attempts_record(exc.attempts)
+            raise
+        tsa_attempts_record(attempts)
         # What the document timestamp rests on, for its renewal (R21): read from our own
         # output's signature dictionaries, no validation.
         stamp = archive.newest_document_timestamp(data)
@@ -217,9 +241,10 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
     return True
 
 
-SWEEP_QUERIES = 2
+SWEEP_QUERIES = 3
 """The SQL queries one sweep runs, however many contracts are overdue (issue 12: it ran two
-per contract in progress, 30,440 queries and 22 s for 15,000)."""
+per contract in progress, 30,440 queries and 22 s for 15,000): the TSAs' state, then the two
+of `overdue_work`."""
 
 
 def overdue_work(*, older_than: timedelta) -> tuple[list[int], list[uuid.UUID]]:
@@ -265,9 +290,16 @@ def signature_sweep(*, older_than: timedelta = timedelta(minutes=2), wait: float
     periodic tasks are off, so it passes `wait` (seconds, LOCK_WAIT_SECONDS): its jobs wait out
     the dead consumer's lease. A job queued twice (by two sweeps, or beside the original) does
     nothing the second time.
+
+    While every TSA fails (`tsa_outage_since`), the periodic sweep (`wait=0`) queues nothing:
+    the jobs already queued retry with back-off (tasks.py), and queuing more each minute would
+    undo it (issue 13). A restarted consumer's sweep still queues.
     """
     from keiyaku.contracts.tasks import apply_signature, finalize_contract
 
+    if not wait and tsa_outage_since() is not None:
+        log.warning("sweep: every time-stamp authority is failing; waiting jobs retry on their own")
+        return 0
     party_ids, contract_ids = overdue_work(older_than=older_than)
     for party_id in party_ids:
         apply_signature(party_id, wait=wait)
