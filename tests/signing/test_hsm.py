@@ -12,6 +12,7 @@ import hashlib
 import json
 import multiprocessing
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 
 import pkcs11
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.core.checks import run_checks
+from django.core.management import call_command
 from django.test import Client
 from pkcs11 import Attribute
 
@@ -197,6 +199,20 @@ def test_the_certificate_can_come_from_the_token(token: SoftHsmToken) -> None:
     assert service.cert.dump() == token.cert_der
     service.self_test()
     service.signer.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db
+def test_signer_csr_writes_a_request_the_token_signed(hsm_settings: SoftHsmToken, settings) -> None:
+    settings.KEIYAKU_SIGNER_PKCS11_CERT = ""  # not issued yet
+    out = StringIO()
+    call_command("signer_csr", "--common-name", "テスト市 電子契約", stdout=out)
+    request = x509.load_pem_x509_csr(out.getvalue().encode())
+    assert request.is_signature_valid
+    assert (
+        request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "テスト市 電子契約"
+    )
+    token_key = x509.load_der_x509_certificate(hsm_settings.cert_der).public_key()
+    assert request.public_key() == token_key
 
 
 @pytest.mark.django_db
