@@ -6,6 +6,8 @@
   PIN is wrong, or the PKCS#12 file does not open.
 - keiyaku.E132: the key does not belong to the configured certificate.
 - keiyaku.E133: the HSM key could leave the token (CKA_EXTRACTABLE true or CKA_SENSITIVE false).
+- keiyaku.E134: the signing certificate lacks the nonRepudiation (contentCommitment) key usage:
+  pyHanko, and so `keiyaku verify` and the verification page, would not trust its signatures.
 
 Each message names the setting to change and never shows a PIN or password. Issue 13.
 """
@@ -17,11 +19,16 @@ from typing import Any
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["KeyCanLeaveToken", "probe_signing_key", "signing_key_works"]
+__all__ = ["CertificateUnfit", "KeyCanLeaveToken", "probe_signing_key", "signing_key_works"]
 
 
 class KeyCanLeaveToken(RuntimeError):
     """The HSM's private key object is extractable or not sensitive: it is not kept in the HSM."""
+
+
+class CertificateUnfit(ValueError):
+    """The signing certificate's key usage does not allow document signatures (nonRepudiation,
+    which pyHanko's validator requires by default)."""
 
 
 def probe_signing_key() -> None:
@@ -31,13 +38,16 @@ def probe_signing_key() -> None:
 
     Raises ``ImproperlyConfigured`` (settings), python-pkcs11's ``PKCS11Error``,
     ``SigningKeyUnavailable`` or ``ValueError`` (cannot sign or load), ``SigningKeyMismatch``
-    (another key than the certificate's), :class:`KeyCanLeaveToken`.
+    (another key than the certificate's), :class:`CertificateUnfit`, :class:`KeyCanLeaveToken`.
     """
     from keiyaku.signing.hsm import Pkcs11KeySigner
     from keiyaku.signing.keys import get_service_signer
 
     signer = get_service_signer()
     signer.self_test()
+    usage = signer.cert.key_usage_value
+    if usage is not None and "non_repudiation" not in usage.native:
+        raise CertificateUnfit(f"key usage {sorted(usage.native)} lacks non_repudiation")
     if isinstance(signer.signer, Pkcs11KeySigner):
         attributes = signer.signer.key_attributes()
         if not attributes.stays_in_token:
@@ -73,6 +83,15 @@ def signing_key_works(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
                 hint="KEIYAKU_SIGNER_PKCS11_CERT (or the certificate on the token, or in the "
                 "PKCS#12 file) must be the one issued for this key's CSR.",
                 id="keiyaku.E132",
+            )
+        ]
+    except CertificateUnfit as exc:
+        return [
+            checks.Error(
+                f"The signing certificate does not allow document signatures: {exc}.",
+                hint="Ask the CA for a document signing certificate with key usage "
+                "digitalSignature and nonRepudiation (docs/trust.md).",
+                id="keiyaku.E134",
             )
         ]
     except KeyCanLeaveToken as exc:

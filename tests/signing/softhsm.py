@@ -168,7 +168,9 @@ def asn1_pem_first(path: Path) -> bytes:
     )
 
 
-def issue(request_der: bytes, authority: Authority) -> x509.Certificate:
+def issue(
+    request_der: bytes, authority: Authority, *, non_repudiation: bool = True
+) -> x509.Certificate:
     """What a CA does with the CSR: check its signature, issue a document-signing certificate
     (digitalSignature + nonRepudiation, CRL and OCSP pointers) under ``authority``'s root."""
     request = x509.load_der_x509_csr(request_der)
@@ -203,7 +205,7 @@ def issue(request_der: bytes, authority: Authority) -> x509.Certificate:
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
-                content_commitment=True,
+                content_commitment=non_repudiation,
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=False,

@@ -20,7 +20,7 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.core.checks import run_checks
@@ -268,6 +268,30 @@ def test_check_deploy_and_readiness_try_the_hsm_key(
     assert "KEIYAKU_SIGNER_PKCS11_PIN" in _deploy_errors()["keiyaku.E130"]
     settings.KEIYAKU_SIGNER_PKCS12 = str(tmp_path / "signer.p12")
     assert "both set" in _deploy_errors()["keiyaku.E130"]
+
+
+@pytest.mark.django_db
+def test_a_certificate_without_non_repudiation_is_refused_at_deploy(settings, tmp_path: Path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "digitalSignature")]))
+        .sign(key, hashes.SHA256())
+    )
+    cert = issue(
+        request.public_bytes(serialization.Encoding.DER), get_authority(), non_repudiation=False
+    )
+    (tmp_path / "signer.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"signer", key, cert, None, serialization.NoEncryption()
+        )
+    )
+    settings.KEIYAKU_SIGNER_PKCS12 = str(tmp_path / "signer.p12")
+    keys.get_service_signer.cache_clear()
+    try:
+        assert list(_deploy_errors()) == ["keiyaku.E134"]
+    finally:
+        keys.get_service_signer.cache_clear()
 
 
 def _pem(cert: asn1_x509.Certificate) -> bytes:
