@@ -226,6 +226,10 @@ class Pkcs11KeySigner(signers.Signer):
             use_raw_mechanism=self._signing_cert is not None
             and self._signing_cert.public_key.algorithm == "ec",
         )
+        # Find the key now, under the lock, in this thread: pyHanko otherwise loads it on the
+        # first signature behind an asyncio.Event, and a second thread (another event loop)
+        # waiting on that event is never woken (a queue consumer's threads hung).
+        run_sync(signer.ensure_objects_loaded())
         return _Opened(session, signer, os.getpid())
 
     def _drop(self, failed: _Opened) -> None:

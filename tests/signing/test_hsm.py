@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing
+import threading
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
@@ -40,10 +41,9 @@ COMPANY = External("株式会社髙橋建設", "髙橋 一郎", "takahashi@examp
 
 
 @pytest.fixture(scope="module")
-def token(tmp_path_factory: pytest.TempPathFactory, django_db_blocker) -> SoftHsmToken:
-    with django_db_blocker.unblock():
-        authority = get_authority()
-    return create_token(tmp_path_factory.mktemp("softhsm"), authority)
+def token(tmp_path_factory: pytest.TempPathFactory) -> SoftHsmToken:
+    """Its certificate is issued by keiyaku's own root (``get_authority``: no database)."""
+    return create_token(tmp_path_factory.mktemp("softhsm"), get_authority())
 
 
 @pytest.fixture
@@ -142,7 +142,34 @@ def test_a_dropped_session_is_reopened_and_the_signature_made(token: SoftHsmToke
     signer.close()
 
 
-@pytest.mark.django_db
+def test_worker_threads_share_the_session_from_the_first_signature(token: SoftHsmToken) -> None:
+    """A queue consumer's threads sign at once with the process's signer, each in its own event
+    loop, before the key handle was ever loaded."""
+    service = engine.ServiceSigner.from_pkcs11(token.config())
+    signer = service.signer
+    assert isinstance(signer, Pkcs11KeySigner)
+    public = x509.load_der_x509_certificate(token.cert_der).public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    messages = [f"agreement {n}".encode() for n in range(6)]
+    start = threading.Barrier(len(messages))
+    signatures: dict[bytes, bytes] = {}
+
+    def sign(message: bytes) -> None:
+        start.wait()
+        signatures[message] = signer.sign_now(message)
+
+    # Daemon threads: one that hangs must fail the test, not keep the process alive.
+    threads = [threading.Thread(target=sign, args=(m,), daemon=True) for m in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(signatures) == sorted(messages), "a signing thread hung or failed"
+    for message, signature in signatures.items():
+        public.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    signer.close()
+
+
 def test_a_token_that_stays_away_is_a_clear_error(token: SoftHsmToken) -> None:
     service = engine.ServiceSigner.from_pkcs11(token.config())
     signer = service.signer
@@ -169,7 +196,6 @@ def _sign_in_child(send) -> None:  # noqa: ANN001 - a multiprocessing Connection
         send.send(repr(exc))
 
 
-@pytest.mark.django_db
 def test_a_forked_child_opens_its_own_session(token: SoftHsmToken) -> None:
     service = engine.ServiceSigner.from_pkcs11(token.config())
     signer = service.signer
@@ -193,7 +219,6 @@ def test_a_forked_child_opens_its_own_session(token: SoftHsmToken) -> None:
     signer.close()
 
 
-@pytest.mark.django_db
 def test_the_certificate_can_come_from_the_token(token: SoftHsmToken) -> None:
     service = engine.ServiceSigner.from_pkcs11(token.config(cert_from_token=True))
     assert service.cert.dump() == token.cert_der
@@ -201,7 +226,6 @@ def test_the_certificate_can_come_from_the_token(token: SoftHsmToken) -> None:
     service.signer.close()  # type: ignore[attr-defined]
 
 
-@pytest.mark.django_db
 def test_signer_csr_writes_a_request_the_token_signed(hsm_settings: SoftHsmToken, settings) -> None:
     settings.KEIYAKU_SIGNER_PKCS11_CERT = ""  # not issued yet
     out = StringIO()
@@ -270,7 +294,6 @@ def test_check_deploy_and_readiness_try_the_hsm_key(
     assert "both set" in _deploy_errors()["keiyaku.E130"]
 
 
-@pytest.mark.django_db
 def test_a_certificate_without_non_repudiation_is_refused_at_deploy(settings, tmp_path: Path):
     key = ec.generate_private_key(ec.SECP256R1())
     request = (
