@@ -318,6 +318,16 @@ KEIYAKU_SIGNER_PKCS12_PASSWORD = env("SIGNER_PKCS12_PASSWORD")
 # external signing CA's root and each TSA's root. Finalising, the verification page and
 # `keiyaku verify` trust them; the "about trust" page lists them.
 KEIYAKU_TRUST_ROOTS = [p.strip() for p in env("TRUST_ROOTS", "").split(",") if p.strip()]
+# The signing key in an HSM, through PKCS#11 (keiyaku/signing/hsm.py, docs/trust.md): the
+# vendor's module, the token's label, the key's label and/or ID (hex), the user PIN (or a file
+# holding it), and the certificate chain as PEM (empty: read from the token).
+KEIYAKU_SIGNER_PKCS11_MODULE = env("SIGNER_PKCS11_MODULE")
+KEIYAKU_SIGNER_PKCS11_TOKEN_LABEL = env("SIGNER_PKCS11_TOKEN_LABEL")
+KEIYAKU_SIGNER_PKCS11_KEY_LABEL = env("SIGNER_PKCS11_KEY_LABEL")
+KEIYAKU_SIGNER_PKCS11_KEY_ID = env("SIGNER_PKCS11_KEY_ID")
+KEIYAKU_SIGNER_PKCS11_PIN = env("SIGNER_PKCS11_PIN")
+KEIYAKU_SIGNER_PKCS11_PIN_FILE = env("SIGNER_PKCS11_PIN_FILE")
+KEIYAKU_SIGNER_PKCS11_CERT = env("SIGNER_PKCS11_CERT")
 
 # Agreements older than this whose signature job has not run are finished by the sweeper.
 KEIYAKU_SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 120)

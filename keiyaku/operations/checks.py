@@ -81,6 +81,7 @@ def deploy_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         "MASTER_KEY_PREVIOUS",
         "SMTP_PASSWORD",
         "SIGNER_PKCS12_PASSWORD",
+        "SIGNER_PKCS11_PIN",
     ):
         if PLACEHOLDER in os.environ.get(f"KEIYAKU_{name}", ""):
             errors.append(

@@ -119,9 +119,11 @@ def check_tsa() -> CheckResult:
 
 
 def check_signing_key() -> CheckResult:
-    from keiyaku.signing.keys import get_service_signer
+    """The signing key signs a challenge that its certificate verifies (a key in an HSM: the
+    token answers, and keeps the key); raises otherwise (keiyaku.signing.checks)."""
+    from keiyaku.signing.checks import probe_signing_key
 
-    get_service_signer()  # raises when the key cannot be loaded or decrypted
+    probe_signing_key()
     return CheckResult("ok")
 
 
@@ -133,10 +135,10 @@ def _days_left(cert: Any) -> float:
 def check_certificates() -> CheckResult:
     """Days until the signing certificate (and keiyaku's own TSA and root, when used) end."""
     from keiyaku.pki.service import get_authority
-    from keiyaku.signing.keys import get_service_signer
+    from keiyaku.signing.keys import get_service_signer, signer_backend
 
     certs = {"signer": get_service_signer().cert}
-    if not settings.KEIYAKU_SIGNER_PKCS12:
+    if signer_backend() == "local":
         authority = get_authority()
         certs |= {"tsa": authority.tsa_cert, "root": authority.root_cert}
     days = {name: int(_days_left(cert)) for name, cert in certs.items()}

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -45,6 +46,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 if TYPE_CHECKING:
     from keiyaku.pki.authority import Authority
+    from keiyaku.signing.hsm import Pkcs11Config
 
 from keiyaku.signing.aio import run_sync as _run
 from keiyaku.signing.boxes import BoxOverflow, BoxSpec, add_box_fields, fill_box_fields
@@ -56,6 +58,7 @@ __all__ = [
     "BoxOverflow",
     "BoxSpec",
     "ServiceSigner",
+    "SigningKeyMismatch",
     "computations",
     "SignatureReport",
     "TimestampUnavailable",
@@ -100,6 +103,11 @@ def computations() -> dict[str, int]:
         return dict(_counted)
 
 
+class SigningKeyMismatch(ValueError):
+    """The signing key does not belong to the configured certificate (its signatures would not
+    verify with the certificate's public key)."""
+
+
 class ServiceSigner:
     """The service's signing identity, loaded once per process.
 
@@ -141,6 +149,37 @@ class ServiceSigner:
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise TypeError("the authority's signing key must be RSA or EC")
         return cls.from_key(cert=authority.signer_cert, key=key, chain=[authority.root_cert])
+
+    @classmethod
+    def from_pkcs11(cls, config: Pkcs11Config) -> ServiceSigner:
+        """From a key in a PKCS#11 token (an HSM); see ``keiyaku.signing.hsm``. Raises
+        python-pkcs11's ``PKCS11Error`` or ``SigningKeyUnavailable`` when the token cannot be
+        reached and the certificate is to be read from it."""
+        from keiyaku.signing.hsm import Pkcs11KeySigner
+
+        return cls(Pkcs11KeySigner(config))
+
+    def self_test(self) -> None:
+        """Sign a fixed challenge and check it with the certificate's public key: the key can
+        be used (an HSM answers, a PIN is right) and belongs to the certificate.
+
+        Raises :class:`SigningKeyMismatch` when the signature does not verify, and whatever the
+        back end raises when it cannot sign (``SigningKeyUnavailable`` for an HSM).
+        """
+        challenge = b"keiyaku: does the signing key belong to the certificate?"
+        signature = _run(self.signer.async_sign_raw(challenge, MD_ALGORITHM))
+        public = serialization.load_der_public_key(self.cert.public_key.dump())
+        try:
+            if isinstance(public, rsa.RSAPublicKey):
+                public.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
+            elif isinstance(public, ec.EllipticCurvePublicKey):
+                public.verify(signature, challenge, ec.ECDSA(hashes.SHA256()))
+            else:
+                raise SigningKeyMismatch("the certificate's key is neither RSA nor EC")
+        except InvalidSignature:
+            raise SigningKeyMismatch(
+                "the signing key does not match the certificate's public key"
+            ) from None
 
     @classmethod
     def from_pkcs12(cls, path: str | Path, password: str | bytes | None) -> ServiceSigner:

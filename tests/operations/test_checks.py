@@ -20,7 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "operations.md"
 # Settings that name a server the test does not run (their own helpers test those back ends):
 # the checks here read no connection but the database, which stays SQLite in a temporary folder.
-SERVERS = ("KEIYAKU_DATABASE_URL", "KEIYAKU_REDIS_URL", "KEIYAKU_STORAGE_URL", "KEIYAKU_S3_")
+# The signing key (a PKCS#12 file, an HSM) is left out too: tests/signing/test_hsm.py checks it.
+SERVERS = (
+    "KEIYAKU_DATABASE_URL",
+    "KEIYAKU_REDIS_URL",
+    "KEIYAKU_STORAGE_URL",
+    "KEIYAKU_S3_",
+    "KEIYAKU_SIGNER_",
+)
 
 
 def documented_environment() -> dict[str, str]:
