@@ -183,7 +183,12 @@ def trust_roots_usable(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     contract would stay unfinished, its validation data never complete (nothing is fetched
     here)."""
     from keiyaku.pki import chains
-    from keiyaku.signing.keys import configured_trust_roots, get_service_signer, get_trust_roots
+    from keiyaku.signing.keys import (
+        configured_trust_roots,
+        get_service_signer,
+        get_trust_roots,
+        signer_backend,
+    )
 
     try:
         configured_trust_roots()
@@ -195,22 +200,22 @@ def trust_roots_usable(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="keiyaku.E150",
             )
         ]
-    if not settings.KEIYAKU_SIGNER_PKCS12:
-        return []
     try:
+        if signer_backend() == "local":
+            return []
         signer = get_service_signer()
-    except (OSError, ValueError):
-        return []  # an unreadable key file is the signing-key health check's to report
+    except Exception:  # noqa: BLE001 - a key that cannot be loaded is E130–E134's to report
+        return []
     pool = {c.dump(): c for c in signer.signer.cert_registry}
     try:
         chains.chain_to_root(signer.cert, pool=pool, trust_roots=get_trust_roots(), fetch=False)
     except chains.ValidationDataUnavailable as exc:
         return [
             Error(
-                f"The signing certificate of KEIYAKU_SIGNER_PKCS12 does not chain to a trust "
-                f"root: {exc}",
-                hint="Put the CA's intermediates in the PKCS#12 file and its root in "
-                "KEIYAKU_TRUST_ROOTS (docs/trust.md).",
+                f"The signing certificate (KEIYAKU_SIGNER_PKCS12 or _PKCS11_*) does not chain "
+                f"to a trust root: {exc}",
+                hint="Put the CA's intermediates in the PKCS#12 file (or KEIYAKU_SIGNER_PKCS11_"
+                "CERT) and its root in KEIYAKU_TRUST_ROOTS (docs/trust.md).",
                 id="keiyaku.E151",
             )
         ]
