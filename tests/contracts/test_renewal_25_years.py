@@ -25,7 +25,8 @@ from keiyaku.storage.blobs import blob_get
 from tests.contracts.renewal_setup import YEAR, assert_no_half_renewal
 from tests.flow import External, agree, draft_contract, last_link
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What it examines is the PDF over 25 years of renewals; the database only records them.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.database_independent]
 
 FIRM = External("株式会社百年建設", "永続 太郎", "eizoku@example.jp", "2525")
 
