@@ -221,10 +221,12 @@ def _get_status(port: int, path: str) -> int:
 
 
 @contextmanager
-def installation() -> Iterator[Installation]:
+def installation(*, extra_env: dict[str, str] | None = None) -> Iterator[Installation]:
     """Start PostgreSQL, Redis and the S3 server, point this process's Django at them
     (``django.setup()`` runs here, once per process), migrate, create the local authority and
-    collect the static files. Everything is stopped and removed at the end."""
+    collect the static files. Everything is stopped and removed at the end. ``extra_env``:
+    more ``KEIYAKU_*`` settings for every process (bench/memory.py raises the file size
+    limit)."""
     from tests.loopback_http import free_port
     from tests.servers.postgres import running_postgres
     from tests.servers.redis import running_redis
@@ -248,6 +250,7 @@ def installation() -> Iterator[Installation]:
             "KEIYAKU_LOG_LEVEL": "WARNING",
             # Every counterparty session is opened from this process's one address.
             "KEIYAKU_RATE_ACCESS_CODE": "1000000",
+            **(extra_env or {}),
         }
         # Only this installation's settings: none inherited (a test run's inline jobs, say).
         for name in [name for name in os.environ if name.startswith("KEIYAKU_")]:

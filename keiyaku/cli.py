@@ -7,6 +7,9 @@ import sys
 
 
 def main() -> None:
+    from keiyaku.operations.allocator import allocator_configure
+
+    allocator_configure()  # large files: see the module
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keiyaku.settings")
     parent = os.environ.pop("KEIYAKU_SERVE_PARENT_PID", "")
     if parent:

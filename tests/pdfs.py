@@ -85,6 +85,65 @@ def _pad(data: bytes, extra: int) -> bytes:
     return out.getvalue()
 
 
+_SCAN_SIZE = (1654, 2339)  # A4 at 200 dpi, as an office scanner files it
+
+
+def _scanned_page_jpeg(seed: int) -> bytes:
+    """One grey A4 page as a scanner makes it: paper noise, dark lines of "text", JPEG q85
+    (about 0.75 MB, incompressible like a real scan)."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    width, height = _SCAN_SIZE
+    rng = random.Random(seed)
+    noise = Image.frombytes(
+        "L", (width // 2, height // 2), rng.randbytes((width // 2) * (height // 2))
+    ).resize((width, height))
+    page = Image.new("L", (width, height), 245)
+    draw = ImageDraw.Draw(page)
+    for y in range(200, height - 200, 60):
+        draw.rectangle([150, y, width - 150 - rng.randrange(400), y + 22], fill=40)
+    out = io.BytesIO()
+    Image.blend(page, noise, 0.12).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def make_scanned_pdf(*, target_bytes: int, seed: int = 0) -> bytes:
+    """A contract as offices upload large ones: a typed first page (`make_pdf`), then scanned
+    pages (one DCT image each, 200 dpi grey) until the file is about ``target_bytes`` long.
+    ``seed`` varies the scans. 50 MB (about 67 pages) takes a few seconds."""
+    first = make_pdf(text="工事請負契約書（写）")
+    with pikepdf.open(io.BytesIO(first)) as pdf:
+        width, height = _SCAN_SIZE
+        size, number = len(first), 0
+        while size < target_bytes:
+            jpeg = _scanned_page_jpeg(seed * 100_000 + number)
+            image = pikepdf.Stream(pdf, jpeg)
+            image.Type = pikepdf.Name.XObject
+            image.Subtype = pikepdf.Name.Image
+            image.Width, image.Height = width, height
+            image.ColorSpace = pikepdf.Name.DeviceGray
+            image.BitsPerComponent = 8
+            image.Filter = pikepdf.Name.DCTDecode
+            page = pikepdf.Page(
+                pikepdf.Dictionary(
+                    Type=pikepdf.Name.Page,
+                    MediaBox=[0, 0, float(A4[0]), float(A4[1])],
+                    Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Scan=image)),
+                    Contents=pdf.make_stream(
+                        f"q {A4[0]:.2f} 0 0 {A4[1]:.2f} 0 0 cm /Scan Do Q".encode()
+                    ),
+                )
+            )
+            pdf.pages.append(page)
+            size += len(jpeg) + 200
+            number += 1
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
 USER_PASSWORD = "open-sesame"
 OWNER_PASSWORD = "owner-secret"
 

@@ -12,6 +12,10 @@ process, whose locks a fork could copy held), so a call costs milliseconds, not 
 start. The child knows nothing of Django: callers pass what it needs (PDF bytes, trust roots,
 revocation data) and get a picklable result back. The budget comes from the settings
 ``KEIYAKU_VALIDATION_SECONDS`` and ``KEIYAKU_VALIDATION_MEMORY_MB`` (docs/operations.md).
+
+Large bytes (a PDF) cross as they are (issue 12): an argument or a result of at least RAW_BYTES,
+alone or inside a tuple, is written to the pipe from the caller's own object and read into one
+new object, instead of being pickled (a second copy on the way in, two on the way out).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ _T = TypeVar("_T")
 
 DEFAULT_SECONDS = 120.0
 DEFAULT_MEMORY_MB = 2048
+RAW_BYTES = 64 * 1024
+"""Bytes values at least this long cross to and from a child unpickled (see the module text)."""
 # Imported once by the fork server, so that no child pays for them.
 _PRELOAD = [
     "__main__",  # imported once here, so that no child imports it again
@@ -73,6 +79,33 @@ class BudgetExceeded(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Raised inside a child too (a nested budget): it must cross the pipe whole.
         return (BudgetExceeded, (self.what, self.limits))
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """Stands, in a pickled message, for the ``index``-th large bytes value sent after it."""
+
+    index: int
+
+
+def _lift(value: Any, raws: list[bytes]) -> Any:
+    """``value`` with each large bytes value in it (itself, or an item of a tuple) replaced by
+    a `_Raw` and appended to ``raws``."""
+    if isinstance(value, bytes) and len(value) >= RAW_BYTES:
+        raws.append(value)
+        return _Raw(len(raws) - 1)
+    if type(value) is tuple:
+        return tuple(_lift(item, raws) for item in value)
+    return value
+
+
+def _lower(value: Any, raws: list[bytes]) -> Any:
+    """`_lift` undone."""
+    if isinstance(value, _Raw):
+        return raws[value.index]
+    if type(value) is tuple:
+        return tuple(_lower(item, raws) for item in value)
+    return value
 
 
 def configured() -> Limits:
@@ -162,22 +195,34 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
         raise RuntimeError("budget.run cannot be called inside a budgeted child")
     context = _forkserver()
     receive, send = context.Pipe(duplex=False)
+    raw_in, raw_out = context.Pipe(duplex=False)
+    raws: list[bytes] = []
+    call = (_lift(args, raws), {name: _lift(value, raws) for name, value in kwargs.items()})
     child = context.Process(
         target=_child,
-        args=(send, limits.memory_mb, func, args, kwargs),
+        args=(send, raw_in, len(raws), limits.memory_mb, func, *call),
         name="keiyaku-validation",
         daemon=True,
     )
     child.start()  # the first call also starts the fork server: not counted
     deadline = time.monotonic() + limits.seconds
     send.close()
+    raw_in.close()
     try:
+        try:
+            for raw in raws:
+                raw_out.send_bytes(raw)
+        except OSError:  # the child died before it read its arguments
+            raise BudgetExceeded("memory", limits) from None
+        finally:
+            raw_out.close()
         if not receive.poll(max(0.0, deadline - time.monotonic())):
             raise BudgetExceeded("memory" if not child.is_alive() else "time", limits)
         try:
-            outcome, value, peak = receive.recv()
+            outcome, value, peak, count = receive.recv()
             if peak is not None:
                 _last.peak = max(peak, getattr(_last, "peak", None) or 0)
+            value = _lower(value, [receive.recv_bytes() for _ in range(count)])
         except EOFError:  # the child died without a word: the kernel or the allocator gave up
             raise BudgetExceeded("memory", limits) from None
     finally:
@@ -194,7 +239,13 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
 
 
 def _child(
-    send: Any, memory_mb: int, func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]
+    send: Any,
+    raw_in: Any,
+    raw_count: int,
+    memory_mb: int,
+    func: Callable[..., Any],
+    args: tuple,
+    kwargs: dict[str, Any],
 ) -> None:
     global _in_child  # noqa: PLW0603 - this process is a child from here on
     _in_child = True
@@ -203,18 +254,26 @@ def _child(
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     start = _peak_reset()
+    raws: list[bytes] = []
     try:
-        message: tuple[str, Any] = ("ok", func(*args, **kwargs))
+        received = [raw_in.recv_bytes() for _ in range(raw_count)]
+        raw_in.close()
+        args = _lower(args, received)
+        kwargs = {name: _lower(value, received) for name, value in kwargs.items()}
+        del received
+        message: tuple[str, Any] = ("ok", _lift(func(*args, **kwargs), raws))
     except MemoryError:
         message = ("memory", None)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent to raise
         message = ("error", exc)
     peak = _peak_rise(start)
     try:
-        send.send((*message, peak))
+        send.send((*message, peak, len(raws)))
+        for raw in raws:
+            send.send_bytes(raw)
     except MemoryError:
-        send.send(("memory", None, peak))
+        send.send(("memory", None, peak, 0))
     except Exception as exc:  # noqa: BLE001 - an exception that does not pickle
-        send.send(("error", RuntimeError(f"{type(message[1]).__name__}: {exc}"), peak))
+        send.send(("error", RuntimeError(f"{type(message[1]).__name__}: {exc}"), peak, 0))
     send.close()
     os._exit(0)

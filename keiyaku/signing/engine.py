@@ -20,7 +20,8 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -251,6 +252,21 @@ def make_timestamper(
     return FailoverTimeStamper(every, timeout=timeout, trust_roots=trust_roots)
 
 
+@contextmanager
+def _revision(pdf: bytes) -> Iterator[tuple[IncrementalPdfFileWriter, BytesIO]]:
+    """A writer over ``pdf`` and the stream its new revision is written to, both streams closed
+    at the end. pyHanko's reader, writer and signer refer to each other in cycles, which keep
+    their streams (the whole PDF in, and the whole PDF out) alive until Python's cyclic
+    collector runs, which in a busy process is many files later: a closed stream holds nothing
+    (issue 12: the worker's resident memory grew by a 50 MB PDF or two per contract)."""
+    source, out = BytesIO(pdf), BytesIO()
+    try:
+        yield IncrementalPdfFileWriter(source), out
+    finally:
+        source.close()
+        out.close()
+
+
 def prepare(pdf: bytes, *, field_names: Sequence[str], boxes: Sequence[BoxSpec] = ()) -> bytes:
     """Add one invisible, empty signature field per name and one read-only form field per box
     (one revision); nothing is signed.
@@ -266,19 +282,18 @@ def prepare(pdf: bytes, *, field_names: Sequence[str], boxes: Sequence[BoxSpec] 
     for name in field_names:
         if not _FIELD_NAME.match(name):
             raise ValueError(f"invalid field name {name!r}")
-    writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    if writer.prev.embedded_signatures:
-        raise ValueError("the document is already signed")
-    existing = {name for name, _, _ in fields.enumerate_sig_fields(writer)}
-    if existing & set(field_names):
-        raise ValueError(f"fields already present: {sorted(existing & set(field_names))}")
-    for name in field_names:
-        fields.append_signature_field(writer, fields.SigFieldSpec(sig_field_name=name))
-    if boxes:
-        add_box_fields(writer, boxes)
-    out = BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    with _revision(pdf) as (writer, out):
+        if writer.prev.embedded_signatures:
+            raise ValueError("the document is already signed")
+        existing = {name for name, _, _ in fields.enumerate_sig_fields(writer)}
+        if existing & set(field_names):
+            raise ValueError(f"fields already present: {sorted(existing & set(field_names))}")
+        for name in field_names:
+            fields.append_signature_field(writer, fields.SigFieldSpec(sig_field_name=name))
+        if boxes:
+            add_box_fields(writer, boxes)
+        writer.write(out)
+        return out.getvalue()
 
 
 def sign_agreement(
@@ -339,30 +354,32 @@ async def _sign_agreement(
     )
     pdf_signer = signers.PdfSigner(meta, signer=signer.signer, timestamper=timestamper)
     for attempt in range(2):
-        writer = IncrementalPdfFileWriter(BytesIO(pdf))
-        _require_empty_field(writer, field_name)
-        # The party's boxes: same writer, same revision, before the signature covers them.
-        if fill:
-            fill_box_fields(writer, fill)
-        out = BytesIO()
-        try:
-            await pdf_signer.async_sign_pdf(
-                writer, existing_fields_only=True, bytes_reserved=signer.bytes_reserved, output=out
-            )
-        except SigningError as exc:
-            if attempt or "larger than expected" not in str(exc):
-                raise
-            # The TSA's token outgrew our reservation: remember a bigger one for good and retry.
-            needed = re.search(r"required (\d+) bytes", str(exc))
-            size = int(needed.group(1)) if needed else 2 * signer.bytes_reserved
-            signer.bytes_reserved = max(2 * signer.bytes_reserved, (size + size // 4) // 2 * 2)
-            continue
-        except TimestampRequestError as exc:
-            if isinstance(exc, TimestampUnavailable):
-                raise
-            raise TimestampUnavailable(str(exc)) from exc
-        _count("signature", field_name)
-        return out.getvalue()
+        with _revision(pdf) as (writer, out):
+            _require_empty_field(writer, field_name)
+            # The party's boxes: same writer, same revision, before the signature covers them.
+            if fill:
+                fill_box_fields(writer, fill)
+            try:
+                await pdf_signer.async_sign_pdf(
+                    writer,
+                    existing_fields_only=True,
+                    bytes_reserved=signer.bytes_reserved,
+                    output=out,
+                )
+            except SigningError as exc:
+                if attempt or "larger than expected" not in str(exc):
+                    raise
+                # The TSA's token outgrew our reservation: remember a bigger one for good, retry.
+                needed = re.search(r"required (\d+) bytes", str(exc))
+                size = int(needed.group(1)) if needed else 2 * signer.bytes_reserved
+                signer.bytes_reserved = max(2 * signer.bytes_reserved, (size + size // 4) // 2 * 2)
+                continue
+            except TimestampRequestError as exc:
+                if isinstance(exc, TimestampUnavailable):
+                    raise
+                raise TimestampUnavailable(str(exc)) from exc
+            _count("signature", field_name)
+            return out.getvalue()
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -424,28 +441,28 @@ def finalize(
 async def _finalize(
     pdf: bytes, *, timestamper: TimeStamper, validation_context: ValidationContext
 ) -> bytes:
-    writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    embedded = writer.prev.embedded_signatures
-    if not writer.prev.embedded_regular_signatures:
-        raise ValueError("nothing to finalise: the document has no signature")
-    paths = []
-    for sig in embedded:
-        paths.extend(await collect_validation_info(sig, validation_context))
-    DocumentSecurityStore.supply_dss_in_writer(
-        writer, None, paths=paths, validation_context=validation_context
-    )
-    return await _document_timestamp(writer, timestamper, validation_context)
+    with _revision(pdf) as (writer, out):
+        embedded = writer.prev.embedded_signatures
+        if not writer.prev.embedded_regular_signatures:
+            raise ValueError("nothing to finalise: the document has no signature")
+        paths = []
+        for sig in embedded:
+            paths.extend(await collect_validation_info(sig, validation_context))
+        DocumentSecurityStore.supply_dss_in_writer(
+            writer, None, paths=paths, validation_context=validation_context
+        )
+        return await _document_timestamp(writer, out, timestamper, validation_context)
 
 
 async def _document_timestamp(
     writer: IncrementalPdfFileWriter,
+    out: BytesIO,
     timestamper: TimeStamper,
     validation_context: ValidationContext,
     md_algorithm: str = MD_ALGORITHM,
 ) -> bytes:
     number = len(writer.prev.embedded_timestamp_signatures) + 1
     stamper = PdfTimeStamper(timestamper, field_name=f"keiyaku-timestamp-{number:02d}")
-    out = BytesIO()
     try:
         await stamper.async_timestamp_pdf(
             writer,
@@ -496,17 +513,17 @@ async def _renew(
     validation_context: ValidationContext,
     md_algorithm: str,
 ) -> bytes:
-    writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    timestamps = writer.prev.embedded_timestamp_signatures
-    if not timestamps:
-        raise ValueError("nothing to renew: the document has no document timestamp")
-    # What pyHanko's update_archival_timestamp_chain does, in our single revision: the last
-    # timestamp's chain goes into the DSS before the new timestamp covers it.
-    paths = await collect_validation_info(timestamps[-1], validation_context)
-    DocumentSecurityStore.supply_dss_in_writer(
-        writer, None, paths=paths, validation_context=validation_context
-    )
-    return await _document_timestamp(writer, timestamper, validation_context, md_algorithm)
+    with _revision(pdf) as (writer, out):
+        timestamps = writer.prev.embedded_timestamp_signatures
+        if not timestamps:
+            raise ValueError("nothing to renew: the document has no document timestamp")
+        # What pyHanko's update_archival_timestamp_chain does, in our single revision: the last
+        # timestamp's chain goes into the DSS before the new timestamp covers it.
+        paths = await collect_validation_info(timestamps[-1], validation_context)
+        DocumentSecurityStore.supply_dss_in_writer(
+            writer, None, paths=paths, validation_context=validation_context
+        )
+        return await _document_timestamp(writer, out, timestamper, validation_context, md_algorithm)
 
 
 def _to_asn1(der: bytes) -> asn1_x509.Certificate:

@@ -7,10 +7,11 @@ that was then refused). Files go through Django's configured storage, ``STORAGES
 (KEIYAKU_STORAGE_URL: a local folder by default, or S3-compatible object storage), encrypted with
 their contract's own data key before they leave this module.
 
-Memory: a blob is sealed and opened in one piece (AES-256-GCM over the whole file, the format of
-R43), so `blob_put` and `blob_get` hold the file, its sealed form and the plaintext in memory at
-once (about 3 × the file; the largest file is KEIYAKU_MAX_FILE_MB). Raw objects (`object_open`,
-`object_put`, used by backups) stream and are never held whole.
+Memory (issue 12): a blob is one AES-256-GCM message over the whole file (the format of R43), but
+it is sealed and opened in chunks (`crypto.SealingReader`, `crypto.open_stream`): `blob_put`
+holds no sealed copy (storage reads the sealed form as it is made, and a file on disk is read
+from disk), and `blob_get` holds the plaintext once, never the sealed object beside it. Raw
+objects (`object_open`, `object_put`, used by backups) stream and are never held whole.
 
 Derived objects (`derived_put`, `derived_get`; issue 12): small files computed from a blob, such
 as a page image, stored so that every process reuses them. Each is sealed with the data key of
@@ -23,6 +24,7 @@ in backups (they can be computed again) and become unreadable with their key rin
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import IO
 
 from django.core.files.base import ContentFile, File
@@ -68,21 +70,28 @@ def _data_key(ring: KeyRing) -> bytes:
     return crypto.unwrap_key(bytes(ring.wrapped_key), key_id=str(ring.id))
 
 
-def blob_put(*, keyring: KeyRing, data: bytes, content_type: str = "application/pdf") -> Blob:
-    """Store ``data`` (bytes) sealed with ``keyring``'s data key as a new object; return its Blob.
+def blob_put(
+    *, keyring: KeyRing, data: bytes | Path, content_type: str = "application/pdf"
+) -> Blob:
+    """Store ``data`` sealed with ``keyring``'s data key as a new object; return its Blob.
 
-    The object's name is ``Blob.object_name`` (a fresh UUID). Raises ObjectExists if that key is
-    taken (a UUID collision, or an object left by a put whose row was rolled back): nothing is
-    overwritten, and the caller's transaction fails instead (R43, issue 11).
+    ``data``: the bytes, or the path of a file that does not change meanwhile (an upload Django
+    wrote to disk), which is read in chunks, never whole. The sealed form is made as storage
+    reads it: no copy of the file is held (issue 12). The object's name is ``Blob.object_name``
+    (a fresh UUID). Raises ObjectExists if that key is taken (a UUID collision, or an object
+    left by a put whose row was rolled back): nothing is overwritten, and the caller's
+    transaction fails instead (R43, issue 11).
     """
-    blob = Blob(
-        keyring=keyring,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        content_type=content_type,
-    )
-    sealed = crypto.seal_with(_data_key(keyring), data, aad=str(blob.id).encode())
-    saved = object_storage().save(blob.object_name, ContentFile(sealed))
+    if isinstance(data, bytes):
+        sha256, size = hashlib.sha256(data).hexdigest(), len(data)
+    else:
+        with data.open("rb") as fh:
+            sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        size = data.stat().st_size
+    blob = Blob(keyring=keyring, sha256=sha256, size=size, content_type=content_type)
+    with crypto.SealingReader(_data_key(keyring), data, aad=str(blob.id).encode()) as sealed:
+        stream = File(sealed, name=blob.object_name)  # type: ignore[arg-type]
+        saved = object_storage().save(blob.object_name, stream)
     if saved != blob.object_name:
         raise RuntimeError("storage renamed a write-once object")
     blob.save()
@@ -98,13 +107,15 @@ def blob_discard(blob: Blob) -> None:
 
 
 def blob_get(blob: Blob) -> bytes:
-    """The plaintext of ``blob``. Raises crypto.SealBroken if the object was altered or sealed
-    for another blob or key, BlobIntegrityError if it opens but its SHA-256 is not the recorded
+    """The plaintext of ``blob`` (bytes), read and decrypted in chunks: the file is held once
+    (issue 12). Raises crypto.SealBroken if the object was altered, truncated or sealed for
+    another blob or key, BlobIntegrityError if it opens but its SHA-256 is not the recorded
     one, FileNotFoundError if the object is missing."""
     with object_storage().open(blob.object_name, "rb") as fh:
-        sealed = fh.read()
-    data = crypto.open_with(_data_key(blob.keyring), sealed, aad=str(blob.id).encode())
-    if hashlib.sha256(data).hexdigest() != blob.sha256:
+        data, sha256 = crypto.open_stream(
+            _data_key(blob.keyring), fh, plaintext_bytes=blob.size, aad=str(blob.id).encode()
+        )
+    if sha256 != blob.sha256:
         raise BlobIntegrityError(str(blob.id))
     return data
 

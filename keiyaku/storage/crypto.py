@@ -23,6 +23,12 @@ Formats, kept readable for ever:
   rotation re-seals them in the current format.
 - a file: 12-byte nonce + ciphertext and tag under its contract's data key (unchanged; a
   rotation never touches files, only the wrapping of their data key).
+
+Files are sealed and opened piece by piece (`SealingReader`, `open_stream`; issue 12): the
+format is one AES-256-GCM message over the whole file, and GCM is a stream mode, so the
+ciphertext is produced and consumed in chunks of CHUNK_BYTES. Sealing a file holds no copy of
+it (the sealed form is made as storage reads it); opening one holds the plaintext once, written
+in place into the bytes returned, and releases it only after the tag has been checked.
 """
 
 from __future__ import annotations
@@ -31,17 +37,23 @@ import base64
 import binascii
 import functools
 import hashlib
+import io
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
 NONCE_BYTES = 12
+TAG_BYTES = 16
+CHUNK_BYTES = 1024 * 1024
+"""How much of a file is encrypted or decrypted at a time (bytes)."""
 VERSION = b"\x02"
 TEXT_PREFIX = "v2:"
 DATA_KEY_PURPOSE = "data-key"
@@ -110,6 +122,168 @@ def open_with(key: bytes, sealed: bytes, *, aad: bytes) -> bytes:
         return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
     except InvalidTag as exc:
         raise SealBroken("sealed value does not open") from exc
+
+
+def sealed_size(plaintext_bytes: int) -> int:
+    """The length in bytes of what `seal_with` or `SealingReader` makes of ``plaintext_bytes``."""
+    return NONCE_BYTES + plaintext_bytes + TAG_BYTES
+
+
+class SealingReader(io.RawIOBase):
+    """`seal_with`'s output, made as it is read: a binary file object of ``len(self)`` bytes
+    (nonce, ciphertext, tag) to hand to storage, which reads it in chunks (issue 12: a file is
+    never held a second time, sealed, in memory).
+
+    ``source``: the plaintext, as bytes or as the path of a file that does not change while it
+    is read (an upload Django wrote to disk). Seekable, so that a storage client may read it
+    twice (a checksum, then the upload): reading again from the start encrypts the same
+    plaintext again under the same nonce, which gives the same bytes; a seek backwards starts
+    again from the start, one forwards reads on. Raises RuntimeError when a path's file changed
+    size while it was read.
+    """
+
+    def __init__(self, key: bytes, source: bytes | Path, *, aad: bytes) -> None:
+        super().__init__()
+        self._key, self._aad, self._source = key, aad, source
+        self._plain_bytes = len(source) if isinstance(source, bytes) else source.stat().st_size
+        self.size = sealed_size(self._plain_bytes)
+        self._nonce = os.urandom(NONCE_BYTES)
+        self._file: IO[bytes] | None = None
+        self._restart()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _restart(self) -> None:
+        encryptor = Cipher(algorithms.AES(self._key), modes.GCM(self._nonce)).encryptor()
+        encryptor.authenticate_additional_data(self._aad)
+        self._encryptor: Any = encryptor
+        self._plain_read = 0  # plaintext consumed so far
+        self._pending = memoryview(self._nonce)  # produced, not yet returned
+        self._position = 0
+        if self._file is not None:
+            self._file.seek(0)
+        elif isinstance(self._source, Path):
+            self._file = self._source.open("rb")
+
+    def _produce(self) -> bytes:
+        """The next piece of sealed bytes (b"" at the end)."""
+        if self._plain_read < self._plain_bytes:
+            want = min(CHUNK_BYTES, self._plain_bytes - self._plain_read)
+            if isinstance(self._source, bytes):
+                plain: Any = memoryview(self._source)[self._plain_read : self._plain_read + want]
+            else:
+                assert self._file is not None
+                plain = self._file.read(want)
+                if len(plain) != want:
+                    raise RuntimeError("the file being sealed changed while it was read")
+            self._plain_read += want
+            return self._encryptor.update(plain)  # type: ignore[no-any-return]
+        if self._encryptor is not None:
+            if self._file is not None and self._file.read(1):
+                raise RuntimeError("the file being sealed changed while it was read")
+            tail = self._encryptor.finalize() + self._encryptor.tag
+            self._encryptor = None
+            return tail  # type: ignore[no-any-return]
+        return b""
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.size - self._position
+        parts: list[bytes] = []
+        wanted = size
+        while wanted > 0:
+            if not self._pending:
+                produced = self._produce()
+                if not produced:
+                    break
+                self._pending = memoryview(produced)
+            piece = self._pending[:wanted]
+            self._pending = self._pending[len(piece) :]
+            parts.append(piece.tobytes())
+            wanted -= len(piece)
+        data = b"".join(parts)
+        self._position += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        target = max(0, min(self.size, target + offset))
+        if target < self._position:
+            self._restart()
+        while self._position < target:
+            if not self.read(min(CHUNK_BYTES, target - self._position)):
+                break
+        return self._position
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        super().close()
+
+
+def open_stream(
+    key: bytes, sealed: IO[bytes], *, plaintext_bytes: int, aad: bytes
+) -> tuple[bytes, str]:
+    """What `seal_with` (or `SealingReader`) sealed, read from the binary file ``sealed`` in
+    chunks, and its SHA-256 (hex). ``plaintext_bytes``: the expected plaintext length.
+
+    The plaintext is decrypted in place into the bytes object returned: the file is held once,
+    never sealed and plain together (issue 12). Nothing is returned before the tag has been
+    checked. Raises SealBroken for another key, other ``aad``, altered, truncated or longer
+    data.
+    """
+    nonce = _read_exactly(sealed, NONCE_BYTES)
+    decryptor = Cipher(algorithms.AES(key), modes.GCM(nonce)).decryptor()
+    decryptor.authenticate_additional_data(aad)
+    digest = hashlib.sha256()
+    # A bytes object written in place: BytesIO's buffer, sized once, handed out by getvalue()
+    # without a copy (CPython). update_into wants room for a block more than it is given.
+    out = io.BytesIO()
+    out.seek(plaintext_bytes + TAG_BYTES - 1)
+    out.write(b"\0")
+    with out.getbuffer() as view:
+        done = 0
+        while done < plaintext_bytes:
+            chunk = _read_exactly(sealed, min(CHUNK_BYTES, plaintext_bytes - done))
+            written = decryptor.update_into(chunk, view[done:])
+            digest.update(view[done : done + written])
+            done += written
+        tag = _read_exactly(sealed, TAG_BYTES)
+        if sealed.read(1):
+            raise SealBroken("sealed value is longer than recorded")
+        try:
+            decryptor.finalize_with_tag(tag)
+        except InvalidTag as exc:
+            raise SealBroken("sealed value does not open") from exc
+    out.truncate(plaintext_bytes)
+    return out.getvalue(), digest.hexdigest()
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    parts, wanted = [], size
+    while wanted:
+        piece = stream.read(wanted)
+        if not piece:
+            raise SealBroken("sealed value is shorter than recorded")
+        parts.append(piece)
+        wanted -= len(piece)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def seal(data: bytes, *, purpose: str, aad: bytes = b"") -> bytes:

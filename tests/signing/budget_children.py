@@ -24,3 +24,8 @@ def allocate(mb: int) -> int:
 
 def fail() -> None:
     raise ValueError("from the child")
+
+
+def reversed_with_length(data: bytes, *, tag: bytes) -> tuple[bytes, int, bytes]:
+    """A large result beside small ones: ``data`` reversed, its length, ``tag``."""
+    return data[::-1], len(data), tag

@@ -178,7 +178,7 @@ def _ingest_all(
 
 
 def _store(upload: Upload, ingested: Ingested, *, keyring: KeyRing) -> _Stored:
-    original = blob_put(keyring=keyring, data=upload.read())
+    original = blob_put(keyring=keyring, data=upload.data)  # a path is read in chunks
     try:
         normalised = blob_put(keyring=keyring, data=ingested.normalised)
     except BaseException:
