@@ -206,7 +206,8 @@ async def token_check(
 
 
 class FailoverTimeStamper(TimeStamper):
-    """Asks each TSA in turn; the first token that passes :func:`token_check` wins.
+    """Asks each TSA in turn; the first token that passes :func:`token_check` wins, and the TSA
+    that gave it is asked first from then on by this object (made per job).
 
     Picklable (endpoints and roots travel as data), so it can be handed to a validation child.
     Raises :class:`TimestampUnavailable` (with every attempt) when no TSA gives a usable token.
@@ -268,6 +269,12 @@ class FailoverTimeStamper(TimeStamper):
                 made.append(attempt)
                 self.attempts.append(attempt)
                 continue
+            if endpoint is not self.endpoints[0]:
+                # Sticky for the rest of this timestamper's life (one job): the TSA whose
+                # answer to the size estimate gave the chain that finalising gathered the
+                # validation data of (keys.get_validation_inputs) is the one that stamps.
+                self.endpoints.remove(endpoint)
+                self.endpoints.insert(0, endpoint)
             attempt = TsaAttempt(
                 url=endpoint.label,
                 ok=True,

@@ -171,3 +171,26 @@ def test_a_tsa_whose_server_certificate_is_not_trusted_is_passed_over(
 def test_the_url_shown_carries_no_credentials() -> None:
     endpoint = TsaEndpoint("https://user:pw@tsa.example.jp:8443/tsp?key=1")
     assert endpoint.label == "https://tsa.example.jp:8443/tsp"
+
+
+def test_the_tsa_that_answered_is_asked_first_for_the_rest_of_the_job(
+    authority, other_trusted_tsa, good_tsa
+) -> None:
+    """Finalising gathers the validation data of the TSA that answers the size estimate; the
+    document timestamp must come from that TSA even when the first in the list is back."""
+    port = closed_port()
+    stamper = engine.make_timestamper(
+        [],
+        endpoints=[TsaEndpoint(f"http://127.0.0.1:{port}/tsa"), TsaEndpoint(good_tsa)],
+        timeout=5,
+        trust_roots=[authority.root_cert],
+    )
+    asyncio.run(stamper.async_timestamp(DIGEST, "sha256"))  # the first is down: the second
+    stamper.drain()
+    with running_tsa(other_trusted_tsa, port=port):
+        token = asyncio.run(stamper.async_timestamp(DIGEST, "sha256"))
+        again = pickle.loads(pickle.dumps(stamper))  # noqa: S301 - as a validation child gets it
+        token_in_child = asyncio.run(again.async_timestamp(DIGEST, "sha256"))
+    tsa = authority.tsa_cert.subject.native["common_name"]
+    assert signer_cn(token) == tsa and signer_cn(token_in_child) == tsa
+    assert [(a.url, a.ok) for a in stamper.drain()] == [(good_tsa, True)]
