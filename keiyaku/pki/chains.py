@@ -241,14 +241,14 @@ def _check_ocsp(body: bytes, cert: asn1_x509.Certificate, nonce: bytes) -> None:
         for single in data["responses"]:
             if single["cert_id"]["serial_number"].native != cert.serial_number:
                 continue
-            status = single["cert_status"].name
-            if status == "revoked":
+            answer = single["cert_status"].name  # RFC 6960 CertStatus
+            if answer == "revoked":
                 raise ValidationDataUnavailable(
                     f"{_who(cert)} is revoked (OCSP, serial {cert.serial_number:x})"
                 )
-            if status == "good":
+            if answer == "good":
                 return
-            raise ValidationDataUnavailable(f"status {status}")
+            raise ValidationDataUnavailable(f"status {answer}")
     except (ValueError, TypeError, KeyError) as exc:
         raise ValidationDataUnavailable(f"unreadable OCSP response: {exc}") from exc
     raise ValidationDataUnavailable("the response does not speak of this certificate")

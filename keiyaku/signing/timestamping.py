@@ -325,14 +325,14 @@ class FailoverTimeStamper(TimeStamper):
             raise TsaFailure("malformed", f"Content-Type {content_type or '(none)'}")
         try:
             answer = tsp.TimeStampResp.load(response.body)
-            status = answer["status"]["status"].native
+            pki_answer = answer["status"]["status"].native  # RFC 3161 PKIStatus
             token = answer["time_stamp_token"]
             content_type_oid = token["content_type"].native
         except (ValueError, TypeError, KeyError) as exc:
             raise TsaFailure("malformed", f"not a TimeStampResp: {exc!r}") from exc
-        if status not in ("granted", "granted_with_mods"):
+        if pki_answer not in ("granted", "granted_with_mods"):
             text = answer["status"]["status_string"].native
-            raise TsaFailure("rejected", f"status {status}: {text}")
+            raise TsaFailure("rejected", f"status {pki_answer}: {text}")
         if content_type_oid != "signed_data":
             raise TsaFailure("malformed", "the token is not a SignedData")
         signer = await token_check(

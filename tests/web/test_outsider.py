@@ -36,6 +36,7 @@ PUBLIC_PREFIXES = (
     "/d/",
     "/a/",
     "/verify/",
+    "/trust/",
     "/pki/",
     "/i18n/",
 )
