@@ -52,7 +52,7 @@ def _wait_for(predicate, *, seconds: float) -> bool:
     return False
 
 
-@pytest.mark.slow(seconds=60)
+@pytest.mark.slow(seconds=120)
 def test_a_run_killed_with_sigkill_resumes_and_renews_each_contract_once(personas, short_tsa):
     short_tsa.issue(timezone.now() - YEAR * 1.5)  # ends in half a year: all due
     ids = completed_in_bulk(personas, count=CONTRACTS, pdf=final_pdf(short_tsa))
