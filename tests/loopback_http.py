@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -110,3 +110,28 @@ def loopback_server(host: str = "127.0.0.1") -> Iterator[LoopbackServer]:
         state.closing.set()
         server.shutdown()
         server.server_close()
+
+
+def timestamp_reply_server(answer: Callable[[bytes], bytes]) -> tuple[ThreadingHTTPServer, str]:
+    """An RFC 3161 responder on 127.0.0.1 serving in a daemon thread: each POSTed request's
+    body (DER TimeStampReq) is answered with ``answer(body)`` (DER TimeStampResp). A client
+    killed meanwhile is no error. Returns the server (``shutdown()`` it) and its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            reply = answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            try:
+                self.wfile.write(reply)
+            except OSError:
+                pass  # the client was killed meanwhile
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/tsa"

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -25,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from keiyaku.pki import authority as pki
 from keiyaku.pki import tsa
 from keiyaku.pki.authority import Authority
+from tests.loopback_http import timestamp_reply_server
 
 
 class ShortLivedTsa:
@@ -37,28 +36,11 @@ class ShortLivedTsa:
         self.years = years
         self.authority: Authority | None = None
         self._keys: dict[int, rsa.RSAPrivateKey] = {}
-        outer = self
+        self.server, self.url = timestamp_reply_server(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                assert outer.authority is not None, "issue() a certificate first"
-                reply = tsa.respond(body, authority=outer.authority)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/timestamp-reply")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                try:
-                    self.wfile.write(reply)
-                except OSError:
-                    pass  # the client was killed meanwhile
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tsa"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, body: bytes) -> bytes:
+        assert self.authority is not None, "issue() a certificate first"
+        return tsa.respond(body, authority=self.authority)
 
     def issue(self, not_before: dt.datetime, *, key_size: int = 2048) -> x509.Certificate:
         """A new TSA certificate valid from ``not_before`` for ``years`` (RSA key of
