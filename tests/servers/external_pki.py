@@ -357,6 +357,21 @@ class ExternalTSA:
         return _pem(self.tsa_cert)
 
 
+def _root(server: _Server, common_name: str, organisation: str) -> Issuer:
+    """A self-signed root of 25 years whose AIA and CRL URLs point at ``server``."""
+    key = _key()
+    certificate = _certificate(
+        subject=_name(common_name, organisation),
+        key=key,
+        issuer=None,
+        years=25,
+        ca=True,
+        base_url=server.base_url,
+        key_usage={},
+    )
+    return Issuer("root", certificate, key)
+
+
 @contextmanager
 def external_ca(folder: Path) -> Iterator[ExternalCA]:
     """Start the signing hierarchy's server and issue its certificates (root 25 years,
@@ -367,20 +382,7 @@ def external_ca(folder: Path) -> Iterator[ExternalCA]:
     server.up()
     try:
         organisation = "Example Trust K.K."
-        root_key = _key()
-        root = Issuer(
-            "root",
-            _certificate(
-                subject=_name("Example Trust Root CA", organisation),
-                key=root_key,
-                issuer=None,
-                years=25,
-                ca=True,
-                base_url=server.base_url,
-                key_usage={},
-            ),
-            root_key,
-        )
+        root = _root(server, "Example Trust Root CA", organisation)
         ca_key = _key()
         intermediate = Issuer(
             "ca",
@@ -435,20 +437,7 @@ def external_tsa(folder: Path) -> Iterator[ExternalTSA]:
     server.up()
     try:
         organisation = "Example Time K.K."
-        root_key = _key()
-        root = Issuer(
-            "root",
-            _certificate(
-                subject=_name("Example Time Root CA", organisation),
-                key=root_key,
-                issuer=None,
-                years=25,
-                ca=True,
-                base_url=server.base_url,
-                key_usage={},
-            ),
-            root_key,
-        )
+        root = _root(server, "Example Time Root CA", organisation)
         issuers["root"] = root
         tsa_key = _key()
         tsa_cert = _certificate(
