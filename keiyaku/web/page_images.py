@@ -48,10 +48,11 @@ PAGE_IMAGE_WIDTHS = (800, 1600, 2400)
 """The widths in px a page image is rendered at: the ``w`` a page-image URL accepts."""
 DEFAULT_WIDTH = 1600
 """The width of a page-image URL without ``w`` (the ``src`` beside the ``srcset``)."""
-MAX_BYTES = 8 * 1024 * 1024
-"""Memory for the per-process cache of encoded images (a 1600 px page is 0.1–1 MB of JPEG): the
-object store is the shared cache, this one spares the hottest pages a read (bench/memory.py: at
-48 MB the web processes' baseline grew by the cache's fill)."""
+MAX_BYTES = 48 * 1024 * 1024
+"""Memory for the per-process cache of encoded images (a 1600 px page is 0.1–1 MB of JPEG). The
+object store is the shared cache; this one spares the hottest pages a read. bench/web.py with
+200 page images in turn: 28–50 requests/s at 48 MB, 17–28 at 8 MB (the store read each time);
+bench/memory.py: the web processes' baseline grows by the cache's fill (to about 220 MB)."""
 LEASE_SECONDS = 30
 """How long another process waits for an image one process is rendering, at most, before it
 renders the image itself (a render takes 0.05–0.5 s; the lease outlives a crashed renderer)."""
