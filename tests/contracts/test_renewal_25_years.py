@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.database_inde
 FIRM = External("株式会社百年建設", "永続 太郎", "eizoku@example.jp", "2525")
 
 
-@pytest.mark.slow(seconds=20)
+@pytest.mark.slow(seconds=25)
 def test_a_contract_completed_in_year_0_still_validates_in_year_25(
     personas, settings, short_tsa, tmp_path
 ):
