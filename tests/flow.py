@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import StringIO
@@ -174,3 +178,27 @@ def keiyaku_verify(path: Path, *args: str) -> Verified:
     else:
         code = 0
     return Verified(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def keiyaku_verify_at(when: dt.datetime, path: Path, *args: str) -> Verified:
+    """Run ``python -m keiyaku.cli verify`` on ``path`` in a process whose clock reads ``when``
+    (UTC), and so do its validation children: libfaketime (Debian's ``faketime``), since a
+    clock moved in this process (time-machine) stops at the fork server's door. A verification
+    in year 25 is then made as it will be then, not simulated from today (issue 13, R21)."""
+    # An offset from now, not an absolute "@date": with a date, every process starts its clock
+    # there anew, so the validation child would validate before the revocation data its parent
+    # made a moment ago (and libfaketime reads the date in the local time zone).
+    offset = f"{(when - dt.datetime.now(dt.UTC)).total_seconds():+.0f}s"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "keiyaku.settings",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # the validation budget's deadline stays real
+    }
+    done = subprocess.run(  # noqa: S603 - fixed arguments
+        ["faketime", "-f", offset, sys.executable, "-m", "keiyaku.cli", "verify", str(path), *args],  # noqa: S607
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    return Verified(returncode=done.returncode, stdout=done.stdout, stderr=done.stderr)
