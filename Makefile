@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 KEIYAKU := $(BIN)/keiyaku
 SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools strace postgresql redis-server softhsm2 faketime
-# Issue 13, renewal over 25 years: `keiyaku verify` run with its clock moved (tests/flow.py).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test test-sqlite test-postgres lint format bench install system-deps messages clean audit-verify
