@@ -35,6 +35,7 @@ __all__ = [
     "configured_trust_roots",
     "get_revocation_data",
     "get_service_certs",
+    "service_certificate_record",
     "get_service_signer",
     "get_timestamper",
     "get_trust_roots",
@@ -143,9 +144,29 @@ def pkcs11_config() -> Pkcs11Config:
 
 
 def get_service_certs() -> list[x509.Certificate]:
-    """The certificates whose signatures are this keiyaku's own: the configured signer's and
-    that of keiyaku's own authority (used before an external one was configured)."""
-    return [get_service_signer().cert, get_authority().signer_cert]
+    """The certificates whose signatures are this keiyaku's own: the configured signer's, that
+    of keiyaku's own authority (used before an external one was configured), and every other
+    one it has signed with (``ServiceCertificate``: an earlier external certificate or HSM key,
+    issue 13's rotation)."""
+    from keiyaku.signing.models import ServiceCertificate
+
+    certs = [get_service_signer().cert, get_authority().signer_cert]
+    known = {cert.sha256.hex() for cert in certs}
+    for der in ServiceCertificate.objects.exclude(sha256__in=known).values_list("der", flat=True):
+        certs.append(x509.Certificate.load(bytes(der)))
+    return certs
+
+
+def service_certificate_record(cert: x509.Certificate) -> None:
+    """Record ``cert`` (the signer about to sign) as one of this keiyaku's signing certificates:
+    one indexed lookup per signing job, an insert the first time. Call it before the signature,
+    so that no signed document can name a certificate that is not recorded."""
+    from keiyaku.signing.models import ServiceCertificate
+
+    ServiceCertificate.objects.get_or_create(
+        sha256=cert.sha256.hex(),
+        defaults={"der": cert.dump(), "subject": cert.subject.human_friendly[:500]},
+    )
 
 
 def get_timestamper() -> FailoverTimeStamper:

@@ -27,3 +27,22 @@ class TsaStatus(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class ServiceCertificate(models.Model):
+    """A certificate this keiyaku has signed agreements with (issue 13, rotation; Sapporo 7(7)).
+
+    Recorded by ``keiyaku.signing.keys.service_certificate_record`` before the first signature
+    made with it, so that after the signing key is changed (a new external certificate, an HSM)
+    documents signed under every earlier one are still judged as concluded on this keiyaku
+    (``keys.get_service_certs``). Rows are never deleted.
+    """
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    """SHA-256 of the certificate's DER, lower-case hex."""
+    der = models.BinaryField()
+    subject = models.CharField(max_length=500)
+    first_used_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.subject

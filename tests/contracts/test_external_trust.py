@@ -27,6 +27,8 @@ from keiyaku.contracts.services import signature_sweep
 from keiyaku.pki.chains import ValidationDataUnavailable
 from keiyaku.pki.service import get_authority
 from keiyaku.signing import engine, keys
+from keiyaku.signing.verdict import Outcome
+from keiyaku.signing.verification import judge_pdf
 from keiyaku.storage.blobs import blob_get
 from tests.flow import External, agree, completed_pdf, draft_contract, keiyaku_verify, last_link
 from tests.outside import openssl_verify_timestamps, pdfsig, qpdf_check
@@ -212,5 +214,11 @@ def test_rotation_to_the_external_signer_keeps_old_contracts_verifiable(
             digest = cert.fingerprint(_SHA256).hex().upper()
             assert ":".join(digest[i : i + 2] for i in range(0, 64, 2)) in page
             assert _asn1(cert).subject.human_friendly in page
+        # Rotated again (here back to keiyaku's own key): the document signed in part under the
+        # external certificate is still judged concluded on this keiyaku, not "other signer".
+        settings.KEIYAKU_SIGNER_PKCS12 = ""
+        keys.get_service_signer.cache_clear()
+        assert keys.get_service_signer().cert.sha256 != _asn1(ca.signer_cert).sha256
+        assert judge_pdf(mixed).outcome == Outcome.CONCLUDED
     finally:
         keys.get_service_signer.cache_clear()

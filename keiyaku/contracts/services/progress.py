@@ -47,7 +47,12 @@ from keiyaku.contracts.timefmt import jst_timestamp
 from keiyaku.jobs.leases import LeaseBusy, lease_confirm, lease_hold
 from keiyaku.signing import archive, budget, engine
 from keiyaku.signing.certificates import document_certificates
-from keiyaku.signing.keys import get_service_signer, get_timestamper, get_validation_inputs
+from keiyaku.signing.keys import (
+    get_service_signer,
+    get_timestamper,
+    get_validation_inputs,
+    service_certificate_record,
+)
 from keiyaku.signing.timestamping import TimestampUnavailable, run_reporting
 from keiyaku.signing.tsas import tsa_attempts_record, tsa_outage_since
 from keiyaku.storage.blobs import blob_get, blob_put
@@ -112,6 +117,7 @@ def _sign_once(party_id: int, *, lease: str, began: datetime) -> bool:
         return False
     base = [(doc, doc.current_version()) for doc in contract.documents.all()]
     signer, timestamper = get_service_signer(), get_timestamper()
+    service_certificate_record(signer.cert)  # judged as ours after any later rotation
     reason = signature_reason(party)
     signed = []
     try:
