@@ -148,6 +148,7 @@ def test_signatures_come_from_the_second_tsa_while_the_first_is_down_then_lies(
     assert ready["tsas"][1]["last_success"] and "127.0.0.1" not in str(ready)
     assert 'id="tsa-1" data-state="failing"' in page and "<code>wrong_nonce</code>" in page
     assert 'id="tsa-2" data-state="ok"' in page
+    assert page.count('id="tsa-states"') == 1  # one table, each id once
 
 
 def test_with_every_tsa_down_the_agreement_waits_and_completes_when_one_returns(
