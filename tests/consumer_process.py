@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+
+from tests.process_environment import on_test_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,17 +61,13 @@ class Consumer:
 
 def consumer_environment(*, redis_url: str = "", **environment: str) -> dict[str, str]:
     """The environment of a consumer (or web) process on this test's database and TSA."""
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "KEIYAKU_TEST_DB": str(connection.settings_dict["NAME"]),
+    defaults = {
         "KEIYAKU_TASKS_IMMEDIATE": "0",
         "KEIYAKU_REDIS_URL": redis_url,
         "KEIYAKU_TSA_URLS": ",".join(settings.KEIYAKU_TSA_URLS),
         "KEIYAKU_LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT),
-        **environment,
     }
+    return on_test_database(**{**defaults, **environment})
 
 
 def start_consumer(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from keiyaku.contracts.models import Contract
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.notifications.models import CapturedMail
 from tests.pdfs import make_pdf
+from tests.process_environment import on_test_database
 
 URL_RE = re.compile(r"https?://[^\s/]+(/(?:s|d)/[A-Za-z0-9_-]+/)")
 SHA_RE = re.compile(r'name="(sha256_\d+)" value="([0-9a-f]{64})"')
@@ -189,11 +189,8 @@ def keiyaku_verify_at(when: dt.datetime, path: Path, *args: str) -> Verified:
     # there anew, so the validation child would validate before the revocation data its parent
     # made a moment ago (and libfaketime reads the date in the local time zone).
     offset = f"{(when - dt.datetime.now(dt.UTC)).total_seconds():+.0f}s"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "keiyaku.settings",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # the validation budget's deadline stays real
-    }
+    # On the test's database: `keiyaku verify` reads the service certificates recorded there.
+    env = on_test_database(FAKETIME_DONT_FAKE_MONOTONIC="1")  # the budget's deadline stays real
     done = subprocess.run(  # noqa: S603 - fixed arguments
         ["faketime", "-f", offset, sys.executable, "-m", "keiyaku.cli", "verify", str(path), *args],  # noqa: S607
         capture_output=True,

@@ -7,7 +7,6 @@ them needs `pytest.mark.django_db(transaction=True)`: the server only sees commi
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -19,13 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.client import HTTPConnection
 from http.cookies import SimpleCookie
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from django.db import connection
-
 from tests.loopback_http import free_port
+from tests.process_environment import on_test_database
 
 T = TypeVar("T")
 
@@ -130,13 +127,7 @@ def web_process(**environment: str) -> Iterator[str]:
     `environment` adds KEIYAKU_* settings for that process (limits, trusted proxies …).
     """
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "KEIYAKU_TEST_DB": str(connection.settings_dict["NAME"]),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        **environment,
-    }
+    env = on_test_database(**environment)
     # The server's log goes to a file: a pipe nobody reads would stop it once full.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(

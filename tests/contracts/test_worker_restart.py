@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import Client
 from huey.contrib.djhuey import HUEY
 
@@ -27,6 +24,7 @@ from keiyaku.contracts.models import (
 from keiyaku.contracts.services import agreement, signature_apply, signature_sweep
 from tests.flow import External, agree, draft_contract, last_link
 from tests.held_tsa import HeldTsa
+from tests.process_environment import on_test_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,16 +59,12 @@ def test_lost_signature_job_is_done_once_after_restart(personas, monkeypatch):
 
 
 def _start_worker(tsa_url: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "KEIYAKU_TEST_DB": connection.settings_dict["NAME"],
-        "KEIYAKU_TASKS_IMMEDIATE": "0",
-        "KEIYAKU_TSA_URLS": tsa_url,
+    env = on_test_database(
+        KEIYAKU_TASKS_IMMEDIATE="0",
+        KEIYAKU_TSA_URLS=tsa_url,
         # The killed worker's lease on the contract ends soon (keiyaku.jobs.leases).
-        "KEIYAKU_JOB_LEASE_SECONDS": "5",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-    }
+        KEIYAKU_JOB_LEASE_SECONDS="5",
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "keiyaku.cli", "run_huey", "--workers", "1", "--no-periodic"],
         env=env,

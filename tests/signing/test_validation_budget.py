@@ -17,6 +17,7 @@ from keiyaku.signing.ingest import _save
 from keiyaku.signing.ingest_proof import _sign_scratch_copy
 from keiyaku.signing.verification import BudgetExceeded, verify_pdf
 from tests.pdf_corpus import forms
+from tests.process_environment import on_test_database
 from tests.signing.budget_children import allocate, fail, sleep_then_write_pid
 
 
@@ -74,11 +75,7 @@ def test_verifying_a_file_built_to_run_for_ever_stops_at_the_budget(settings, si
 def test_keiyaku_verify_exits_non_zero_naming_the_budget(tmp_path, signed_chain):
     path = tmp_path / "chain.pdf"
     path.write_bytes(signed_chain)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "keiyaku.settings",
-        "KEIYAKU_VALIDATION_SECONDS": "3",
-    }
+    env = on_test_database(KEIYAKU_VALIDATION_SECONDS="3")
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "keiyaku.cli", "verify", str(path)],
         capture_output=True,

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -25,7 +24,8 @@ from keiyaku.storage.backup import backup_create
 from keiyaku.storage.backup.layout import BackupFolder
 from tests.conftest import Personas
 from tests.flow import External, agree, draft_contract, last_link
-from tests.storage.installation import REPO, Installation, facts
+from tests.process_environment import on_test_database
+from tests.storage.installation import Installation, facts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow(seconds=50)]
 
@@ -118,13 +118,7 @@ def test_a_backup_taken_while_another_process_signs_restores_consistently(
 
     signer = subprocess.Popen(  # noqa: S603 - our own module
         [sys.executable, "-m", "tests.storage.signer_process", json.dumps(links)],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "KEIYAKU_TEST_DB": str(connection.settings_dict["NAME"]),
-            "KEIYAKU_TSA_URLS": keiyaku_tsa_url,
-            "PYTHONPATH": str(REPO),
-        },
+        env=on_test_database(KEIYAKU_TSA_URLS=keiyaku_tsa_url),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

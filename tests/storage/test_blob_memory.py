@@ -8,15 +8,14 @@ file (2x its size) and `blob_get` the sealed object beside the plaintext (2x).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from keiyaku.storage.blobs import keyring_create
+from tests.process_environment import on_test_database
 
 _ROOT = Path(__file__).resolve().parents[2]
 _PROBE = """
@@ -50,12 +49,7 @@ def test_a_large_file_is_sealed_without_a_copy_and_opened_into_one():
         text=True,
         check=True,
         cwd=_ROOT,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "KEIYAKU_TEST_DB": str(connection.settings_dict["NAME"]),
-            "PYTHONPATH": str(_ROOT),
-        },
+        env=on_test_database(),
     )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures["same"]
