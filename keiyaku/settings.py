@@ -191,6 +191,8 @@ DATABASES: dict[str, dict[str, object]] = {"default": _database(env("DATABASE_UR
 # --- end of the database block -----------------------------------------------------------------
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.Staff"
+# Staff read with their organisation and its sign-in policy in one query (keiyaku.login.backends).
+AUTHENTICATION_BACKENDS = ["keiyaku.login.backends.StaffBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "contract-list"
 LOGOUT_REDIRECT_URL = "login"

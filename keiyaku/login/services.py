@@ -54,7 +54,13 @@ def policy_for(organisation: Organisation | None) -> OrganisationSignIn:
     """The organisation's policy; an unsaved default when it has none (or for no organisation)."""
     if organisation is None:
         return OrganisationSignIn(session_timeout_minutes=settings.KEIYAKU_SESSION_IDLE_MINUTES)
-    found = OrganisationSignIn.objects.filter(organisation=organisation).first()
+    found: OrganisationSignIn | None
+    if type(organisation).signin.is_cached(organisation):
+        # The logged-in staff member's organisation: read with them, absent row included
+        # (keiyaku.login.backends.StaffBackend), for this request only.
+        found = getattr(organisation, "signin", None)
+    else:
+        found = OrganisationSignIn.objects.filter(organisation=organisation).first()
     return found or OrganisationSignIn(
         organisation=organisation, session_timeout_minutes=settings.KEIYAKU_SESSION_IDLE_MINUTES
     )

@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import RequestMeta
 from keiyaku.login import clock
+from keiyaku.login.backends import STAFF_BACKEND
 from keiyaku.login.middleware import MFA_KEY, SEEN_KEY
 from keiyaku.login.services import login_success_record
 from keiyaku.web.refusals import attempt
@@ -81,7 +82,7 @@ def login_complete(
     )
     if not recorded.ok:
         return redirect("login")
-    login(request, staff, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, staff, backend=STAFF_BACKEND)
     if method != "password":
         request.session[MFA_KEY] = method
     request.session[SEEN_KEY] = int(clock.now().timestamp())
