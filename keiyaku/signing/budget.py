@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import threading
@@ -108,6 +109,43 @@ def _lower(value: Any, raws: list[bytes]) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _ExceptionState:
+    """An exception that pickle cannot rebuild, carried as its class, ``args`` and attributes.
+
+    Pickle rebuilds an exception as ``cls(*args)``: a class whose constructor wants more than
+    its message (pyHanko's ``PathValidationError``, for one) comes back as a TypeError raised
+    while the parent reads the answer, and the real refusal is lost. Rebuilt without calling
+    the constructor, it is raised in the parent as itself, attributes included.
+    """
+
+    cls: type[BaseException]
+    args: tuple[Any, ...]
+    state: dict[str, Any]
+
+    def rebuild(self) -> BaseException:
+        exc = self.cls.__new__(self.cls, *self.args)
+        exc.args = self.args
+        exc.__dict__.update(self.state)
+        return exc
+
+
+def _portable(exc: BaseException) -> BaseException | _ExceptionState:
+    """``exc`` as the child sends it: itself when pickle round-trips it, else its state
+    (`_ExceptionState`), else a RuntimeError naming it (an attribute that cannot be pickled)."""
+    try:
+        pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, just made
+        return exc
+    except Exception:  # noqa: BLE001, S110 - any failure: try the state instead
+        pass
+    carried = _ExceptionState(type(exc), tuple(exc.args), dict(vars(exc)))
+    try:
+        pickle.loads(pickle.dumps(carried)).rebuild()  # noqa: S301 - as above
+        return carried
+    except Exception:  # noqa: BLE001 - an attribute that does not pickle
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
 def configured() -> Limits:
     """The budget from Django's settings when they are configured, else the defaults."""
     try:
@@ -181,8 +219,9 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
     """``func(*args, **kwargs)`` in a child process under ``limits`` (default :func:`configured`).
 
     ``func`` must be a module-level function; its arguments and result are pickled (bytes in
-    and out are cheap). An exception ``func`` raises is raised here (as ``RuntimeError`` if it
-    cannot be pickled). Raises :class:`BudgetExceeded` when the deadline passes (the child is
+    and out are cheap). An exception ``func`` raises is raised here as itself, with its
+    attributes, even when its constructor wants more than its message (`_portable`); as a
+    ``RuntimeError`` naming it only when an attribute cannot be pickled. Raises :class:`BudgetExceeded` when the deadline passes (the child is
     killed) or the child runs out of memory (``MemoryError`` in the child, or it died without an
     answer). Rule: issue 10, finding 7.
 
@@ -235,6 +274,8 @@ def run(func: Callable[..., _T], *args: Any, limits: Limits | None = None, **kwa
         return value  # type: ignore[no-any-return]
     if outcome == "memory":
         raise BudgetExceeded("memory", limits)
+    if isinstance(value, _ExceptionState):
+        raise value.rebuild()
     raise value
 
 
@@ -265,7 +306,7 @@ def _child(
     except MemoryError:
         message = ("memory", None)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent to raise
-        message = ("error", exc)
+        message = ("error", _portable(exc))
     peak = _peak_rise(start)
     try:
         send.send((*message, peak, len(raws)))

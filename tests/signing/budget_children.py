@@ -29,3 +29,18 @@ def fail() -> None:
 def reversed_with_length(data: bytes, *, tag: bytes) -> tuple[bytes, int, bytes]:
     """A large result beside small ones: ``data`` reversed, its length, ``tag``."""
     return data[::-1], len(data), tag
+
+
+class NeedsADetail(Exception):
+    """An exception whose constructor wants more than its message, as pyHanko's
+    ``PathValidationError(msg, *, ...)`` or ``SignatureValidationError`` subclasses do: pickle
+    rebuilds an exception as ``cls(*args)``, which such a class refuses."""
+
+    def __init__(self, message: str, detail: dict[str, int], *, code: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+        self.code = code
+
+
+def fail_with_a_detail() -> None:
+    raise NeedsADetail("from the child", {"depth": 3}, code="E1")

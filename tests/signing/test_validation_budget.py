@@ -18,7 +18,13 @@ from keiyaku.signing.ingest_proof import _sign_scratch_copy
 from keiyaku.signing.verification import BudgetExceeded, verify_pdf
 from tests.pdf_corpus import forms
 from tests.process_environment import on_test_database
-from tests.signing.budget_children import allocate, fail, sleep_then_write_pid
+from tests.signing.budget_children import (
+    NeedsADetail,
+    allocate,
+    fail,
+    fail_with_a_detail,
+    sleep_then_write_pid,
+)
 
 
 def test_the_result_and_the_exceptions_of_the_child_come_back() -> None:
@@ -26,6 +32,14 @@ def test_the_result_and_the_exceptions_of_the_child_come_back() -> None:
     assert budget.run(allocate, 16, limits=limits) == 16 * 1024 * 1024
     with pytest.raises(ValueError, match="from the child"):
         budget.run(fail, limits=limits)
+
+
+def test_an_exception_whose_constructor_wants_more_comes_back_as_itself() -> None:
+    """Its class, message and attributes, not the TypeError unpickling it would raise."""
+    with pytest.raises(NeedsADetail, match="from the child") as raised:
+        budget.run(fail_with_a_detail, limits=budget.Limits(seconds=30, memory_mb=512))
+    assert raised.value.detail == {"depth": 3}
+    assert raised.value.code == "E1"
 
 
 def test_a_child_past_its_deadline_is_killed(tmp_path: Path) -> None:
