@@ -35,13 +35,13 @@ system-deps:
 	fi
 
 lint: install
-	$(BIN)/ruff format --check keiyaku tests bench
-	$(BIN)/ruff check keiyaku tests bench
+	$(BIN)/ruff format --check keiyaku tests bench docs
+	$(BIN)/ruff check keiyaku tests bench docs
 	$(BIN)/mypy keiyaku
 
 format: install
-	$(BIN)/ruff format keiyaku tests bench
-	$(BIN)/ruff check --fix keiyaku tests bench
+	$(BIN)/ruff format keiyaku tests bench docs
+	$(BIN)/ruff check --fix keiyaku tests bench docs
 
 ## make test: lint, then the whole suite (browser tests included) on SQLite, then on PostgreSQL
 test: install system-deps lint
