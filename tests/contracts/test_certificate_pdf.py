@@ -45,10 +45,13 @@ def _data(parties: int | list[CertificateParty] = 2, **overrides) -> Certificate
         "creator": "山田 花子",
         "created_at": dt.datetime(2026, 3, 30, 0, 0, tzinfo=dt.UTC),
         "completed_at": dt.datetime(2026, 4, 1, 2, 30, tzinfo=dt.UTC),
-        "final_sha256": FINAL_SHA,
         "documents": [
-            CertificateDocument(name="工事請負契約書.pdf", sha256=DOC_SHA, pages=12),
-            CertificateDocument(name="別紙 仕様書.pdf", sha256="0" * 64, pages=3),
+            CertificateDocument(
+                name="工事請負契約書.pdf", signed_sha256=FINAL_SHA, original_sha256=DOC_SHA, pages=12
+            ),
+            CertificateDocument(
+                name="別紙 仕様書.pdf", signed_sha256="1" * 64, original_sha256="0" * 64, pages=3
+            ),
         ],
         "parties": (
             parties if isinstance(parties, list) else [_party(i) for i in range(1, parties + 1)]
@@ -117,10 +120,6 @@ def test_long_values_wrap_instead_of_overflowing():
     pdf = render_certificate(_data(parties=[_party(1, company=long_company)]))
     text = pdftotext(pdf).replace("\n", "")
     assert long_company in text
-
-
-def test_unknown_final_hash_is_shown_as_pending():
-    assert "（未確定）" in pdftotext(render_certificate(_data(final_sha256=None)))
 
 
 @pytest.mark.parametrize("field", ["name", "company", "email"])
