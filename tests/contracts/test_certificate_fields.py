@@ -123,7 +123,9 @@ def _assert_in_order(lines: list[str], expected: list[str]) -> None:
         try:
             at = lines.index(want, at) + 1
         except ValueError:
-            raise AssertionError(f"missing or out of order: {want!r}\n" + "\n".join(lines)) from None
+            raise AssertionError(
+                f"missing or out of order: {want!r}\n" + "\n".join(lines)
+            ) from None
 
 
 @pytest.mark.slow(seconds=25)

@@ -74,9 +74,7 @@ def certificate_make(
     when a value cannot be drawn, TimestampUnavailable when no TSA answers, BudgetExceeded
     when finalising exceeds the validation budget.
     """
-    pdf = render_certificate(
-        certificate_data(contract, completed_at=completed_at, signed=signed)
-    )
+    pdf = render_certificate(certificate_data(contract, completed_at=completed_at, signed=signed))
     pdf = engine.prepare(pdf, field_names=[CERTIFICATE_FIELD])
     signer = get_service_signer()
     service_certificate_record(signer.cert)
