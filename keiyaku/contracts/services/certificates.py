@@ -43,12 +43,9 @@ from keiyaku.signing.keys import (
 )
 from keiyaku.signing.timestamping import TimestampUnavailable, run_reporting
 from keiyaku.signing.tsas import tsa_attempts_record
+from keiyaku.signing.verdict import CERTIFICATE_FIELD
 from keiyaku.storage.blobs import blob_get, blob_put
 from keiyaku.storage.models import Blob
-
-CERTIFICATE_FIELD = "keiyaku-certificate"
-"""The signature field of a certificate of completion: the verification page tells a
-certificate from a contract by it."""
 
 
 def certificate_reason(certificate_id: str) -> str:
