@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
 from django.utils import translation
 
 from keiyaku.applications.selectors import consents_of
@@ -18,16 +21,43 @@ from keiyaku.contracts.selectors import archive_renewals_of, document_final_vers
 from keiyaku.contracts.states import PARTY_DONE
 
 
-def certificate_data(contract: Contract) -> CertificateData:
-    assert contract.completed_at is not None
-    finals = {v.document_id: v for v in document_final_versions(contract)}
-    documents = [
-        CertificateDocument(
-            name=doc.filename, sha256=finals[doc.pk].blob.sha256, pages=doc.page_count
+class CertificateUnavailable(ValueError):
+    """A document of the contract has no signed version to vouch for (not completed yet)."""
+
+
+def certificate_data(
+    contract: Contract,
+    *,
+    completed_at: datetime | None = None,
+    signed: Mapping[int, str] | None = None,
+) -> CertificateData:
+    """What the certificate of completion of ``contract`` states, from its records (R24).
+
+    ``signed`` maps each document's pk to the hex SHA-256 of the signed PDF the certificate
+    vouches for, and ``completed_at`` is the completion time: both given while the contract is
+    being completed (before they are stored, ``progress._finalize``); by default each
+    document's current version (completed or renewed) and ``contract.completed_at``. Every
+    document is listed, each with its own hash (issue 14: a contract with two PDFs printed
+    「（未確定）」 instead). Raises :class:`CertificateUnavailable` when a document has no
+    signed version or there is no completion time.
+    """
+    if signed is None:
+        signed = {v.document_id: v.blob.sha256 for v in document_final_versions(contract)}
+    completed_at = completed_at or contract.completed_at
+    if completed_at is None:
+        raise CertificateUnavailable(f"contract {contract.pk} is not completed")
+    documents = []
+    for doc in contract.documents.select_related("original").order_by("position"):
+        if doc.pk not in signed:
+            raise CertificateUnavailable(f"document {doc.pk} has no signed version")
+        documents.append(
+            CertificateDocument(
+                name=doc.filename,
+                signed_sha256=signed[doc.pk],
+                original_sha256=doc.original.sha256,
+                pages=doc.page_count,
+            )
         )
-        for doc in contract.documents.all()
-        if doc.pk in finals
-    ]
     parties = []
     done = contract.parties.filter(status__in=PARTY_DONE)
     for party in done.order_by("position"):
@@ -36,8 +66,7 @@ def certificate_data(contract: Contract) -> CertificateData:
             role = "承認者（事前承認）"
         else:
             role = "署名者（事業者）" if party.kind == PartyKind.EXTERNAL else "署名者（職員）"
-        if party.forwarded_from is not None:
-            role += f"（{party.forwarded_from.name} 様から転送）"
+        forwarder = party.forwarded_from
         parties.append(
             CertificateParty(
                 order=party.position,
@@ -49,6 +78,9 @@ def certificate_data(contract: Contract) -> CertificateData:
                 ip=party.agreed_ip or "",
                 method=party.get_auth_method_display(),
                 user_agent=party.agreed_user_agent,
+                forwarded_from=(
+                    f"{forwarder.company} {forwarder.name}".strip() if forwarder else ""
+                ),
             )
         )
     consents = [
@@ -71,8 +103,7 @@ def certificate_data(contract: Contract) -> CertificateData:
         organisation=contract.organisation.name,
         creator=contract.created_by.label,
         created_at=contract.created_at,
-        completed_at=contract.completed_at,
-        final_sha256=documents[0].sha256 if len(documents) == 1 else None,
+        completed_at=completed_at,
         documents=documents,
         parties=parties,
         consents=consents,

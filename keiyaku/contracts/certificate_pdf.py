@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -20,6 +21,7 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -44,12 +46,16 @@ class CertificateParty:
     method: str
     """How the party was authenticated, e.g. 「メール認証＋アクセスコード」."""
     user_agent: str = ""
+    forwarded_from: str = ""
+    """「会社 氏名」 of the party who forwarded the request to this one, or ""."""
 
 
 @dataclass(frozen=True)
 class CertificateDocument:
     name: str
-    sha256: str
+    signed_sha256: str
+    """Hex SHA-256 of the signed PDF as stored: the file a party downloads (締結済み文書)."""
+    original_sha256: str
     """Hex SHA-256 of the file as uploaded."""
     pages: int
 
@@ -93,9 +99,9 @@ class CertificateData:
     creator: str
     created_at: dt.datetime
     completed_at: dt.datetime
-    final_sha256: str | None
-    """Hex SHA-256 of the signed PDF, or None when it is not known yet."""
     documents: Sequence[CertificateDocument]
+    """Every document of the contract, in its order; each with its own signed hash (issue 14:
+    one hash for the whole contract was known only when it had one document)."""
     parties: Sequence[CertificateParty]
     consents: Sequence[CertificateConsent] = ()
     """Consents recorded by the online application (電子契約利用申出書), if any."""
@@ -187,6 +193,32 @@ def _para(value: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(_text(value)).replace("\n", "<br/>"), style)
 
 
+_CELL_PADDING = 12.0
+"""A table cell's left plus right padding in reportlab (PDF points)."""
+
+
+def _words(value: str, style: ParagraphStyle, column: float) -> Paragraph:
+    """A cell for a name, company, e-mail address or file name in a column ``column`` PDF
+    points wide: it wraps at its spaces (ASCII or full-width), as 「株式会社髙橋建設　第一営業部」
+    is read, when every word fits the column; only a word longer than the column is broken
+    inside (CJK wrapping, with its line-start rules), since it cannot fit otherwise (issue 14:
+    CJK wrapping broke names and companies anywhere).
+
+    Raises MissingGlyphError for a character the embedded font lacks.
+    """
+    room = column - _CELL_PADDING
+    words = [w for line in value.split("\n") for w in re.split(r"[ \u3000]+", line) if w]
+    if all(stringWidth(w, style.fontName, style.fontSize) <= room for w in words):
+        style = ParagraphStyle(f"{style.name}-words", parent=style, wordWrap=None)
+        return Paragraph(escape(_text(value)).replace("\n", "<br/>"), style)
+    return _para(value, style)
+
+
+def _label(value: str, styles: _Styles) -> Paragraph:
+    """A short label (「メールアドレス」): never broken inside; its column is made wide enough."""
+    return Paragraph(escape(_text(value)).replace("\n", "<br/>"), styles.label_whole)
+
+
 class _Styles:
     def __init__(self, font: str) -> None:
         self.title = ParagraphStyle(
@@ -199,6 +231,8 @@ class _Styles:
         # CJK wrapping breaks anywhere, which long e-mail addresses and hashes need.
         self.cell = ParagraphStyle("cell", fontName=font, fontSize=8, leading=10.5, wordWrap="CJK")
         self.label = ParagraphStyle("label", parent=self.cell, textColor=colors.HexColor("#333333"))
+        # Breaks only at spaces: a label has none, so it stays whole.
+        self.label_whole = ParagraphStyle("label-whole", parent=self.label, wordWrap=None)
         # 7 pt keeps a 64-digit hex SHA-256 on one line (searchable, easy to compare).
         self.hash = ParagraphStyle("hash", parent=self.cell, fontSize=7)
         self.small = ParagraphStyle(
@@ -235,40 +269,56 @@ def _fields_table(data: CertificateData, styles: _Styles) -> Table:
         ("作成者", data.creator),
         ("作成日時", _when(data.created_at)),
         ("締結完了日時", _when(data.completed_at)),
-        ("締結済み文書のハッシュ値\n(SHA-256)", data.final_sha256 or "（未確定）"),
+        ("文書数", f"{len(data.documents)}件"),
     ]
+    widths = [30 * mm, _WIDTH - 30 * mm]
     table = Table(
-        [[_para(k, styles.label), _para(v, styles.cell)] for k, v in rows],
-        colWidths=[45 * mm, _WIDTH - 45 * mm],
+        [[_label(k, styles), _words(v, styles.cell, widths[1])] for k, v in rows],
+        colWidths=widths,
     )
     table.setStyle(TableStyle([*_grid(styles), ("BACKGROUND", (0, 0), (0, -1), _HEADER_FILL)]))
     return table
 
 
 def _documents_table(documents: Sequence[CertificateDocument], styles: _Styles) -> Table:
+    """One row per document: its name and pages, then the SHA-256 of the signed PDF (the file
+    a party downloads, 締結済み文書) and of the file as uploaded, each under its label. The
+    hash column holds 64 hex digits on one line at 7 pt (99.5 mm in IPAex Gothic, whose digits
+    are proportional), so a hash can be searched for and compared whole."""
+    widths = [9 * mm, 45 * mm, 18 * mm, _WIDTH - 72 * mm]
     header = [
-        _para(h, styles.label) for h in ("No.", "ファイル名", "ページ数", "ハッシュ値 (SHA-256)")
+        _label("No.", styles),
+        _label("ファイル名", styles),
+        _label("ページ数", styles),
+        _label("ハッシュ値（SHA-256）", styles),
     ]
     rows = [
         [
             _para(str(number), styles.cell),
-            _para(document.name, styles.cell),
+            _words(document.name, styles.cell, widths[1]),
             _para(str(document.pages), styles.cell),
-            _para(document.sha256, styles.hash),
+            Paragraph(
+                "<br/>".join(
+                    escape(_text(line))
+                    for line in (
+                        "締結済み文書",
+                        document.signed_sha256,
+                        "アップロード時",
+                        document.original_sha256,
+                    )
+                ),
+                styles.hash,
+            ),
         ]
         for number, document in enumerate(documents, start=1)
     ]
-    table = Table(
-        [header, *rows],
-        colWidths=[10 * mm, 50 * mm, 16 * mm, _WIDTH - 76 * mm],
-        repeatRows=1,
-    )
+    table = Table([header, *rows], colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle([*_grid(styles), ("BACKGROUND", (0, 0), (-1, 0), _HEADER_FILL)]))
     return table
 
 
 def _renewals_table(renewals: Sequence[CertificateRenewal], styles: _Styles) -> Table:
-    header = [_para(h, styles.label) for h in ("日時", "文書", "時刻認証局", "理由")]
+    header = [_label(h, styles) for h in ("日時", "文書", "時刻認証局", "理由")]
     rows = [
         [
             _para(_when(renewal.stamped_at), styles.cell),
@@ -287,62 +337,79 @@ def _renewals_table(renewals: Sequence[CertificateRenewal], styles: _Styles) -> 
     return table
 
 
+_PARTY_WIDTHS = [24 * mm, 66 * mm, 24 * mm, _WIDTH - 114 * mm]
+"""Label, value, label, value: each label column holds 「メールアドレス」 (the longest label)
+on one line at 8 pt; the value columns share what is left of A4's width."""
+
+
 def _party_table(party: CertificateParty, styles: _Styles) -> Table:
-    """One block per party, label/value pairs, wide enough that e-mail and IPv6 rarely wrap."""
+    """One block per party: a heading band with its order and role across the whole width (a
+    narrow column broke 「署名者（事業者）」 in two, issue 14), then label/value rows. Names and
+    companies wrap at their spaces (:func:`_words`)."""
+    wide = _PARTY_WIDTHS[1] + _PARTY_WIDTHS[2] + _PARTY_WIDTHS[3]
 
-    def cell(value: str) -> Paragraph:
-        return _para(value, styles.cell)
-
-    def label(value: str) -> Paragraph:
-        return _para(value, styles.label)
+    def value(text: str, width: float = _PARTY_WIDTHS[1]) -> Paragraph:
+        return _words(text, styles.cell, width)
 
     rows: list[list[Any]] = [
-        [cell(f"{party.order}\n{party.role}"), label("会社名"), cell(party.company), "", ""],
-        ["", label("氏名"), cell(party.name), label("メールアドレス"), cell(party.email)],
-        ["", label("合意日時"), cell(_when(party.agreed_at)), label("IPアドレス"), cell(party.ip)],
-        ["", label("認証方法"), cell(party.method), "", ""],
+        [_label(f"{party.order}　{party.role}", styles), "", "", ""],
+        [_label("会社名", styles), value(party.company or "—", wide), "", ""],
+        [
+            _label("氏名", styles),
+            value(party.name),
+            _label("メールアドレス", styles),
+            value(party.email, _PARTY_WIDTHS[3]),
+        ],
+        [
+            _label("合意日時", styles),
+            value(_when(party.agreed_at)),
+            _label("IPアドレス", styles),
+            value(party.ip or "—", _PARTY_WIDTHS[3]),
+        ],
+        [_label("認証方法", styles), value(party.method, wide), "", ""],
     ]
+    if party.forwarded_from:
+        rows.append([_label("転送元", styles), value(f"{party.forwarded_from} 様", wide), "", ""])
     if party.user_agent:
-        rows.append(["", label("端末"), _para(party.user_agent, styles.small), "", ""])
-    last = len(rows) - 1
-    style = [
+        rows.append([_label("端末", styles), _para(party.user_agent, styles.small), "", ""])
+    style: list[tuple[Any, ...]] = [
         *_grid(styles),
-        ("SPAN", (0, 0), (0, last)),
-        ("SPAN", (2, 0), (4, 0)),
-        ("SPAN", (2, 3), (4, 3)),
-        ("BACKGROUND", (0, 0), (0, last), _HEADER_FILL),
-        ("BACKGROUND", (1, 0), (1, last), _LABEL_FILL),
-        ("BACKGROUND", (3, 1), (3, 2), _LABEL_FILL),
+        ("SPAN", (0, 0), (3, 0)),
+        ("BACKGROUND", (0, 0), (3, 0), _HEADER_FILL),
+        ("BACKGROUND", (0, 1), (0, -1), _LABEL_FILL),
+        ("BACKGROUND", (2, 2), (2, 3), _LABEL_FILL),
     ]
-    if party.user_agent:
-        style.append(("SPAN", (2, 4), (4, 4)))
-    return Table(
-        rows,
-        colWidths=[16 * mm, 20 * mm, 46 * mm, 26 * mm, _WIDTH - 108 * mm],
-        style=TableStyle(style),
-    )
+    for row, cells in enumerate(rows[1:], start=1):
+        if cells[2] == "":
+            style.append(("SPAN", (1, row), (3, row)))
+    return Table(rows, colWidths=_PARTY_WIDTHS, style=TableStyle(style))
 
 
 def _consent_table(consent: CertificateConsent, styles: _Styles) -> Table:
-    def cell(value: str) -> Paragraph:
-        return _para(value, styles.cell)
+    widths = _PARTY_WIDTHS
+    wide = widths[1] + widths[2] + widths[3]
 
-    def label(value: str) -> Paragraph:
-        return _para(value, styles.label)
+    def value(text: str, width: float = widths[1]) -> Paragraph:
+        return _words(text, styles.cell, width)
 
     rows: list[list[Any]] = [
-        [label("会社名"), cell(consent.company), "", ""],
-        [label("氏名"), cell(consent.name), label("メールアドレス"), cell(consent.email)],
+        [_label("会社名", styles), value(consent.company or "—", wide), "", ""],
         [
-            label("承諾日時"),
-            cell(_when(consent.consented_at)),
-            label("IPアドレス"),
-            cell(consent.ip),
+            _label("氏名", styles),
+            value(consent.name),
+            _label("メールアドレス", styles),
+            value(consent.email, widths[3]),
         ],
-        [label("承諾内容"), cell(consent.statement), "", ""],
+        [
+            _label("承諾日時", styles),
+            value(_when(consent.consented_at)),
+            _label("IPアドレス", styles),
+            value(consent.ip or "—", widths[3]),
+        ],
+        [_label("承諾内容", styles), _para(consent.statement, styles.cell), "", ""],
     ]
     if consent.user_agent:
-        rows.append([label("端末"), _para(consent.user_agent, styles.small), "", ""])
+        rows.append([_label("端末", styles), _para(consent.user_agent, styles.small), "", ""])
     style = [
         *_grid(styles),
         ("SPAN", (1, 0), (3, 0)),
@@ -352,11 +419,7 @@ def _consent_table(consent: CertificateConsent, styles: _Styles) -> Table:
     ]
     if consent.user_agent:
         style.append(("SPAN", (1, 4), (3, 4)))
-    return Table(
-        rows,
-        colWidths=[20 * mm, 62 * mm, 26 * mm, _WIDTH - 108 * mm],
-        style=TableStyle(style),
-    )
+    return Table(rows, colWidths=widths, style=TableStyle(style))
 
 
 def _when(moment: dt.datetime) -> str:

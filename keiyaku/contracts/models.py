@@ -233,6 +233,33 @@ class ArchiveTimestamp(models.Model):
         return f"{label}（{self.reason_detail}）" if self.reason_detail else label
 
 
+class CompletionCertificate(models.Model):
+    """A certificate of completion (締結証明書, R24) as issued: the PDF, signed with the service
+    key and closed with a document timestamp (PAdES B-LTA) so that it is tamper-evident like
+    the contract (issue 14). It is made in the worker when the contract completes, in the
+    transaction that completes it, and again when an archival renewal changes what it states
+    (the documents' hashes, the renewal lines): the renewal turns `current` off, and the
+    renewal run issues the next one (``services.certificates``). Downloads serve the newest.
+    """
+
+    contract = models.ForeignKey(
+        Contract, on_delete=models.PROTECT, related_name="completion_certificates"
+    )
+    blob = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
+    issued_at = models.DateTimeField()
+    current = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["issued_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract"],
+                condition=models.Q(current=True),
+                name="completion_certificate_one_current",
+            )
+        ]
+
+
 class PartyKind(models.TextChoices):
     EXTERNAL = "external", _("事業者")
     STAFF = "staff", _("職員")

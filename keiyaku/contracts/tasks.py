@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -19,6 +20,7 @@ from keiyaku.contracts.services import (
     signature_apply,
     signature_sweep,
 )
+from keiyaku.contracts.services.certificates import certificate_issue
 from keiyaku.contracts.services.progress import LOCK_WAIT_SECONDS, ContractBusy
 from keiyaku.contracts.services.renewal import archive_renewal_run
 from keiyaku.jobs.periodic import periodic_task
@@ -68,6 +70,14 @@ def apply_signature(party_id: int, wait: float = LOCK_WAIT_SECONDS) -> None:
 def finalize_contract(contract_id: str, wait: float = LOCK_WAIT_SECONDS) -> None:
     with _dropped_if_busy(wait), _retried_until_a_tsa_answers():
         contract_finalize(contract_id=contract_id, wait=wait)
+
+
+@db_task(retries=10, retry_delay=30)
+def issue_certificate(contract_id: str) -> None:
+    """Issue the certificate of completion of a contract completed before certificates were
+    stored (issue 14), when somebody asks for it before the renewal run has."""
+    with _dropped_if_busy(LOCK_WAIT_SECONDS), _retried_until_a_tsa_answers():
+        certificate_issue(contract_id=uuid.UUID(contract_id), wait=LOCK_WAIT_SECONDS)
 
 
 @periodic_task(crontab(minute="*"))

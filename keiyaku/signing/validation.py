@@ -111,6 +111,8 @@ class VerificationReport:
     timestamps are renewed in time."""
     signatures: tuple[SignatureReport, ...] = ()
     error: str | None = None
+    readable: bool = True
+    """The file could be read as a PDF (False: not a PDF, or too damaged to parse)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-ready values: times in ISO 8601, signatures as a list of dicts.
@@ -163,6 +165,7 @@ def verify(
             validated_at=when,
             simulated=simulated,
             error=f"unreadable PDF: {exc}",
+            readable=False,
         )
     if not embedded:
         return VerificationReport(

@@ -9,8 +9,14 @@ own; neither makes it a contract concluded on keiyaku. So the verdict names what
   are intact, valid and trusted, and nothing changed after the last signature or timestamp;
 - ``OTHER_SIGNER``: intact, but some approval signature was made by another certificate;
 - ``TIMESTAMP_ONLY``: intact, but there are only document timestamps, no approval at all;
-- ``FAILED``: no signature at all, a damaged one, a change after the last one, or keiyaku's own
-  signatures not trusted or not long-term valid when asked about a later moment.
+- ``UNSIGNED``: a readable PDF with neither signature nor timestamp (issue 14: it was called a
+  failed signature, above an empty table);
+- ``UNREADABLE``: not a PDF, or too damaged to read;
+- ``FAILED``: a damaged signature, a change after the last one, or keiyaku's own signatures
+  not trusted or not long-term valid when asked about a later moment.
+
+A ``CONCLUDED`` document whose only approval is in :data:`CERTIFICATE_FIELD` is a certificate
+of completion this keiyaku issued (:attr:`Verdict.is_certificate`), not a contract.
 
 Invariants: only a ``CONCLUDED`` verdict has ``ok``, ``long_term`` or a line with
 :attr:`ItemStatus.VALID` (the only things shown in green); anything else shows at most
@@ -28,13 +34,18 @@ from asn1crypto import x509
 
 from keiyaku.signing.validation import SIGNATURE, SignatureReport, VerificationReport
 
-__all__ = ["ItemStatus", "Line", "Outcome", "Verdict", "classify"]
+__all__ = ["CERTIFICATE_FIELD", "ItemStatus", "Line", "Outcome", "Verdict", "classify"]
+
+CERTIFICATE_FIELD = "keiyaku-certificate"
+"""The signature field of a certificate of completion (締結証明書) keiyaku signs (issue 14)."""
 
 
 class Outcome(enum.StrEnum):
     CONCLUDED = "concluded"
     OTHER_SIGNER = "other_signer"
     TIMESTAMP_ONLY = "timestamp_only"
+    UNSIGNED = "unsigned"
+    UNREADABLE = "unreadable"
     FAILED = "failed"
 
 
@@ -73,6 +84,13 @@ class Verdict:
     def ok(self) -> bool:
         return self.outcome == Outcome.CONCLUDED
 
+    @property
+    def is_certificate(self) -> bool:
+        """A certificate of completion this keiyaku issued: concluded, and its one approval
+        signature is in :data:`CERTIFICATE_FIELD`."""
+        approvals = [line.item for line in self.lines if line.item.kind == SIGNATURE]
+        return self.ok and [item.field_name for item in approvals] == [CERTIFICATE_FIELD]
+
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON, its ``ok`` and ``ltv_ok`` those of the verdict, each signature
         with its ``status``."""
@@ -89,7 +107,9 @@ def classify(report: VerificationReport, *, service_certs: Iterable[x509.Certifi
     """The verdict on ``report``; ``service_certs`` are this keiyaku's signing certificates."""
     ours = {cert.sha256.hex() for cert in service_certs}
     approvals = [item for item in report.signatures if item.kind == SIGNATURE]
-    if not report.untampered:
+    if not report.signatures:
+        outcome = Outcome.UNSIGNED if report.readable else Outcome.UNREADABLE
+    elif not report.untampered:
         outcome = Outcome.FAILED
     elif not approvals:
         outcome = Outcome.TIMESTAMP_ONLY

@@ -27,8 +27,7 @@ def _data(consents=()) -> CertificateData:
         creator="契約 花子",
         created_at=AT,
         completed_at=AT,
-        final_sha256="ab" * 32,
-        documents=[CertificateDocument("契約書.pdf", "ab" * 32, 1)],
+        documents=[CertificateDocument("契約書.pdf", "ab" * 32, "cd" * 32, 1)],
         parties=[],
         consents=consents,
     )

@@ -45,10 +45,16 @@ def _data(parties: int | list[CertificateParty] = 2, **overrides) -> Certificate
         "creator": "山田 花子",
         "created_at": dt.datetime(2026, 3, 30, 0, 0, tzinfo=dt.UTC),
         "completed_at": dt.datetime(2026, 4, 1, 2, 30, tzinfo=dt.UTC),
-        "final_sha256": FINAL_SHA,
         "documents": [
-            CertificateDocument(name="工事請負契約書.pdf", sha256=DOC_SHA, pages=12),
-            CertificateDocument(name="別紙 仕様書.pdf", sha256="0" * 64, pages=3),
+            CertificateDocument(
+                name="工事請負契約書.pdf",
+                signed_sha256=FINAL_SHA,
+                original_sha256=DOC_SHA,
+                pages=12,
+            ),
+            CertificateDocument(
+                name="別紙 仕様書.pdf", signed_sha256="1" * 64, original_sha256="0" * 64, pages=3
+            ),
         ],
         "parties": (
             parties if isinstance(parties, list) else [_party(i) for i in range(1, parties + 1)]
@@ -119,11 +125,7 @@ def test_long_values_wrap_instead_of_overflowing():
     assert long_company in text
 
 
-def test_unknown_final_hash_is_shown_as_pending():
-    assert "（未確定）" in pdftotext(render_certificate(_data(final_sha256=None)))
-
-
-@pytest.mark.parametrize("field", ["name", "company", "email"])
+@pytest.mark.parametrize("field", ["name", "company", "email", "forwarded_from", "role"])
 def test_party_value_the_font_cannot_draw_raises(field):
     bad = _party(1, **{field: "山田\U000f0000"})
     with pytest.raises(MissingGlyphError) as info:
@@ -159,3 +161,56 @@ def test_times_are_shown_in_jst():
 )
 def test_reiwa_date(moment, expected):
     assert format_reiwa(moment) == expected
+
+
+def _lines(pdf: bytes) -> list[str]:
+    return [line.replace("\u3000", " ").strip() for line in pdftotext(pdf).splitlines()]
+
+
+def test_role_label_stays_on_one_line():
+    """Issue 14: a 16 mm column printed 「署名者（」 and 「事業者）」 on two lines."""
+    parties = [_party(1, role="署名者（事業者）"), _party(2, role="承認者（事前承認）")]
+    lines = _lines(render_certificate(_data(parties=parties)))
+    assert "1 署名者（事業者）" in lines
+    assert "2 承認者（事前承認）" in lines
+
+
+def test_names_and_companies_wrap_between_words():
+    """Issue 14: CJK wrapping broke names and companies anywhere; they now break at spaces."""
+    company = (
+        "株式会社髙橋建設コンサルタンツ 東日本事業本部 第一営業部 土木設計グループ "
+        "道路橋梁設計チーム 第三係 令和八年度市庁舎担当"
+    )
+    name = "髙橋建設コンサルタンツ株式会社 代表取締役社長執行役員 髙橋 一郎之助"
+    pdf = render_certificate(_data(parties=[_party(1, company=company, name=name)]))
+    text = "\n".join(_lines(pdf))
+    for word in (company + " " + name).split():
+        assert word in text, word
+    # And they did wrap: neither fits its column on one line.
+    assert company not in text and name not in text
+
+
+def test_a_word_longer_than_its_column_still_wraps_inside():
+    email = "a" * 60 + "@example.co.jp"
+    text = "".join(_lines(render_certificate(_data(parties=[_party(1, email=email)]))))
+    assert email in text
+
+
+def test_forwarded_party_names_the_forwarder():
+    party = _party(1, forwarded_from="株式会社髙橋建設 髙橋 一郎")
+    assert "転送元 株式会社髙橋建設 髙橋 一郎 様" in _lines(
+        render_certificate(_data(parties=[party]))
+    )
+
+
+def test_every_document_has_its_signed_and_uploaded_hash():
+    lines = _lines(render_certificate(_data()))
+    at = lines.index("1 工事請負契約書.pdf 12 締結済み文書")
+    assert lines[at : at + 4] == [
+        "1 工事請負契約書.pdf 12 締結済み文書",
+        FINAL_SHA,
+        "アップロード時",
+        DOC_SHA,
+    ]
+    assert "2 別紙 仕様書.pdf 3 締結済み文書" in lines
+    assert "文書数 2件" in lines

@@ -12,6 +12,7 @@ from keiyaku.audit.models import Event
 from keiyaku.contracts import services
 from keiyaku.contracts.models import (
     ArchiveTimestamp,
+    CompletionCertificate,
     ContractStatus,
     DocumentVersion,
     RenewalReason,
@@ -21,6 +22,7 @@ from keiyaku.contracts.services.renewal import archive_renewal_run, renewals_due
 from keiyaku.contracts.tasks import renew_archives_batch
 from keiyaku.pki.service import get_authority
 from keiyaku.signing import archive, engine
+from keiyaku.signing.verification import judge_pdf
 from keiyaku.storage.blobs import blob_get
 from tests.contracts.renewal_setup import (
     YEAR,
@@ -93,6 +95,12 @@ def test_a_retired_key_algorithm_renews_early_and_the_renewal_is_listed(
     certificate = pdftotext(staff.get(f"/contracts/{contract.pk}/certificate.pdf").content)
     assert "タイムスタンプの更新" in certificate
     assert "暗号アルゴリズムの移行" in certificate and "Short-lived TSA" in certificate
+    # Issue 14: the certificate is re-issued, signed, for the renewed version's hash.
+    issued = list(CompletionCertificate.objects.filter(contract=contract).order_by("id"))
+    assert [c.current for c in issued] == [False, True]
+    assert versions[-1].blob.sha256 in certificate
+    assert versions[-2].blob.sha256 not in certificate
+    assert judge_pdf(blob_get(issued[-1].blob)).is_certificate
     assert_no_half_renewal()
 
 

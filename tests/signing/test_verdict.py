@@ -91,9 +91,15 @@ def test_a_broken_signature_fails(judge, signed_contract: SignedContract):
     assert {line.status for line in verdict.lines} == {ItemStatus.INVALID}
 
 
-def test_an_unsigned_file_fails(judge):
+def test_an_unsigned_file_is_unsigned_not_failed(judge):
+    """Issue 14: an unsigned PDF was called a failed signature."""
     verdict = judge(make_pdf())
-    assert verdict.outcome == Outcome.FAILED and verdict.lines == ()
+    assert verdict.outcome == Outcome.UNSIGNED and verdict.lines == () and not verdict.ok
+
+
+def test_a_file_that_is_not_a_pdf_is_unreadable(judge):
+    verdict = judge(b"GIF89a not a pdf")
+    assert verdict.outcome == Outcome.UNREADABLE and verdict.lines == () and not verdict.ok
 
 
 def test_our_signature_under_an_unknown_root_fails(

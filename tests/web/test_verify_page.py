@@ -52,6 +52,7 @@ def test_completed_contract_is_signed_by_this_keiyaku_for_its_parties(final_pdf)
         "verdict": "concluded",
         "parties": "3",
         "long-term": "true",
+        "certificate": "false",
     }
     assert "この keiyaku の署名用証明書で 3 者の承認が署名されています" in page
     assert "すべての署名は有効です" in page
@@ -70,6 +71,7 @@ def test_a_made_up_pdf_with_a_document_timestamp_is_timestamp_only(db):
         "verdict": "timestamp_only",
         "parties": "0",
         "long-term": "false",
+        "certificate": "false",
     }
     assert "タイムスタンプのみ：keiyaku で締結された契約ではありません" in page
     assert "すべての署名は有効です" not in page
@@ -92,6 +94,7 @@ def test_a_later_incremental_change_fails_with_no_green_line(final_pdf):
         "verdict": "failed",
         "parties": "0",
         "long-term": "false",
+        "certificate": "false",
     }
     assert "検証に失敗しました" in page
     assert "すべての署名は有効です" not in page
@@ -109,11 +112,75 @@ def test_changed_bytes_are_reported_broken(final_pdf):
     assert GREEN not in page
 
 
-def test_unsigned_and_garbage_files_get_a_verdict_not_an_error(db):
-    for data in (make_pdf(), b"not a pdf", b""):
-        response = upload(data) if data else Client().post("/verify/", {})
-        assert response.status_code in (200, 400)
-        if data:
-            page = response.content.decode()
-            assert result(page)["verdict"] == "failed"
-            assert GREEN not in page
+RAW = ("FORM_FILLING", "LTA_UPDATES", "OTHER", "ENTIRE_FILE", "ANNOTATIONS")
+
+
+def assert_plain_japanese(page: str) -> None:
+    """Issue 14: no pyHanko code and no English error text on the Japanese page."""
+    shown = re.sub(r"<[^>]+>", " ", page[page.index("<main") :])  # what a reader sees
+    for raw in RAW:
+        assert raw not in shown, raw
+    for english in ("unreadable PDF", "no signature", "was changed after", "Error", "failed"):
+        assert english not in shown, english
+
+
+def test_each_result_is_explained_in_plain_japanese(final_pdf):
+    """Valid, modified after signing, and a certificate of completion, through the page."""
+    from keiyaku.contracts.models import CompletionCertificate
+    from keiyaku.storage.blobs import blob_get
+
+    valid = upload(final_pdf).content.decode()
+    assert_plain_japanese(valid)
+    assert "後の署名と入力欄への記入のみ（正常です）" in valid
+    assert "なし（これが最後の署名またはタイムスタンプです）" in valid
+
+    changed = upload(annotated_later(final_pdf)).content.decode()
+    assert result(changed)["verdict"] == "failed"
+    assert_plain_japanese(changed)
+    assert "署名の後に、この署名が認めていない変更" in changed
+
+    certificate = blob_get(CompletionCertificate.objects.get().blob)
+    page = upload(certificate, "締結証明書.pdf").content.decode()
+    assert result(page)["certificate"] == "true" and result(page)["verdict"] == "concluded"
+    assert "この keiyaku が発行した締結証明書です" in page
+    assert "者の承認が署名されています" not in page
+    assert_plain_japanese(page)
+
+
+def test_an_unsigned_pdf_is_called_unsigned_not_failed(db):
+    page = upload(make_pdf()).content.decode()
+    assert result(page)["verdict"] == "unsigned"
+    assert "このPDFには電子署名がありません" in page
+    assert "検証に失敗しました" not in page and "<table" not in page
+    assert GREEN not in page
+    assert_plain_japanese(page)
+
+
+def test_a_file_that_is_not_a_pdf_is_called_unreadable(db):
+    page = upload(b"not a pdf", "memo.pdf").content.decode()
+    assert result(page)["verdict"] == "unreadable"
+    assert "PDFファイルとして読み込めませんでした" in page
+    assert "検証に失敗しました" not in page and "<table" not in page
+    assert GREEN not in page
+    assert_plain_japanese(page)
+
+
+def test_timestamp_only_rows_are_explained(db):
+    stamped = document_timestamped(make_pdf(), timestamper=get_timestamper())
+    page = upload(stamped).content.decode()
+    assert "keiyaku で締結されたことの証明にはなりません" in page
+    assert_plain_japanese(page)
+
+
+def test_the_page_is_english_for_an_english_reader(final_pdf):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        "/verify/", {"file": SimpleUploadedFile("a.pdf", make_pdf(), "application/pdf")}
+    )
+    page = response.content.decode()
+    assert "This PDF has no electronic signature" in page
+    assert "電子署名がありません" not in page
+
+
+def test_no_file_is_a_form_error(db):
+    assert Client().post("/verify/", {}).status_code in (200, 400)

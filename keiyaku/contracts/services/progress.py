@@ -33,6 +33,7 @@ from keiyaku.contracts.models import (
 )
 from keiyaku.contracts.services.archive_timestamps import archive_timestamp_record
 from keiyaku.contracts.services.boxes import box_fill_for
+from keiyaku.contracts.services.certificates import certificate_make, certificate_store
 from keiyaku.contracts.services.notify import completion_notify
 from keiyaku.contracts.services.routing import advance
 from keiyaku.contracts.states import (
@@ -218,9 +219,23 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
         stamp = archive.newest_document_timestamp(data)
         assert stamp is not None  # engine.finalize has just added one
         finals.append((doc, version, blob_put(keyring=contract.keyring, data=data), stamp))
+    # The certificate of completion, signed like the documents (issue 14), vouching for each
+    # document's final version by its hash: made before anything is stored, so a contract is
+    # never completed without it. The service signer's chain and the TSA are in `context`.
+    now = timezone.now()
+    try:
+        certificate = certificate_make(
+            contract=contract,
+            completed_at=now,
+            signed={doc.pk: blob.sha256 for doc, _, blob, _ in finals},
+            timestamper=timestamper,
+            validation_context=context,
+        )
+    finally:
+        tsa_attempts_record(timestamper.drain())
+    certificate_blob = blob_put(keyring=contract.keyring, data=certificate)
     with transaction.atomic():
         lease_confirm(lease)
-        now = timezone.now()
         changed = Contract.objects.filter(
             pk=contract.pk, status__in=contract_sources(ContractStatus.COMPLETED)
         ).update(status=ContractStatus.COMPLETED, completed_at=now, last_activity_at=now)
@@ -234,6 +249,7 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
                 version=final, info=stamp, reason=RenewalReason.COMPLETED, now=now
             )
         contract.refresh_from_db()
+        certificate_store(contract=contract, blob=certificate_blob, issued_at=now)
         audit_record(
             event="contract.complete",
             organisation=contract.organisation,

@@ -23,7 +23,6 @@ from keiyaku.accounts.permissions import contract_editor_required
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
-from keiyaku.contracts.certificate import certificate_pdf
 from keiyaku.contracts.list_page import Cursor, ListPage, contract_list_page
 from keiyaku.contracts.models import (
     Box,
@@ -42,6 +41,7 @@ from keiyaku.contracts.selectors import (
     templates_for,
 )
 from keiyaku.contracts.services import sharing
+from keiyaku.contracts.services.certificates import certificate_newest
 from keiyaku.contracts.services.drafting import Upload, default_deadline
 from keiyaku.contracts.timefmt import JST
 from keiyaku.notifications.models import OutboxMessage
@@ -479,6 +479,18 @@ def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     if not contract.is_concluded:
         raise Http404
+    pdf = certificate_newest(contract)
+    if pdf is None:
+        # Completed before certificates were signed and stored (issue 14): the worker signs
+        # one now; a web request never waits for a time-stamp authority.
+        from keiyaku.contracts.tasks import issue_certificate
+
+        issue_certificate(str(contract.pk))
+        messages.info(
+            request,
+            _("締結証明書を作成しています。1分ほどしてから、もう一度ダウンロードしてください。"),
+        )
+        return _back(contract)
     audit_record(
         event="certificate.download",
         organisation=contract.organisation,
@@ -487,7 +499,7 @@ def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
         meta=RequestMeta.from_request(request),
     )
     name = _("締結証明書_%(certificate_id)s.pdf") % {"certificate_id": contract.certificate_id}
-    return pdf_response(certificate_pdf(contract), name)
+    return pdf_response(pdf, name)
 
 
 @contract_editor_required

@@ -40,6 +40,10 @@ def _result(verdict: Verdict) -> str:
         return "timestamp_only: not a contract concluded on keiyaku"
     if verdict.outcome == Outcome.OTHER_SIGNER:
         return "other_signer: signed, but not by this keiyaku service"
+    if verdict.outcome == Outcome.UNSIGNED:
+        return "unsigned: the PDF has no signature and no timestamp"
+    if verdict.outcome == Outcome.UNREADABLE:
+        return "unreadable: not a PDF, or too damaged to read"
     return "failed"
 
 
