@@ -192,9 +192,15 @@ def _uses_database(item: pytest.Item) -> bool:
 
 
 def _on_every_database(item: pytest.Item) -> bool:
-    """A test the PostgreSQL run repeats: it reaches the database, and is not marked
-    ``database_independent``."""
-    return _uses_database(item) and item.get_closest_marker("database_independent") is None
+    """A test the PostgreSQL run repeats: it reaches the database, and is neither marked
+    ``database_independent`` nor a browser test. A browser test examines what a page shows and
+    does in Chromium; the services and views under it, and their queries, are tested on both
+    engines by the tests that drive them directly."""
+    return (
+        _uses_database(item)
+        and item.get_closest_marker("database_independent") is None
+        and item.get_closest_marker("browser") is None
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -206,10 +212,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     alone at the end.
 
     Selection: `make test` runs the suite twice, on SQLite and on PostgreSQL (issue 11). The
-    second run leaves out the tests that cannot reach a database (`_uses_database`) and those
+    second run leaves out the tests that cannot reach a database (`_uses_database`), those
     marked ``database_independent`` (they reach it, but what they examine, a PDF kind or a
-    page's layout, is the same on any engine): they ran in the first, and would run the same
-    code again. `KEIYAKU_TEST_EVERY_TEST=1` keeps them.
+    page's layout, is the same on any engine) and the browser tests (`_on_every_database`):
+    they ran in the first, and would run the same code again. `KEIYAKU_TEST_EVERY_TEST=1` keeps them.
     """
     seconds = _file_seconds(items)
     items.sort(key=lambda item: -seconds[item.path])  # stable: a file keeps its own order
