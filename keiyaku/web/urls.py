@@ -11,6 +11,11 @@ urlpatterns = [
     path("contracts/new/", contracts.contract_create, name="contract-create"),
     path("contracts/<uuid:contract_id>/", contracts.contract_detail, name="contract-detail"),
     path("contracts/<uuid:contract_id>/send/", contracts.contract_send, name="contract-send"),
+    path(
+        "contracts/<uuid:contract_id>/send/confirm/",
+        contracts.contract_send_confirm,
+        name="contract-send-confirm",
+    ),
     path("contracts/<uuid:contract_id>/parties/", contracts.party_add, name="party-add"),
     path("contracts/<uuid:contract_id>/cancel/", contracts.contract_cancel, name="contract-cancel"),
     path("templates/", templates.template_list, name="template-list"),

@@ -42,7 +42,8 @@ from keiyaku.contracts.selectors import (
     templates_for,
 )
 from keiyaku.contracts.services import sharing
-from keiyaku.contracts.services.drafting import Upload, default_deadline
+from keiyaku.contracts.services.confirmation import default_deadline, send_summary
+from keiyaku.contracts.services.drafting import Upload
 from keiyaku.contracts.timefmt import JST
 from keiyaku.notifications.models import OutboxMessage
 from keiyaku.storage.blobs import blob_get
@@ -333,21 +334,57 @@ def document_remove(request: StaffRequest, contract_id, document_id) -> HttpResp
     return _back(document.contract)
 
 
+def _send_deadline(day) -> datetime | None:
+    """The end of the chosen day (JST), or None for the default."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=JST) if day else None
+
+
+@contract_editor_required
+def contract_send_confirm(request: StaffRequest, contract_id) -> HttpResponse:
+    """「送信内容の確認」: what 「署名依頼を送信する」 will send, asked once (issue 14). A GET
+    (nothing changes); its form posts to `contract_send` with the summary's digest."""
+    contract = contract_for(request.user, contract_id)
+    form = SendForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, _("署名期限の日付が正しくありません。"))
+        return _back(contract)
+    deadline = _send_deadline(form.cleaned_data["deadline"])
+    shown = attempt(
+        request,
+        lambda: send_summary(contract=contract, actor=request.user, deadline=deadline),
+    )
+    if shown.result is None:
+        return _back(contract)
+    return render(
+        request,
+        "web/contract_send_confirm.html",
+        {"contract": contract, "summary": shown.result},
+    )
+
+
 @contract_editor_required
 @require_POST
 def contract_send(request: StaffRequest, contract_id) -> HttpResponse:
+    """Send after the confirmation: refused without the confirmed summary's digest."""
     contract = contract_for(request.user, contract_id)
     form = SendForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("署名期限の日付が正しくありません。"))
         return _back(contract)
-    day = form.cleaned_data["deadline"]
-    deadline = datetime.combine(day, time(23, 59, 59), tzinfo=JST) if day else None
+    confirmed = form.cleaned_data["summary"]
+    if not confirmed:
+        messages.error(request, _("送信内容を確認してから送信してください。"))
+        return _back(contract)
+    deadline = _send_deadline(form.cleaned_data["deadline"])
     meta = RequestMeta.from_request(request)
     attempt(
         request,
         lambda: services.contract_send(
-            contract=contract, actor=request.user, deadline=deadline, meta=meta
+            contract=contract,
+            actor=request.user,
+            deadline=deadline,
+            confirmed=confirmed,
+            meta=meta,
         ),
         success=_("署名依頼を送信しました。"),
     )
