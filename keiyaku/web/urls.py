@@ -12,6 +12,16 @@ urlpatterns = [
     path("contracts/<uuid:contract_id>/", contracts.contract_detail, name="contract-detail"),
     path("contracts/<uuid:contract_id>/send/", contracts.contract_send, name="contract-send"),
     path(
+        "contracts/<uuid:contract_id>/duplicate/",
+        contracts.contract_duplicate,
+        name="contract-duplicate",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/parties/<int:party_id>/access-code/",
+        contracts.party_access_code,
+        name="party-access-code",
+    ),
+    path(
         "contracts/<uuid:contract_id>/send/confirm/",
         contracts.contract_send_confirm,
         name="contract-send-confirm",

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Staff
 from keiyaku.contracts.errors import ContractError
-from keiyaku.contracts.models import Box, Contract, Document, Party
+from keiyaku.contracts.models import Box, Contract, Document, Party, PartyKind
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.states import contract_is_editable
 from keiyaku.contracts.timefmt import JST
@@ -53,6 +53,22 @@ def send_deadline(deadline: datetime | None, now: datetime) -> datetime:
     if deadline <= now:
         raise ContractError(_("署名期限には未来の日時を指定してください。"), code="deadline")
     return deadline
+
+
+def require_access_codes(parties: list[Party]) -> None:
+    """Every external party has an access code (R7): a duplicated draft's have none until the
+    sender sets them (`party_set_access_code`).
+
+    Raises:
+        ContractError: ``access_code_missing``, naming the parties.
+    """
+    missing = [p.name for p in parties if p.kind == PartyKind.EXTERNAL and not p.access_code]
+    if missing:
+        raise ContractError(
+            _("アクセスコードが設定されていない署名者がいます: %(names)s")
+            % {"names": "、".join(missing)},
+            code="access_code_missing",
+        )
 
 
 @dataclass(frozen=True)
@@ -130,6 +146,7 @@ def send_summary(*, contract: Contract, actor: Staff, deadline: datetime | None)
     parties = list(current.parties.order_by("position", "pk"))
     if not any(not p.is_approver for p in parties):
         raise ContractError(_("署名者を1名以上設定してください。"), code="no_parties")
+    require_access_codes(parties)
     documents = list(current.documents.order_by("position", "pk"))
     if not documents:
         raise ContractError(_("契約書のPDFを登録してください。"), code="no_files")

@@ -45,6 +45,7 @@ from keiyaku.contracts.models import (
 )
 from keiyaku.contracts.permissions import require_contract_change, require_contract_editor
 from keiyaku.contracts.services.confirmation import (
+    require_access_codes,
     send_deadline,
     summary_digest,
 )
@@ -782,6 +783,7 @@ def contract_send(
     source = _Source.read(current)
     if not any(not p.is_approver for p in source.parties):
         raise ContractError(_("署名者を1名以上設定してください。"), code="no_parties")
+    require_access_codes(source.parties)
     if not source.documents:
         raise ContractError(_("契約書のPDFを登録してください。"), code="no_files")
     try:

@@ -41,7 +41,7 @@ from keiyaku.contracts.selectors import (
     contract_progress,
     templates_for,
 )
-from keiyaku.contracts.services import sharing
+from keiyaku.contracts.services import duplicate, sharing
 from keiyaku.contracts.services.confirmation import default_deadline, send_summary
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.contracts.timefmt import JST
@@ -561,3 +561,42 @@ def contract_share_remove(request: StaffRequest, contract_id, share_id) -> HttpR
         success=_("共有を解除しました。"),
     )
     return _back(contract)
+
+
+@contract_editor_required
+@require_POST
+def contract_duplicate(request: StaffRequest, contract_id) -> HttpResponse:
+    """「複製して新しい下書きを作成」 (issue 14): from any state; to the new draft."""
+    contract = contract_for(request.user, contract_id)
+    meta = RequestMeta.from_request(request)
+    made = attempt(
+        request,
+        lambda: duplicate.contract_duplicate(contract=contract, actor=request.user, meta=meta),
+        success=_(
+            "複製して新しい下書きを作成しました。"
+            "事業者のアクセスコードを設定し、内容を確認してから送信してください。"
+        ),
+    )
+    if made.result is None:
+        return _back(contract)
+    return redirect("contract-detail", made.result.pk)
+
+
+@contract_editor_required
+@require_POST
+def party_access_code(request: StaffRequest, contract_id, party_id) -> HttpResponse:
+    """An external party's access code on a draft (a duplicated draft's parties have none)."""
+    party = _party(request, contract_id, party_id)
+    form = UnlockForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("アクセスコードが長すぎます。"))
+        return _back(party.contract)
+    code, meta = form.cleaned_data["access_code"], RequestMeta.from_request(request)
+    attempt(
+        request,
+        lambda: duplicate.party_set_access_code(
+            party=party, actor=request.user, access_code=code, meta=meta
+        ),
+        success=_("アクセスコードを設定しました。"),
+    )
+    return _back(party.contract)
