@@ -57,6 +57,7 @@ from keiyaku.web.forms import (
     ShareForm,
     UnlockForm,
 )
+from keiyaku.web.history import history_lines
 from keiyaku.web.page_images import page_image, requested_width, version_tag
 from keiyaku.web.refusals import attempt, form_errors_show
 from keiyaku.web.views.responses import page_image_response, pdf_response
@@ -219,10 +220,12 @@ def _detail(
                 "party", "document"
             ),
             "document_form": DocumentForm(),
-            # Views stay in the audit log; the history shows what changed.
-            "events": Event.objects.filter(subject=contract.audit_subject)
-            .exclude(event="contract.view")
-            .order_by("id"),
+            # Views (and previews) stay in the audit log; the history shows what changed.
+            "events": history_lines(
+                Event.objects.filter(subject=contract.audit_subject)
+                .exclude(event__in=["contract.view", "party.preview"])
+                .order_by("id")
+            ),
             "mails": OutboxMessage.objects.filter(contract=contract).order_by("id"),
             "archive_timestamps": archive_timestamps_of(contract),
             "can_edit": may_change_contract(request.user, contract),
