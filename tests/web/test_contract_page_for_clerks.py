@@ -34,15 +34,6 @@ def _client(user) -> Client:
     return client
 
 
-def test_amounts_are_grouped_and_no_empty_period_is_shown(personas):
-    contract = draft_contract(personas.sender, externals=[A])
-    Contract.objects.filter(pk=contract.pk).update(amount=12_100_000)
-    page = _page(_client(personas.sender), contract)
-    assert "12,100,000 円" in page
-    assert "契約期間" not in page  # no 「契約期間: 〜」 without dates
-    assert yen(0) == "0 円" and yen(None) == "—" and yen(10**15 - 1) == "999,999,999,999,999 円"
-
-
 def test_a_draft_page_has_no_empty_card(personas):
     for user in (personas.sender, personas.viewer):
         contract = draft_contract(personas.sender)  # no party, no template
@@ -52,12 +43,16 @@ def test_a_draft_page_has_no_empty_card(personas):
             assert re.sub(r"<[^>]+>|\s", "", inner), inner
 
 
-def test_parties_a_rejected_contract_never_asked_are_shown_as_not_asked(personas):
+def test_amounts_are_grouped_no_empty_period_and_parties_never_asked_say_so(personas):
     contract = draft_contract(personas.sender, externals=[A, B])
     services.contract_send(contract=contract, actor=personas.sender)
     first = contract.parties.get(email=A.email)
     services.party_reject(party=first, reason="金額違い", meta=RequestMeta(ip="203.0.113.5"))
+    Contract.objects.filter(pk=contract.pk).update(amount=12_100_000)
     page = _page(_client(personas.sender), contract)
+    assert "12,100,000 円" in page
+    assert "契約期間" not in page  # no 「契約期間: 〜」 without dates
+    assert yen(0) == "0 円" and yen(None) == "—" and yen(10**15 - 1) == "999,999,999,999,999 円"
     statuses = re.findall(r'data-testid="party-status">(.*?)</span>', page)
     assert statuses == ["却下", "依頼されていません"]
     assert "順番待ち" not in page
@@ -78,14 +73,22 @@ def test_placement_edits_between_two_events_are_one_history_line(personas):
     for box in boxes:  # three drags each
         for step in range(3):
             box_update(box=box, actor=personas.sender, data={"x": 70 + step})
-    services.contract_send(contract=contract, actor=personas.sender)
+    services.party_add(
+        contract=contract,
+        actor=personas.sender,
+        kind="external",
+        company=B.company,
+        name=B.name,
+        email=B.email,
+        access_code=B.code,
+    )
 
     page = _page(_client(personas.sender), contract)
     lines = re.findall(r'<tr data-testid="history-line">(.*?)</tr>', page, re.S)
     labels = [
         re.sub(r"<[^>]+>", "", re.findall(r"<td>(.*?)</td>", line, re.S)[1]) for line in lines
     ]
-    assert labels == ["案件作成", "署名者の追加", "入力欄を配置・変更（20件）", "署名依頼の送信"]
+    assert labels == ["案件作成", "署名者の追加", "入力欄を配置・変更（20件）", "署名者の追加"]
     # The audit log itself keeps every entry.
     placement = Event.objects.filter(
         subject=contract.audit_subject, event__in=["box.add", "box.update"]
