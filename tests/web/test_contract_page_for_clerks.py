@@ -14,7 +14,6 @@ from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
 from keiyaku.contracts.models import Contract, Link, Party
 from keiyaku.contracts.services.boxes import box_create, box_update
-from keiyaku.web.templatetags.amounts import yen
 from tests.flow import External, draft_contract
 
 A = External("株式会社髙橋建設", "髙橋 一郎", "takahashi@example.jp", "1111")
@@ -48,6 +47,8 @@ def test_amounts_are_grouped_no_empty_period_and_parties_never_asked_say_so(pers
     services.contract_send(contract=contract, actor=personas.sender)
     first = contract.parties.get(email=A.email)
     services.party_reject(party=first, reason="金額違い", meta=RequestMeta(ip="203.0.113.5"))
+    from keiyaku.web.templatetags.amounts import yen
+
     Contract.objects.filter(pk=contract.pk).update(amount=12_100_000)
     page = _page(_client(personas.sender), contract)
     assert "12,100,000 円" in page
