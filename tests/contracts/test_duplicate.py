@@ -3,6 +3,8 @@ stands, boxes and details; never a signature, agreement, box value, access code 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -130,3 +132,21 @@ def test_a_staff_party_who_may_no_longer_sign_stops_the_duplicate(personas):
         contract_duplicate(contract=original, actor=personas.sender)
     assert refused.value.code == "staff_role"
     assert Contract.objects.count() == 1
+
+
+def test_a_double_click_on_duplicate_makes_one_draft(personas):
+    original = draft_contract(personas.sender, externals=[A])
+    client = Client()
+    client.force_login(personas.sender)
+    page = client.get(f"/contracts/{original.pk}/").content.decode()
+    once = re.search(r'name="once" value="([0-9a-f]{32})"', page).group(1)
+    answers = [
+        client.post(f"/contracts/{original.pk}/duplicate/", {"once": once}) for _ in range(2)
+    ]
+    (draft,) = Contract.objects.exclude(pk=original.pk)
+    assert {a["Location"] for a in answers} == {f"/contracts/{draft.pk}/"}
+    # The next visit's form makes another.
+    page = client.get(f"/contracts/{original.pk}/").content.decode()
+    again = re.search(r'name="once" value="([0-9a-f]{32})"', page).group(1)
+    client.post(f"/contracts/{original.pk}/duplicate/", {"once": again})
+    assert Contract.objects.count() == 3

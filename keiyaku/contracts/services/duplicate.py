@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Role, Staff
+from keiyaku.audit.models import Event
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import (
@@ -40,7 +41,9 @@ from keiyaku.storage.blobs import blob_discard, blob_get, blob_put, keyring_crea
 from keiyaku.storage.models import Blob, KeyRing
 
 
-def contract_duplicate(*, contract: Contract, actor: Staff, meta: RequestMeta = SYSTEM) -> Contract:
+def contract_duplicate(
+    *, contract: Contract, actor: Staff, once: str = "", meta: RequestMeta = SYSTEM
+) -> Contract:
     """A new draft made from `contract` (any state), created by `actor`; returns it.
 
     Only someone who may change the contract duplicates it (`require_contract_change`). The
@@ -49,6 +52,10 @@ def contract_duplicate(*, contract: Contract, actor: Staff, meta: RequestMeta = 
     must still be active with the right role, else the duplicate is refused naming them. The
     audit log records ``contract.duplicate`` on the new draft and ``contract.duplicated`` on
     the original, in the same transaction.
+
+    `once` (up to 64 characters; the form's own token) makes a repeated request (a double
+    click) return the draft the first one made instead of a second draft: checked with the
+    original's row locked, so two requests at once make one draft.
 
     Raises:
         NotAllowed: the actor may not change `contract`.
@@ -72,19 +79,44 @@ def contract_duplicate(*, contract: Contract, actor: Staff, meta: RequestMeta = 
             written.append(normalised)
             copies.append((document, original, normalised))
         with transaction.atomic():
-            return _duplicate_rows(
-                source=source,
-                actor=actor,
-                keyring=keyring,
-                parties=parties,
-                copies=copies,
-                meta=meta,
-            )
+            Contract.objects.select_for_update().get(pk=source.pk)
+            made = _made_once(source, once)
+            if made is None:
+                return _duplicate_rows(
+                    source=source,
+                    actor=actor,
+                    keyring=keyring,
+                    parties=parties,
+                    copies=copies,
+                    once=once,
+                    meta=meta,
+                )
+        raise _AlreadyMade(made)
+    except _AlreadyMade as already:
+        for blob in written:
+            blob_discard(blob)
+        keyring.delete()
+        return already.draft
     except BaseException:
         for blob in written:
             blob_discard(blob)
         keyring.delete()
         raise
+
+
+class _AlreadyMade(Exception):
+    def __init__(self, draft: Contract) -> None:
+        self.draft = draft
+
+
+def _made_once(source: Contract, once: str) -> Contract | None:
+    """The draft an earlier request with the same `once` made from `source`, if any."""
+    if not once:
+        return None
+    event = Event.objects.filter(
+        subject=source.audit_subject, event="contract.duplicated", detail__once=once[:64]
+    ).first()
+    return Contract.objects.filter(pk=event.detail["to"]).first() if event else None
 
 
 def _check_staff(party: Party) -> None:
@@ -107,6 +139,7 @@ def _duplicate_rows(
     keyring: KeyRing,
     parties: list[Party],
     copies: list[tuple[Document, Blob, Blob]],
+    once: str,
     meta: RequestMeta,
 ) -> Contract:
     now = timezone.now()
@@ -194,7 +227,11 @@ def _duplicate_rows(
         organisation=source.organisation,
         actor=actor,
         subject=source.audit_subject,
-        detail={"to": str(draft.pk), "to_certificate_id": draft.certificate_id},
+        detail={
+            "to": str(draft.pk),
+            "to_certificate_id": draft.certificate_id,
+            **({"once": once[:64]} if once else {}),
+        },
         meta=meta,
     )
     return draft

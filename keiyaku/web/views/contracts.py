@@ -231,6 +231,8 @@ def _detail(
             "can_edit": may_change_contract(request.user, contract),
             "shares": contract.shares.select_related("staff", "department"),
             "share_form": ShareForm(organisation=contract.organisation),
+            # The duplicate form's own token: a double click makes one draft.
+            "duplicate_once": uuid.uuid4().hex,
         },
         status=400 if party_form is not None and party_form.errors else 200,
     )
@@ -574,7 +576,12 @@ def contract_duplicate(request: StaffRequest, contract_id) -> HttpResponse:
     meta = RequestMeta.from_request(request)
     made = attempt(
         request,
-        lambda: duplicate.contract_duplicate(contract=contract, actor=request.user, meta=meta),
+        lambda: duplicate.contract_duplicate(
+            contract=contract,
+            actor=request.user,
+            once=request.POST.get("once", "")[:64],
+            meta=meta,
+        ),
         success=_(
             "複製して新しい下書きを作成しました。"
             "事業者のアクセスコードを設定し、内容を確認してから送信してください。"
