@@ -84,7 +84,7 @@ def _rejected(personas) -> Contract:
     return contract
 
 
-@pytest.mark.slow(seconds=15)
+@pytest.mark.slow(seconds=20)
 def test_duplicate_a_rejected_contract_confirm_and_send_it(jp_browser, site, personas):
     browser = jp_browser
     original = _rejected(personas)

@@ -57,7 +57,7 @@ def _rejected(personas) -> Contract:
     return contract
 
 
-@pytest.mark.slow(seconds=8)
+@pytest.mark.slow(seconds=4)
 def test_a_rejected_contract_is_duplicated_into_a_draft_without_signatures_or_codes(personas):
     original = _rejected(personas)
     events_before = Event.objects.filter(subject=original.audit_subject).count()

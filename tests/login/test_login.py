@@ -176,6 +176,7 @@ def test_idle_session_times_out_by_the_organisations_setting(personas, admin, cl
     assert "一定時間操作がなかったため、ログアウトしました" in page
 
 
+@pytest.mark.slow(seconds=4)
 def test_twenty_successful_logins_in_a_row_are_all_let_in_and_failures_still_limited(
     personas, settings
 ):
