@@ -56,6 +56,7 @@ from production import (  # noqa: E402
 MB = 1024 * 1024
 STEPS = ("upload", "send", "pages", "agree 1", "agree 2", "download")
 _CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_SUMMARY_RE = re.compile(r'name="summary" value="([0-9a-f]{64})"')
 _IMG_SRCSET_RE = re.compile(r'srcset="([^"]+)"')
 _IMG_SRC_RE = re.compile(r'<img src="(/s/[^"]+)"')
 _SHA_RE = re.compile(r'name="(sha256_\d+)" value="([0-9a-f]{64})"')
@@ -232,10 +233,14 @@ def one_contract(site: Installation, staff: Session, personas: Any, pdf: Path, n
     services.party_add(contract=contract, actor=personas.sender, kind="staff", staff=personas.mayor)
 
     yield "send"
-    detail = staff.get(f"/contracts/{contract_id}/").text
+    # The confirmation first (issue 14): its form carries the summary's digest.
+    confirm = staff.get(f"/contracts/{contract_id}/send/confirm/").text
     staff.post(
         f"/contracts/{contract_id}/send/",
-        {"csrfmiddlewaretoken": _CSRF_RE.search(detail).group(1)},  # type: ignore[union-attr]
+        {
+            "csrfmiddlewaretoken": _CSRF_RE.search(confirm).group(1),  # type: ignore[union-attr]
+            "summary": _SUMMARY_RE.search(confirm).group(1),  # type: ignore[union-attr]
+        },
     )
     if Contract.objects.get(pk=contract_id).status != ContractStatus.IN_PROGRESS:
         raise RuntimeError("the contract was not sent")

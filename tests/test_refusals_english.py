@@ -28,6 +28,7 @@ from keiyaku.contracts.services.boxes import box_values_clean
 from tests.flow import External, draft_contract
 from tests.pdfs import make_encrypted_pdf
 from tests.refusal_recorder import SeenRefusal
+from tests.web.sending import send_confirmed
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 KEIYAKU = Path(__file__).resolve().parent.parent / "keiyaku"
@@ -106,7 +107,7 @@ def _create_without_title(env: Env) -> None:
 
 def _send_without_signers(env: Env) -> str:
     contract = draft_contract(env.sender)
-    return _page(env.client(env.sender).post(f"/contracts/{contract.pk}/send/", follow=True))
+    return _page(send_confirmed(env.client(env.sender), contract, follow=True))
 
 
 def _cancel_without_reason(env: Env) -> None:

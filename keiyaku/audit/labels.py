@@ -67,6 +67,11 @@ EVENT_LABELS = {
     "audit.export": _("操作ログの出力"),
     "audit.archive": _("操作ログの保管（アーカイブ）"),
     "master_key.rotate": _("マスターキーの更新（再暗号化）"),
+    # issue 14, clerk
+    "contract.duplicate": _("複製して作成"),
+    "contract.duplicated": _("この案件を複製"),
+    "party.access_code": _("アクセスコードの設定"),
+    "party.preview": _("署名者の画面のプレビュー"),
 }
 
 

@@ -346,6 +346,18 @@ class Party(models.Model):
     def is_done(self) -> bool:
         return states.party_is_done(self)
 
+    @property
+    def never_asked(self) -> bool:
+        return states.party_never_asked(self)
+
+    @property
+    def status_label(self) -> str:
+        """The state as staff read it: 「依頼されていません」 for a party the contract ended
+        before asking (`party_never_asked`), else the state's name."""
+        if self.never_asked:
+            return gettext("依頼されていません")
+        return str(self.get_status_display())
+
 
 class LinkPurpose(models.TextChoices):
     SIGN = "sign", _("署名")

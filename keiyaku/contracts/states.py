@@ -234,6 +234,14 @@ def party_is_done(party: Any) -> bool:
     return party.status in PARTY_DONE
 
 
+def party_never_asked(party: Any) -> bool:
+    """The contract ended (rejected, cancelled, expired) before this party's turn came: it was
+    never asked, and will not be. Shown as 「依頼されていません」, not 順番待ち (issue 14)."""
+    return (
+        party.status in PARTY_PENDING - PARTY_ASKED and party.contract.status in CONTRACT_FINISHED
+    )
+
+
 # --- links ------------------------------------------------------------------------------------
 
 

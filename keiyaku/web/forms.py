@@ -53,6 +53,8 @@ class ContractForm(TextInputForm):
 
 class SendForm(TextInputForm):
     deadline = forms.DateField(label=_("署名期限"), required=False, widget=DateInput)
+    # The digest of the confirmation shown (`send_summary`); a send without it is refused.
+    summary = forms.CharField(required=False, max_length=64)
 
 
 class CancelForm(TextInputForm):

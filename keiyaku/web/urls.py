@@ -2,7 +2,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import set_language
 
-from keiyaku.web.views import boxes, contracts, mailbox, party_link, templates, trust, verify
+from keiyaku.web.views import (
+    boxes,
+    contracts,
+    mailbox,
+    party_link,
+    preview,
+    templates,
+    trust,
+    verify,
+)
 
 urlpatterns = [
     path("", contracts.contract_list, name="contract-list"),
@@ -11,6 +20,26 @@ urlpatterns = [
     path("contracts/new/", contracts.contract_create, name="contract-create"),
     path("contracts/<uuid:contract_id>/", contracts.contract_detail, name="contract-detail"),
     path("contracts/<uuid:contract_id>/send/", contracts.contract_send, name="contract-send"),
+    path(
+        "contracts/<uuid:contract_id>/parties/<int:party_id>/preview/",
+        preview.party_preview,
+        name="party-preview",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/duplicate/",
+        contracts.contract_duplicate,
+        name="contract-duplicate",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/parties/<int:party_id>/access-code/",
+        contracts.party_access_code,
+        name="party-access-code",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/send/confirm/",
+        contracts.contract_send_confirm,
+        name="contract-send-confirm",
+    ),
     path("contracts/<uuid:contract_id>/parties/", contracts.party_add, name="party-add"),
     path("contracts/<uuid:contract_id>/cancel/", contracts.contract_cancel, name="contract-cancel"),
     path("templates/", templates.template_list, name="template-list"),

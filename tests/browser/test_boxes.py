@@ -254,6 +254,7 @@ def test_staff_place_boxes_with_the_mouse_parties_fill_them_pdf_holds_values(
     # Back to the contract and send it.
     page.click("#box-back")
     page.wait_for_url(f"**/contracts/{contract.pk}/")
+    page.get_by_role("button", name="送信内容を確認する").click()
     page.get_by_role("button", name="署名依頼を送信する").click()
     see(page, "署名依頼を送信しました")
     # Once sent, the placement screen only shows the boxes.

@@ -45,6 +45,7 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     page.select_option("#id_staff", label="市長 一郎（土木課）")
     page.get_by_role("button", name="署名者を追加").click()
     expect(page.locator("table >> text=髙橋 一郎")).to_have_count(1)
+    page.get_by_role("button", name="送信内容を確認する").click()
     page.get_by_role("button", name="署名依頼を送信する").click()
     see(page, "署名依頼を送信しました")
 

@@ -55,6 +55,7 @@ def test_admin_requires_2fa_staff_enrols_and_logs_in_with_a_code(
     # The administrator turns two-factor authentication on for the organisation.
     page = browser.new_context(locale="ja-JP").new_page()
     login(page, site, "admin", personas.password)
+    page.locator(".account-menu summary").click()
     page.get_by_role("link", name="ログイン設定").click()
     page.check("#id_totp_required")
     page.get_by_role("button", name="保存する").click()
@@ -82,6 +83,7 @@ def test_admin_requires_2fa_staff_enrols_and_logs_in_with_a_code(
     staff.get_by_role("link", name="保管しました。続ける").click()
     staff.wait_for_url(f"{site}/")
     see(staff, "案件一覧")
+    staff.locator(".account-menu summary").click()
     staff.get_by_role("button", name="ログアウト").click()
 
     # The next login asks for the code from the app.

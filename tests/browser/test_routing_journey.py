@@ -30,6 +30,7 @@ def test_parallel_routing_reminder_cancel_and_template(browser, site, personas, 
     page.fill("#id_template_name", "JV工事")
     page.get_by_role("button", name="保存").click()
     see(page, "テンプレート「JV工事」を保存しました")
+    page.get_by_role("button", name="送信内容を確認する").click()
     page.get_by_role("button", name="署名依頼を送信する").click()
     see(page, "署名依頼を送信しました")
     contract = Contract.objects.get(title="JV 工事請負契約")

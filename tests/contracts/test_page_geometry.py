@@ -22,6 +22,7 @@ from tests.contracts.test_boxes import place, staff_client
 from tests.flow import External, agree, last_link
 from tests.pdfs import make_pdf, pdftotext, with_page_geometry
 from tests.signing.test_geometry import CASES
+from tests.web.sending import send_confirmed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,7 +82,7 @@ def test_boxes_at_the_corners_are_sent_filled_and_signed(personas, case: str) ->
         )
     ]
 
-    response = client.post(f"/contracts/{contract.pk}/send/", {"deadline": ""})
+    response = send_confirmed(client, contract)
     assert response.status_code == 302
     contract.refresh_from_db()
     assert contract.status == ContractStatus.IN_PROGRESS
@@ -117,9 +118,7 @@ def test_an_engine_error_at_send_is_a_refusal_not_a_server_error(personas, monke
         raise ValueError("box keiyaku-box-1: rect lies outside the page")
 
     monkeypatch.setattr(engine, "prepare", broken)
-    response = staff_client(personas.sender).post(
-        f"/contracts/{contract.pk}/send/", {"deadline": ""}, follow=True
-    )
+    response = send_confirmed(staff_client(personas.sender), contract, follow=True)
     assert response.status_code == 200
     assert "書類を送信用に準備できませんでした。" in response.content.decode()
     contract.refresh_from_db()

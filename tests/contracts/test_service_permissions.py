@@ -31,7 +31,7 @@ from keiyaku.contracts.models import (
     Link,
     Party,
 )
-from keiyaku.contracts.services import sharing
+from keiyaku.contracts.services import duplicate, sharing
 from keiyaku.contracts.services.boxes import box_create, box_delete, box_update
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.login import services as signin
@@ -228,6 +228,16 @@ CONTRACT_CASES = [
         "contract_share_remove",
         ("share",),
         lambda w, a: sharing.contract_share_remove(share=w.share, actor=a),
+    ),
+    Case(
+        "contract_duplicate",
+        ("sent",),
+        lambda w, a: duplicate.contract_duplicate(contract=w.sent, actor=a),
+    ),
+    Case(
+        "party_set_access_code",
+        ("party",),
+        lambda w, a: duplicate.party_set_access_code(party=w.party, actor=a, access_code="7777"),
     ),
     Case(
         "application_send",

@@ -34,6 +34,7 @@ from tests.contracts.test_boxes import place, staff_client
 from tests.flow import External, agree, keiyaku_verify, last_link
 from tests.outside import openssl_verify_timestamps, pdfsig, qpdf_check
 from tests.pdf_corpus import Kind, all_kinds
+from tests.web.sending import send_confirmed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -164,7 +165,7 @@ def _complete(client: Client, contract: Contract, document, tmp_path: Path) -> N
         )
         boxes.append((owner, box))
 
-    response = client.post(f"/contracts/{contract.pk}/send/", {"deadline": ""}, follow=True)
+    response = send_confirmed(client, contract, follow=True)
     assert response.status_code == 200
     contract.refresh_from_db()
     assert contract.status == ContractStatus.IN_PROGRESS, _page_errors(response)

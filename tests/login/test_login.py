@@ -174,3 +174,21 @@ def test_idle_session_times_out_by_the_organisations_setting(personas, admin, cl
     assert response.status_code == 302 and response["Location"].startswith("/login/")
     page = client.get(response["Location"]).content.decode()
     assert "一定時間操作がなかったため、ログアウトしました" in page
+
+
+@pytest.mark.slow(seconds=4)
+def test_twenty_successful_logins_in_a_row_are_all_let_in_and_failures_still_limited(
+    personas, settings
+):
+    """Issue 14: only failures count towards the login rate limit (defaults: 10 per login ID
+    and 30 per address in 5 minutes)."""
+    settings.KEIYAKU_LOGIN_MAX_FAILURES = 100
+    for _ in range(20):
+        client = Client()
+        assert password_step(client, "sender", personas.password).status_code == 302
+        assert client.get("/").status_code == 200
+    client = Client()
+    allowed = settings.KEIYAKU_LOGIN_RATE_PER_LOGIN_ID
+    for _ in range(allowed):
+        assert password_step(client, "sender", "wrong").status_code == 200
+    assert password_step(client, "sender", personas.password).status_code == 429

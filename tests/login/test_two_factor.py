@@ -226,3 +226,18 @@ def test_admin_resets_the_second_factor_of_a_locked_out_member(personas, admin, 
     assert Event.objects.get(event="totp.remove").actor == admin
     # The next login goes to the enrolment again.
     assert password_step(Client(), "sender", personas.password)["Location"] == "/login/enrol/"
+
+
+def test_successful_code_steps_do_not_count_towards_the_rate_limit(
+    personas, admin, clock, settings
+):
+    """Issue 14: only failures count; a login with a code is two steps, both given back."""
+    settings.KEIYAKU_LOGIN_RATE_WINDOW_SECONDS = 3600  # every login below in one window
+    require_totp(personas, admin)
+    secret, _codes = enrol(Client(), personas, clock)
+    for _ in range(settings.KEIYAKU_LOGIN_RATE_PER_LOGIN_ID + 1):
+        clock.advance(seconds=30)  # a code is accepted once
+        client = Client()
+        assert password_step(client, "sender", personas.password)["Location"] == "/login/verify/"
+        response = client.post("/login/verify/", {"code": code_for(secret, clock())})
+        assert response.status_code == 302 and response["Location"] == "/"

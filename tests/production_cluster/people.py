@@ -30,6 +30,7 @@ SIGN_LINK_RE = re.compile(r"https?://[^\s/]+(/s/[A-Za-z0-9_-]+/)")
 SHA_RE = re.compile(r'name="(sha256_\d+)" value="([0-9a-f]{64})"')
 BOX_RE = re.compile(r'<textarea hidden name="(box_\d+)">(.*?)</textarea>', re.S)
 CONTRACT_RE = re.compile(r"/contracts/([0-9a-f-]{36})/")
+SUMMARY_RE = re.compile(r'name="summary" value="([0-9a-f]{64})"')
 
 RETRY_PAUSE = 0.5
 RETRY_FOR_SECONDS = 180
@@ -251,8 +252,11 @@ def contract_create_and_send(
             happened=lambda p=party: html.escape(p.email) in staff.get(detail).body,
         )
         expect(answer, 302, 303, what=f"add {party.email}")
-    # Pressed again after a dead connection it is refused as already sent: the same end.
-    expect(staff.post(f"{detail}send/", {"deadline": ""}), 302, what="send")
+    # The confirmation first (issue 14); pressed again after a dead connection, the send with
+    # the same confirmation does nothing: the same end.
+    confirm = expect(staff.get(f"{detail}send/confirm/"), 200, what="confirm").body
+    summary = SUMMARY_RE.search(confirm).group(1)  # type: ignore[union-attr]
+    expect(staff.post(f"{detail}send/", {"deadline": "", "summary": summary}), 302, what="send")
     return contract_id
 
 

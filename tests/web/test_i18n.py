@@ -20,6 +20,7 @@ from django.utils import translation
 
 from keiyaku.contracts import services
 from tests.flow import External, draft_contract, last_link
+from tests.web.sending import send_confirmed
 
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES"
 PLACEHOLDER_RE = re.compile(r"%\((\w+)\)[sd]")
@@ -223,6 +224,6 @@ def test_mail_goes_out_in_japanese_when_the_sender_uses_english(personas):
     staff = Client(HTTP_ACCEPT_LANGUAGE="en")
     staff.force_login(personas.sender)
     assert "Contracts" in staff.get("/").content.decode()
-    staff.post(f"/contracts/{contract.pk}/send/")
+    send_confirmed(staff, contract)
     (request,) = mails_to(firm.email)
     assert request.subject == f"テスト市 様より「{contract.title}」への署名依頼が届いています"

@@ -24,6 +24,7 @@ from keiyaku.login.models import OrganisationSignIn
 from keiyaku.login.services import PolicyValues, SignInRefused, organisation_signin_update
 from tests.flow import External, draft_contract, enter_code, last_link
 from tests.pdfs import make_pdf
+from tests.web.sending import send_confirmed
 
 FIRM = External("株式会社髙橋建設", "髙橋 一郎", "takahashi@example.jp", "2468")
 
@@ -179,9 +180,7 @@ def test_an_amount_too_large_is_refused_on_its_field(personas, amount: str):
 
 def test_a_deadline_years_away_is_refused(personas):
     contract = draft_contract(personas.sender, externals=[FIRM])
-    response = staff_client(personas.sender).post(
-        f"/contracts/{contract.pk}/send/", {"deadline": "9999-12-31"}, follow=True
-    )
+    response = send_confirmed(staff_client(personas.sender), contract, "9999-12-31", follow=True)
     assert "署名期限は366日以内の日付を指定してください。" in response.content.decode()
     contract.refresh_from_db()
     assert contract.is_editable and contract.deadline is None

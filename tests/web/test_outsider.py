@@ -45,6 +45,7 @@ PUBLIC_PREFIXES = (
 CHANGE_PREFIXES = ("/contracts/", "/admin-org/", "/addressbook/", "/signin/")
 READ_EVENTS = {
     "contract.view",
+    "party.preview",
     "document.download",
     "certificate.download",
     "audit.export",

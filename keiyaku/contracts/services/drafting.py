@@ -16,7 +16,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import ACCESS_CODE_MAX_LENGTH, Organisation, Role, Staff
+from keiyaku.audit.models import Event
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.filenames import clean_filename
@@ -43,10 +44,14 @@ from keiyaku.contracts.models import (
     VersionKind,
 )
 from keiyaku.contracts.permissions import require_contract_change, require_contract_editor
+from keiyaku.contracts.services.confirmation import (
+    require_access_codes,
+    send_deadline,
+    summary_digest,
+)
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance, restep
 from keiyaku.contracts.states import CONTRACT_EDITABLE, contract_is_editable
-from keiyaku.contracts.timefmt import JST
 from keiyaku.refusals import Refusal
 from keiyaku.signing import engine
 from keiyaku.signing.boxes import BoxSpec
@@ -65,8 +70,6 @@ from keiyaku.text_input import require_single_line, require_text
 # The largest amount a contract records (yen): far above any real contract, far below what
 # the database column holds, so that a mistyped number is refused rather than a 500.
 MAX_AMOUNT = 10**15 - 1
-# A signing deadline further away than this is a mistyped year.
-MAX_DEADLINE_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -680,12 +683,6 @@ def party_set_parallel(
     _touch(contract)
 
 
-def default_deadline(now: datetime) -> datetime:
-    """The end (23:59:59 JST) of the day KEIYAKU_DEADLINE_DAYS after `now`."""
-    day = now.astimezone(JST).date() + timedelta(days=settings.KEIYAKU_DEADLINE_DAYS)
-    return datetime.combine(day, time(23, 59, 59), tzinfo=JST)
-
-
 @dataclass(frozen=True)
 class _Source:
     """What a send prepares: the routing and, per document, the version and the boxes."""
@@ -758,6 +755,7 @@ def contract_send(
     contract: Contract,
     actor: Staff,
     deadline: datetime | None = None,
+    confirmed: str | None = None,
     meta: RequestMeta = SYSTEM,
 ) -> None:
     """Draft → in progress: prepare every document, then ask the first step (R9).
@@ -768,24 +766,24 @@ def contract_send(
     sent contract has its field in the prepared PDFs; the PDFs are stored only after that
     check. A second 「送信」 finds the contract sent (`not_draft`). `deadline` defaults to
     KEIYAKU_DEADLINE_DAYS from now; one given must lie within MAX_DEADLINE_DAYS.
+
+    `confirmed` is the digest of the confirmation the sender saw (`send_summary`, issue 14):
+    refused with ``summary_changed`` when the draft or the deadline no longer matches it, and
+    a send repeated with the digest of the send that went out (a double submit) does nothing.
     """
     require_contract_change(actor, contract)
     current = Contract.objects.get(pk=contract.pk)
+    if confirmed is not None and _sent_as(current, confirmed):
+        return
     if not contract_is_editable(current):
         raise _not_draft()
-    now = timezone.now()
-    if deadline is not None and deadline > now + timedelta(days=MAX_DEADLINE_DAYS):
-        raise ContractError(
-            _("署名期限は%(days)d日以内の日付を指定してください。") % {"days": MAX_DEADLINE_DAYS},
-            code="deadline_too_far",
-            field="deadline",
-        )
-    deadline = deadline or default_deadline(now)
-    if deadline <= now:
-        raise ContractError(_("署名期限には未来の日時を指定してください。"), code="deadline")
+    deadline = send_deadline(deadline, timezone.now())
+    if confirmed is not None and summary_digest(current, deadline) != confirmed:
+        raise _summary_changed()
     source = _Source.read(current)
     if not any(not p.is_approver for p in source.parties):
         raise ContractError(_("署名者を1名以上設定してください。"), code="no_parties")
+    require_access_codes(source.parties)
     if not source.documents:
         raise ContractError(_("契約書のPDFを登録してください。"), code="no_files")
     try:
@@ -817,12 +815,45 @@ def contract_send(
             blobs[doc_id] = (seq, blob_put(keyring=current.keyring, data=data))
         del prepared
         _send_rows(
-            contract=contract, actor=actor, source=source, blobs=blobs, deadline=deadline, meta=meta
+            contract=contract,
+            actor=actor,
+            source=source,
+            blobs=blobs,
+            deadline=deadline,
+            confirmed=confirmed,
+            meta=meta,
         )
+    except _AlreadySent:
+        for _seq, blob in blobs.values():
+            blob_discard(blob)  # the same confirmed send won the race: it went out once
     except BaseException:
         for _seq, blob in blobs.values():
             blob_discard(blob)
         raise
+
+
+class _AlreadySent(Exception):
+    """The send confirmed with this digest went out meanwhile (a double submit)."""
+
+
+def _sent_as(contract: Contract, confirmed: str) -> bool:
+    """Whether `contract` was sent after the confirmation with digest `confirmed`."""
+    return (
+        not contract_is_editable(contract)
+        and Event.objects.filter(
+            subject=contract.audit_subject, event="contract.send", detail__confirmed=confirmed
+        ).exists()
+    )
+
+
+def _summary_changed() -> ContractError:
+    return ContractError(
+        _(
+            "確認した後に書類、署名者、入力欄または署名期限が変更されました。"
+            "もう一度内容を確認してから送信してください。"
+        ),
+        code="summary_changed",
+    )
 
 
 @transaction.atomic
@@ -833,12 +864,17 @@ def _send_rows(
     source: _Source,
     blobs: dict[int, tuple[int, Blob]],
     deadline: datetime,
+    confirmed: str | None,
     meta: RequestMeta,
 ) -> None:
     """The transaction of `contract_send`: lock, check nothing changed, record, advance."""
     locked = Contract.objects.select_for_update().get(pk=contract.pk)
+    if confirmed is not None and _sent_as(locked, confirmed):
+        raise _AlreadySent
     if not contract_is_editable(locked):
         raise ContractError(_("この案件はすでに送信されています。"), code="not_draft")
+    if confirmed is not None and summary_digest(locked, deadline) != confirmed:
+        raise _summary_changed()
     if _Source.read(locked).fingerprint() != source.fingerprint():
         raise ContractError(
             _("送信の準備中に書類、署名者または入力欄が変更されました。もう一度送信してください。"),
@@ -860,7 +896,11 @@ def _send_rows(
         organisation=contract.organisation,
         actor=actor,
         subject=contract.audit_subject,
-        detail={"parties": len(source.parties), "deadline": deadline.isoformat()},
+        detail={
+            "parties": len(source.parties),
+            "deadline": deadline.isoformat(),
+            **({"confirmed": confirmed} if confirmed is not None else {}),
+        },
         meta=meta,
     )
     advance(contract)

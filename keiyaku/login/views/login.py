@@ -30,7 +30,7 @@ from keiyaku.login.views.session import (
     rate_limited,
     safe_next,
 )
-from keiyaku.ratelimits.limiter import login_rate_exceeded
+from keiyaku.ratelimits.limiter import login_rate_exceeded, login_rate_succeeded
 from keiyaku.web.refusals import attempt, refusal_show
 
 
@@ -60,6 +60,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 show=False,  # shown in place of the form's own errors
             )
             if stepped.result is not None:
+                # The password was right: only failures count towards the rate limit.
+                login_rate_succeeded(ip=meta.ip, login_id=username)
                 return stepped.result
             assert stepped.refusal is not None
             error = stepped.refusal.message
@@ -121,6 +123,7 @@ def verify_view(request: HttpRequest) -> HttpResponse:
             show=False,
         )
         if verified.result is not None:
+            login_rate_succeeded(ip=meta.ip, login_id=staff.username)
             return login_complete(
                 request, staff=staff, method=verified.result, next_url=data["next"]
             )

@@ -40,9 +40,10 @@ from keiyaku.contracts.selectors import (
     contract_progress,
     templates_for,
 )
-from keiyaku.contracts.services import sharing
+from keiyaku.contracts.services import duplicate, sharing
 from keiyaku.contracts.services.certificates import certificate_newest
-from keiyaku.contracts.services.drafting import Upload, default_deadline
+from keiyaku.contracts.services.confirmation import default_deadline, send_summary
+from keiyaku.contracts.services.drafting import Upload
 from keiyaku.contracts.timefmt import JST
 from keiyaku.notifications.models import OutboxMessage
 from keiyaku.storage.blobs import blob_get
@@ -56,6 +57,7 @@ from keiyaku.web.forms import (
     ShareForm,
     UnlockForm,
 )
+from keiyaku.web.history import history_lines
 from keiyaku.web.page_images import page_image, requested_width, version_tag
 from keiyaku.web.refusals import attempt, form_errors_show
 from keiyaku.web.views.responses import page_image_response, pdf_response
@@ -218,15 +220,19 @@ def _detail(
                 "party", "document"
             ),
             "document_form": DocumentForm(),
-            # Views stay in the audit log; the history shows what changed.
-            "events": Event.objects.filter(subject=contract.audit_subject)
-            .exclude(event="contract.view")
-            .order_by("id"),
+            # Views (and previews) stay in the audit log; the history shows what changed.
+            "events": history_lines(
+                Event.objects.filter(subject=contract.audit_subject)
+                .exclude(event__in=["contract.view", "party.preview"])
+                .order_by("id")
+            ),
             "mails": OutboxMessage.objects.filter(contract=contract).order_by("id"),
             "archive_timestamps": archive_timestamps_of(contract),
             "can_edit": may_change_contract(request.user, contract),
             "shares": contract.shares.select_related("staff", "department"),
             "share_form": ShareForm(organisation=contract.organisation),
+            # The duplicate form's own token: a double click makes one draft.
+            "duplicate_once": uuid.uuid4().hex,
         },
         status=400 if party_form is not None and party_form.errors else 200,
     )
@@ -333,21 +339,57 @@ def document_remove(request: StaffRequest, contract_id, document_id) -> HttpResp
     return _back(document.contract)
 
 
+def _send_deadline(day) -> datetime | None:
+    """The end of the chosen day (JST), or None for the default."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=JST) if day else None
+
+
+@contract_editor_required
+def contract_send_confirm(request: StaffRequest, contract_id) -> HttpResponse:
+    """「送信内容の確認」: what 「署名依頼を送信する」 will send, asked once (issue 14). A GET
+    (nothing changes); its form posts to `contract_send` with the summary's digest."""
+    contract = contract_for(request.user, contract_id)
+    form = SendForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, _("署名期限の日付が正しくありません。"))
+        return _back(contract)
+    deadline = _send_deadline(form.cleaned_data["deadline"])
+    shown = attempt(
+        request,
+        lambda: send_summary(contract=contract, actor=request.user, deadline=deadline),
+    )
+    if shown.result is None:
+        return _back(contract)
+    return render(
+        request,
+        "web/contract_send_confirm.html",
+        {"contract": contract, "summary": shown.result},
+    )
+
+
 @contract_editor_required
 @require_POST
 def contract_send(request: StaffRequest, contract_id) -> HttpResponse:
+    """Send after the confirmation: refused without the confirmed summary's digest."""
     contract = contract_for(request.user, contract_id)
     form = SendForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("署名期限の日付が正しくありません。"))
         return _back(contract)
-    day = form.cleaned_data["deadline"]
-    deadline = datetime.combine(day, time(23, 59, 59), tzinfo=JST) if day else None
+    confirmed = form.cleaned_data["summary"]
+    if not confirmed:
+        messages.error(request, _("送信内容を確認してから送信してください。"))
+        return _back(contract)
+    deadline = _send_deadline(form.cleaned_data["deadline"])
     meta = RequestMeta.from_request(request)
     attempt(
         request,
         lambda: services.contract_send(
-            contract=contract, actor=request.user, deadline=deadline, meta=meta
+            contract=contract,
+            actor=request.user,
+            deadline=deadline,
+            confirmed=confirmed,
+            meta=meta,
         ),
         success=_("署名依頼を送信しました。"),
     )
@@ -536,3 +578,47 @@ def contract_share_remove(request: StaffRequest, contract_id, share_id) -> HttpR
         success=_("共有を解除しました。"),
     )
     return _back(contract)
+
+
+@contract_editor_required
+@require_POST
+def contract_duplicate(request: StaffRequest, contract_id) -> HttpResponse:
+    """「複製して新しい下書きを作成」 (issue 14): from any state; to the new draft."""
+    contract = contract_for(request.user, contract_id)
+    meta = RequestMeta.from_request(request)
+    made = attempt(
+        request,
+        lambda: duplicate.contract_duplicate(
+            contract=contract,
+            actor=request.user,
+            once=request.POST.get("once", "")[:64],
+            meta=meta,
+        ),
+        success=_(
+            "複製して新しい下書きを作成しました。"
+            "事業者のアクセスコードを設定し、内容を確認してから送信してください。"
+        ),
+    )
+    if made.result is None:
+        return _back(contract)
+    return redirect("contract-detail", made.result.pk)
+
+
+@contract_editor_required
+@require_POST
+def party_access_code(request: StaffRequest, contract_id, party_id) -> HttpResponse:
+    """An external party's access code on a draft (a duplicated draft's parties have none)."""
+    party = _party(request, contract_id, party_id)
+    form = UnlockForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("アクセスコードが長すぎます。"))
+        return _back(party.contract)
+    code, meta = form.cleaned_data["access_code"], RequestMeta.from_request(request)
+    attempt(
+        request,
+        lambda: duplicate.party_set_access_code(
+            party=party, actor=request.user, access_code=code, meta=meta
+        ),
+        success=_("アクセスコードを設定しました。"),
+    )
+    return _back(party.contract)

@@ -25,11 +25,10 @@ from keiyaku.accounts.middleware import ip_refusal, organisation_allows
 from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
-from keiyaku.contracts.models import Box, Party, PartyKind
+from keiyaku.contracts.models import Party, PartyKind
 from keiyaku.contracts.selectors import (
     LinkLookup,
     document_final_versions,
-    document_page_sizes,
     document_shown_to,
     documents_shown_to,
     download_link_state,
@@ -41,13 +40,11 @@ from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
 from keiyaku.web.page_images import (
-    DEFAULT_WIDTH,
     page_image,
-    page_srcset,
-    page_url,
     requested_width,
     version_tag,
 )
+from keiyaku.web.party_documents import party_documents
 from keiyaku.web.refusals import attempt
 from keiyaku.web.views.responses import page_image_response, pdf_response
 
@@ -160,40 +157,15 @@ def _documents_page(
 ) -> HttpResponse:
     """Every document with its pages; the party's own boxes as inputs over the page images,
     other parties' boxes marked (their values are already drawn in the page images)."""
-    shown = documents_shown_to(party)
+    shown, documents = party_documents(
+        party,
+        image_path=lambda doc, number: reverse("sign-page", args=[token, doc.pk, number]),
+        values=values,
+    )
     try:
         active = int(request.GET.get("doc", shown[0][0].pk))
     except ValueError:
         active = shown[0][0].pk
-    boxes = list(Box.objects.filter(document__contract=party.contract).select_related("party"))
-    documents = []
-    for doc, version in shown:
-        pages = []
-        for number, (width, height) in enumerate(document_page_sizes(doc), start=1):
-            # In reading order: the order of the tab key and of the input sheet's 次へ.
-            on_page = sorted(
-                (b for b in boxes if b.document_id == doc.pk and b.page == number),
-                key=lambda b: (b.y, b.x),
-            )
-            image = reverse("sign-page", args=[token, doc.pk, number])
-            pages.append(
-                {
-                    "number": number,
-                    "width": width,
-                    "height": height,
-                    "image": page_url(image, version.blob),
-                    "srcset": page_srcset(image, version.blob),
-                    # The image's shape before it loads: the page's, in whole pixels.
-                    "image_height": round(DEFAULT_WIDTH * height / width),
-                    "own": [
-                        (b, (values or {}).get(f"box_{b.pk}", b.value))
-                        for b in on_page
-                        if b.party_id == party.pk
-                    ],
-                    "others": [b for b in on_page if b.party_id != party.pk],
-                }
-            )
-        documents.append({"doc": doc, "version": version, "pages": pages})
     return render(
         request,
         "web/sign_documents.html",
