@@ -67,6 +67,10 @@ EVENT_LABELS = {
     "audit.export": _("操作ログの出力"),
     "audit.archive": _("操作ログの保管（アーカイブ）"),
     "master_key.rotate": _("マスターキーの更新（再暗号化）"),
+    # Issue 14, the counterparty's contact block and deadline.
+    "organisation.contact": _("団体の問い合わせ先の変更"),
+    "department.contact": _("所属の問い合わせ先の変更"),
+    "contract.deadline": _("署名期限の変更"),
 }
 
 

@@ -55,6 +55,10 @@ class SendForm(TextInputForm):
     deadline = forms.DateField(label=_("署名期限"), required=False, widget=DateInput)
 
 
+class DeadlineForm(TextInputForm):
+    deadline = forms.DateField(label=_("新しい署名期限"), widget=DateInput)
+
+
 class CancelForm(TextInputForm):
     reason = forms.CharField(
         label=_("取消の理由"),

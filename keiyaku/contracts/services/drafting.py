@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import ACCESS_CODE_MAX_LENGTH, Organisation, Role, Staff
+from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.filenames import clean_filename
@@ -577,14 +578,14 @@ def _party_append(
             company=("会社名", company), name=("氏名", name), email=("メールアドレス", email)
         )
         require_printable(会社名=company, 氏名=name, メールアドレス=email)
+        code = clean_access_code(access_code, organisation=contract.organisation)
         party = Party(
             kind=kind,
             name=name.strip(),
             email=email.strip(),
             company=company.strip(),
-            access_code=make_password(
-                clean_access_code(access_code, organisation=contract.organisation)
-            ),
+            access_code=make_password(code),
+            access_code_digits=is_ascii_digits(code),
         )
     else:
         raise ContractError(_("署名者の種別が不正です。"), code="kind")
