@@ -107,3 +107,19 @@ def test_only_the_organisations_admins_set_its_blocks(personas):
     outsider.force_login(personas.outsider)
     url = f"/admin-org/departments/{personas.contracts_dept.pk}/contact/"
     assert outsider.get(url).status_code == 404
+
+
+def test_the_online_applications_mail_and_page_show_the_block_too(personas):
+    """The 電子契約利用申出書 goes to the same companies: the same block (R14, issue 14)."""
+    from keiyaku.notifications.models import OutboxMessage
+    from tests.applications.helpers import FORM_RE, send
+
+    contact_update(
+        owner=personas.contracts_dept, actor=personas.admin, phone="03-9876-5432", hours="平日"
+    )
+    contract = draft_contract(personas.sender)
+    send(contract, personas.sender, email="office@takahashi.example.jp")
+    mail = OutboxMessage.objects.get(to="office@takahashi.example.jp")
+    assert "電話番号: 03-9876-5432" in mail.body
+    page = Client().get(FORM_RE.findall(mail.body)[0]).content.decode()
+    assert "03-9876-5432" in page and 'id="contact"' in page
