@@ -13,7 +13,7 @@ from keiyaku.accounts.services import contact_update, organisation_update_settin
 from keiyaku.contracts import services
 from keiyaku.contracts.timefmt import deadline_text
 from tests.browser.helpers import login, see
-from tests.flow import External, draft_contract
+from tests.flow import External, draft_contract, last_link, mails_to
 
 pytestmark = [
     pytest.mark.browser,
@@ -80,15 +80,19 @@ def test_deadline_contact_and_a_discreet_code_page_at_every_size(browser, site, 
     deadline = deadline_text(contract.deadline, era=True)
     assert deadline.startswith("令和")
 
-    # The request mail, as the demo mailbox shows it.
-    staff = browser.new_context(locale="ja-JP").new_page()
-    login(staff, site, "sender", personas.password, wait=True)
-    staff.goto(f"{site}/mailbox/")
-    mail = staff.locator("article", has_text=FIRM.email).first
-    expect(mail).to_contain_text(f"署名期限: {deadline}")
-    expect(mail).to_contain_text("03-1234-5678")
-    link = mail.locator("a").first.get_attribute("href")
-    staff.context.close()
+    # The request mail: as the demo mailbox shows it once (the mail is the same at any size).
+    link = site + last_link(FIRM.email)
+    if size == "desktop":
+        staff = browser.new_context(locale="ja-JP").new_page()
+        login(staff, site, "sender", personas.password, wait=True)
+        staff.goto(f"{site}/mailbox/")
+        mail = staff.locator("article", has_text=FIRM.email).first
+        expect(mail).to_contain_text(f"署名期限: {deadline}")
+        expect(mail).to_contain_text("電話番号: 03-1234-5678")
+        assert mail.locator("a").first.get_attribute("href") == link
+        staff.context.close()
+    else:
+        assert f"署名期限: {deadline}" in mails_to(FIRM.email)[-1].body
 
     context = browser.new_context(locale="ja-JP", **SIZES[size])
     page = context.new_page()
