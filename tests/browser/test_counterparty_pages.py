@@ -1,17 +1,20 @@
 """Issue 14 in a real browser, at desktop size and on a phone (390×844): the request mail and
-every counterparty page state the signing deadline (in the era, as this city chose); the
+every counterparty page state the signing deadline (at desktop size after the sender extended
+it on the contract page: the link sent lives on) (in the era, as this city chose); the
 access-code page shows nothing of the contract or its recipient before the code; every page
 (access code, documents, confirmation, done) shows the department's contact block; no page
 scrolls sideways; the hashes on the confirmation stay behind 詳細."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import expect
 
 from keiyaku.accounts.services import contact_update, organisation_update_settings
 from keiyaku.contracts import services
-from keiyaku.contracts.timefmt import deadline_text
+from keiyaku.contracts.timefmt import JST, deadline_text
 from tests.browser.helpers import login, see
 from tests.flow import External, draft_contract, last_link, mails_to
 
@@ -90,6 +93,15 @@ def test_deadline_contact_and_a_discreet_code_page_at_every_size(browser, site, 
         expect(mail).to_contain_text(f"署名期限: {deadline}")
         expect(mail).to_contain_text("電話番号: 03-1234-5678")
         assert mail.locator("a").first.get_attribute("href") == link
+        # The sender extends the deadline on the contract page; the link sent follows it.
+        staff.goto(f"{site}/contracts/{contract.pk}/")
+        later = contract.deadline.astimezone(JST).date() + timedelta(days=10)
+        staff.fill("#id_new_deadline", later.isoformat())
+        staff.get_by_role("button", name="署名期限を変更する").click()
+        see(staff, "署名期限を変更しました")
+        contract.refresh_from_db()
+        assert contract.deadline.astimezone(JST).date() == later
+        deadline = deadline_text(contract.deadline, era=True)
         staff.context.close()
     else:
         assert f"署名期限: {deadline}" in mails_to(FIRM.email)[-1].body
