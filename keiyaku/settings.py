@@ -277,7 +277,7 @@ KEIYAKU_MAX_RENDER_PIXELS = env_int("MAX_RENDER_PIXELS", 12_000_000)
 # How often one signing request may be forwarded (R17); forwarded rows count as parties.
 KEIYAKU_MAX_FORWARDS = env_int("MAX_FORWARDS", 3)
 KEIYAKU_ACCESS_CODE_ATTEMPTS = env_int("ACCESS_CODE_ATTEMPTS", 5)
-KEIYAKU_SIGN_LINK_DAYS = env_int("SIGN_LINK_DAYS", 14)
+# A signing link lives until its contract's deadline (issue 14; KEIYAKU_SIGN_LINK_DAYS is gone).
 KEIYAKU_DOWNLOAD_LINK_DAYS = env_int("DOWNLOAD_LINK_DAYS", 14)
 # The online application (電子契約利用申出書, R14): how long its link stays usable.
 KEIYAKU_APPLICATION_LINK_DAYS = env_int("APPLICATION_LINK_DAYS", 14)

@@ -124,6 +124,9 @@ class OrganisationSettingsForm(TextInputForm):
         label=_("アップロードしたPDFのリンク（Webページやファイル内の移動）を残す"),
         required=False,
     )
+    deadline_wareki = forms.BooleanField(
+        label=_("事業者へのメールと画面で、署名期限を和暦（令和）でも表示する"), required=False
+    )
 
 
 class OrganisationCreateForm(TextInputForm):
@@ -155,3 +158,22 @@ class AuditFilterForm(TextInputForm):
         self.fields["event"].choices = [("", "—")] + [  # type: ignore[attr-defined]
             (key, label) for key, label in EVENT_LABELS.items()
         ]
+
+
+class ContactForm(TextInputForm):
+    """A contact block (issue 14); `keiyaku.accounts.services.contact_update` checks it again."""
+
+    contact_department = forms.CharField(
+        label=_("部署（例: 総務部 契約課 契約係）"), max_length=200, required=False
+    )
+    contact_person = forms.CharField(label=_("担当者"), max_length=200, required=False)
+    contact_phone = forms.CharField(
+        label=_("電話番号（半角数字とハイフン）"),
+        max_length=30,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    contact_email = forms.EmailField(label=_("メールアドレス"), required=False)
+    contact_hours = forms.CharField(
+        label=_("受付時間（例: 平日 8:45〜17:30）"), max_length=200, required=False
+    )

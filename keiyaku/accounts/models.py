@@ -12,7 +12,22 @@ ACCESS_CODE_MIN_LENGTH = 4
 ACCESS_CODE_MAX_LENGTH = 32
 
 
-class Organisation(models.Model):
+class ContactFields(models.Model):
+    """Who a counterparty asks (issue 14, 「問い合わせ先」): shown on every counterparty page and
+    in every counterparty mail, the contract's department's block first, else the
+    organisation's (`keiyaku.accounts.contacts.contact_for`). All single-line; empty is unset."""
+
+    contact_department = models.CharField(_("問い合わせ先の部署"), max_length=200, blank=True)
+    contact_person = models.CharField(_("担当者"), max_length=200, blank=True)
+    contact_phone = models.CharField(_("電話番号"), max_length=30, blank=True)
+    contact_email = models.EmailField(_("問い合わせ用メールアドレス"), blank=True)
+    contact_hours = models.CharField(_("受付時間"), max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Organisation(ContactFields):
     """A municipality or other tenant. Nothing of one is visible to another."""
 
     name = models.CharField(_("名称"), max_length=200)
@@ -43,6 +58,9 @@ class Organisation(models.Model):
     # contract binds is printed on its pages; an organisation whose contracts cite web pages
     # turns it on. Scripts and other active content are removed either way.
     keep_pdf_links = models.BooleanField(_("アップロードしたPDFのリンクを残す"), default=False)
+    # Deadlines in counterparty mails and pages also in the Japanese era (令和8年12月8日), as
+    # many municipal documents are written (issue 14); JST and the Western date either way.
+    deadline_wareki = models.BooleanField(_("署名期限を和暦でも表示する"), default=False)
 
     class Meta:
         constraints = [
@@ -59,7 +77,7 @@ class Organisation(models.Model):
         return self.name
 
 
-class Department(models.Model):
+class Department(ContactFields):
     """A 部 or 課; `parent` builds the tree."""
 
     organisation = models.ForeignKey(

@@ -18,6 +18,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from keiyaku.accounts.contacts import CONTACT_KEYS, contact_errors, contact_of
 from keiyaku.accounts.models import (
     ACCESS_CODE_MAX_LENGTH,
     ACCESS_CODE_MIN_LENGTH,
@@ -87,6 +88,7 @@ def organisation_update_settings(
     confirm_lockout: bool = False,
     access_code_min_length: int | None = None,
     keep_pdf_links: bool | None = None,
+    deadline_wareki: bool | None = None,
     meta: RequestMeta = SYSTEM,
 ) -> Organisation:
     """Change an organisation's own settings.
@@ -95,13 +97,16 @@ def organisation_update_settings(
     admin confirms it, so nobody locks themselves out by a typing mistake.
     `access_code_min_length` (4–32; None keeps it) applies to access codes set from now on
     (R18): codes already chosen stay valid. `keep_pdf_links` (None keeps it) applies to PDFs
-    uploaded from now on (`keiyaku.signing.active_content`).
+    uploaded from now on (`keiyaku.signing.active_content`). `deadline_wareki` (None keeps it):
+    counterparty mails and pages give the signing deadline in the Japanese era too (issue 14).
     """
     require_org_admin(actor, organisation)
     if access_code_min_length is None:
         access_code_min_length = organisation.access_code_min_length
     if keep_pdf_links is None:
         keep_pdf_links = organisation.keep_pdf_links
+    if deadline_wareki is None:
+        deadline_wareki = organisation.deadline_wareki
     if not ACCESS_CODE_MIN_LENGTH <= access_code_min_length <= ACCESS_CODE_MAX_LENGTH:
         raise AccountsError(
             _("アクセスコードの最小文字数は%(min)s〜%(max)sの範囲で指定してください。")
@@ -132,17 +137,20 @@ def organisation_update_settings(
         "ip_allowlist": organisation.ip_allowlist,
         "access_code_min_length": organisation.access_code_min_length,
         "keep_pdf_links": organisation.keep_pdf_links,
+        "deadline_wareki": organisation.deadline_wareki,
     }
     organisation.include_subdepartments = include_subdepartments
     organisation.ip_allowlist = allowlist
     organisation.access_code_min_length = access_code_min_length
     organisation.keep_pdf_links = keep_pdf_links
+    organisation.deadline_wareki = deadline_wareki
     organisation.save(
         update_fields=[
             "include_subdepartments",
             "ip_allowlist",
             "access_code_min_length",
             "keep_pdf_links",
+            "deadline_wareki",
         ]
     )
     audit_record(
@@ -156,6 +164,7 @@ def organisation_update_settings(
                 "ip_allowlist": allowlist,
                 "access_code_min_length": access_code_min_length,
                 "keep_pdf_links": keep_pdf_links,
+                "deadline_wareki": deadline_wareki,
             },
         },
         meta=meta,
@@ -248,6 +257,57 @@ def department_update(
         meta=meta,
     )
     return department
+
+
+# --- contact blocks (issue 14) -----------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    owner: Organisation | Department,
+    actor: Staff,
+    department: str = "",
+    person: str = "",
+    phone: str = "",
+    email: str = "",
+    hours: str = "",
+    meta: RequestMeta = SYSTEM,
+) -> Organisation | Department:
+    """Set the contact block (「問い合わせ先」) of an organisation or of one of its departments,
+    shown on every counterparty page and in every counterparty mail (`accounts.contacts`).
+
+    Each value is one line, stripped; the phone ASCII digits and hyphens (at most 30), the
+    e-mail an address; all empty clears the block. Refused with `AccountsError` (its `field`
+    the form field, `contact_<key>`) before anything changes; `NotAllowed` unless `actor`
+    administers the owner's organisation. Audited as `organisation.contact` or
+    `department.contact` with the block before and after.
+    """
+    organisation = owner if isinstance(owner, Organisation) else owner.organisation
+    require_org_admin(actor, organisation)
+    values = {
+        "department": department.strip(),
+        "person": person.strip(),
+        "phone": phone.strip(),
+        "email": email.strip(),
+        "hours": hours.strip(),
+    }
+    for key, message in contact_errors(values).items():
+        raise AccountsError(message, code=f"contact_{key}", field=f"contact_{key}")
+    before = contact_of(owner).as_dict()
+    for key, value in values.items():
+        setattr(owner, f"contact_{key}", value)
+    owner.save(update_fields=[f"contact_{key}" for key in CONTACT_KEYS])
+    is_organisation = isinstance(owner, Organisation)
+    audit_record(
+        event="organisation.contact" if is_organisation else "department.contact",
+        organisation=organisation,
+        actor=actor,
+        subject="" if is_organisation else f"department:{owner.pk}",
+        detail={"before": before, "after": values},
+        meta=meta,
+    )
+    return owner
 
 
 # --- staff -------------------------------------------------------------------------------------

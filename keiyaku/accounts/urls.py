@@ -15,6 +15,12 @@ urlpatterns = [
     path("departments/", views.department_list, name="department-list"),
     path("departments/<int:department_id>/", views.department_edit, name="department-edit"),
     path("settings/", views.organisation_settings, name="settings"),
+    path("settings/contact/", views.contact_edit, name="contact"),
+    path(
+        "departments/<int:department_id>/contact/",
+        views.contact_edit,
+        name="department-contact",
+    ),
     path("audit/", views.audit_list, name="audit-list"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
     path("organisations/", views.organisation_list, name="organisation-list"),

@@ -20,9 +20,11 @@ from django.views.decorators.http import require_POST
 
 from keiyaku import excel_csv
 from keiyaku.accounts import services
+from keiyaku.accounts.contacts import CONTACT_KEYS
 from keiyaku.accounts.csv_import import staff_csv, staff_csv_plan, template_csv
 from keiyaku.accounts.forms import (
     AuditFilterForm,
+    ContactForm,
     DepartmentForm,
     OrganisationCreateForm,
     OrganisationSettingsForm,
@@ -293,6 +295,7 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
             "ip_allowlist": organisation.ip_allowlist,
             "access_code_min_length": organisation.access_code_min_length,
             "keep_pdf_links": organisation.keep_pdf_links,
+            "deadline_wareki": organisation.deadline_wareki,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -307,6 +310,7 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
                 confirm_lockout=form.cleaned_data["confirm_lockout"],
                 access_code_min_length=form.cleaned_data["access_code_min_length"],
                 keep_pdf_links=form.cleaned_data["keep_pdf_links"],
+                deadline_wareki=form.cleaned_data["deadline_wareki"],
                 meta=RequestMeta.from_request(request),
             ),
             form=form,
@@ -318,6 +322,48 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
         request,
         "accounts/organisation_settings.html",
         {"form": form, "organisation": organisation, "address": client_ip(request)},
+        status=400 if form.errors else 200,
+    )
+
+
+# --- contact blocks (issue 14) -----------------------------------------------------------------
+
+
+@org_admin_required
+def contact_edit(request: AdminRequest, department_id: int | None = None) -> HttpResponse:
+    """The contact block (「問い合わせ先」) of the organisation, or of one of its departments,
+    that counterparties see on every page and in every mail."""
+    organisation = _organisation(request)
+    owner: Organisation | Department = organisation
+    if department_id is not None:
+        owner = get_object_or_404(Department, pk=department_id, organisation=organisation)
+    form = ContactForm(
+        request.POST or None,
+        initial={f"contact_{key}": getattr(owner, f"contact_{key}") for key in CONTACT_KEYS},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        saved = attempt(
+            request,
+            lambda: services.contact_update(
+                owner=owner,
+                actor=request.user,
+                meta=RequestMeta.from_request(request),
+                **{key: data[f"contact_{key}"] for key in CONTACT_KEYS},
+            ),
+            form=form,
+            success=_("問い合わせ先を保存しました。"),
+        )
+        if saved.ok:
+            return redirect(request.path)
+    return render(
+        request,
+        "accounts/contact_form.html",
+        {
+            "form": form,
+            "organisation": organisation,
+            "department": owner if department_id is not None else None,
+        },
         status=400 if form.errors else 200,
     )
 

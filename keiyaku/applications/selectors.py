@@ -37,14 +37,15 @@ APPLICATION_CLOSED_TEXT: dict[ApplicationLinkState, _StrPromise] = {
         "リンクが正しくないか、無効になっています。メールに記載されたリンクをご確認ください。"
     ),
     ApplicationLinkState.SUBMITTED: _(
-        "%(when)s に提出を受け付けました。内容を変更する場合は、送信者にお問い合わせください。"
+        "%(when)s に提出を受け付けました。内容を変更する場合は、下記のお問い合わせ先にご連絡"
+        "ください。"
     ),
     ApplicationLinkState.CANCELLED: _("送信者により案件が取り消されたため、提出できません。"),
     ApplicationLinkState.CLOSED: _(
         "この案件はすでに署名手続きに進んでいるため、利用申出書を提出できません。"
-        "送信者にお問い合わせください。"
+        "下記のお問い合わせ先にご連絡ください。"
     ),
-    ApplicationLinkState.EXPIRED: _("送信者に新しいリンクの送付をご依頼ください。"),
+    ApplicationLinkState.EXPIRED: _("新しいリンクの送付を、下記のお問い合わせ先にご依頼ください。"),
 }
 
 
@@ -59,7 +60,9 @@ def application_state(token: str) -> ApplicationState:
     if not token or len(token) > 100:
         return ApplicationState(ApplicationLinkState.INVALID)
     application = (
-        Application.objects.select_related("contract__organisation", "party")
+        Application.objects.select_related(
+            "contract__organisation", "contract__department", "contract__created_by", "party"
+        )
         .filter(token_hash=token_hash(token))
         .first()
     )

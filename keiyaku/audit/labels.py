@@ -72,6 +72,10 @@ EVENT_LABELS = {
     "contract.duplicated": _("この案件を複製"),
     "party.access_code": _("アクセスコードの設定"),
     "party.preview": _("署名者の画面のプレビュー"),
+    # Issue 14, the counterparty's contact block and deadline.
+    "organisation.contact": _("団体の問い合わせ先の変更"),
+    "department.contact": _("所属の問い合わせ先の変更"),
+    "contract.deadline": _("署名期限の変更"),
 }
 
 

@@ -103,6 +103,10 @@ class Contract(models.Model):
     def can_remind(self) -> bool:
         return states.contract_can_remind(self)
 
+    @property
+    def can_change_deadline(self) -> bool:
+        return states.contract_can_change_deadline(self)
+
 
 class Document(models.Model):
     """One uploaded PDF; each stored state of it is a DocumentVersion (write-once)."""
@@ -293,6 +297,8 @@ class Party(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     access_code = models.CharField(max_length=200, blank=True)  # hashed, never sent by e-mail
+    # The code is ASCII digits only: the code page asks for a numeric keypad (issue 14).
+    access_code_digits = models.BooleanField(default=False)
     status = models.CharField(
         max_length=10, choices=PartyStatus.choices, default=PartyStatus.WAITING
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from keiyaku.accounts.models import Role, Staff
 from keiyaku.accounts.selectors import department_with_descendants
-from keiyaku.contracts.links import link_find
+from keiyaku.contracts.links import link_expiry, link_find
 from keiyaku.contracts.models import (
     ArchiveTimestamp,
     Contract,
@@ -240,7 +240,7 @@ def sign_link_state(token: str) -> LinkLookup:
         contract_status=party.contract.status,
         party_status=party.status,
         revoked=link.revoked_at is not None,
-        expired=link.expires_at <= timezone.now(),
+        expired=link_expiry(link) <= timezone.now(),
         locked=party.is_locked,
     )
     return LinkLookup(state, link)
@@ -251,6 +251,6 @@ def download_link_state(token: str) -> LinkLookup:
     if link is None:
         return LinkLookup(LinkState.INVALID)
     state = download_link_state_of(
-        revoked=link.revoked_at is not None, expired=link.expires_at <= timezone.now()
+        revoked=link.revoked_at is not None, expired=link_expiry(link) <= timezone.now()
     )
     return LinkLookup(state, link)

@@ -196,6 +196,11 @@ def contract_can_remind(contract: Any) -> bool:
     return contract.status in CONTRACT_RUNNING
 
 
+def contract_can_change_deadline(contract: Any) -> bool:
+    """The signing deadline (R11) may be moved while signing runs; every link follows it."""
+    return contract.status in CONTRACT_RUNNING
+
+
 def party_can_readdress(party: Any) -> bool:
     """The sender may correct an external party's address until it has acted (R11)."""
     return (
@@ -272,7 +277,10 @@ LINK_DEAD_TEXT: dict[LinkState, _StrPromise] = {
     ),
     LinkState.CANCELLED: _("送信者により取り消されたため、署名できません。"),
     LinkState.REJECTED: _("署名者により却下されたため、手続きは終了しました。"),
-    LinkState.EXPIRED: _("リンクの有効期限が切れています。送信者にお問い合わせください。"),
+    LinkState.EXPIRED: _(
+        "署名期限を過ぎたため、このリンクは使用できません。手続きを続ける場合は、下記の"
+        "お問い合わせ先にご連絡ください。"
+    ),
     LinkState.REVOKED: _(
         "新しいリンクが発行されたため、このリンクは使用できません。最新のメールのリンクを"
         "お使いください。"
@@ -281,8 +289,8 @@ LINK_DEAD_TEXT: dict[LinkState, _StrPromise] = {
         "この署名依頼への同意は記録済みです。同じリンクをもう一度使うことはできません。"
     ),
     LinkState.LOCKED: _(
-        "アクセスコードの入力を規定回数誤ったため、ロックされました。送信者（%(organisation)s）に"
-        "お問い合わせください。"
+        "アクセスコードの入力を規定回数誤ったため、ロックされました。下記のお問い合わせ先"
+        "（%(organisation)s）にご連絡ください。"
     ),
     LinkState.FORWARDED: _("この署名依頼は別の方に転送されたため、このリンクは使用できません。"),
 }

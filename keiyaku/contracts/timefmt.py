@@ -25,3 +25,38 @@ def wareki(value: date) -> str:
             year_text = "元" if year == 1 else str(year)
             return f"{name}{year_text}年{value.month}月{value.day}日"
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+def deadline_text(value: datetime, *, era: bool = False) -> str:
+    """A signing deadline as a counterparty reads it (issue 14): in JST, with the weekday and
+    the zone said, and with the Japanese era first where the organisation chooses it
+    (`Organisation.deadline_wareki`): `2026年12月8日（火）23:59（日本時間）`, or
+    `令和8年（2026年）12月8日（火）23:59（日本時間）`. In the active language (mails are
+    rendered in the service's)."""
+    from django.utils.translation import gettext, pgettext
+
+    local = value.astimezone(JST)
+    weekday = (
+        pgettext("weekday", "月"),
+        pgettext("weekday", "火"),
+        pgettext("weekday", "水"),
+        pgettext("weekday", "木"),
+        pgettext("weekday", "金"),
+        pgettext("weekday", "土"),
+        pgettext("weekday", "日"),
+    )[local.weekday()]
+    parts = {
+        "year": local.year,
+        "month": local.month,
+        "day": local.day,
+        "weekday": weekday,
+        "time": local.strftime("%H:%M"),
+    }
+    era_date = wareki(local.date())
+    if era and not era_date[0].isascii():  # a date before Heisei has no era here
+        parts["era"] = era_date[: era_date.index("年") + 1]
+        return (
+            gettext("%(era)s（%(year)s年）%(month)s月%(day)s日（%(weekday)s）%(time)s（日本時間）")
+            % parts
+        )
+    return gettext("%(year)s年%(month)s月%(day)s日（%(weekday)s）%(time)s（日本時間）") % parts

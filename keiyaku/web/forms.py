@@ -57,6 +57,10 @@ class SendForm(TextInputForm):
     summary = forms.CharField(required=False, max_length=64)
 
 
+class DeadlineForm(TextInputForm):
+    deadline = forms.DateField(label=_("新しい署名期限"), widget=DateInput)
+
+
 class CancelForm(TextInputForm):
     reason = forms.CharField(
         label=_("取消の理由"),

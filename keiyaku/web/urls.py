@@ -58,6 +58,11 @@ urlpatterns = [
     ),
     path("contracts/<uuid:contract_id>/remind/", contracts.contract_remind, name="contract-remind"),
     path(
+        "contracts/<uuid:contract_id>/deadline/",
+        contracts.contract_deadline,
+        name="contract-deadline",
+    ),
+    path(
         "contracts/<uuid:contract_id>/parties/<int:party_id>/parallel/",
         contracts.party_parallel,
         name="party-parallel",

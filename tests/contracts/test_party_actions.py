@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from keiyaku.contracts import services
 from keiyaku.contracts.models import (
+    Contract,
     ContractStatus,
     DocumentVersion,
-    Link,
     PartyStatus,
     VersionKind,
 )
@@ -119,10 +119,15 @@ def test_used_up_link_shows_done_page(personas):
 
 
 def test_expired_link(personas):
-    sent(personas, TAKAHASHI)
-    Link.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    """A signing link dies with its contract's deadline (issue 14), before the periodic job
+    marks the contract expired, and its page says which deadline passed and whom to ask."""
+    contract = sent(personas, TAKAHASHI)
+    Contract.objects.filter(pk=contract.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     page = Client().get(last_link(TAKAHASHI.email))
-    assert page.status_code == 410 and "有効期限が切れています" in page.content.decode()
+    text = page.content.decode()
+    assert page.status_code == 410 and "有効期限が切れています" in text
+    assert "署名期限を過ぎたため" in text and "署名期限:" in text
+    assert "お問い合わせ先" in text and "契約 花子" in text  # the sender, no block set
 
 
 def test_link_of_finished_contract(personas):

@@ -10,6 +10,7 @@ import ast
 import gettext
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -97,7 +98,7 @@ def test_signing_pages_in_english(personas):
 
     response = client.post(link, {"code": "0000"})
     assert response.status_code == 400
-    assert "The access code is incorrect. (failed attempt 1;" in response.content.decode()
+    assert "The access code is incorrect. 4 more wrong attempts lock" in response.content.decode()
 
     assert client.post(link, {"code": "1234"}).status_code == 302
     page = client.get(link + "documents/").content.decode()
@@ -112,24 +113,26 @@ def test_signing_pages_in_english(personas):
 
 def test_email_templates_have_english_text(personas):
     contract = draft_contract(personas.sender)
+    contract.deadline = datetime(2026, 12, 8, 14, 59, 59, tzinfo=UTC)  # 23:59:59 JST
     context = {
         "contract": contract,
         "organisation": contract.organisation,
         "party": None,
         "url": "https://keiyaku.example.jp/s/token/",
         "needs_code": True,
-        "days": 14,
     }
     with translation.override("en"):
         text = render_to_string("notifications/mail/sign_request.txt", context)
     assert text.startswith("テスト市 has asked you to sign “令和8年度 道路補修工事 請負契約”\n")
-    assert "The link is valid for 14 days." in text
+    assert "Signing deadline: Tue 8/12/2026 23:59 Japan time" in text
+    assert "This link works until the signing deadline." in text
     with translation.override("ja"):
         text = render_to_string("notifications/mail/sign_request.txt", context)
     assert text.startswith(
         "テスト市 様より「令和8年度 道路補修工事 請負契約」への署名依頼が届いています\n"
     )
-    assert "リンクの有効期限は14日です。" in text
+    assert "署名期限: 2026年12月8日（火）23:59（日本時間）" in text
+    assert "このリンクは署名期限まで使えます。" in text
 
 
 # --- the catalogue ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from keiyaku.contracts.services.drafting import (
 )
 from keiyaku.contracts.services.followup import (
     contract_cancel,
+    contract_deadline_change,
     contract_remind,
     deadlines_check,
     party_change_email,
@@ -43,6 +44,7 @@ __all__ = [
     "template_save",
     "contract_cancel",
     "contract_create",
+    "contract_deadline_change",
     "contract_remind",
     "deadlines_check",
     "party_change_email",

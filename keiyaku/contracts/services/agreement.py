@@ -252,6 +252,7 @@ def party_forward(
             name=name,
             email=email,
             access_code=party.access_code,
+            access_code_digits=party.access_code_digits,
             forwarded_from=party,
         )
         Box.objects.filter(party=party).update(party=successor)

@@ -36,23 +36,32 @@ def default_deadline(now: datetime) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=JST)
 
 
-def send_deadline(deadline: datetime | None, now: datetime) -> datetime:
-    """The deadline a send records: `deadline`, or KEIYAKU_DEADLINE_DAYS from `now` when None.
+def deadline_check(deadline: datetime, now: datetime) -> datetime:
+    """``deadline`` (aware) if a signing deadline may be set to it at ``now``: in the future and
+    within MAX_DEADLINE_DAYS. The one rule for a deadline set at sending and a deadline moved
+    later (`followup.contract_deadline_change`).
 
     Raises:
         ContractError: ``deadline_too_far`` beyond MAX_DEADLINE_DAYS, ``deadline`` not in the
             future.
     """
-    if deadline is not None and deadline > now + timedelta(days=MAX_DEADLINE_DAYS):
+    if deadline > now + timedelta(days=MAX_DEADLINE_DAYS):
         raise ContractError(
             _("署名期限は%(days)d日以内の日付を指定してください。") % {"days": MAX_DEADLINE_DAYS},
             code="deadline_too_far",
             field="deadline",
         )
-    deadline = deadline or default_deadline(now)
     if deadline <= now:
-        raise ContractError(_("署名期限には未来の日時を指定してください。"), code="deadline")
+        raise ContractError(
+            _("署名期限には未来の日時を指定してください。"), code="deadline", field="deadline"
+        )
     return deadline
+
+
+def send_deadline(deadline: datetime | None, now: datetime) -> datetime:
+    """The deadline a send records: `deadline`, or KEIYAKU_DEADLINE_DAYS from `now` when None;
+    refused as `deadline_check` refuses."""
+    return deadline_check(deadline or default_deadline(now), now)
 
 
 def require_access_codes(parties: list[Party]) -> None:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import ACCESS_CODE_MAX_LENGTH, Organisation, Role, Staff
+from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
@@ -457,6 +458,15 @@ def clean_access_code(code: str, *, organisation: Organisation) -> str:
     return code
 
 
+def access_code_fields(code: str, *, organisation: Organisation) -> dict[str, object]:
+    """The party fields that store access code ``code`` (checked by `clean_access_code`): its
+    hash, and whether it is digits only (the code page then asks a phone for a numeric keypad).
+    Every place that sets a code (adding a party, unlocking with a new code, a duplicated
+    draft's code) stores it through here, so the two never disagree."""
+    code = clean_access_code(code, organisation=organisation)
+    return {"access_code": make_password(code), "access_code_digits": is_ascii_digits(code)}
+
+
 @transaction.atomic
 def party_add(
     *,
@@ -585,9 +595,7 @@ def _party_append(
             name=name.strip(),
             email=email.strip(),
             company=company.strip(),
-            access_code=make_password(
-                clean_access_code(access_code, organisation=contract.organisation)
-            ),
+            **access_code_fields(access_code, organisation=contract.organisation),
         )
     else:
         raise ContractError(_("署名者の種別が不正です。"), code="kind")

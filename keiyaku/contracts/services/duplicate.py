@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import secrets
 
-from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,7 +33,7 @@ from keiyaku.contracts.models import (
     VersionKind,
 )
 from keiyaku.contracts.permissions import require_contract_change
-from keiyaku.contracts.services.drafting import _lock_party, _touch, clean_access_code
+from keiyaku.contracts.services.drafting import _lock_party, _touch, access_code_fields
 from keiyaku.contracts.services.routing import restep
 from keiyaku.contracts.states import PARTY_COUNTED
 from keiyaku.storage.blobs import blob_discard, blob_get, blob_put, keyring_create
@@ -255,8 +254,9 @@ def party_set_access_code(
         return
     if current.kind != PartyKind.EXTERNAL:
         raise ContractError(_("職員にはアクセスコードを設定しません。"), code="kind")
-    code = clean_access_code(access_code, organisation=contract.organisation)
-    Party.objects.filter(pk=current.pk).update(access_code=make_password(code))
+    Party.objects.filter(pk=current.pk).update(
+        **access_code_fields(access_code, organisation=contract.organisation)
+    )
     audit_record(
         event="party.access_code",
         organisation=contract.organisation,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,13 +15,14 @@ from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.links import links_revoke
 from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyKind
 from keiyaku.contracts.permissions import require_contract_change
-from keiyaku.contracts.services.drafting import clean_access_code
+from keiyaku.contracts.services.drafting import access_code_fields
 from keiyaku.contracts.services.notify import party_notify, party_tell, sender_notify
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.states import (
     CONTRACT_OPEN,
     CONTRACT_RUNNING,
     PARTY_ASKED,
+    contract_can_change_deadline,
     contract_can_remind,
     party_can_readdress,
     party_can_unlock,
@@ -89,6 +89,48 @@ def contract_remind(*, contract: Contract, actor: Staff | None, meta: RequestMet
     return len(parties)
 
 
+def contract_deadline_change(
+    *, contract: Contract, actor: Staff, deadline: datetime, meta: RequestMeta = SYSTEM
+) -> None:
+    """Move a running contract's signing deadline (R11, issue 14), e.g. extend it for a party
+    who needs more time. Every signing link already sent lives until the new deadline
+    (`contracts.links.link_expiry`), so nobody needs a new mail; a deadline moved beyond the
+    automatic reminder's window gets that reminder again.
+
+    `deadline` is aware; it must lie in the future and within MAX_DEADLINE_DAYS. Refused
+    with `ContractError` (`deadline`, `deadline_too_far`, `not_in_progress`) and `NotAllowed`
+    without the right to change the contract. Audited as `contract.deadline` (before, after).
+    """
+    from keiyaku.contracts.services.confirmation import deadline_check
+
+    require_contract_change(actor, contract)
+    now = timezone.now()
+    deadline_check(deadline, now)
+    with transaction.atomic():
+        current = Contract.objects.select_for_update().get(pk=contract.pk)
+        if not contract_can_change_deadline(current):
+            raise ContractError(
+                _("署名中の案件だけ署名期限を変更できます。"), code="not_in_progress"
+            )
+        before = current.deadline
+        fields: dict[str, object] = {"deadline": deadline, "last_activity_at": now}
+        if deadline > now + timedelta(days=settings.KEIYAKU_REMIND_DAYS_BEFORE):
+            fields["reminded_at"] = None
+        Contract.objects.filter(pk=contract.pk).update(**fields)
+        contract.deadline = deadline
+        audit_record(
+            event="contract.deadline",
+            organisation=current.organisation,
+            actor=actor,
+            subject=current.audit_subject,
+            detail={
+                "before": before.isoformat() if before else "",
+                "after": deadline.isoformat(),
+            },
+            meta=meta,
+        )
+
+
 def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
     """The periodic job (R11): remind once N days before the deadline; expire after it.
 
@@ -153,8 +195,7 @@ def party_unlock(
         party = _lock_external(party, unlock=True)
         if access_code.strip():
             # The organisation as it is now: its admins may have raised the minimum length.
-            code = clean_access_code(access_code, organisation=party.contract.organisation)
-            fields["access_code"] = make_password(code)
+            fields |= access_code_fields(access_code, organisation=party.contract.organisation)
         Party.objects.filter(pk=party.pk).update(**fields)
         audit_record(
             event="party.unlock",

@@ -34,7 +34,8 @@ def party_notify(*, party: Party, template: str = "sign_request") -> bool:
     if changed != 1:
         return False
     party.status, party.notified_at = PartyStatus.NOTIFIED, now
-    token = link_issue(party=party, purpose=LinkPurpose.SIGN, days=settings.KEIYAKU_SIGN_LINK_DAYS)
+    # The link lives until the contract's deadline (links.py), which the mail states.
+    token = link_issue(party=party, purpose=LinkPurpose.SIGN)
     contract = party.contract
     if party.is_approver:
         template = {"sign_request": "approval_request", "reminder": "approval_reminder"}.get(
@@ -52,7 +53,6 @@ def party_notify(*, party: Party, template: str = "sign_request") -> bool:
             "organisation": contract.organisation,
             "url": absolute(reverse("sign-entry", args=[token])),
             "needs_code": party.kind == PartyKind.EXTERNAL,
-            "days": settings.KEIYAKU_SIGN_LINK_DAYS,
         },
     )
     return True

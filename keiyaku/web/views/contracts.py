@@ -50,6 +50,7 @@ from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import (
     CancelForm,
     ContractForm,
+    DeadlineForm,
     DocumentForm,
     PartyEmailForm,
     PartyForm,
@@ -411,6 +412,27 @@ def contract_cancel(request: StaffRequest, contract_id) -> HttpResponse:
             contract=contract, actor=request.user, reason=reason, meta=meta
         ),
         success=_("案件を取り消しました。"),
+    )
+    return _back(contract)
+
+
+@contract_editor_required
+@require_POST
+def contract_deadline(request: StaffRequest, contract_id) -> HttpResponse:
+    """Move the signing deadline to the end (23:59:59 JST) of the chosen day (issue 14)."""
+    contract = contract_for(request.user, contract_id)
+    form = DeadlineForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("署名期限の日付が正しくありません。"))
+        return _back(contract)
+    deadline = datetime.combine(form.cleaned_data["deadline"], time(23, 59, 59), tzinfo=JST)
+    meta = RequestMeta.from_request(request)
+    attempt(
+        request,
+        lambda: services.contract_deadline_change(
+            contract=contract, actor=request.user, deadline=deadline, meta=meta
+        ),
+        success=_("署名期限を変更しました。送信済みのリンクは新しい署名期限まで使えます。"),
     )
     return _back(contract)
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -25,6 +27,7 @@ from keiyaku.accounts.middleware import ip_refusal, organisation_allows
 from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
+from keiyaku.contracts.links import link_expiry
 from keiyaku.contracts.models import Party, PartyKind
 from keiyaku.contracts.selectors import (
     LinkLookup,
@@ -36,6 +39,7 @@ from keiyaku.contracts.selectors import (
 )
 from keiyaku.contracts.services.boxes import box_values_clean
 from keiyaku.contracts.states import LINK_DEAD_TEXT, LINK_HTTP_STATUS, LinkState
+from keiyaku.contracts.timefmt import deadline_text
 from keiyaku.ratelimits.limiter import rate_limited
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import AccessCodeForm, ForwardForm, RejectForm
@@ -55,18 +59,33 @@ def _session_key(party: Party) -> str:
 
 def _dead(request: HttpRequest, lookup: LinkLookup) -> HttpResponse:
     """The page of a dead link: its state's title and text (states.py) and HTTP status."""
-    organisation = lookup.link.party.contract.organisation.name if lookup.link else ""
+    contract = lookup.link.party.contract if lookup.link else None
+    organisation = contract.organisation.name if contract is not None else ""
     return render(
         request,
         "web/sign_dead.html",
         {
+            # The contract (for its organisation, deadline and contact block), never its title:
+            # a dead link's page is shown to whoever holds the link.
+            "contract": contract,
             "state": lookup.state,
             "heading": lookup.state.label,
             # Only the locked page names the organisation; the other texts have no placeholder.
             "text": LINK_DEAD_TEXT[lookup.state] % {"organisation": organisation},
+            # An expired link says which deadline passed (issue 14).
+            "deadline": _link_deadline(lookup) if lookup.state == LinkState.EXPIRED else "",
         },
         status=LINK_HTTP_STATUS[lookup.state],
     )
+
+
+def _link_deadline(lookup: LinkLookup) -> str:
+    """The deadline a signing link lived until: its contract's (`contracts.links`)."""
+    if lookup.link is None:
+        return ""
+    contract = lookup.link.party.contract
+    until = link_expiry(lookup.link)
+    return deadline_text(until, era=contract.organisation.deadline_wareki)
 
 
 def _link_party(request: HttpRequest, lookup: LinkLookup) -> Party | HttpResponse:
@@ -130,7 +149,12 @@ def sign_entry(request: HttpRequest, token: str) -> HttpResponse:
         party.refresh_from_db()
         if party.is_locked:
             return _dead(request, LinkLookup(LinkState.LOCKED, lookup.link))
-        error = _("アクセスコードが正しくありません。")
+        remaining = max(settings.KEIYAKU_ACCESS_CODE_ATTEMPTS - party.failed_attempts, 0)
+        error = ngettext(
+            "アクセスコードが正しくありません。あと%(count)s回誤るとロックされます。",
+            "アクセスコードが正しくありません。あと%(count)s回誤るとロックされます。",
+            remaining,
+        ) % {"count": remaining}
     return render(
         request,
         "web/sign_code.html",
