@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.applications.models import Application, ApplicationStatus
-from keiyaku.applications.services import token_hash
+from keiyaku.applications.tokens import token_hash
 from keiyaku.contracts.models import Contract
 from keiyaku.contracts.states import contract_is_cancelled
 

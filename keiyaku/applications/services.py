@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Staff
 from keiyaku.applications.models import Application, ApplicationStatus
+from keiyaku.applications.tokens import token_hash
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Contract, Party
@@ -51,10 +51,6 @@ class Answers:
     """Chosen by the company; stored only hashed on the party, never e-mailed."""
     staff_contacts: Sequence[Contact] = ()
     """Up to three 契約担当者, shown to the sender."""
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def consent_statement(contract: Contract, *, record: bool = True) -> str:
