@@ -17,11 +17,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-## make run: migrate, seed the demo organisation, start web + worker on http://127.0.0.1:8000
+## make run: migrate, seed the demo organisation, print its logins and the root certificate to
+## trust, start web + worker on http://$(ADDR) (keiyaku run); quiet unless VERBOSE=1
+ADDR ?= 127.0.0.1:8000
 run: install
-	$(KEIYAKU) migrate --noinput
-	$(KEIYAKU) seed_demo
-	$(KEIYAKU) serve --addr 127.0.0.1:8000
+	$(KEIYAKU) run --addr $(ADDR)$(if $(VERBOSE), --verbose)
 
 ## the Debian packages the tests use (installed only when missing); node and npm run the test
 ## OpenID provider (tests/login/oidc_provider), taken from Debian only when not on the PATH

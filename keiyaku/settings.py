@@ -571,6 +571,9 @@ LOGGING = {
         "pyhanko_certvalidator": {"level": "ERROR"},
         # Huey's consumer adds a handler of its own to a "huey" logger that has none.
         "huey": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO"), "propagate": False},
+        # pikepdf announces "C++ to Python logger bridge initialized" at INFO in every process
+        # that imports it (issue 14): its warnings and errors only.
+        "pikepdf": {"level": "WARNING"},
     },
 }
 

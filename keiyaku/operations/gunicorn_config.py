@@ -26,12 +26,14 @@ errorlog = "-"
 control_socket_disable = True
 # gunicorn's own lines in the format keiyaku's are in (KEIYAKU_LOG_FORMAT).
 _format = os.environ.get("KEIYAKU_LOG_FORMAT", "text")
+# The level keiyaku logs at (KEIYAKU_LOG_LEVEL; `keiyaku run` sets WARNING unless --verbose).
+_level = os.environ.get("KEIYAKU_LOG_LEVEL", "INFO")
 logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "root": {"level": "INFO", "handlers": ["console"]},
+    "root": {"level": _level, "handlers": ["console"]},
     "loggers": {
-        "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        "gunicorn.error": {"level": _level, "handlers": ["console"], "propagate": False},
         # A logging set-up turns gunicorn's access log on; Django writes those lines.
         "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
     },
