@@ -98,6 +98,9 @@ def test_two_consumers_run_a_contracts_parallel_signatures_one_at_a_time(
         # Both processes took jobs off the one queue.
         for consumer in (first, second):
             assert "Executing keiyaku.contracts.tasks.apply_signature" in consumer.log()
+            # Each line once (Huey's own handler doubled them), no pikepdf banner (issue 14).
+            assert consumer.log().count("Huey consumer started") == 1, consumer.log()[:3000]
+            assert "pikepdf" not in consumer.log(), consumer.log()[:3000]
         # Jobs with nothing left to do (a signature the start-up sweep made first) take the
         # lease and let it go; once they are done nobody holds it.
         assert wait_for(
