@@ -361,3 +361,15 @@ class Personas:
 @pytest.fixture
 def personas(db: object) -> Personas:
     return Personas()
+
+
+# --- maintenance notices (keiyaku.operations.notices) ------------------------------------------
+@pytest.fixture(autouse=True)
+def _no_maintenance_notices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no notice in its database: say so to the per-process rows (a
+    notice of an earlier test is gone), and keep them until a service changes them, so that
+    no page's query count depends on when the rows were last read."""
+    from keiyaku.operations import notices
+
+    monkeypatch.setattr(notices, "REFRESH_SECONDS", 24 * 3600.0)
+    notices.notices_prime(())
