@@ -15,7 +15,11 @@ from keiyaku.contracts import services
 from tests.browser.helpers import login, see
 from tests.flow import External, draft_contract, last_link, mails_to
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow(seconds=8),
+]
 
 JST = ZoneInfo("Asia/Tokyo")
 PARTY = External("株式会社髙橋建設", "髙橋 一郎", "takahashi@example.jp", "4321")

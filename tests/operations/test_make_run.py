@@ -21,7 +21,7 @@ import pytest
 from keiyaku.accounts.demo import DEMO_STAFF
 from tests.web.test_serve import ROOT, environment, free_port
 
-pytestmark = pytest.mark.slow(seconds=20)
+pytestmark = pytest.mark.slow(seconds=20)  # ~20 s of CPU: migrate, demo, PKI, three processes
 
 
 def start_up_command(addr: str) -> list[str]:
