@@ -4,6 +4,7 @@ or repeated line (the setuptools licence warning, Huey's lines twice, pikepdf's 
 
 from __future__ import annotations
 
+import importlib
 import re
 import select
 import shlex
@@ -19,9 +20,22 @@ from pathlib import Path
 import pytest
 
 from keiyaku.accounts.demo import DEMO_STAFF
+from keiyaku.operations import gunicorn_config
+from keiyaku.web.management.commands.run import log_level
 from tests.web.test_serve import ROOT, environment, free_port
 
-pytestmark = pytest.mark.slow(seconds=20)  # ~20 s of CPU: migrate, demo, PKI, three processes
+
+def test_quiet_unless_verbose_and_an_explicit_level_wins(monkeypatch):
+    assert log_level(verbose=False, environ={}) == "WARNING"
+    assert log_level(verbose=True, environ={}) == "INFO"
+    assert log_level(verbose=False, environ={"KEIYAKU_LOG_LEVEL": "DEBUG"}) == "DEBUG"
+    # The web server's own lines follow it (gunicorn's master reads the environment only).
+    monkeypatch.setenv("KEIYAKU_LOG_LEVEL", "WARNING")
+    config = importlib.reload(gunicorn_config)
+    assert config.logconfig_dict["loggers"]["gunicorn.error"]["level"] == "WARNING"
+    assert config.logconfig_dict["root"]["level"] == "WARNING"
+    monkeypatch.delenv("KEIYAKU_LOG_LEVEL")
+    assert importlib.reload(gunicorn_config).logconfig_dict["root"]["level"] == "INFO"
 
 
 def start_up_command(addr: str) -> list[str]:
@@ -61,6 +75,7 @@ def get(port: int, path: str) -> tuple[int, bytes]:
         connection.close()
 
 
+@pytest.mark.slow(seconds=20)  # ~20 s of CPU: migrate, demo, PKI, three processes
 def test_make_run_prints_the_logins_and_the_root_once_and_no_warning(tmp_path):
     port = free_port()
     command = start_up_command(f"127.0.0.1:{port}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -22,6 +23,12 @@ QUIET_LEVEL = "WARNING"
 VERBOSE_LEVEL = "INFO"
 # The loggers settings.LOGGING gives the level of KEIYAKU_LOG_LEVEL.
 LEVELLED_LOGGERS = ("", "huey")
+
+
+def log_level(*, verbose: bool, environ: Mapping[str, str]) -> str:
+    """The level `keiyaku run` logs at: ``KEIYAKU_LOG_LEVEL`` when given, else INFO with
+    ``--verbose`` and WARNING without (issue 14: quiet by default)."""
+    return environ.get("KEIYAKU_LOG_LEVEL") or (VERBOSE_LEVEL if verbose else QUIET_LEVEL)
 
 
 def root_certificate(addr: str) -> tuple[str, str]:
@@ -50,7 +57,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, addr: str, verbose: bool, **options):
-        level = os.environ.get("KEIYAKU_LOG_LEVEL") or (VERBOSE_LEVEL if verbose else QUIET_LEVEL)
+        level = log_level(verbose=verbose, environ=os.environ)
         # The web server and the worker read it when they start (settings.LOGGING,
         # gunicorn_config); this process configured its logging already.
         os.environ["KEIYAKU_LOG_LEVEL"] = level
