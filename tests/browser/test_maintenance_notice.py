@@ -18,7 +18,7 @@ from tests.flow import External, draft_contract, last_link, mails_to
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.slow(seconds=8),
+    pytest.mark.slow(seconds=15),
 ]
 
 JST = ZoneInfo("Asia/Tokyo")
