@@ -15,7 +15,7 @@ from keiyaku.audit.models import Event
 from keiyaku.contracts import services
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import Contract, Link
-from keiyaku.contracts.services.drafting import MAX_DEADLINE_DAYS
+from keiyaku.contracts.services.confirmation import MAX_DEADLINE_DAYS
 from keiyaku.contracts.timefmt import JST, deadline_text
 from keiyaku.refusals import NotAllowed
 from tests.flow import External, draft_contract, enter_code, last_link, mails_to
