@@ -13,6 +13,7 @@ from PIL import Image, ImageChops
 
 from keiyaku.contracts import services
 from keiyaku.contracts.models import ContractStatus
+from keiyaku.contracts.services import drafting
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.signing import engine
 from keiyaku.signing.render import render_page_png
@@ -117,7 +118,8 @@ def test_an_engine_error_at_send_is_a_refusal_not_a_server_error(personas, monke
     def broken(*args, **kwargs):
         raise ValueError("box keiyaku-box-1: rect lies outside the page")
 
-    monkeypatch.setattr(engine, "prepare", broken)
+    # What the budgeted child raises is raised again in the web process.
+    monkeypatch.setattr(drafting, "prepare_for_sending", broken)
     response = send_confirmed(staff_client(personas.sender), contract, follow=True)
     assert response.status_code == 200
     assert "書類を送信用に準備できませんでした。" in response.content.decode()

@@ -31,7 +31,6 @@ from keiyaku.contracts.models import (
 )
 from keiyaku.contracts.services import drafting
 from keiyaku.contracts.services.boxes import box_create
-from keiyaku.signing import engine
 from keiyaku.storage.blobs import blob_get
 from keiyaku.storage.models import Blob
 from tests.flow import External, draft_contract
@@ -126,7 +125,7 @@ def test_an_edit_while_the_pdfs_are_prepared_makes_the_send_start_again(
 ):
     contract = contract_with_one_signer(personas)
     racer = Elsewhere(EDITS[edit](contract, personas.sender))
-    real_prepare = engine.prepare
+    real_prepare = drafting.prepare_for_sending
 
     def prepare_while_editing(*args, **kwargs):
         # The edit runs to its commit between the send's reading and its final transaction.
@@ -135,7 +134,7 @@ def test_an_edit_while_the_pdfs_are_prepared_makes_the_send_start_again(
             racer.join(timeout=30)
         return real_prepare(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "prepare", prepare_while_editing)
+    monkeypatch.setattr(drafting, "prepare_for_sending", prepare_while_editing)
     blobs = Blob.objects.count()
     with pytest.raises(ContractError) as refused:
         services.contract_send(contract=contract, actor=personas.sender)

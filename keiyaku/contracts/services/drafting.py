@@ -54,16 +54,8 @@ from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance, restep
 from keiyaku.contracts.states import CONTRACT_EDITABLE, contract_is_editable
 from keiyaku.refusals import Refusal
-from keiyaku.signing import engine
-from keiyaku.signing.boxes import BoxSpec
-from keiyaku.signing.geometry import visible_pages
-from keiyaku.signing.ingest import (
-    IngestChange,
-    Ingested,
-    RefusedUpload,
-    ingest_pdf,
-    stamp_certificate_id,
-)
+from keiyaku.signing.ingest import IngestChange, Ingested, RefusedUpload, ingest_pdf
+from keiyaku.signing.sending import PlacedBox, prepare_for_sending
 from keiyaku.storage.blobs import blob_discard, blob_get, blob_put, keyring_create
 from keiyaku.storage.models import Blob, KeyRing
 from keiyaku.text_input import require_single_line, require_text
@@ -733,27 +725,35 @@ class _Source:
 
 def _prepare_documents(contract: Contract, source: _Source) -> dict[int, tuple[int, bytes]]:
     """Print the certificate ID, add one signature field per signer and one field per box:
-    every field exists before the first signature (DESIGN.md, signing step 2).
+    every field exists before the first signature (DESIGN.md, signing step 2). The PDF work
+    runs in a budgeted child (`signing.sending`): this process holds a document's stored
+    version while the child works and the prepared PDF after (issue 12, acceptance 5).
 
     Returns, per document id, the seq of the version prepared and the prepared PDF.
     """
     field_names = [p.signature_field for p in source.parties if not p.is_approver]
     prepared = {}
     for document, version, document_boxes in source.documents:
-        data = stamp_certificate_id(blob_get(version.blob), contract.certificate_id)
-        pages = visible_pages(data)
         boxes = [
-            BoxSpec(
+            PlacedBox(
                 name=box.field_name,
-                page_index=box.page - 1,
-                rect=pages[box.page - 1].to_user(box.x, box.y, box.width, box.height),
+                page=box.page,
+                x=box.x,
+                y=box.y,
+                width=box.width,
+                height=box.height,
                 kind=box.kind,
             )
             for box in document_boxes
         ]
         prepared[document.pk] = (
             version.seq,
-            engine.prepare(data, field_names=field_names, boxes=boxes),
+            prepare_for_sending(
+                blob_get(version.blob),
+                certificate_id=contract.certificate_id,
+                field_names=field_names,
+                boxes=boxes,
+            ),
         )
     return prepared
 
