@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 
 from keiyaku.ascii_digits import ascii_int
-from keiyaku.signing.render import JPEG_QUALITY, render_page_jpeg
+from keiyaku.signing.render import JPEG_QUALITY, page_jpeg, render_page_bitmap
 from keiyaku.storage.blobs import blob_get, derived_get, derived_put
 from keiyaku.storage.models import Blob
 
@@ -179,7 +179,11 @@ def _stored_or_rendered(blob: Blob, page_index: int, width_px: int) -> bytes:
         if stored is not None:
             return stored
     try:
-        data = render_page_jpeg(blob_get(blob), page_index, width_px=width_px)
+        # The PDF is let go of before the encoder's buffers are made (issue 12: a 2,400 px
+        # page of a 50 MB scan held the PDF, the bitmap and libjpeg's coefficients at once).
+        image = render_page_bitmap(blob_get(blob), page_index, width_px=width_px)
+        data = page_jpeg(image)
+        del image
         return derived_put(blob, label, data)
     finally:
         if cache.get(lease) == holder:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from keiyaku.contracts import services
 from keiyaku.contracts.models import Box, ContractStatus, VersionKind
-from keiyaku.signing.render import render_page_jpeg, render_page_png
+from keiyaku.signing.render import page_jpeg, render_page_bitmap, render_page_png
 from keiyaku.signing.verification import verify_pdf
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.page_images import DEFAULT_WIDTH
@@ -167,7 +167,7 @@ def test_three_parties_fill_boxes_and_the_signed_pdf_holds_them(personas):
     document = contract.documents.get()
     image = later.get(f"{link}documents/{document.pk}/pages/1.jpg").content
     shown_pdf = blob_get(document.current_version().blob)
-    assert image == render_page_jpeg(shown_pdf, 0, width_px=DEFAULT_WIDTH)
+    assert image == page_jpeg(render_page_bitmap(shown_pdf, 0, width_px=DEFAULT_WIDTH))
     sizes = document.page_sizes
     inked = sum(1 for p in render_region(shown_pdf, 1, boxes["a_name"], sizes) if p < 128)
     blank = sum(1 for p in render_region(prepared, 1, boxes["a_name"], sizes) if p < 128)
