@@ -275,6 +275,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 KEIYAKU_MAX_PARTIES = env_int("MAX_PARTIES", 100)
 # Pixels in one page image; a larger page is drawn smaller instead (issue 10, finding 4).
 KEIYAKU_MAX_RENDER_PIXELS = env_int("MAX_RENDER_PIXELS", 12_000_000)
+# Encoded page images each web process keeps in memory (keiyaku.web.page_images); 0: none, every
+# image from the object store. 48 MB holds bench/web.py's 200 images in turn (38 MB).
+KEIYAKU_PAGE_IMAGE_CACHE_BYTES = env_int("PAGE_IMAGE_CACHE_MB", 48) * 1024 * 1024
 # How often one signing request may be forwarded (R17); forwarded rows count as parties.
 KEIYAKU_MAX_FORWARDS = env_int("MAX_FORWARDS", 3)
 KEIYAKU_ACCESS_CODE_ATTEMPTS = env_int("ACCESS_CODE_ATTEMPTS", 5)

@@ -3,7 +3,7 @@
 A document page is requested page by page, by every party and on every visit. Stored versions
 never change, so an image is computed once per (version's SHA-256, page, width) and kept:
 
-1. in this process's memory (a small LRU within MAX_BYTES), then
+1. in this process's memory (an LRU within ``KEIYAKU_PAGE_IMAGE_CACHE_MB``), then
 2. in the object store as a derived object (`keiyaku.storage.blobs.derived_put`): sealed with
    the contract's own data key, under a name made of the key ring, the version's SHA-256, the
    page, the width and the encoder. Every web process, and every process after a restart,
@@ -31,12 +31,15 @@ URL always means the same bytes and is sent as immutable (`keiyaku.web.views.res
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
 from keiyaku.ascii_digits import ascii_int
@@ -48,18 +51,19 @@ PAGE_IMAGE_WIDTHS = (800, 1600, 2400)
 """The widths in px a page image is rendered at: the ``w`` a page-image URL accepts."""
 DEFAULT_WIDTH = 1600
 """The width of a page-image URL without ``w`` (the ``src`` beside the ``srcset``)."""
-MAX_BYTES = 48 * 1024 * 1024
-"""Memory for the per-process cache of encoded images (a 1600 px page is 0.1–1 MB of JPEG). The
-object store is the shared cache; this one spares the hottest pages a read. bench/web.py with
-200 page images in turn: 28–50 requests/s at 48 MB, 17–28 at 8 MB (the store read each time);
-bench/memory.py: the web processes' baseline grows by the cache's fill (to about 220 MB)."""
+LOG_STEP_BYTES = 1024 * 1024
+"""The memory cache's fill is logged each time it has moved this far (or a tenth of its bound,
+if less) since it was last logged: `cache_fill`."""
 LEASE_SECONDS = 30
 """How long another process waits for an image one process is rendering, at most, before it
 renders the image itself (a render takes 0.05–0.5 s; the lease outlives a crashed renderer)."""
 _ENCODING = f"q{JPEG_QUALITY}.jpg"
 
+logger = logging.getLogger(__name__)
+
 _images: OrderedDict[tuple[str, str, int, int], PageImage] = OrderedDict()
 _bytes = 0
+_logged_bytes = 0
 _lock = threading.Lock()
 _rendering: dict[tuple[str, str, int, int], threading.Lock] = {}
 
@@ -109,15 +113,61 @@ def _label(page_index: int, width_px: int) -> str:
     return f"page-{page_index + 1}-w{width_px}-{_ENCODING}"
 
 
+def cache_limit() -> int:
+    """The bound of this process's memory cache in bytes: ``KEIYAKU_PAGE_IMAGE_CACHE_MB``
+    (default 48). The object store is the shared cache; this one spares the hottest pages a
+    read and an AES-GCM open. Measured with bench/web.py (200 page images of 1,600 px in turn,
+    38 MB): 28–50 requests/s at 48 MB, 17–28 at 8 MB, where every image was read from the
+    store again (an LRU read in turn keeps nothing once the turn is longer than it holds)."""
+    return int(settings.KEIYAKU_PAGE_IMAGE_CACHE_BYTES)
+
+
+@dataclass(frozen=True)
+class CacheFill:
+    """What this process's memory cache holds."""
+
+    images: int
+    held_bytes: int
+    """The encoded images' bytes (the Python objects around them add about 0.1 KB each)."""
+    limit_bytes: int
+    """`cache_limit`."""
+
+
+def cache_fill() -> CacheFill:
+    """What this process's memory cache holds now. Also logged (INFO, ``keiyaku.web.page_images``)
+    as 「page images in memory (process <pid>): <n> images, <bytes> bytes of <limit>」 each time
+    the fill has moved by LOG_STEP_BYTES: the cache is part of a web process's resident memory
+    up to its bound, and an operator (or bench/memory.py) tells it apart from a leak by it."""
+    with _lock:
+        return CacheFill(images=len(_images), held_bytes=_bytes, limit_bytes=cache_limit())
+
+
 def _remember(key: tuple[str, str, int, int], image: PageImage) -> None:
-    global _bytes
+    global _bytes, _logged_bytes
+    limit = cache_limit()
     with _lock:
         if key not in _images:
             _images[key] = image
             _bytes += len(image.data)
-        while _images and _bytes > MAX_BYTES:
+        while _images and _bytes > limit:
             _, dropped = _images.popitem(last=False)
             _bytes -= len(dropped.data)
+        moved = abs(_bytes - _logged_bytes) >= min(LOG_STEP_BYTES, max(1, limit // 10))
+        if moved:
+            _logged_bytes = _bytes
+        fill = CacheFill(images=len(_images), held_bytes=_bytes, limit_bytes=limit)
+    if moved:
+        logger.info(
+            "page images in memory (process %d): %d images, %d bytes of %d",
+            os.getpid(),
+            fill.images,
+            fill.held_bytes,
+            fill.limit_bytes,
+            extra={
+                "page_image_cache_images": fill.images,
+                "page_image_cache_bytes": fill.held_bytes,
+            },
+        )
 
 
 def _cached(key: tuple[str, str, int, int]) -> PageImage | None:

@@ -4,6 +4,7 @@ process, sent with strong caching headers, and only to those who may see the pag
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 
@@ -33,10 +34,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_process_cache():
     page_images._images.clear()
-    page_images._bytes = 0
+    page_images._bytes = page_images._logged_bytes = 0
     yield
     page_images._images.clear()
-    page_images._bytes = 0
+    page_images._bytes = page_images._logged_bytes = 0
 
 
 @pytest.fixture
@@ -153,14 +154,47 @@ def test_the_first_stored_image_wins():
         derived_name(blob, "../blobs/x")
 
 
-def test_the_memory_cache_stays_within_its_byte_budget(monkeypatch):
+def test_the_memory_cache_stays_within_its_byte_budget(settings):
     blob = _stored(make_pdf(pages=3))
     first = page_images.page_image(blob, 0, 800)
-    monkeypatch.setattr(page_images, "MAX_BYTES", len(first.data) * 2)
+    settings.KEIYAKU_PAGE_IMAGE_CACHE_BYTES = len(first.data) * 2
     for index in range(3):
         page_images.page_image(blob, index, 800)
     assert page_images._bytes == sum(len(i.data) for i in page_images._images.values())
     assert page_images._bytes <= len(first.data) * 2
+    assert page_images.cache_fill() == page_images.CacheFill(
+        images=len(page_images._images),
+        held_bytes=page_images._bytes,
+        limit_bytes=len(first.data) * 2,
+    )
+
+
+def test_the_memory_cache_can_be_switched_off(settings, counted):
+    settings.KEIYAKU_PAGE_IMAGE_CACHE_BYTES = 0
+    blob = _stored(make_pdf())
+    page_images.page_image(blob, 0, 800)
+    page_images.page_image(blob, 0, 800)
+    assert page_images.cache_fill().images == 0
+    assert counted["renders"] == [(0, 800)]  # the second came from the object store
+
+
+def test_the_memory_cache_logs_its_fill_as_it_grows(settings, caplog):
+    """An operator (and bench/memory.py) tells the cache's bytes apart from the rest of a web
+    process's resident memory by these lines."""
+    settings.KEIYAKU_PAGE_IMAGE_CACHE_BYTES = 10 * 1024 * 1024
+    blob = _stored(make_pdf(pages=4))
+    with caplog.at_level("INFO", logger="keiyaku.web.page_images"):
+        for index in range(4):
+            page_images.page_image(blob, index, 2400)
+    fill = page_images.cache_fill()
+    assert fill.images == 4
+    lines = [r for r in caplog.records if r.name == "keiyaku.web.page_images"]
+    # 2,400 px pages of make_pdf are about 0.35 MB: logged once the fill has moved by 1 MB.
+    assert lines, [r.getMessage() for r in caplog.records]
+    last = lines[-1]
+    assert f"(process {os.getpid()})" in last.getMessage()
+    assert last.page_image_cache_bytes <= fill.held_bytes
+    assert fill.held_bytes - last.page_image_cache_bytes < page_images.LOG_STEP_BYTES
 
 
 def test_a_render_holds_the_pdf_or_the_encoder_beside_one_bitmap():
