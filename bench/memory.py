@@ -369,6 +369,7 @@ def run(site: Installation, web: WebServer, consumer: Any, args: argparse.Namesp
         "processes": {
             w.name: {
                 "rise_by_step": {step: max(w.rises.get(step, [0])) for step in STEPS},
+                "rises_by_step": {step: w.rises.get(step, []) for step in STEPS},
                 "baselines": w.baselines,
                 "page_image_cache_bytes": w.cache_bytes,
             }
@@ -431,7 +432,8 @@ def main() -> int:
         installation(
             extra_env={"KEIYAKU_MAX_FILE_MB": limit_mb, "KEIYAKU_MAX_CONTRACT_MB": limit_mb}
         ) as site,
-        site.web(workers=2, threads=4) as web,
+        # INFO: the web processes' page-image cache lines (the installation logs WARNING).
+        site.web(workers=2, threads=4, env={"KEIYAKU_LOG_LEVEL": "INFO"}) as web,
         site.consumers(1, threads=2) as consumers,
     ):
         figures = run(site, web, consumers[0], args)

@@ -141,15 +141,18 @@ class Installation:
         return process
 
     @contextmanager
-    def web(self, *, workers: int, threads: int = 4) -> Iterator[WebServer]:
+    def web(
+        self, *, workers: int, threads: int = 4, env: dict[str, str] | None = None
+    ) -> Iterator[WebServer]:
         """gunicorn with ``workers`` processes of ``threads`` threads on :attr:`port`, started
-        as `keiyaku serve` starts it; returns once every worker answers ``/healthz``."""
+        as `keiyaku serve` starts it (``env``: settings for it alone, over the installation's);
+        returns once every worker answers ``/healthz``."""
         from keiyaku.operations.server import WebOptions, web_command
 
         command = web_command(
             WebOptions(addr=f"127.0.0.1:{self.port}", workers=workers, threads=threads, timeout=300)
         )
-        process = self._spawn(command, f"web-{workers}x{threads}")
+        process = self._spawn(command, f"web-{workers}x{threads}", env)
         server = WebServer(process, self.base_url, workers, threads)
         try:
             deadline = time.monotonic() + 120

@@ -1,0 +1,40 @@
+"""What a web worker loads at start instead of on its first request of each kind (issue 12).
+
+Django imports the views (and with them pyHanko, pikepdf, reportlab, the signing modules) on
+the first request it resolves, and PDFium reads the shipped fonts and builds its caches on the
+first page image a process draws. Each is loaded once per process, but lazily: it landed in
+whichever large contract first sent that kind of request to that worker, and bench/memory.py
+read it as baseline growth (a worker that had served only uploads after its first contract
+grew by some 45 MB the first time it drew a page). Loaded at start, a worker's resident
+memory after its first requests is what it keeps (plus the page-image cache, which fills to
+its bound by design), and no first request waits for the loading.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def web_worker_warm_up() -> None:
+    """Import every view (the URLconf, resolved once) and draw one blank page with PDFium, as
+    the first requests would. Called by `keiyaku.wsgi` in each web worker, after Django is set
+    up. A failure is logged and costs only the first requests' time: it never stops a worker."""
+    try:
+        from django.urls import get_resolver
+
+        get_resolver().url_patterns  # noqa: B018 - the import is the point
+
+        import pikepdf
+
+        from keiyaku.signing.render import page_jpeg, render_page_bitmap
+
+        blank = pikepdf.new()
+        blank.add_blank_page(page_size=(595, 842))
+        out = io.BytesIO()
+        blank.save(out)
+        page_jpeg(render_page_bitmap(out.getvalue(), 0, width_px=800))
+    except Exception:
+        logger.warning("web worker warm-up failed", exc_info=True)

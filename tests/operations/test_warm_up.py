@@ -1,0 +1,51 @@
+"""Issue 12, acceptance 5: a web worker loads its views and PDFium at start, so that its first
+requests of each kind do not raise its baseline.
+
+Before, a worker that had served only uploads and sends grew by some 25 MB the first time it
+drew a page image (the views it had not resolved yet, PDFium's fonts and caches), and
+bench/memory.py read that as growth from one large contract to the next. Measured in a fresh
+process, as gunicorn loads `keiyaku.wsgi`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parents[2]
+_PROBE = """
+import gc, json, re, sys
+from pathlib import Path
+import keiyaku.wsgi  # what gunicorn loads in each worker
+from tests.pdfs import make_pdf
+def rss():
+    gc.collect()
+    return int(re.search(r"VmRSS:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) * 1024
+pdf = make_pdf()
+start = rss()
+from django.urls import resolve
+from keiyaku.signing.render import page_jpeg, render_page_bitmap
+resolve("/")
+page_jpeg(render_page_bitmap(pdf, 0, width_px=1600))  # a page image's first render
+print(json.dumps({"rise": rss() - start}))
+"""
+
+
+@pytest.mark.slow(seconds=4)
+def test_a_web_workers_first_page_image_loads_nothing_more():
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", _PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=_ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(_ROOT)},
+    )
+    rise = json.loads(done.stdout.strip().splitlines()[-1])["rise"]
+    # The bitmap and the encoder's buffers are freed; what stays is a few allocator pages.
+    assert rise < 5 * 1024 * 1024, rise
