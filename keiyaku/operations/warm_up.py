@@ -1,8 +1,9 @@
 """What a web worker loads at start instead of on its first request of each kind (issue 12).
 
 Django imports the views (and with them pyHanko, pikepdf, reportlab, the signing modules) on
-the first request it resolves, and PDFium reads the shipped fonts and builds its caches on the
-first page image a process draws. Each is loaded once per process, but lazily: it landed in
+the first request it resolves, PDFium builds its caches on the first page image a process
+draws, and the S3 storage makes its boto3 client (some 15 MB of service model) on the first
+file a process reads or writes. Each is loaded once per process, but lazily: it landed in
 whichever large contract first sent that kind of request to that worker, and bench/memory.py
 read it as baseline growth (a worker that had served only uploads after its first contract
 grew by some 45 MB the first time it drew a page). Loaded at start, a worker's resident
@@ -19,9 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 def web_worker_warm_up() -> None:
-    """Import every view (the URLconf, resolved once) and draw one blank page with PDFium, as
-    the first requests would. Called by `keiyaku.wsgi` in each web worker, after Django is set
-    up. A failure is logged and costs only the first requests' time: it never stops a worker."""
+    """Import every view (the URLconf, resolved once), draw one blank page with PDFium and make
+    the object storage's client (no request is sent), as the first requests would. Called by
+    `keiyaku.wsgi` in each web worker, after Django is set up. A failure is logged and costs
+    only the first requests' time: it never stops a worker."""
     try:
         from django.urls import get_resolver
 
@@ -36,5 +38,11 @@ def web_worker_warm_up() -> None:
         out = io.BytesIO()
         blank.save(out)
         page_jpeg(render_page_bitmap(out.getvalue(), 0, width_px=800))
+
+        from keiyaku.storage.blobs import object_storage
+
+        connection = getattr(object_storage(), "connection", None)  # S3 only; a folder has none
+        if connection is not None:
+            connection.meta.client  # noqa: B018 - made on first access
     except Exception:
         logger.warning("web worker warm-up failed", exc_info=True)

@@ -49,3 +49,14 @@ def test_a_web_workers_first_page_image_loads_nothing_more():
     rise = json.loads(done.stdout.strip().splitlines()[-1])["rise"]
     # The bitmap and the encoder's buffers are freed; what stays is a few allocator pages.
     assert rise < 5 * 1024 * 1024, rise
+
+
+def test_the_warm_up_makes_the_object_storages_client(s3_storage):
+    from keiyaku.operations.warm_up import web_worker_warm_up
+    from keiyaku.storage.blobs import object_storage
+
+    storage = object_storage()
+    # django-storages keeps the boto3 resource per thread once it is made.
+    assert getattr(storage._connections, "connection", None) is None
+    web_worker_warm_up()
+    assert storage._connections.connection is not None
