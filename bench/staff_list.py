@@ -86,8 +86,8 @@ FROM generate_series(1, %(count)s) AS n,
 
 INSERT INTO contracts_party (
     contract_id, position, kind, role, parallel, step, company, name, email, staff_id,
-    access_code, status, failed_attempts, notified_at, agreed_ip, agreed_user_agent, auth_method,
-    shown_sha256, signed_at, reason
+    access_code, access_code_digits, status, failed_attempts, notified_at, agreed_ip,
+    agreed_user_agent, auth_method, shown_sha256, signed_at, reason
 )
 SELECT
     c.id, p.position, p.kind, 'signer', false, p.position,
@@ -96,7 +96,7 @@ SELECT
     CASE WHEN p.position = 1 THEN 'party-' || c.certificate_id || '@example.jp'
          ELSE %(mayor_email)s END,
     CASE WHEN p.position = 2 THEN %(mayor)s::int END,
-    '', CASE
+    '', false, CASE
         WHEN c.status = 'completed' THEN 'signed'
         WHEN c.status = 'draft' THEN 'waiting'
         WHEN c.status = 'rejected' AND p.position = 1 THEN 'rejected'

@@ -10,8 +10,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
+from keiyaku.accounts.models import Staff
 from keiyaku.login import clock
-from keiyaku.login.services import policy_for
+from keiyaku.login.services import policy_of_request_user
 
 SEEN_KEY = "signin.seen"
 MFA_KEY = "signin.mfa"
@@ -32,7 +33,9 @@ class SignInPolicyMiddleware:
         return self.get_response(request)
 
     def _check(self, request: HttpRequest) -> HttpResponse | None:
-        policy = policy_for(getattr(request.user, "organisation", None))
+        user = request.user
+        assert isinstance(user, Staff)  # __call__ checked is_authenticated
+        policy = policy_of_request_user(user)
         now = clock.now().timestamp()
         seen = request.session.get(SEEN_KEY)
         if isinstance(seen, (int, float)) and now - seen > policy.session_timeout_minutes * 60:

@@ -54,16 +54,25 @@ def policy_for(organisation: Organisation | None) -> OrganisationSignIn:
     """The organisation's policy; an unsaved default when it has none (or for no organisation)."""
     if organisation is None:
         return OrganisationSignIn(session_timeout_minutes=settings.KEIYAKU_SESSION_IDLE_MINUTES)
-    found: OrganisationSignIn | None
-    if type(organisation).signin.is_cached(organisation):
-        # The logged-in staff member's organisation: read with them, absent row included
-        # (keiyaku.login.backends.StaffBackend), for this request only.
-        found = getattr(organisation, "signin", None)
-    else:
-        found = OrganisationSignIn.objects.filter(organisation=organisation).first()
+    found = OrganisationSignIn.objects.filter(organisation=organisation).first()
     return found or OrganisationSignIn(
         organisation=organisation, session_timeout_minutes=settings.KEIYAKU_SESSION_IDLE_MINUTES
     )
+
+
+def policy_of_request_user(user: Staff) -> OrganisationSignIn:
+    """The sign-in policy for the staff member a request is made by (`SignInPolicyMiddleware`):
+    read with them, absent row included, by keiyaku.login.backends.StaffBackend, so no query
+    (issue 12); `policy_for` reads it afresh for any other organisation object, whose cached
+    relation could be older than the row (a long-lived object, a rotation re-sealing it)."""
+    organisation = user.organisation
+    if organisation is not None and type(organisation).signin.is_cached(organisation):
+        found: OrganisationSignIn | None = getattr(organisation, "signin", None)
+        return found or OrganisationSignIn(
+            organisation=organisation,
+            session_timeout_minutes=settings.KEIYAKU_SESSION_IDLE_MINUTES,
+        )
+    return policy_for(organisation)
 
 
 def state_for(staff: Staff) -> StaffSignIn:

@@ -352,8 +352,11 @@ def run_reporting(
 
     For a call in a validation child (``budget.run(run_reporting, engine.finalize, …)``): the
     child's timestamper is a copy, so its attempts come back with the result, or on the
-    :class:`TimestampUnavailable` raised.
+    :class:`TimestampUnavailable` raised. Only the attempts made here: the copy also carries
+    those its original had not drained yet (a signature made just before in the parent), which
+    the parent reports itself; counted twice, a TSA showed more answers than it gave.
     """
+    timestamper.drain()  # the original's, reported by the original
     try:
         result = func(*args, timestamper=timestamper, **kwargs)
     except TimestampUnavailable as exc:

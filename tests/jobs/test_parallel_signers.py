@@ -23,6 +23,7 @@ from huey.contrib.djhuey import HUEY
 
 from keiyaku.contracts import services
 from keiyaku.contracts.models import Contract, ContractStatus
+from keiyaku.signing.verdict import CERTIFICATE_FIELD
 from keiyaku.storage.models import Blob
 from tests.consumer_process import consumers, queue_on_redis, wait_for
 from tests.flow import External, agree, draft_contract, last_link
@@ -78,12 +79,15 @@ def test_twenty_parallel_signers_make_exactly_twenty_signatures(personas, queue,
     assert completed, "\n".join(log[-3000:] for log in logs)
 
     computed = Counter(field for log in logs for field in _COMPUTED.findall(log))
+    # The certificate of completion is signed once too, after the last party (issue 14).
+    assert computed.pop(CERTIFICATE_FIELD, 0) == 1, computed
     fields = {party.signature_field for party in contract.parties.all()}
     assert sum(computed.values()) == SIGNERS, computed
     assert set(computed) == fields and set(computed.values()) == {1}, computed
     # (Which consumer signed is not asserted: on a loaded machine the second may still be
     # starting while the first's two threads take every job. Without the lease this set-up
     # counted 72 computations: the threads do race.)
-    # Twenty signatures and one completed version stored: nothing computed and thrown away.
-    assert Blob.objects.filter(keyring=contract.keyring_id).count() - stored == SIGNERS + 1
+    # Twenty signatures, one completed version and the certificate of completion stored:
+    # nothing computed and thrown away.
+    assert Blob.objects.filter(keyring=contract.keyring_id).count() - stored == SIGNERS + 2
     _one_signature_per_party(contract, SIGNERS)

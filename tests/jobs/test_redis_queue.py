@@ -119,8 +119,8 @@ def test_two_consumers_run_a_contracts_parallel_signatures_one_at_a_time(
         assert earlier[1] <= later[0], f"jobs overlapped: {earlier} and {later}"
     _one_signature_per_party(contract, 12)
     # Every signature made was kept: none was made on a version another job replaced meanwhile
-    # and thrown away (twelve signatures, one completed version).
-    assert Blob.objects.filter(keyring=contract.keyring_id).count() - stored == 12 + 1
+    # and thrown away (twelve signatures, one completed version, the certificate of completion).
+    assert Blob.objects.filter(keyring=contract.keyring_id).count() - stored == 12 + 2
 
 
 _PERIODIC = re.compile(
