@@ -26,7 +26,6 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from pyhanko.sign.timestamps import TimeStamper
 
 from keiyaku.audit.services import audit_record
 from keiyaku.contracts.certificate import certificate_data
@@ -34,14 +33,15 @@ from keiyaku.contracts.certificate_pdf import render_certificate
 from keiyaku.contracts.models import CompletionCertificate, Contract
 from keiyaku.contracts.states import CONTRACT_CONCLUDED
 from keiyaku.jobs.leases import lease_confirm
-from keiyaku.signing import budget, engine
+from keiyaku.signing import engine
+from keiyaku.signing.finalising import finalize_budgeted
 from keiyaku.signing.keys import (
     get_service_signer,
     get_timestamper,
     get_validation_inputs,
     service_certificate_record,
 )
-from keiyaku.signing.timestamping import TimestampUnavailable, run_reporting
+from keiyaku.signing.timestamping import FailoverTimeStamper, TimestampUnavailable
 from keiyaku.signing.tsas import tsa_attempts_record
 from keiyaku.signing.verdict import CERTIFICATE_FIELD
 from keiyaku.storage.blobs import blob_get, blob_put
@@ -58,7 +58,7 @@ def certificate_make(
     contract: Contract,
     completed_at: datetime | None = None,
     signed: Mapping[int, str] | None = None,
-    timestamper: TimeStamper,
+    timestamper: FailoverTimeStamper,
     validation_context: engine.ValidationInputs,
 ) -> bytes:
     """The signed certificate of ``contract`` as PDF bytes (B-LTA). ``completed_at`` and
@@ -82,19 +82,7 @@ def certificate_make(
         signer=signer,
         timestamper=timestamper,
     )
-    try:
-        data, attempts = budget.run(
-            run_reporting,
-            engine.finalize,
-            pdf,
-            timestamper=timestamper,
-            validation_context=validation_context,
-        )
-    except TimestampUnavailable as exc:
-        tsa_attempts_record(exc.attempts)
-        raise
-    tsa_attempts_record(attempts)
-    return data
+    return finalize_budgeted(pdf, timestamper=timestamper, validation_context=validation_context)
 
 
 def certificate_store(*, contract: Contract, blob: Blob, issued_at: datetime) -> None:
@@ -135,7 +123,7 @@ def certificates_due(*, limit: int) -> list[uuid.UUID]:
 def certificate_issue(
     *,
     contract_id: uuid.UUID,
-    timestamper: TimeStamper | None = None,
+    timestamper: FailoverTimeStamper | None = None,
     validation_context: engine.ValidationInputs | None = None,
     wait: float = 0,
 ) -> bool:
@@ -161,7 +149,7 @@ def certificate_issue(
             )
         finally:
             if own_timestamper:
-                tsa_attempts_record(stamper.drain())  # type: ignore[attr-defined]
+                tsa_attempts_record(stamper.drain())
         blob = blob_put(keyring=contract.keyring, data=data)
         with transaction.atomic():
             lease_confirm(lease)

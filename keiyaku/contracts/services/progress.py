@@ -48,13 +48,13 @@ from keiyaku.contracts.timefmt import jst_timestamp
 from keiyaku.jobs.leases import LeaseBusy, lease_confirm, lease_hold
 from keiyaku.signing import archive, budget, engine
 from keiyaku.signing.certificates import document_certificates
+from keiyaku.signing.finalising import finalize_budgeted
 from keiyaku.signing.keys import (
     get_service_signer,
     get_timestamper,
     get_validation_inputs,
     service_certificate_record,
 )
-from keiyaku.signing.timestamping import TimestampUnavailable, run_reporting
 from keiyaku.signing.tsas import tsa_attempts_record, tsa_outage_since
 from keiyaku.storage.blobs import blob_get, blob_put
 
@@ -202,18 +202,7 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
     for (doc, version), pdf in zip(current, pdfs, strict=True):
         # Under the validation budget, in a child process (issue 10, finding 7); the child's
         # TSA attempts come back with its answer (issue 13).
-        try:
-            data, attempts = budget.run(
-                run_reporting,
-                engine.finalize,
-                pdf,
-                timestamper=timestamper,
-                validation_context=context,
-            )
-        except TimestampUnavailable as exc:
-            tsa_attempts_record(exc.attempts)
-            raise
-        tsa_attempts_record(attempts)
+        data = finalize_budgeted(pdf, timestamper=timestamper, validation_context=context)
         # What the document timestamp rests on, for its renewal (R21): read from our own
         # output's signature dictionaries, no validation.
         stamp = archive.newest_document_timestamp(data)

@@ -1,0 +1,38 @@
+"""Finalising a PDF (PAdES B-LTA) in a budgeted child, with the TSA attempts it made recorded."""
+
+from __future__ import annotations
+
+from keiyaku.signing import budget, engine
+from keiyaku.signing.timestamping import FailoverTimeStamper, TimestampUnavailable, run_reporting
+from keiyaku.signing.tsas import tsa_attempts_record
+
+
+def finalize_budgeted(
+    pdf: bytes, *, timestamper: FailoverTimeStamper, validation_context: engine.ValidationInputs
+) -> bytes:
+    """``engine.finalize(pdf, …)`` (validation data in the DSS, then a document timestamp) in a
+    child process under the validation budget (issue 10, finding 7). The child's TSA attempts
+    come back with its answer and are recorded for the operator (issue 13), on failure too.
+
+    Args:
+        pdf: the signed PDF (bytes).
+        timestamper: the contract's failover timestamper (the child uses a copy).
+        validation_context: what `get_validation_inputs` gathered for the chains involved.
+
+    Raises:
+        TimestampUnavailable: no TSA answered (after its attempts are recorded).
+        BudgetExceeded: the child ran past the validation budget.
+    """
+    try:
+        data, attempts = budget.run(
+            run_reporting,
+            engine.finalize,
+            pdf,
+            timestamper=timestamper,
+            validation_context=validation_context,
+        )
+    except TimestampUnavailable as exc:
+        tsa_attempts_record(exc.attempts)
+        raise
+    tsa_attempts_record(attempts)
+    return data  # type: ignore[no-any-return]
