@@ -243,7 +243,8 @@ class CompletionCertificate(models.Model):
     the contract (issue 14). It is made in the worker when the contract completes, in the
     transaction that completes it, and again when an archival renewal changes what it states
     (the documents' hashes, the renewal lines): the renewal turns `current` off, and the
-    renewal run issues the next one (``services.certificates``). Downloads serve the newest.
+    next download has the next one issued (``services.certificates``). Downloads serve the
+    current one.
     """
 
     contract = models.ForeignKey(

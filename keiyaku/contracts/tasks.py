@@ -74,8 +74,8 @@ def finalize_contract(contract_id: str, wait: float = LOCK_WAIT_SECONDS) -> None
 
 @db_task(retries=10, retry_delay=30)
 def issue_certificate(contract_id: str) -> None:
-    """Issue the certificate of completion of a contract completed before certificates were
-    stored (issue 14), when somebody asks for it before the renewal run has."""
+    """Issue the certificate of completion of a contract that has no current one (completed
+    before certificates were stored, or renewed since; issue 14), when somebody asks for it."""
     with _dropped_if_busy(LOCK_WAIT_SECONDS), _retried_until_a_tsa_answers():
         certificate_issue(contract_id=uuid.UUID(contract_id), wait=LOCK_WAIT_SECONDS)
 

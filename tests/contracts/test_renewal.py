@@ -92,6 +92,10 @@ def test_a_retired_key_algorithm_renews_early_and_the_renewal_is_listed(
     page = staff.get(f"/contracts/{contract.pk}/").content.decode()
     assert "暗号アルゴリズムの移行" in page and renewed.tsa_name in page
     assert "タイムスタンプの更新（長期署名の延長）" in page  # the history
+    # Issue 14: the renewal outdated the certificate; the next download has the next one
+    # issued (a job: immediate here), the one after serves it.
+    asked = staff.get(f"/contracts/{contract.pk}/certificate.pdf")
+    assert asked.status_code == 302
     certificate = pdftotext(staff.get(f"/contracts/{contract.pk}/certificate.pdf").content)
     assert "タイムスタンプの更新" in certificate
     assert "暗号アルゴリズムの移行" in certificate and "Short-lived TSA" in certificate

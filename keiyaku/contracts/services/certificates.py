@@ -10,7 +10,10 @@ request:
   (:func:`certificate_make`), so the completion mail and every download have it;
 - after an archival renewal changed what it states (``renewal.document_renew`` turns the
   current one off with :func:`certificate_outdate`), and for a contract completed before
-  certificates were stored: the renewal run issues those (:func:`certificates_issue_due`).
+  certificates were stored: when somebody next asks for it, the download queues
+  ``tasks.issue_certificate`` (:func:`certificate_current` is None). Not in the renewal run:
+  signing a certificate costs more than the renewal itself (two TSA calls and a validation
+  child), and most certificates of renewed contracts are never asked for again.
 
 As in ``progress``, the key signs in this process and the validation data and document
 timestamp are added in a validation child (``keiyaku.signing.budget``), which never holds the
@@ -24,14 +27,12 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from keiyaku.audit.services import audit_record
 from keiyaku.contracts.certificate import certificate_data
 from keiyaku.contracts.certificate_pdf import render_certificate
 from keiyaku.contracts.models import CompletionCertificate, Contract
-from keiyaku.contracts.states import CONTRACT_CONCLUDED
 from keiyaku.jobs.leases import lease_confirm
 from keiyaku.signing import engine
 from keiyaku.signing.finalising import finalize_budgeted
@@ -41,7 +42,7 @@ from keiyaku.signing.keys import (
     get_validation_inputs,
     service_certificate_record,
 )
-from keiyaku.signing.timestamping import FailoverTimeStamper, TimestampUnavailable
+from keiyaku.signing.timestamping import FailoverTimeStamper
 from keiyaku.signing.tsas import tsa_attempts_record
 from keiyaku.signing.verdict import CERTIFICATE_FIELD
 from keiyaku.storage.blobs import blob_get, blob_put
@@ -102,21 +103,9 @@ def certificate_store(*, contract: Contract, blob: Blob, issued_at: datetime) ->
 
 def certificate_outdate(*, contract_id: uuid.UUID) -> None:
     """The contract's current certificate no longer states what its records say (a document
-    was renewed): the next renewal run issues a new one. Call in the changing transaction."""
+    was renewed): the next download has a new one issued. Call in the changing transaction."""
     CompletionCertificate.objects.filter(contract_id=contract_id, current=True).update(
         current=False
-    )
-
-
-def certificates_due(*, limit: int) -> list[uuid.UUID]:
-    """Completed contracts without a current certificate (renewed since, or completed before
-    certificates were stored), at most ``limit``, oldest completion first; one query."""
-    current = CompletionCertificate.objects.filter(contract=OuterRef("pk"), current=True)
-    return list(
-        Contract.objects.filter(status__in=CONTRACT_CONCLUDED)
-        .exclude(Exists(current))
-        .order_by("completed_at", "pk")
-        .values_list("pk", flat=True)[:limit]
     )
 
 
@@ -159,27 +148,9 @@ def certificate_issue(
     return True
 
 
-def certificate_newest(contract: Contract) -> bytes | None:
-    """The newest certificate issued for ``contract`` (PDF bytes), or None before the first."""
-    newest = contract.completion_certificates.select_related("blob").order_by("-id").first()
-    return blob_get(newest.blob) if newest is not None else None
-
-
-def certificates_issue_due(*, limit: int) -> tuple[int, list[str]]:
-    """Issue the certificates :func:`certificates_due` finds, one contract after another (the
-    renewal run calls it after renewing). Returns (how many were issued, an error line per
-    contract that failed); a contract whose lease is held is left for the next run, and no
-    TSA answering stops the run (TimestampUnavailable is raised)."""
-    from keiyaku.contracts.services.progress import ContractBusy
-
-    issued, errors = 0, []
-    for contract_id in certificates_due(limit=limit):
-        try:
-            issued += certificate_issue(contract_id=contract_id)
-        except ContractBusy:
-            continue
-        except TimestampUnavailable:
-            raise
-        except Exception as exc:  # one contract's failure must not stop the others
-            errors.append(f"certificate of contract {contract_id}: {exc}")
-    return issued, errors
+def certificate_current(contract: Contract) -> bytes | None:
+    """The certificate that states what ``contract``'s records say now (PDF bytes), or None:
+    none issued yet, or a renewal outdated the last one (then `certificate_issue` makes the
+    next)."""
+    current = contract.completion_certificates.select_related("blob").filter(current=True).first()
+    return blob_get(current.blob) if current is not None else None

@@ -52,7 +52,7 @@ from keiyaku.contracts.services.archive_timestamps import (
     archive_timestamp_record,
     renewal_margin,
 )
-from keiyaku.contracts.services.certificates import certificate_outdate, certificates_issue_due
+from keiyaku.contracts.services.certificates import certificate_outdate
 from keiyaku.contracts.services.progress import ContractBusy, contract_lock
 from keiyaku.jobs.leases import lease_confirm
 from keiyaku.signing import archive, engine
@@ -108,9 +108,6 @@ class RunSummary:
     stopped: str = ""
     """Why the run stopped early (no TSA answered, a useless renewal), or empty."""
     errors: list[str] = field(default_factory=list)
-    certificates: int = 0
-    """Certificates of completion issued (renewed contracts, or ones completed before
-    certificates were stored)."""
 
 
 def _policy() -> tuple[Retirement, ...]:
@@ -253,8 +250,9 @@ def document_renew(*, due: Due, run: _Run | None = None) -> bool:
                     renews=record,
                     now=run.now,
                 )
-                # What the certificate of completion states has changed: the run issues
-                # the next one (issue 14).
+                # What the certificate of completion states has changed: the next download
+                # has the next one issued (issue 14). Not here: signing a certificate costs
+                # more than the renewal itself, and most are never asked for again.
                 certificate_outdate(contract_id=contract.pk)
                 audit_record(
                     event="contract.renew",
@@ -318,19 +316,6 @@ def archive_timestamps_backfill(*, limit: int, now: datetime | None = None) -> i
     return recorded
 
 
-def _certificates(summary: RunSummary, *, limit: int) -> None:
-    """Issue the certificates of completion that are due (issue 14), unless the run stopped."""
-    if summary.stopped:
-        return
-    try:
-        summary.certificates, errors = certificates_issue_due(limit=limit)
-    except engine.TimestampUnavailable as exc:
-        summary.stopped = str(exc)
-    else:
-        summary.failed += len(errors)
-        summary.errors += errors
-
-
 def archive_renewal_run(*, limit: int | None = None) -> RunSummary:
     """One run of the archival renewal (the hourly job): record what older final versions rest
     on, then renew the due documents, most urgent first, at most ``limit``
@@ -343,7 +328,6 @@ def archive_renewal_run(*, limit: int | None = None) -> RunSummary:
     due = renewals_due(now=now, limit=limit)
     summary.due = len(due)
     if not due:
-        _certificates(summary, limit=limit)
         return summary
     try:
         run = _start_run(now)
@@ -365,7 +349,6 @@ def archive_renewal_run(*, limit: int | None = None) -> RunSummary:
             summary.failed += 1
             summary.errors.append(f"document {item.document_id}: {exc}")
             logger.exception("renewal of document %s failed", item.document_id)
-    _certificates(summary, limit=limit)
     logger.info(
         "renewal: %d due, %d renewed, %d busy, %d failed, %d recorded",
         summary.due,

@@ -41,7 +41,7 @@ from keiyaku.contracts.selectors import (
     templates_for,
 )
 from keiyaku.contracts.services import duplicate, sharing
-from keiyaku.contracts.services.certificates import certificate_newest
+from keiyaku.contracts.services.certificates import certificate_current
 from keiyaku.contracts.services.confirmation import default_deadline, send_summary
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.contracts.timefmt import JST
@@ -543,10 +543,10 @@ def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     if not contract.is_concluded:
         raise Http404
-    pdf = certificate_newest(contract)
+    pdf = certificate_current(contract)
     if pdf is None:
-        # Completed before certificates were signed and stored (issue 14): the worker signs
-        # one now; a web request never waits for a time-stamp authority.
+        # Completed before certificates were signed and stored, or renewed since (issue 14):
+        # the worker signs one now; a web request never waits for a time-stamp authority.
         from keiyaku.contracts.tasks import issue_certificate
 
         issue_certificate(str(contract.pk))
