@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, time
 from pathlib import Path
 
@@ -467,6 +468,20 @@ def party_parallel(request: StaffRequest, contract_id, party_id) -> HttpResponse
 @contract_editor_required
 @require_POST
 def party_unlock(request: StaffRequest, contract_id, party_id) -> HttpResponse:
+    return _party_access_code_post(
+        request, contract_id, party_id, services.party_unlock, _("ロックを解除しました。")
+    )
+
+
+def _party_access_code_post(
+    request: StaffRequest,
+    contract_id: object,
+    party_id: object,
+    service: Callable[..., object],
+    success: str,
+) -> HttpResponse:
+    """A party's access-code form (`UnlockForm`) posted to ``service`` (unlocking, or setting
+    a duplicated draft's code), which checks the code and the actor's right."""
     party = _party(request, contract_id, party_id)
     form = UnlockForm(request.POST)
     if not form.is_valid():
@@ -475,8 +490,8 @@ def party_unlock(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     code, meta = form.cleaned_data["access_code"], RequestMeta.from_request(request)
     attempt(
         request,
-        lambda: services.party_unlock(party=party, actor=request.user, access_code=code, meta=meta),
-        success=_("ロックを解除しました。"),
+        lambda: service(party=party, actor=request.user, access_code=code, meta=meta),
+        success=success,
     )
     return _back(party.contract)
 
@@ -630,17 +645,10 @@ def contract_duplicate(request: StaffRequest, contract_id) -> HttpResponse:
 @require_POST
 def party_access_code(request: StaffRequest, contract_id, party_id) -> HttpResponse:
     """An external party's access code on a draft (a duplicated draft's parties have none)."""
-    party = _party(request, contract_id, party_id)
-    form = UnlockForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("アクセスコードが長すぎます。"))
-        return _back(party.contract)
-    code, meta = form.cleaned_data["access_code"], RequestMeta.from_request(request)
-    attempt(
+    return _party_access_code_post(
         request,
-        lambda: duplicate.party_set_access_code(
-            party=party, actor=request.user, access_code=code, meta=meta
-        ),
-        success=_("アクセスコードを設定しました。"),
+        contract_id,
+        party_id,
+        duplicate.party_set_access_code,
+        _("アクセスコードを設定しました。"),
     )
-    return _back(party.contract)
