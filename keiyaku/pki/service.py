@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-
 from django.conf import settings
 
+from keiyaku.settings_keyed import keyed_on_settings
 from keiyaku.storage.crypto import master_key_passphrases
 
 from .authority import Authority, ensure_authority
@@ -13,13 +12,14 @@ from .authority import Authority, ensure_authority
 __all__ = ["get_authority"]
 
 
-@functools.cache
+@keyed_on_settings("KEIYAKU_PKI_DIR", "MASTER_KEY", "MASTER_KEY_PREVIOUS")
 def get_authority() -> Authority:
     """keiyaku's own authority, created in ``KEIYAKU_PKI_DIR`` on first use, loaded once.
 
     Keys are encrypted with ``MASTER_KEY`` and decrypted with it or one of
     ``MASTER_KEY_PREVIOUS`` (storage/crypto.py's `master_key_passphrases`); ``PUBLIC_URL`` is
-    written into new certificates as the CRL, OCSP and CA-issuer location (``/pki/...``).
+    written into new certificates as the CRL, OCSP and CA-issuer location (``/pki/...``) when
+    the folder is created. Reloaded when the folder or a master key setting changes.
     """
     current, *older = master_key_passphrases()
     return ensure_authority(

@@ -21,6 +21,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from keiyaku.pki import chains, revocation
 from keiyaku.pki.service import get_authority
+from keiyaku.settings_keyed import keyed_on_settings
 
 from . import tsas
 from .aio import run_sync
@@ -30,6 +31,19 @@ from .timestamping import FailoverTimeStamper
 
 if TYPE_CHECKING:
     from .hsm import Pkcs11Config
+
+# Every setting the signer is built from (keiyaku/settings.py, docs/trust.md).
+SIGNER_SETTINGS = (
+    "KEIYAKU_SIGNER_PKCS12",
+    "KEIYAKU_SIGNER_PKCS12_PASSWORD",
+    "KEIYAKU_SIGNER_PKCS11_MODULE",
+    "KEIYAKU_SIGNER_PKCS11_TOKEN_LABEL",
+    "KEIYAKU_SIGNER_PKCS11_KEY_LABEL",
+    "KEIYAKU_SIGNER_PKCS11_KEY_ID",
+    "KEIYAKU_SIGNER_PKCS11_PIN",
+    "KEIYAKU_SIGNER_PKCS11_PIN_FILE",
+    "KEIYAKU_SIGNER_PKCS11_CERT",
+)
 
 __all__ = [
     "configured_trust_roots",
@@ -47,10 +61,17 @@ __all__ = [
 ]
 
 
-@functools.cache
+def _local_authority() -> object:
+    """The authority a local signer is built from (None for a PKCS#12 file or a token)."""
+    return get_authority() if signer_backend() == "local" else None
+
+
+@keyed_on_settings(*SIGNER_SETTINGS, on=_local_authority)
 def get_service_signer() -> ServiceSigner:
-    """Loaded once per process: parsing the key (or logging in to the HSM) is the expensive
-    part of a signature. Not cached when loading fails: the next call tries again."""
+    """Loaded once per process and per signing configuration: parsing the key (or logging in to
+    the HSM) is the expensive part of a signature. Rebuilt when a ``KEIYAKU_SIGNER_*`` setting
+    or the local authority changes, so the signer in use always matches the settings; not
+    cached when loading fails: the next call tries again."""
     return build_service_signer()
 
 

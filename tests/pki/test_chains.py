@@ -88,3 +88,23 @@ def test_deploy_check_names_unreadable_roots_and_an_unchained_signer(ca, setting
         assert [e.id for e in trust_roots_usable()] == ["keiyaku.E150"]
     finally:
         keys.get_service_signer.cache_clear()
+
+
+def test_the_signer_and_authority_in_use_follow_the_settings(ca, settings, tmp_path):
+    """A process whose settings change signs with the key they name, without a restart hook
+    (the trust page once showed a signing certificate another test's settings had loaded)."""
+    from keiyaku.pki.service import get_authority
+    from keiyaku.signing import keys
+
+    own = get_authority()
+    assert keys.get_service_signer().cert.dump() == own.signer_cert.dump()
+    settings.KEIYAKU_SIGNER_PKCS12 = str(ca.pkcs12_path)
+    settings.KEIYAKU_SIGNER_PKCS12_PASSWORD = ca.pkcs12_password
+    assert keys.get_service_signer().cert.dump() == _asn1(ca.signer_cert).dump()
+    settings.KEIYAKU_SIGNER_PKCS12 = ""
+    assert keys.get_service_signer().cert.dump() == own.signer_cert.dump()
+    # Another PKI folder is another authority, and the local signer follows it.
+    settings.KEIYAKU_PKI_DIR = tmp_path / "pki"
+    other = get_authority()
+    assert other.root_cert.dump() != own.root_cert.dump()
+    assert keys.get_service_signer().cert.dump() == other.signer_cert.dump()
