@@ -41,6 +41,7 @@ from django.utils.translation import gettext_lazy as _
 
 from keiyaku.accounts.models import Staff
 from keiyaku.contracts.models import Contract, Party
+from keiyaku.contracts.search import SearchConditions
 from keiyaku.contracts.selectors import contracts_visible_to_parts
 from keiyaku.contracts.states import PARTY_COUNTED, PARTY_DONE, PARTY_HOLDING
 from keiyaku.refusals import Refusal
@@ -223,7 +224,12 @@ def _window(
 
 
 def contract_list_query(
-    staff: Staff, *, size: int, after: Cursor | None = None, before: Cursor | None = None
+    staff: Staff,
+    *,
+    size: int,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    search: SearchConditions | None = None,
 ) -> QuerySet[Contract]:
     """The one query of a page (see `contract_list_page`): `size` + 1 rows, the extra one
     telling whether there is a page beyond. Rows come newest first, except after `before`:
@@ -240,6 +246,8 @@ def contract_list_query(
     if after is not None and before is not None:
         raise ValueError("after or before, not both")
     parts = contracts_visible_to_parts(staff)
+    if search is not None:  # narrows each reason's rows: a search never widens (R29)
+        parts = [search.apply(part) for part in parts]
     if not parts:
         return Contract.objects.none()
     if len(parts) == 1:
@@ -262,7 +270,12 @@ def contract_list_query(
 
 
 def contract_list_page(
-    staff: Staff, *, size: int, after: Cursor | None = None, before: Cursor | None = None
+    staff: Staff,
+    *,
+    size: int,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    search: SearchConditions | None = None,
 ) -> ListPage:
     """The page of the contracts `staff` may see (R1, R29) that follows `after` (older
     activity) or precedes `before` (newer), or the first page; at most `size` rows, newest
@@ -272,8 +285,11 @@ def contract_list_page(
         staff: who asks; the rows are `contracts_visible_to(staff)`.
         size: rows per page (KEIYAKU_CONTRACT_LIST_PAGE_SIZE in the view), at least 1.
         after, before: at most one of them; a cursor from a previous page's links.
+        search: conditions the rows must also meet (R28; `keiyaku.contracts.search`).
+
+    Raises `search_index.WordTooLong` for a search word over its limit.
     """
-    found = list(contract_list_query(staff, size=size, after=after, before=before))
+    found = list(contract_list_query(staff, size=size, after=after, before=before, search=search))
     more = len(found) > size
     found = found[:size]
     if before is not None:

@@ -265,6 +265,18 @@ class CompletionCertificate(models.Model):
         ]
 
 
+class SearchText(models.Model):
+    """One field (or one chunk of the documents' text) of a contract, as search tokens (R28).
+
+    Written only by ``search_index.search_index_refresh``; read through its FTS5 table
+    (SQLite) or its GIN index on ``grams::tsvector`` (PostgreSQL): see that module.
+    """
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    field = models.CharField(max_length=20)
+    grams = models.TextField()
+
+
 class PartyKind(models.TextChoices):
     EXTERNAL = "external", _("事業者")
     STAFF = "staff", _("職員")

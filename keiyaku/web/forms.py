@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.accounts.models import Department, Staff
+from keiyaku.ascii_digits import ascii_int
 from keiyaku.contracts.models import PartyKind, PartyRole
+from keiyaku.contracts.search import SearchConditions
+from keiyaku.contracts.states import ContractStatus
 from keiyaku.text_input import TextInputForm
 
 
@@ -158,3 +163,108 @@ class ShareForm(forms.Form):
         if bool(data.get("staff")) == bool(data.get("department")):
             raise forms.ValidationError(_("共有先の職員または所属をひとつ選んでください。"))
         return data
+
+
+class AmountField(forms.Field):
+    """Yen as staff type it: 「1,000,000」, 「１，０００，０００円」; 「500万」 is refused with a
+    message saying how to write it. The value is an int (yen) or None."""
+
+    widget = forms.TextInput(attrs={"inputmode": "numeric"})
+
+    def to_python(self, value: object) -> int | None:
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            return None
+        plain = unicodedata.normalize("NFKC", text).replace(",", "").replace("円", "").strip()
+        amount = ascii_int(plain) if len(plain) <= 15 else None  # 15 digits: 999 trillion yen
+        if amount is None:
+            raise forms.ValidationError(
+                _("金額は数字で入力してください（例: 1,000,000）。"), code="invalid"
+            )
+        return amount
+
+
+class ContractSearchForm(TextInputForm):
+    """The contract list's search (R28): every field optional, all of them combined (AND)."""
+
+    q = forms.CharField(label=_("キーワード"), required=False, max_length=200)
+    title = forms.CharField(label=_("案件名"), required=False, max_length=200)
+    filename = forms.CharField(label=_("ファイル名"), required=False, max_length=200)
+    counterparty = forms.CharField(label=_("相手方"), required=False, max_length=200)
+    number = forms.CharField(label=_("管理番号"), required=False, max_length=100)
+    department = forms.ModelChoiceField(
+        label=_("部署"), queryset=Department.objects.none(), required=False
+    )
+    status = forms.MultipleChoiceField(
+        label=_("状況"),
+        choices=ContractStatus.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    amount_min = AmountField(label=_("金額（円）から"), required=False)
+    amount_max = AmountField(label=_("金額（円）まで"), required=False)
+    contract_date_from = forms.DateField(label=_("契約日から"), required=False, widget=DateInput)
+    contract_date_to = forms.DateField(label=_("契約日まで"), required=False, widget=DateInput)
+    signed_from = forms.DateField(label=_("締結日から"), required=False, widget=DateInput)
+    signed_to = forms.DateField(label=_("締結日まで"), required=False, widget=DateInput)
+    period_end_from = forms.DateField(
+        label=_("契約期間（終了）から"), required=False, widget=DateInput
+    )
+    period_end_to = forms.DateField(
+        label=_("契約期間（終了）まで"), required=False, widget=DateInput
+    )
+
+    ADVANCED = (
+        "title",
+        "filename",
+        "counterparty",
+        "number",
+        "department",
+        "status",
+        "amount_min",
+        "amount_max",
+        "contract_date_from",
+        "contract_date_to",
+        "signed_from",
+        "signed_to",
+        "period_end_from",
+        "period_end_to",
+    )
+
+    def __init__(self, *args: object, organisation_id: int | None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        departments = self.fields["department"]
+        assert isinstance(departments, forms.ModelChoiceField)
+        departments.queryset = (
+            Department.objects.filter(organisation_id=organisation_id)
+            if organisation_id is not None
+            else Department.objects.none()
+        )
+
+    @property
+    def advanced_used(self) -> bool:
+        """Whether a condition other than the keyword was given (the panel opens)."""
+        data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
+        return any(data.get(name) not in (None, "", [], ()) for name in self.ADVANCED)
+
+    def conditions(self) -> SearchConditions:
+        """The valid form as `SearchConditions`. Raises `BadSearch` for an inverted range."""
+        data = self.cleaned_data
+        department = data.get("department")
+        return SearchConditions(
+            words=data.get("q") or "",
+            title=data.get("title") or "",
+            filename=data.get("filename") or "",
+            counterparty=data.get("counterparty") or "",
+            number=data.get("number") or "",
+            department_id=department.pk if department is not None else None,
+            statuses=tuple(data.get("status") or ()),
+            amount_min=data.get("amount_min"),
+            amount_max=data.get("amount_max"),
+            contract_date_from=data.get("contract_date_from"),
+            contract_date_to=data.get("contract_date_to"),
+            signed_from=data.get("signed_from"),
+            signed_to=data.get("signed_to"),
+            period_end_from=data.get("period_end_from"),
+            period_end_to=data.get("period_end_to"),
+        )

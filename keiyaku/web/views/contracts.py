@@ -35,6 +35,8 @@ from keiyaku.contracts.models import (
     PartyKind,
 )
 from keiyaku.contracts.permissions import may_change_contract
+from keiyaku.contracts.search import BadSearch, SearchConditions
+from keiyaku.contracts.search_index import WordTooLong
 from keiyaku.contracts.selectors import (
     archive_timestamps_of,
     contract_for,
@@ -51,6 +53,7 @@ from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import (
     CancelForm,
     ContractForm,
+    ContractSearchForm,
     DeadlineForm,
     DocumentForm,
     PartyEmailForm,
@@ -96,18 +99,41 @@ def _uploads(files: list[UploadedFile]) -> list[Upload]:
 
 @login_required
 def contract_list(request: StaffRequest) -> HttpResponse:
-    """「案件一覧」: one keyset page (`contract_list_page`); ``?after=``/``?before=`` carry the
-    cursor of the 「次へ」/「前へ」 links. A cursor that cannot be read is a 400 page."""
-    shown = attempt(request, lambda: _list_page(request), show=False)
-    if shown.refusal is not None:
-        return render(
-            request, "web/page_refused.html", {"message": shown.refusal.message}, status=400
-        )
-    assert shown.result is not None
+    """「案件一覧」 and its search (R28): one keyset page (`contract_list_page`) of the contracts
+    that meet the search form's conditions; ``?after=``/``?before=`` carry the cursor of the
+    「次へ」/「前へ」 links, with the conditions. A condition that cannot be used is shown on the
+    form (in Japanese); a cursor that cannot be read is a 400 page."""
+    form = ContractSearchForm(request.GET, organisation_id=request.user.organisation_id)
+    page: ListPage | None = None
+    search: SearchConditions | None = None
+    if form.is_valid():
+        try:
+            search = form.conditions()
+        except BadSearch as exc:
+            form.add_error(exc.field, exc.message)
+    if search is not None:
+        shown = attempt(request, lambda: _list_page(request, search), show=False)
+        if isinstance(shown.refusal, WordTooLong):
+            form.add_error(None, shown.refusal.message)
+        elif shown.refusal is not None:  # a page link whose cursor cannot be read
+            return render(
+                request, "web/page_refused.html", {"message": shown.refusal.message}, status=400
+            )
+        page = shown.result
+    # The conditions travel with the page links (the cursor is added to them).
+    kept = request.GET.copy()
+    for name in ("after", "before"):
+        kept.pop(name, None)
     return render(
         request,
         "web/contract_list.html",
-        {"page": shown.result, "rows": _list_rows(shown.result)},
+        {
+            "page": page,
+            "rows": _list_rows(page) if page is not None else [],
+            "form": form,
+            "searching": search is not None and not search.is_empty,
+            "query": kept.urlencode(),
+        },
     )
 
 
@@ -141,13 +167,14 @@ def _list_rows(page: ListPage) -> list[dict[str, object]]:
     return rows
 
 
-def _list_page(request: StaffRequest) -> ListPage:
+def _list_page(request: StaffRequest, search: SearchConditions | None) -> ListPage:
     after, before = request.GET.get("after"), request.GET.get("before")
     return contract_list_page(
         request.user,
         size=settings.KEIYAKU_CONTRACT_LIST_PAGE_SIZE,
         after=Cursor.parse(after) if after is not None else None,
         before=Cursor.parse(before) if before is not None and after is None else None,
+        search=search,
     )
 
 

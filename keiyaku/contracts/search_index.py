@@ -1,0 +1,265 @@
+"""The word index behind contract search (R28): 部分一致 for Japanese words without a full scan.
+
+Japanese has no spaces between words, so a word index cannot split text into words; and the
+words staff type are often two characters (「道路」「札幌」), too short for a trigram index
+(SQLite FTS5's ``trigram`` tokenizer and PostgreSQL's ``pg_trgm`` both need three, and
+``pg_trgm`` drops non-ASCII characters under the C locale). keiyaku indexes **bigrams**, cut
+in Python the same way for both engines, the way Groonga's ``TokenBigram`` does:
+
+- the text is normalised (:func:`normalise`: NFKC, so half-width and full-width letters,
+  digits and katakana match; case folded; anything but letters and digits dropped, so
+  「Ｎｏ．１２３」, 「no.123」 and 「NO 123」 are one word);
+- each field becomes the list of its overlapping two-character tokens plus its last character
+  alone (「札幌市」 → 札幌 幌市 市), so every character starts a token;
+- a word of two characters or more matches where its bigrams are consecutive tokens (a phrase
+  query); a word of one character matches a token starting with it (a prefix query); no token
+  spans two fields, so a word never matches across a title and a company name.
+
+Where the tokens live (migration ``0012_contract_search_index``):
+
+- **SQLite**: an FTS5 table (``unicode61`` tokenizer: each bigram is one token) over
+  :class:`~keiyaku.contracts.models.SearchText`'s rows (external content, kept in step by
+  triggers); ``MATCH '"札幌 幌市"'`` and ``MATCH '札*'``.
+- **PostgreSQL**: the same rows hold a ``tsvector`` literal with positions, under a GIN index
+  on ``grams::tsvector``; ``@@ '札幌 <-> 幌市'::tsquery`` and ``'札':*``. No text search
+  configuration or locale is involved: the tokens are given, not parsed.
+
+Long text (a document's) is cut into overlapping chunks of :data:`CHUNK_CHARS` so positions
+stay within PostgreSQL's limit; a word longer than :data:`MAX_WORD_CHARS` is refused.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from collections.abc import Iterable, Sequence
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext_lazy as _
+
+from keiyaku.refusals import Refusal
+
+__all__ = [
+    "CHUNK_CHARS",
+    "MAX_WORD_CHARS",
+    "SearchField",
+    "WordTooLong",
+    "contract_fields",
+    "index_rows",
+    "normalise",
+    "search_index_refresh",
+    "word_matches",
+]
+
+CHUNK_CHARS = 4000
+"""Characters of normalised text per indexed chunk of a document (positions ≤ 16,383 in PG)."""
+MAX_WORD_CHARS = 64
+"""Longest word searched for; chunks overlap by this much so no word is cut at a boundary."""
+
+
+class SearchField:
+    """What an index row holds (``SearchText.field``): one of the searchable fields."""
+
+    TITLE = "title"
+    NUMBER = "number"  # 管理番号
+    COUNTERPARTY = "counterparty"  # 相手方 and every party's company and name
+    FILENAME = "filename"
+    NOTE = "note"
+    TEXT = "text"  # the documents' own text, extracted at ingest
+    ALL = (TITLE, NUMBER, COUNTERPARTY, FILENAME, NOTE, TEXT)
+
+
+class WordTooLong(Refusal):
+    """A search word longer than MAX_WORD_CHARS after normalisation."""
+
+    default_code = "search_word_too_long"
+
+
+def normalise(text: str) -> str:
+    """``text`` as the index stores it: NFKC, case folded, letters and digits only.
+
+    NFKC makes full-width ``ＡＢＣ１２３`` and half-width ``ｶﾀｶﾅ`` the usual ``abc123`` and
+    ``カタカナ`` (電子帳簿保存法's search must find a contract however the number was typed).
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+
+
+def _tokens(normalised: str) -> list[str]:
+    """The overlapping bigrams of one field, then its last character alone."""
+    if not normalised:
+        return []
+    return [normalised[i : i + 2] for i in range(len(normalised) - 1)] + [normalised[-1]]
+
+
+def _chunks(normalised: str) -> Iterable[str]:
+    """``normalised`` in pieces of CHUNK_CHARS overlapping by MAX_WORD_CHARS − 1 characters."""
+    if len(normalised) <= CHUNK_CHARS:
+        yield normalised
+        return
+    step = CHUNK_CHARS - (MAX_WORD_CHARS - 1)
+    for start in range(0, len(normalised) - (MAX_WORD_CHARS - 1), step):
+        yield normalised[start : start + CHUNK_CHARS]
+
+
+def _grams(normalised: str, vendor: str) -> str:
+    """The stored form of one chunk's tokens for the engine ``vendor`` (Django's name)."""
+    tokens = _tokens(normalised)
+    if vendor == "postgresql":
+        # A tsvector literal: each token quoted (letters and digits only: nothing to escape)
+        # with its position, so phrase queries can ask for neighbours.
+        return " ".join(f"'{token}':{position}" for position, token in enumerate(tokens, 1))
+    return " ".join(tokens)
+
+
+def _query(word: str) -> str:
+    """The engine's query text for one normalised word (see the module)."""
+    if connection.vendor == "postgresql":
+        if len(word) == 1:
+            return f"'{word}':*"
+        return " <-> ".join(f"'{token}'" for token in _tokens(word)[:-1])
+    if len(word) == 1:
+        return f"{word}*"
+    return '"' + " ".join(_tokens(word)[:-1]) + '"'
+
+
+# The contracts whose rows of the fields FIELDS (one placeholder each) match a query.
+_MATCH_SQL = {
+    "postgresql": (
+        "SELECT contract_id FROM contracts_searchtext "
+        "WHERE grams::tsvector @@ %s::tsquery AND field IN (FIELDS)"
+    ),
+    "sqlite": (
+        "SELECT t.contract_id FROM contracts_searchtext_fts f "
+        "JOIN contracts_searchtext t ON t.id = f.rowid "
+        "WHERE contracts_searchtext_fts MATCH %s AND t.field IN (FIELDS)"
+    ),
+}
+
+
+def word_matches(word: str, fields: Sequence[str] = SearchField.ALL) -> Q | None:
+    """A filter on Contract: the contracts with ``word`` inside one of ``fields`` (部分一致).
+
+    Args:
+        word: what the person typed (one word; the caller splits on spaces for AND).
+        fields: SearchField values to look in.
+
+    Returns None when the word normalises to nothing (only punctuation): it restricts nothing.
+    Raises WordTooLong for a word of more than MAX_WORD_CHARS letters and digits.
+    """
+    normalised = normalise(word)
+    if not normalised:
+        return None
+    if len(normalised) > MAX_WORD_CHARS:
+        raise WordTooLong(
+            _("検索語が長すぎます（%(limit)s文字まで）。") % {"limit": MAX_WORD_CHARS}
+        )
+    sql = _MATCH_SQL[connection.vendor].replace("FIELDS", ", ".join(["%s"] * len(fields)))
+    # Only "%s" placeholders are formatted into the SQL; the query and fields are parameters,
+    # and the query holds letters and digits only (normalise), so no FTS syntax either.
+    return Q(pk__in=RawSQL(sql, (_query(normalised), *fields)))  # noqa: S611
+
+
+def contract_fields(contract_id: uuid.UUID) -> dict[str, list[str]]:
+    """The metadata texts of one contract, per SearchField (the documents' text is apart)."""
+    from keiyaku.contracts.models import Contract, Document, Party
+
+    contract = Contract.objects.only(
+        "title", "management_number", "counterparty_company", "note"
+    ).get(pk=contract_id)
+    parties = Party.objects.filter(contract_id=contract_id).values_list("company", "name")
+    return {
+        SearchField.TITLE: [contract.title],
+        SearchField.NUMBER: [contract.management_number],
+        SearchField.COUNTERPARTY: [
+            contract.counterparty_company,
+            *(text for pair in parties for text in pair),
+        ],
+        SearchField.FILENAME: list(
+            Document.objects.filter(contract_id=contract_id).values_list("filename", flat=True)
+        ),
+        SearchField.NOTE: [contract.note],
+    }
+
+
+def index_rows(texts: dict[str, list[str]], vendor: str) -> list[tuple[str, str]]:
+    """(field, grams) of each row that indexes ``texts`` (SearchField → its texts) on the
+    engine ``vendor``: each distinct text of a field once, long ones in chunks. Pure: the
+    migration that builds the index for existing contracts uses it with its own models."""
+    rows = []
+    for field, given in texts.items():
+        for text in dict.fromkeys(normalise(t) for t in given):
+            for chunk in _chunks(text):
+                if chunk:
+                    rows.append((field, _grams(chunk, vendor)))
+    return rows
+
+
+def search_index_refresh(contract_id: uuid.UUID, *, document_text: str | None = None) -> None:
+    """Index one contract's searchable metadata again (title, 管理番号, 相手方 and the parties,
+    file names, 備考), replacing what was indexed for it. With ``document_text``, the
+    documents' text is replaced too (extracted at ingest, all documents joined by newlines);
+    without, the indexed document text is kept. A contract deleted meanwhile is left alone.
+    """
+    from keiyaku.contracts.models import Contract, SearchText
+
+    with transaction.atomic():
+        if not Contract.objects.filter(pk=contract_id).exists():
+            return
+        kept = Q() if document_text is not None else ~Q(field=SearchField.TEXT)
+        SearchText.objects.filter(Q(contract_id=contract_id) & kept).delete()
+        texts = contract_fields(contract_id)
+        if document_text is not None:
+            texts[SearchField.TEXT] = [document_text]
+        SearchText.objects.bulk_create(
+            SearchText(contract_id=contract_id, field=field, grams=grams)
+            for field, grams in index_rows(texts, connection.vendor)
+        )
+
+
+# What each model contributes to the index (contract_fields): a save that names none of these
+# fields (``update_fields``) leaves the index as it is.
+_INDEXED_FIELDS = {
+    "Contract": {"title", "management_number", "counterparty_company", "note"},
+    "Party": {"company", "name"},
+    "Document": {"filename"},
+}
+
+
+def _on_save(
+    sender: type, instance: object, created: bool, update_fields=None, **_: object
+) -> None:  # type: ignore[no-untyped-def]
+    if update_fields is not None and not set(update_fields) & _INDEXED_FIELDS[sender.__name__]:
+        return
+    search_index_refresh(_contract_id_of(instance))
+
+
+def _on_delete(sender: type, instance: object, **_: object) -> None:
+    search_index_refresh(_contract_id_of(instance))
+
+
+def _contract_id_of(instance: object) -> uuid.UUID:
+    from keiyaku.contracts.models import Contract
+
+    if isinstance(instance, Contract):
+        return instance.pk  # type: ignore[no-any-return]
+    return instance.contract_id  # type: ignore[attr-defined,no-any-return]
+
+
+def search_index_connect() -> None:
+    """Keep the index in step with every save of a contract, party or document, in the same
+    transaction (the app's ``ready``): a change and its index entry commit or roll back
+    together. Updates through ``QuerySet.update`` bypass this; none changes an indexed field
+    (tests/contracts/test_search_index.py lists the services that write them)."""
+    from django.db.models.signals import post_delete, post_save
+
+    from keiyaku.contracts.models import Contract, Document, Party
+
+    for model in (Contract, Party, Document):
+        post_save.connect(_on_save, sender=model, dispatch_uid=f"search-index-{model.__name__}")
+    for model in (Party, Document):
+        post_delete.connect(
+            _on_delete, sender=model, dispatch_uid=f"search-unindex-{model.__name__}"
+        )
