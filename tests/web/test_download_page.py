@@ -12,9 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from keiyaku.audit.models import Event
-from keiyaku.contracts.timefmt import JST
 from keiyaku.contracts.models import Link
 from keiyaku.contracts.services.certificates import certificate_outdate
+from keiyaku.contracts.timefmt import JST
 from keiyaku.storage.blobs import blob_get
 from tests.counterparty_accounts.flow import FIRM, signed
 from tests.flow import mail_links
