@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "keiyaku.pki",
     "keiyaku.web",
     "keiyaku.login",
+    "keiyaku.counterparty_accounts",
     "keiyaku.ratelimits",
     "keiyaku.operations",
     "keiyaku.jobs",
@@ -288,6 +289,21 @@ KEIYAKU_APPLICATION_LINK_DAYS = env_int("APPLICATION_LINK_DAYS", 14)
 KEIYAKU_DEADLINE_DAYS = env_int("DEADLINE_DAYS", 7)  # default signing deadline (R11)
 KEIYAKU_REMIND_DAYS_BEFORE = env_int("REMIND_DAYS_BEFORE", 1)  # automatic reminder (R11)
 KEIYAKU_ATTACH_LIMIT_BYTES = env_int("ATTACH_LIMIT_KB", 6 * 1024) * 1024
+# A counterparty's free account (R3): the one-time sign-in link's life, the mails it may be
+# sent per e-mail address and per client address, wrong TOTP codes per account ((count, seconds)).
+KEIYAKU_ACCOUNT_LINK_MINUTES = env_int("ACCOUNT_LINK_MINUTES", 15)
+KEIYAKU_RATE_ACCOUNT_MAIL_PER_ADDRESS = (
+    env_int("RATE_ACCOUNT_MAIL_PER_ADDRESS", 5),
+    env_int("RATE_ACCOUNT_MAIL_WINDOW", 3600),
+)
+KEIYAKU_RATE_ACCOUNT_MAIL_PER_IP = (
+    env_int("RATE_ACCOUNT_MAIL_PER_IP", 20),
+    env_int("RATE_ACCOUNT_MAIL_WINDOW", 3600),
+)
+KEIYAKU_RATE_ACCOUNT_TOTP = (
+    env_int("RATE_ACCOUNT_TOTP", 5),
+    env_int("RATE_ACCOUNT_TOTP_WINDOW", 300),
+)
 
 # --- signing and PKI (R26) -------------------------------------------------------------------
 KEIYAKU_PKI_DIR = Path(env("PKI_DIR", str(DATA_DIR / "pki")))

@@ -7,6 +7,7 @@ urlpatterns = [
     path("addressbook/", include("keiyaku.addressbook.urls")),
     path("", include("keiyaku.applications.urls")),
     path("", include("keiyaku.login.urls")),
+    path("counterparty/", include("keiyaku.counterparty_accounts.urls")),
     path("", include("keiyaku.web.urls")),
 ]
 

@@ -11,13 +11,15 @@ from django.utils.translation import gettext as _
 from keiyaku.accounts.network import address_allowed, client_ip
 
 # Pages that are not staff screens: the public verification page and PKI endpoints, the login
-# pages (so that the refusal can be read and the person can log out or sign in elsewhere), and
-# the e-mailed signing and download links. Those serve counterparties, who sign from anywhere,
-# and staff parties (the mayor), who must not: their views apply the list per party
+# pages (so that the refusal can be read and the person can log out or sign in elsewhere), a
+# counterparty's free account (R3), and the e-mailed signing and download links. Those serve
+# counterparties, who sign from anywhere, and staff parties (the mayor), who must not: a staff
+# party's links apply the list per party
 # (`keiyaku.web.views.party_link`), whether or not anyone is logged in.
 UNRESTRICTED_PREFIXES = (
     "/s/",
     "/d/",
+    "/counterparty/",
     "/verify/",
     "/pki/",
     "/login/",

@@ -263,6 +263,7 @@ class LinkState(models.TextChoices):
     USED = "used", _("署名手続きは完了しています")
     LOCKED = "locked", _("このリンクはロックされています")
     FORWARDED = "forwarded", _("この署名依頼は転送されました")
+    DOWNLOAD_EXPIRED = "download_expired", _("ダウンロードの有効期限が切れています")
 
 
 #: The text of a dead link's page; `%(organisation)s` is the sending organisation.
@@ -293,6 +294,11 @@ LINK_DEAD_TEXT: dict[LinkState, _StrPromise] = {
         "（%(organisation)s）にご連絡ください。"
     ),
     LinkState.FORWARDED: _("この署名依頼は別の方に転送されたため、このリンクは使用できません。"),
+    LinkState.DOWNLOAD_EXPIRED: _(
+        "このダウンロードページは有効期限を過ぎたため、使用できません。署名済みの書類が必要な"
+        "場合は、下記のお問い合わせ先にご連絡ください。無料アカウントに登録すると、締結済みの"
+        "契約をいつでも確認できます。"
+    ),
 }
 
 #: HTTP status of a dead link's page: 404 for a link that never was, 410 for one that is gone.
@@ -343,5 +349,6 @@ def sign_link_state_of(
 
 
 def download_link_state_of(*, revoked: bool, expired: bool) -> LinkState:
-    """A completion mail's download link lives until it expires or is replaced."""
-    return LinkState.EXPIRED if revoked or expired else LinkState.OK
+    """A completion mail's download link lives until it expires (KEIYAKU_DOWNLOAD_LINK_DAYS,
+    R23) or is replaced; then its page says so in its own words, not a signing link's."""
+    return LinkState.DOWNLOAD_EXPIRED if revoked or expired else LinkState.OK

@@ -141,6 +141,16 @@ urlpatterns = [
     path("s/<str:token>/reject/", party_link.sign_reject, name="sign-reject"),
     path("s/<str:token>/forward/", party_link.sign_forward, name="sign-forward"),
     path("d/<str:token>/", party_link.download_entry, name="download-entry"),
+    path(
+        "d/<str:token>/documents/<int:document_id>.pdf",
+        party_link.download_document,
+        name="download-document",
+    ),
+    path(
+        "d/<str:token>/certificate.pdf",
+        party_link.download_certificate,
+        name="download-certificate",
+    ),
     path("verify/", verify.verify, name="verify"),
     path("trust/", trust.about_trust, name="about-trust"),
     path("trust/roots/<str:sha256>.pem", trust.root_download, name="trust-root-pem"),

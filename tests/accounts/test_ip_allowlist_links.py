@@ -88,6 +88,8 @@ def test_every_link_route_is_checked_here():
     assert names == {
         *(name for name, _method, _url in link_routes("/s/x/", 1)),
         "download-entry",
+        "download-document",
+        "download-certificate",
     }
 
 
@@ -127,17 +129,21 @@ def test_a_counterpartys_link_works_from_anywhere(listed):
     party = contract.parties.get()
     token = link_issue(party=party, purpose="download", days=14)
     assert counterparty.get(f"/d/{token}/").status_code == 200
-    assert counterparty.get(f"/d/{token}/?doc={doc}").status_code == 200
+    assert counterparty.get(f"/d/{token}/documents/{doc}.pdf").status_code == 200
+    assert counterparty.get(f"/d/{token}/certificate.pdf").status_code == 200
 
 
 def test_a_staff_partys_download_link_obeys_the_list(listed, mayor_link):
     party = Party.objects.get(staff=listed.mayor)
     token = link_issue(party=party, purpose="download", days=14)
     doc = document_id(mayor_link)
-    for url in (f"/d/{token}/", f"/d/{token}/?doc={doc}"):
+    routes = (f"/d/{token}/", f"/d/{token}/documents/{doc}.pdf", f"/d/{token}/certificate.pdf")
+    for url in routes:
         refused = Client(REMOTE_ADDR=OUTSIDE).get(url)
         assert refused.status_code == 403 and REFUSED in refused.content.decode()
-    assert Client(REMOTE_ADDR=INSIDE).get(f"/d/{token}/").status_code == 200
+        # Inside the list the link is let through, to nothing yet: the contract is still
+        # being signed (a download link is issued at completion).
+        assert Client(REMOTE_ADDR=INSIDE).get(url).status_code == 404
 
 
 def test_a_dead_staff_link_says_nothing_outside_the_list(listed, mayor_link):

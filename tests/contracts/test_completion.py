@@ -49,7 +49,7 @@ def test_large_files_come_as_a_download_link_valid_two_weeks(personas, settings)
     page = client.get(link)
     assert page.status_code == 200
     document = contract.documents.get()
-    response = client.get(f"{link}?doc={document.pk}")
+    response = client.get(f"{link}documents/{document.pk}.pdf")
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response.content == blob_get(document.current_version().blob)
 

@@ -34,6 +34,7 @@ PUBLIC_PREFIXES = (
     "/welcome/",
     "/s/",
     "/d/",
+    "/counterparty/",
     "/a/",
     "/verify/",
     "/trust/",

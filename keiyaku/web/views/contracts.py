@@ -43,8 +43,7 @@ from keiyaku.contracts.selectors import (
     contract_progress,
     templates_for,
 )
-from keiyaku.contracts.services import duplicate, sharing
-from keiyaku.contracts.services.certificates import certificate_current
+from keiyaku.contracts.services import downloads, duplicate, sharing
 from keiyaku.contracts.services.confirmation import default_deadline, send_summary
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.contracts.timefmt import JST
@@ -585,13 +584,10 @@ def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
     if not contract.is_concluded:
         raise Http404
-    pdf = certificate_current(contract)
+    pdf = downloads.certificate_requested(contract)
     if pdf is None:
         # Completed before certificates were signed and stored, or renewed since (issue 14):
         # the worker signs one now; a web request never waits for a time-stamp authority.
-        from keiyaku.contracts.tasks import issue_certificate
-
-        issue_certificate(str(contract.pk))
         messages.info(
             request,
             _("締結証明書を作成しています。1分ほどしてから、もう一度ダウンロードしてください。"),
@@ -604,7 +600,7 @@ def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
         subject=contract.audit_subject,
         meta=RequestMeta.from_request(request),
     )
-    name = _("締結証明書_%(certificate_id)s.pdf") % {"certificate_id": contract.certificate_id}
+    name = downloads.certificate_filename(contract)
     return pdf_response(pdf, name)
 
 

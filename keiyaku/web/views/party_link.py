@@ -11,6 +11,7 @@ A counterparty's link is usable from anywhere.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -37,6 +38,7 @@ from keiyaku.contracts.selectors import (
     download_link_state,
     sign_link_state,
 )
+from keiyaku.contracts.services import downloads
 from keiyaku.contracts.services.boxes import box_values_clean
 from keiyaku.contracts.states import LINK_DEAD_TEXT, LINK_HTTP_STATUS, LinkState
 from keiyaku.contracts.timefmt import deadline_text
@@ -72,15 +74,20 @@ def _dead(request: HttpRequest, lookup: LinkLookup) -> HttpResponse:
             "heading": lookup.state.label,
             # Only the locked page names the organisation; the other texts have no placeholder.
             "text": LINK_DEAD_TEXT[lookup.state] % {"organisation": organisation},
-            # An expired link says which deadline passed (issue 14).
+            # An expired link says which deadline passed (issue 14), a download link until
+            # when it worked (R23).
             "deadline": _link_deadline(lookup) if lookup.state == LinkState.EXPIRED else "",
+            "download_expired": (
+                _link_deadline(lookup) if lookup.state == LinkState.DOWNLOAD_EXPIRED else ""
+            ),
         },
         status=LINK_HTTP_STATUS[lookup.state],
     )
 
 
 def _link_deadline(lookup: LinkLookup) -> str:
-    """The deadline a signing link lived until: its contract's (`contracts.links`)."""
+    """Until when a link works, in JST: a signing link its contract's deadline, a download
+    link the end of its days (`contracts.links.link_expiry`)."""
     if lookup.link is None:
         return ""
     contract = lookup.link.party.contract
@@ -368,21 +375,79 @@ def sign_forward(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+def _download_party(request: HttpRequest, lookup: LinkLookup) -> Party | HttpResponse:
+    """The signer behind a live download link, or the page to show instead (expired, or a
+    staff party outside its organisation's allow-list, R38). Holding the link is enough: the
+    access code is not asked again (docs/security.md, "After signing")."""
+    party = _link_party(request, lookup)
+    if isinstance(party, HttpResponse):
+        return party
+    if not party.contract.is_concluded:
+        raise Http404  # a download link is only issued at completion
+    return party
+
+
 @never_cache
 def download_entry(request: HttpRequest, token: str) -> HttpResponse:
-    """The completion e-mail's link: the signed PDFs for 14 days or more (R23)."""
-    party = _link_party(request, download_link_state(token))
+    """The completion mail's link (R23): the signed PDFs and the certificate of completion, the
+    verification page, and until when this page works (KEIYAKU_DOWNLOAD_LINK_DAYS)."""
+    lookup = download_link_state(token)
+    party = _download_party(request, lookup)
     if isinstance(party, HttpResponse):
         return party
     contract = party.contract
-    finals = document_final_versions(contract)
-    doc_id = request.GET.get("doc")
-    if doc_id:
-        for version in finals:
-            if str(version.document_id) == doc_id:
-                name = _("署名済み_%(filename)s") % {"filename": version.document.filename}
-                return pdf_response(blob_get(version.blob), name)
-        raise Http404
+    certificate = downloads.certificate_requested(contract)
     return render(
-        request, "web/download.html", {"contract": contract, "finals": finals, "token": token}
+        request,
+        "web/download.html",
+        {
+            "party": party,
+            "contract": contract,
+            "finals": document_final_versions(contract),
+            "token": token,
+            "certificate_ready": certificate is not None,
+            "expires": _link_deadline(lookup),
+            "verify_url": settings.PUBLIC_URL + reverse("verify"),
+        },
     )
+
+
+def download_document(request: HttpRequest, token: str, document_id: int) -> HttpResponse:
+    """One signed PDF from the download page."""
+    party = _download_party(request, download_link_state(token))
+    if isinstance(party, HttpResponse):
+        return party
+    version = downloads.signed_version(party.contract, document_id)
+    if version is None:
+        raise Http404
+    name = downloads.signed_filename(version)
+    downloads.party_download_record(
+        party=party,
+        what="document.download",
+        filename=name,
+        sha256=version.blob.sha256,
+        via="download_link",
+        meta=RequestMeta.from_request(request),
+    )
+    return pdf_response(blob_get(version.blob), name)
+
+
+def download_certificate(request: HttpRequest, token: str) -> HttpResponse:
+    """The certificate of completion from the download page; while it is being prepared, the
+    download page says so."""
+    party = _download_party(request, download_link_state(token))
+    if isinstance(party, HttpResponse):
+        return party
+    pdf = downloads.certificate_requested(party.contract)
+    if pdf is None:
+        return redirect("download-entry", token)
+    name = downloads.certificate_filename(party.contract)
+    downloads.party_download_record(
+        party=party,
+        what="certificate.download",
+        filename=name,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        via="download_link",
+        meta=RequestMeta.from_request(request),
+    )
+    return pdf_response(pdf, name)
