@@ -273,6 +273,10 @@ class SearchText(models.Model):
     """
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    document = models.ForeignKey(
+        "Document", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    """The document whose text a ``text`` row holds; None for the contract's metadata rows."""
     field = models.CharField(max_length=20)
     grams = models.TextField()
 

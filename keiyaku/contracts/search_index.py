@@ -33,6 +33,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -41,12 +42,17 @@ from django.utils.translation import gettext_lazy as _
 
 from keiyaku.refusals import Refusal
 
+if TYPE_CHECKING:
+    from keiyaku.contracts.models import Document
+
 __all__ = [
     "CHUNK_CHARS",
     "MAX_WORD_CHARS",
     "SearchField",
     "WordTooLong",
     "contract_fields",
+    "document_text_copy",
+    "document_text_index",
     "index_rows",
     "normalise",
     "search_index_refresh",
@@ -197,26 +203,42 @@ def index_rows(texts: dict[str, list[str]], vendor: str) -> list[tuple[str, str]
     return rows
 
 
-def search_index_refresh(contract_id: uuid.UUID, *, document_text: str | None = None) -> None:
+def search_index_refresh(contract_id: uuid.UUID) -> None:
     """Index one contract's searchable metadata again (title, 管理番号, 相手方 and the parties,
-    file names, 備考), replacing what was indexed for it. With ``document_text``, the
-    documents' text is replaced too (extracted at ingest, all documents joined by newlines);
-    without, the indexed document text is kept. A contract deleted meanwhile is left alone.
+    file names, 備考), replacing what was indexed for it; its documents' text rows
+    (`document_text_index`) stay. A contract deleted meanwhile is left alone.
     """
     from keiyaku.contracts.models import Contract, SearchText
 
     with transaction.atomic():
         if not Contract.objects.filter(pk=contract_id).exists():
             return
-        kept = Q() if document_text is not None else ~Q(field=SearchField.TEXT)
-        SearchText.objects.filter(Q(contract_id=contract_id) & kept).delete()
-        texts = contract_fields(contract_id)
-        if document_text is not None:
-            texts[SearchField.TEXT] = [document_text]
+        SearchText.objects.filter(contract_id=contract_id, document__isnull=True).delete()
         SearchText.objects.bulk_create(
             SearchText(contract_id=contract_id, field=field, grams=grams)
-            for field, grams in index_rows(texts, connection.vendor)
+            for field, grams in index_rows(contract_fields(contract_id), connection.vendor)
         )
+
+
+def document_text_index(document: Document, text: str) -> None:
+    """Index a document's text (extracted once at ingest: `render.document_text`), in the
+    transaction that stores the document; the rows go with the document (R28)."""
+    from keiyaku.contracts.models import SearchText
+
+    SearchText.objects.bulk_create(
+        SearchText(contract_id=document.contract_id, document=document, field=field, grams=grams)
+        for field, grams in index_rows({SearchField.TEXT: [text]}, connection.vendor)
+    )
+
+
+def document_text_copy(*, source: Document, copy: Document) -> None:
+    """Give ``copy`` (a duplicated contract's document, same bytes) ``source``'s text rows."""
+    from keiyaku.contracts.models import SearchText
+
+    SearchText.objects.bulk_create(
+        SearchText(contract_id=copy.contract_id, document=copy, field=field, grams=grams)
+        for field, grams in SearchText.objects.filter(document=source).values_list("field", "grams")
+    )
 
 
 # What each model contributes to the index (contract_fields): a save that names none of these

@@ -157,6 +157,8 @@ class Ingested:
     """(width, height) of each page as displayed (`geometry.visible_page`)."""
     changes: tuple[IngestChange, ...] = dataclasses.field(default=())
     """What was changed beyond the plain rewrite, in the order it was done."""
+    text: str = ""
+    """The text PDFium extracts from the pages (`render.document_text`), for search (R28)."""
 
 
 def ingest_pdf(
@@ -227,7 +229,7 @@ def ingest_pdf(
             _normalise_bounded, data, keep_links, context, limits=ingest_limits()
         )
         normalised = require_signable(normalised, changes)
-        sizes = budget.run(_page_sizes_drawn, normalised, context, limits=ingest_limits())
+        sizes, text = budget.run(_page_sizes_drawn, normalised, context, limits=ingest_limits())
     except budget.BudgetExceeded as exc:
         logger.info("upload refused: ingest over its %s budget", exc.what)
         raise RefusedUpload(_MESSAGES["over_budget"], code="over_budget") from exc
@@ -239,6 +241,7 @@ def ingest_pdf(
         page_count=len(sizes),
         page_sizes=tuple(sizes),
         changes=tuple(changes),
+        text=text,
     )
     if key is not None:
         _accepted.put(key, ingested)
@@ -368,20 +371,21 @@ def _normalise_bounded(
         raise _refused("corrupt") from None
 
 
-def _page_sizes_drawn(pdf: bytes, context: dict[str, Any]) -> list[tuple[float, float]]:
+def _page_sizes_drawn(pdf: bytes, context: dict[str, Any]) -> tuple[list[tuple[float, float]], str]:
     """In a budgeted child, on the proved file: the page sizes, PDFium's reading of every page,
-    and the check that its text is drawn (`render.require_text_drawn`). Raises only
-    RefusedUpload."""
+    the check that its text is drawn (`render.require_text_drawn`) and the text itself, for
+    search (`render.document_text`). Raises only RefusedUpload."""
     _enter_django(context)
     try:
         sizes = render.page_sizes(pdf)
         render.require_text_drawn(pdf)
+        text = render.document_text(pdf)
     except render.TextNotDrawnError as exc:
         raise _text_not_drawable(exc) from None
     except Exception as exc:
         logger.info("upload refused as corrupt: %s: %s", type(exc).__name__, exc, exc_info=True)
         raise _refused("corrupt") from None
-    return sizes
+    return sizes, text
 
 
 def _head(data: bytes | Path, size: int) -> bytes:

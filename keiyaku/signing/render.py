@@ -242,6 +242,32 @@ def page_sizes(pdf: bytes) -> list[tuple[float, float]]:
     return [page.size for page in pages]
 
 
+MAX_TEXT_CHARS = 1_000_000
+"""Most characters of a document's text kept for search (about 500 dense A4 pages)."""
+
+
+def document_text(pdf: bytes, *, max_chars: int = MAX_TEXT_CHARS) -> str:
+    """The text PDFium extracts from every page, pages separated by a newline, cut at
+    ``max_chars`` characters (R28: full-text search; a scanned page has none). Run where the
+    file's other PDFium reading runs: in an ingest's budgeted child."""
+    parts: list[str] = []
+    held = 0
+    with _document(pdf) as doc:
+        for index in range(len(doc)):
+            page = doc[index]
+            textpage = page.get_textpage()
+            try:
+                text = textpage.get_text_range()
+            finally:
+                textpage.close()
+                page.close()
+            parts.append(text[: max_chars - held])
+            held += len(parts[-1])
+            if held >= max_chars:
+                break
+    return "\n".join(parts)
+
+
 def max_render_pixels() -> int:
     """Most pixels one page image may have: ``settings.KEIYAKU_MAX_RENDER_PIXELS``."""
     return int(getattr(settings, "KEIYAKU_MAX_RENDER_PIXELS", DEFAULT_MAX_RENDER_PIXELS))

@@ -28,6 +28,7 @@ from keiyaku.contracts.search_index import (
     search_index_refresh,
 )
 from keiyaku.contracts.selectors import contracts_visible_to
+from keiyaku.contracts.services import duplicate
 from tests.contract_copies import copies
 from tests.flow import External, draft_contract
 
@@ -53,6 +54,7 @@ COMPANIES = [
 ]
 AMOUNTS = [None, 999_999, 1_000_000, 1_000_001, 3_000_000, 4_999_999, 5_000_000, 5_000_001]
 DAYS = [None, dt.date(2026, 3, 31), dt.date(2026, 4, 1), dt.date(2026, 6, 15), dt.date(2026, 9, 30)]
+SOURCE_TITLE = "令和8年度 道路補修工事 請負契約"
 STATUSES = [ContractStatus.DRAFT, ContractStatus.IN_PROGRESS, ContractStatus.COMPLETED]
 
 
@@ -69,6 +71,7 @@ class Row:
     status: str
     department_id: int
     filename: str
+    text: str
 
 
 def _has(text: str, word: str) -> bool:
@@ -83,7 +86,7 @@ def _has(text: str, word: str) -> bool:
 
 def _oracle(rows: list[Row], c: SearchConditions) -> set:
     def ok(r: Row) -> bool:
-        everything = [r.title, r.company, r.number, r.filename, A.company, A.name]
+        everything = [r.title, r.company, r.number, r.filename, r.text, A.company, A.name]
         checks = [
             all(any(_has(t, w) for t in everything) for w in c.words.split()),
             all(_has(r.title, w) for w in c.title.split()),
@@ -112,7 +115,7 @@ def _oracle(rows: list[Row], c: SearchConditions) -> set:
 
 @pytest.fixture
 def generated(personas) -> list[Row]:
-    source = draft_contract(personas.sender, externals=[A])
+    source = draft_contract(personas.sender, externals=[A], title=SOURCE_TITLE)
     made = [source, *copies(source, 59)]
     chance = random.Random(20261201)  # noqa: S311 - a reproducible test set, not a secret
     rows = []
@@ -149,6 +152,8 @@ def generated(personas) -> list[Row]:
                 status=status,
                 department_id=fields["department_id"],
                 filename="契約書1.pdf" if contract.pk == source.pk else "",
+                # The source's document, as draft_contract wrote it (copies have no document).
+                text=f"{SOURCE_TITLE} 第1号" if contract.pk == source.pk else "",
             )
         )
     return rows
@@ -227,16 +232,21 @@ def test_by_department_and_never_beyond_what_one_sees(personas, generated):
     assert _found(personas.outsider, SearchConditions(words="道路")) == set()
 
 
-def test_a_word_only_in_a_documents_text_is_found(personas, generated):
-    contract_id = generated[3].pk
-    search_index_refresh(
-        contract_id, document_text="第１条 本契約の目的は、排水ポンプ場の維持管理とする。"
+def test_a_word_only_in_a_documents_text_is_found(personas):
+    """The text is extracted at ingest (in its budgeted child) and indexed with the document;
+    a duplicate's documents carry it too."""
+    contract = draft_contract(
+        personas.sender, externals=[A], title="別件", heading="排水ポンプ場 維持管理業務"
     )
-    assert _found(personas.admin, SearchConditions(words="排水ﾎﾟﾝﾌﾟ")) == {contract_id}
-    # The metadata refresh that follows a later edit keeps the documents' text.
-    search_index_refresh(contract_id)
-    assert _found(personas.admin, SearchConditions(words="ポンプ場")) == {contract_id}
+    assert _found(personas.admin, SearchConditions(words="排水ﾎﾟﾝﾌﾟ")) == {contract.pk}
+    # A later metadata edit re-indexes the metadata and keeps the documents' text.
+    party = contract.parties.first()
+    party.name = "髙橋 二郎"
+    party.save()
+    assert _found(personas.admin, SearchConditions(words="ポンプ場")) == {contract.pk}
     assert _found(personas.admin, SearchConditions(title="ポンプ")) == set()
+    copy = duplicate.contract_duplicate(contract=contract, actor=personas.sender)
+    assert _found(personas.admin, SearchConditions(words="維持管理")) == {contract.pk, copy.pk}
 
 
 def test_the_index_follows_edits_through_the_models(personas, generated):

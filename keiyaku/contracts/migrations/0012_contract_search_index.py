@@ -93,6 +93,16 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("field", models.CharField(max_length=20)),
+                (
+                    "document",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="contracts.document",
+                    ),
+                ),
                 ("grams", models.TextField()),
                 (
                     "contract",

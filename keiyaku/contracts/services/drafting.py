@@ -45,6 +45,7 @@ from keiyaku.contracts.models import (
     VersionKind,
 )
 from keiyaku.contracts.permissions import require_contract_change, require_contract_editor
+from keiyaku.contracts.search_index import document_text_index
 from keiyaku.contracts.services.confirmation import (
     require_access_codes,
     send_deadline,
@@ -143,6 +144,7 @@ class _Stored:
     page_count: int
     page_sizes: tuple[tuple[float, float], ...]
     changes: tuple[IngestChange, ...]
+    text: str = ""
 
 
 def _ingest_all(
@@ -187,6 +189,7 @@ def _store(upload: Upload, ingested: Ingested, *, keyring: KeyRing) -> _Stored:
         page_count=ingested.page_count,
         page_sizes=ingested.page_sizes,
         changes=ingested.changes,
+        text=ingested.text,
     )
 
 
@@ -209,6 +212,7 @@ def _store_document(*, contract: Contract, position: int, stored: _Stored) -> Do
     DocumentVersion.objects.create(
         document=document, seq=1, kind=VersionKind.NORMALISED, blob=stored.normalised
     )
+    document_text_index(document, stored.text)
     return document
 
 

@@ -33,6 +33,7 @@ from keiyaku.contracts.models import (
     VersionKind,
 )
 from keiyaku.contracts.permissions import require_contract_change
+from keiyaku.contracts.search_index import document_text_copy
 from keiyaku.contracts.services.drafting import _lock_party, _touch, access_code_fields
 from keiyaku.contracts.services.routing import restep
 from keiyaku.contracts.states import PARTY_COUNTED
@@ -189,6 +190,7 @@ def _duplicate_rows(
         DocumentVersion.objects.create(
             document=copy, seq=1, kind=VersionKind.NORMALISED, blob=normalised
         )
+        document_text_copy(source=document, copy=copy)
         new_document[document.pk] = copy
     boxes = Box.objects.filter(document__contract=source, party_id__in=new_party).order_by("pk")
     Box.objects.bulk_create(
