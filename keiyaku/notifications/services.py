@@ -130,13 +130,10 @@ def mail_deliver(*, message_id: int) -> bool:
         return False  # being sent by somebody else right now
 
 
-def _deliver(message_id: int) -> bool:
-    counted = OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(
-        attempts=F("attempts") + 1
-    )
-    if not counted:
-        return False
-    message = OutboxMessage.objects.get(pk=message_id)
+def outbox_email(message: OutboxMessage) -> EmailMultiAlternatives:
+    """The e-mail an outbox row is sent as: multipart/alternative, the text as written and the
+    same text laid out in HTML (`mail_html`, issue 14), with the attachments from the
+    encrypted store, over the connection `mail_connection` chooses."""
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=message.body,
@@ -151,6 +148,17 @@ def _deliver(message_id: int) -> bool:
         email.attach(
             item["filename"], blob_get(Blob.objects.get(pk=item["blob"])), "application/pdf"
         )
+    return email
+
+
+def _deliver(message_id: int) -> bool:
+    counted = OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(
+        attempts=F("attempts") + 1
+    )
+    if not counted:
+        return False
+    message = OutboxMessage.objects.get(pk=message_id)
+    email = outbox_email(message)
     try:
         email.send()
     except Exception as exc:  # any transport failure: keep it, retry, show it to the sender

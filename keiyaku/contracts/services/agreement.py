@@ -249,6 +249,7 @@ def party_forward(
                 code="too_many_parties",
             )
         _claim(party, PartyStatus.FORWARDED, reason=note[:2000])
+        party.status, party.reason = PartyStatus.FORWARDED, note[:2000]
         links_revoke(party=party)
         successor = Party.objects.create(
             contract=party.contract,
@@ -273,7 +274,6 @@ def party_forward(
             meta=meta,
         )
         party_notify(party=successor, event=MailEvent.FORWARDED)
-        party.status = PartyStatus.FORWARDED
         party_tell(party=party, event=MailEvent.FORWARDED, successor=successor)
         sender_notify(
             contract=party.contract, event=MailEvent.FORWARDED, party=party, successor=successor
