@@ -33,16 +33,16 @@ def _ask_forwarder(label: str) -> str:
     ) % {"forwarder": label}
 
 
-def access_code_instruction(party: Any) -> str:
-    """Where `party` gets its access code: from the forwarder who sent it the request, else
-    from the organisation (R7: never in the mail)."""
+def access_code_instruction(party: Any, organisation: Any) -> str:
+    """Where `party` (of a contract of `organisation`) gets its access code: from the
+    forwarder who sent it the request, else from the organisation (R7: never in the mail)."""
     forwarder = forwarded_by(party)
     if forwarder is not None:
         return _ask_forwarder(person_label(forwarder))
     return _(
         "書類を開くにはアクセスコードが必要です。アクセスコードは、%(organisation)s 様から"
         "別途通知されたものを入力してください。"
-    ) % {"organisation": party.contract.organisation.name}
+    ) % {"organisation": organisation.name}
 
 
 def forward_code_note(forwarder: Any) -> str:

@@ -38,9 +38,9 @@ def contact_text(contract: Any) -> dict[str, Any]:
 
 
 @register.simple_tag
-def access_code_instruction(party: Any) -> str:
+def access_code_instruction(party: Any, organisation: Any) -> str:
     """Whom to ask for the access code (`contracts.forwarding.access_code_instruction`)."""
-    return forwarding.access_code_instruction(party)
+    return forwarding.access_code_instruction(party, organisation)
 
 
 @register.simple_tag
