@@ -160,7 +160,8 @@ def mail_html(*, subject: str, body: str) -> str:
     content = _body_html(main)
     foot = "<br>".join(html.escape(f) for f in footer if f.strip())
     return (
-        '<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{html.escape(settings.LANGUAGE_CODE)}"><head>'
+        '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{html.escape(subject)}</title></head>"
         f'<body style="margin:0;padding:0;background:#f1f1f4;color:{TEXT};{FONT}">'
