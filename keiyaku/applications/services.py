@@ -20,9 +20,11 @@ from keiyaku.applications.models import Application, ApplicationStatus
 from keiyaku.applications.tokens import token_hash
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.mail_table import MailEvent, Recipient, mail_template
 from keiyaku.contracts.models import Contract, Party
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.drafting import party_add_from_application
+from keiyaku.contracts.services.notify import sender_notify
 from keiyaku.notifications.services import mail_queue
 from keiyaku.text_input import require_single_line
 
@@ -121,11 +123,13 @@ def application_send(
             detail={"application": application.pk, "company": company, "email": email},
             meta=meta,
         )
+        template = mail_template(MailEvent.APPLICATION_SENT, Recipient.EXTERNAL_SIGNER)
+        assert template is not None  # the table's one cell that sends the form's link
         mail_queue(
             organisation=contract.organisation,
             contract=contract,
             to=email,
-            template="application_request",
+            template=template,
             context={
                 "contract": contract,
                 "organisation": contract.organisation,
@@ -233,17 +237,7 @@ def application_submit(
             },
             meta=meta,
         )
-        mail_queue(
-            organisation=contract.organisation,
-            contract=contract,
-            to=sender.email,
-            template="application_submitted",
-            context={
-                "contract": contract,
-                "organisation": contract.organisation,
-                "application": application,
-                "sender": sender,
-                "url": _absolute(reverse("contract-detail", args=[contract.pk])),
-            },
+        sender_notify(
+            contract=contract, event=MailEvent.APPLICATION_SUBMITTED, application=application
         )
     return party

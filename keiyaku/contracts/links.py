@@ -63,6 +63,7 @@ def link_find(token: str, *, purpose: str) -> Link | None:
             "party__contract__organisation",
             "party__contract__department",
             "party__contract__created_by",
+            "party__forwarded_from",
         )
         .filter(token_hash=_hash(token), purpose=purpose)
         .first()

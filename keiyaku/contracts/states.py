@@ -239,6 +239,11 @@ def party_is_done(party: Any) -> bool:
     return party.status in PARTY_DONE
 
 
+def party_has_forwarded(party: Any) -> bool:
+    """The party handed its request to somebody else (R17); its successor row signs instead."""
+    return party.status == PartyStatus.FORWARDED
+
+
 def party_never_asked(party: Any) -> bool:
     """The contract ended (rejected, cancelled, expired) before this party's turn came: it was
     never asked, and will not be. Shown as 「依頼されていません」, not 順番待ち (issue 14)."""

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.login.models import SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, OidcMatch
+from keiyaku.notifications.mail_html import mail_html
 from keiyaku.notifications.services import mail_connection
 from keiyaku.text_input import TextInputForm
 
@@ -41,10 +42,13 @@ class PasswordResetForm(DjangoPasswordResetForm):
         message = EmailMultiAlternatives(
             subject, body, from_email, [to_email], connection=connection
         )
-        if html_email_template_name is not None:
-            message.attach_alternative(
-                render_to_string(html_email_template_name, context), "text/html"
-            )
+        # The HTML part laid out from the text, as every keiyaku mail (issue 14).
+        html = (
+            render_to_string(html_email_template_name, context)
+            if html_email_template_name is not None
+            else mail_html(subject=subject, body=body)
+        )
+        message.attach_alternative(html, "text/html")
         try:
             message.send()
         except Exception:  # as Django: the page must not tell whether the address is known

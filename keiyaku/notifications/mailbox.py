@@ -29,6 +29,14 @@ class CaptureBackend(BaseEmailBackend):
                 to=", ".join(message.to),
                 subject=str(message.subject),
                 body=str(message.body),
+                html=next(
+                    (
+                        str(content)
+                        for content, mimetype in getattr(message, "alternatives", [])
+                        if mimetype == "text/html"
+                    ),
+                    "",
+                ),
             )
             for attachment in message.attachments:
                 filename, content, mimetype = attachment

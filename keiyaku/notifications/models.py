@@ -57,6 +57,8 @@ class CapturedMail(models.Model):
     to = models.TextField()
     subject = models.CharField(max_length=300)
     body = models.TextField()
+    # The HTML alternative as sent (issue 14); empty for a mail that had none.
+    html = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

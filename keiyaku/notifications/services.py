@@ -14,14 +14,16 @@ from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template
 from django.utils import timezone, translation
 
 from keiyaku.jobs.leases import LeaseBusy, lease_hold
+from keiyaku.notifications.mail_html import mail_html
 from keiyaku.notifications.models import OutboxMessage, OutboxStatus
 from keiyaku.storage.blobs import blob_get
 from keiyaku.storage.models import Blob
@@ -64,11 +66,16 @@ def mail_queue(
     party: Any = None,
     attachments: Sequence[tuple[Blob, str]] = (),
 ) -> OutboxMessage:
-    """Render `notifications/mail/<template>.txt` (first line is the subject) and queue it."""
+    """Render `notifications/mail/<template>.txt` (first line is the subject) and queue it.
+
+    The text is rendered without HTML escaping (it is plain text: a company "A&B" stays
+    "A&B"); the HTML part is made from it when the mail is sent (`mail_html`), which escapes.
+    """
     # Recipients have no language of their own yet: mail goes out in the service's language,
     # whatever language the person who caused it is using.
     with translation.override(settings.LANGUAGE_CODE):
-        text = render_to_string(f"notifications/mail/{template}.txt", context).strip()
+        source = get_template(f"notifications/mail/{template}.txt").template  # type: ignore[attr-defined]
+        text = source.render(Context(context, autoescape=False)).strip()
     subject, _, body = text.partition("\n")
     message = OutboxMessage.objects.create(
         organisation=organisation,
@@ -123,14 +130,11 @@ def mail_deliver(*, message_id: int) -> bool:
         return False  # being sent by somebody else right now
 
 
-def _deliver(message_id: int) -> bool:
-    counted = OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(
-        attempts=F("attempts") + 1
-    )
-    if not counted:
-        return False
-    message = OutboxMessage.objects.get(pk=message_id)
-    email = EmailMessage(
+def outbox_email(message: OutboxMessage) -> EmailMultiAlternatives:
+    """The e-mail an outbox row is sent as: multipart/alternative, the text as written and the
+    same text laid out in HTML (`mail_html`, issue 14), with the attachments from the
+    encrypted store, over the connection `mail_connection` chooses."""
+    email = EmailMultiAlternatives(
         subject=message.subject,
         body=message.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -138,10 +142,23 @@ def _deliver(message_id: int) -> bool:
         headers={"Message-ID": outbox_message_id(message)},
         connection=mail_connection(organisation=message.organisation, contract=message.contract),
     )
+    # multipart/alternative: the text as written, and the same text laid out in HTML (issue 14).
+    email.attach_alternative(mail_html(subject=message.subject, body=message.body), "text/html")
     for item in message.attachments:
         email.attach(
             item["filename"], blob_get(Blob.objects.get(pk=item["blob"])), "application/pdf"
         )
+    return email
+
+
+def _deliver(message_id: int) -> bool:
+    counted = OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.PENDING).update(
+        attempts=F("attempts") + 1
+    )
+    if not counted:
+        return False
+    message = OutboxMessage.objects.get(pk=message_id)
+    email = outbox_email(message)
     try:
         email.send()
     except Exception as exc:  # any transport failure: keep it, retry, show it to the sender

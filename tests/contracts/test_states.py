@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import translation
 
 from keiyaku.contracts import services, states
+from keiyaku.contracts.mail_table import MailEvent
 from keiyaku.contracts.models import Party
 from keiyaku.contracts.services.notify import party_notify
 from keiyaku.contracts.states import ContractStatus, LinkState, PartyStatus
@@ -289,7 +290,7 @@ def test_no_party_is_notified_in_a_finished_contract(personas):
     mails = CapturedMail.objects.count()
 
     party_notify(party=waiting)
-    party_notify(party=asked, template="reminder")
+    party_notify(party=asked, event=MailEvent.REMINDER)
 
     assert {p.email: p.status for p in contract.parties.all()} == {
         A.email: PartyStatus.NOTIFIED,

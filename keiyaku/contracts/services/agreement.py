@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.links import links_revoke
+from keiyaku.contracts.mail_table import MailEvent
 from keiyaku.contracts.models import (
     AuthMethod,
     Box,
@@ -26,7 +27,12 @@ from keiyaku.contracts.models import (
     VersionKind,
 )
 from keiyaku.contracts.services.boxes import box_values_clean
-from keiyaku.contracts.services.notify import party_notify, sender_notify
+from keiyaku.contracts.services.notify import (
+    contract_event_mail,
+    party_notify,
+    party_tell,
+    sender_notify,
+)
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance
 from keiyaku.contracts.states import (
@@ -83,7 +89,7 @@ def party_verify_access_code(*, party: Party, code: str, meta: RequestMeta) -> b
                 meta=meta,
             )
         if locked:
-            sender_notify(contract=party.contract, template="party_locked", party=party)
+            contract_event_mail(contract=party.contract, event=MailEvent.PARTY_LOCKED, actor=party)
     return False
 
 
@@ -162,7 +168,9 @@ def party_agree(
             meta=meta,
         )
         if party.is_approver:
-            advance(Contract.objects.get(pk=party.contract_id))
+            contract = Contract.objects.get(pk=party.contract_id)
+            contract_event_mail(contract=contract, event=MailEvent.APPROVED, actor=party)
+            advance(contract)
         else:
             transaction.on_commit(lambda: _enqueue_signature(party.pk))
 
@@ -199,7 +207,7 @@ def party_reject(*, party: Party, reason: str, meta: RequestMeta) -> None:
             detail={"position": party.position, "reason": reason},
             meta=meta,
         )
-        sender_notify(contract=contract, template="rejected", party=party, reason=reason)
+        contract_event_mail(contract=contract, event=MailEvent.REJECTED, actor=party, reason=reason)
 
 
 def party_forward(
@@ -241,6 +249,7 @@ def party_forward(
                 code="too_many_parties",
             )
         _claim(party, PartyStatus.FORWARDED, reason=note[:2000])
+        party.status, party.reason = PartyStatus.FORWARDED, note[:2000]
         links_revoke(party=party)
         successor = Party.objects.create(
             contract=party.contract,
@@ -264,8 +273,9 @@ def party_forward(
             detail={"position": party.position, "to": f"{successor.name} <{successor.email}>"},
             meta=meta,
         )
-        party_notify(party=successor)
+        party_notify(party=successor, event=MailEvent.FORWARDED)
+        party_tell(party=party, event=MailEvent.FORWARDED, successor=successor)
         sender_notify(
-            contract=party.contract, template="forwarded", party=party, successor=successor
+            contract=party.contract, event=MailEvent.FORWARDED, party=party, successor=successor
         )
     return successor

@@ -33,6 +33,7 @@ from keiyaku.audit.models import Event
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.filenames import clean_filename
+from keiyaku.contracts.mail_table import MailEvent
 from keiyaku.contracts.models import (
     Box,
     Contract,
@@ -915,4 +916,4 @@ def _send_rows(
         },
         meta=meta,
     )
-    advance(contract)
+    advance(contract, event=MailEvent.SENT)

@@ -13,10 +13,11 @@ from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.links import links_revoke
+from keiyaku.contracts.mail_table import MailEvent
 from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyKind
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.services.drafting import access_code_fields
-from keiyaku.contracts.services.notify import party_notify, party_tell, sender_notify
+from keiyaku.contracts.services.notify import contract_event_mail, party_notify
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.states import (
     CONTRACT_OPEN,
@@ -49,8 +50,7 @@ def contract_cancel(
         contract.refresh_from_db()
         for party in contract.parties.all():
             links_revoke(party=party)
-            if party.notified_at is not None:
-                party_tell(party=party, template="cancelled", reason=reason)
+        contract_event_mail(contract=contract, event=MailEvent.CANCELLED, reason=reason)
         audit_record(
             event="contract.cancel",
             organisation=contract.organisation,
@@ -76,7 +76,7 @@ def contract_remind(*, contract: Contract, actor: Staff | None, meta: RequestMet
         parties = list(contract.parties.filter(status__in=PARTY_ASKED))
         for party in parties:
             links_revoke(party=party)
-            party_notify(party=party, template="reminder")
+            party_notify(party=party, event=MailEvent.REMINDER)
         Contract.objects.filter(pk=contract.pk).update(last_activity_at=timezone.now())
         audit_record(
             event="contract.remind",
@@ -129,6 +129,7 @@ def contract_deadline_change(
             },
             meta=meta,
         )
+        contract_event_mail(contract=current, event=MailEvent.DEADLINE_CHANGED)
 
 
 def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
@@ -166,7 +167,7 @@ def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
                 subject=contract.audit_subject,
                 detail={"deadline": contract.deadline.isoformat() if contract.deadline else ""},
             )
-            sender_notify(contract=contract, template="expired")
+            contract_event_mail(contract=contract, event=MailEvent.EXPIRED)
             expired += 1
     return reminded, expired
 
@@ -224,7 +225,7 @@ def party_change_email(
         party.refresh_from_db()
         if party.status in PARTY_ASKED:
             links_revoke(party=party)
-            party_notify(party=party)
+            party_notify(party=party, event=MailEvent.READDRESSED)
         audit_record(
             event="party.change_email",
             organisation=party.contract.organisation,

@@ -10,6 +10,7 @@ import uuid
 
 from django.db import transaction
 
+from keiyaku.contracts.mail_table import MailEvent
 from keiyaku.contracts.models import Contract, Party, PartyStatus
 from keiyaku.contracts.services.notify import party_notify
 from keiyaku.contracts.states import PARTY_ACTIVE, PARTY_COUNTED, party_sources
@@ -27,9 +28,10 @@ def restep(contract: Contract) -> None:
         Party.objects.filter(pk=party.pk).update(position=position, step=step)
 
 
-def advance(contract: Contract) -> None:
+def advance(contract: Contract, *, event: MailEvent = MailEvent.NEXT_TURN) -> None:
     """Ask every party of the first unfinished step; complete when every step is done.
 
+    `event` is what the request mails answer (the send, or a finished step; mail_table.py).
     Idempotent: parties already asked are not asked again, so callers may run it after any
     change (send, agreement, approval, signature).
     """
@@ -41,7 +43,7 @@ def advance(contract: Contract) -> None:
     current = min(p.step for p in pending)
     for party in pending:
         if party.step == current and party.status in party_sources(PartyStatus.NOTIFIED):
-            party_notify(party=party)
+            party_notify(party=party, event=event)
 
 
 def _enqueue_finalize(contract_id: uuid.UUID) -> None:

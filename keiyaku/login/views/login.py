@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import segno
 from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -32,6 +34,18 @@ from keiyaku.login.views.session import (
 )
 from keiyaku.ratelimits.limiter import login_rate_exceeded, login_rate_succeeded
 from keiyaku.web.refusals import attempt, refusal_show
+
+
+def asks_for_signing(next_url: str | None) -> bool:
+    """Whether the page behind the login is a signing link (a staff signer's or approver's
+    request, `web/views/party_link.py`): the login page then says why it asks (issue 14)."""
+    if not next_url:
+        return False
+    try:
+        match = resolve(urlsplit(next_url).path)
+    except Resolver404:
+        return False
+    return (match.url_name or "").startswith("sign-")
 
 
 def sso_organisations() -> list[OrganisationSignIn]:
@@ -72,6 +86,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "error": error,
             "next": request.POST.get("next") or request.GET.get("next", ""),
+            "for_signing": asks_for_signing(next_url),
             "sso": sso_organisations(),
         },
     )

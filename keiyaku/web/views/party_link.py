@@ -28,6 +28,7 @@ from keiyaku.accounts.middleware import ip_refusal, organisation_allows
 from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts import services
+from keiyaku.contracts.forwarding import forward_code_note
 from keiyaku.contracts.links import link_expiry
 from keiyaku.contracts.models import Party, PartyKind
 from keiyaku.contracts.selectors import (
@@ -361,11 +362,10 @@ def sign_forward(request: HttpRequest, token: str) -> HttpResponse:
                 {
                     "contract": party.contract,
                     "title": _("転送しました"),
-                    "message": _(
-                        "%(name)s 様（%(email)s）に署名依頼を転送しました。"
-                        "アクセスコードは転送先の方にお伝えください。"
-                    )
-                    % {"name": successor.name, "email": successor.email},
+                    "message": _("%(name)s 様（%(email)s）に署名依頼を転送しました。")
+                    % {"name": successor.name, "email": successor.email}
+                    + " "
+                    + forward_code_note(party),
                 },
             )
     return render(
