@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "keiyaku.ratelimits",
     "keiyaku.operations",
     "keiyaku.jobs",
+    "keiyaku.help",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,106 @@
+"""Screenshots for the manuals (keiyaku/help), taken by the browser journeys themselves.
+
+A journey calls :func:`manual_screenshot` at the moment it shows a screen a manual explains.
+It writes a PNG only when ``KEIYAKU_MANUAL_SHOTS`` names a folder (``make manual`` sets it), so
+``make test`` pays nothing for it. docs/manual/make_manual.py runs just the tests that call it
+(:func:`shots_in_tests`), and tests/help checks that every screenshot a manual shows is one a
+test still takes.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from keiyaku.help.templatetags.manual import SHOT_NAME
+
+SHOTS_ENV = "KEIYAKU_MANUAL_SHOTS"
+HELPER = "manual_screenshot"
+TESTS = Path(__file__).resolve().parents[1]
+ROOT = TESTS.parent
+
+
+def shots_folder() -> Path | None:
+    """The folder screenshots go to, or None when none are wanted (every ordinary test run)."""
+    folder = os.environ.get(SHOTS_ENV, "")
+    return Path(folder) if folder else None
+
+
+def manual_screenshot(page: Any, name: str, *, full_page: bool = False, of: Any = None) -> None:
+    """Save what ``page`` (a Playwright page) shows as the manuals' screenshot ``name``
+    (``staff-…`` or ``guide-…``, lower case and hyphens): the window, the whole page when
+    ``full_page``, or only the element ``of`` (a locator). Does nothing unless
+    :data:`SHOTS_ENV` is set. Waits for the page's fonts; hides the text cursor."""
+    if not SHOT_NAME.match(name):
+        raise ValueError(f"screenshot name {name!r}: staff-… or guide-…, lower case and hyphens")
+    folder = shots_folder()
+    if folder is None:
+        return
+    page.evaluate("document.fonts.ready.then(() => true)")
+    if of is not None:
+        png = of.screenshot(caret="hide", animations="disabled")
+    else:
+        png = page.screenshot(full_page=full_page, caret="hide", animations="disabled")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_png(png, folder / f"{name}.png")
+
+
+def write_png(png: bytes, path: Path) -> None:
+    """Write ``png`` to ``path`` with at most 64 colours (text on flat colours loses nothing
+    visible) and zlib's best compression: a page screenshot in tens of KB."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        small = image.convert("RGB").quantize(colors=64, dither=Image.Dither.NONE)
+        small.save(path, format="PNG", optimize=True)
+
+
+def japanese_fontconfig(folder: Path) -> Path:
+    """A fontconfig file adding keiyaku's own Japanese font (IPAex Gothic, keiyaku/fonts) to
+    the system's, for Chromium (``FONTCONFIG_FILE``): a machine with no Japanese font would draw
+    every character as an empty box."""
+    import keiyaku.fonts
+
+    config = folder / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+        f"  <dir>{Path(keiyaku.fonts.__file__).parent}</dir>\n"
+        f"  <cachedir>{folder}</cachedir>\n"
+        "</fontconfig>\n"
+    )
+    return config
+
+
+def shots_in_tests(folder: Path = TESTS) -> dict[str, list[str]]:
+    """Every screenshot name the tests under ``folder`` pass to :func:`manual_screenshot` (as a
+    string literal, its second argument), with the pytest node ids (``path::test_name``,
+    relative to the repository) of the tests that take it. Read from the sources with ``ast``:
+    nothing is imported or run."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(folder.rglob("test_*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for test in ast.walk(tree):
+            if not isinstance(test, ast.FunctionDef) or not test.name.startswith("test_"):
+                continue
+            for call in ast.walk(test):
+                if not (isinstance(call, ast.Call) and _called(call) == HELPER):
+                    continue
+                if len(call.args) < 2 or not isinstance(call.args[1], ast.Constant):
+                    raise ValueError(f"{path}:{call.lineno}: {HELPER} needs a literal name")
+                node = f"{path.relative_to(ROOT)}::{test.name}"
+                if node not in found[call.args[1].value]:
+                    found[call.args[1].value].append(node)
+    return dict(found)
+
+
+def _called(call: ast.Call) -> str:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    if isinstance(call.func, ast.Attribute):
+        return call.func.attr
+    return ""
