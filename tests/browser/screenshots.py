@@ -20,8 +20,8 @@ from keiyaku.help.templatetags.manual import SHOT_NAME
 
 SHOTS_ENV = "KEIYAKU_MANUAL_SHOTS"
 HELPER = "manual_screenshot"
-TESTS = Path(__file__).resolve().parents[1]
-ROOT = TESTS.parent
+BROWSER_TESTS = Path(__file__).resolve().parent
+ROOT = BROWSER_TESTS.parents[1]
 
 
 def shots_folder() -> Path | None:
@@ -30,23 +30,45 @@ def shots_folder() -> Path | None:
     return Path(folder) if folder else None
 
 
-def manual_screenshot(page: Any, name: str, *, full_page: bool = False, of: Any = None) -> None:
+def manual_screenshot(
+    page: Any,
+    name: str,
+    *,
+    full_page: bool = False,
+    of: Any = None,
+    between: tuple[str, str] | None = None,
+) -> None:
     """Save what ``page`` (a Playwright page) shows as the manuals' screenshot ``name``
-    (``staff-…`` or ``guide-…``, lower case and hyphens): the window, the whole page when
-    ``full_page``, or only the element ``of`` (a locator). Does nothing unless
-    :data:`SHOTS_ENV` is set. Waits for the page's fonts; hides the text cursor."""
+    (``staff-…`` or ``guide-…``, lower case and hyphens), in CSS pixels: the window; the whole
+    page when ``full_page``; only the element ``of`` (a locator); or the page's full width from
+    the top of the first element matching ``between[0]`` to the bottom of ``between[1]``
+    (Playwright selectors), for a long page whose top and bottom say nothing. Does nothing
+    unless :data:`SHOTS_ENV` is set. Waits for the page's fonts; hides the text cursor."""
     if not SHOT_NAME.match(name):
         raise ValueError(f"screenshot name {name!r}: staff-… or guide-…, lower case and hyphens")
     folder = shots_folder()
     if folder is None:
         return
     page.evaluate("document.fonts.ready.then(() => true)")
+    options = {"caret": "hide", "animations": "disabled", "scale": "css"}
     if of is not None:
-        png = of.screenshot(caret="hide", animations="disabled")
+        png = of.screenshot(**options)
+    elif between is not None:
+        png = page.screenshot(full_page=True, clip=_clip(page, *between), **options)
     else:
-        png = page.screenshot(full_page=full_page, caret="hide", animations="disabled")
+        png = page.screenshot(full_page=full_page, **options)
     folder.mkdir(parents=True, exist_ok=True)
     write_png(png, folder / f"{name}.png")
+
+
+def _clip(page: Any, first: str, last: str) -> dict[str, float]:
+    """The page area (CSS px, from the document's top) from the top of ``first`` to the bottom
+    of ``last``, across the page's width, with a margin around."""
+    top = page.locator(first).first.evaluate("e => e.getBoundingClientRect().top + scrollY")
+    bottom = page.locator(last).first.evaluate("e => e.getBoundingClientRect().bottom + scrollY")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    y = max(0, top - 16)
+    return {"x": 0, "y": y, "width": width, "height": bottom + 16 - y}
 
 
 def write_png(png: bytes, path: Path) -> None:
@@ -76,7 +98,7 @@ def japanese_fontconfig(folder: Path) -> Path:
     return config
 
 
-def shots_in_tests(folder: Path = TESTS) -> dict[str, list[str]]:
+def shots_in_tests(folder: Path = BROWSER_TESTS) -> dict[str, list[str]]:
     """Every screenshot name the tests under ``folder`` pass to :func:`manual_screenshot` (as a
     string literal, its second argument), with the pytest node ids (``path::test_name``,
     relative to the repository) of the tests that take it. Read from the sources with ``ast``:

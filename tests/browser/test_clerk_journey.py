@@ -99,7 +99,9 @@ def test_duplicate_a_rejected_contract_confirm_and_send_it(jp_browser, site, per
     expect(page.get_by_test_id("amount")).to_have_text("12,100,000 円")
     expect(page.get_by_test_id("period")).to_have_count(0)
     expect(page.get_by_test_id("party-status")).to_have_text(["却下", "依頼されていません"])
-    manual_screenshot(page, "staff-duplicate", full_page=True)
+    manual_screenshot(
+        page, "staff-duplicate", between=("h1", 'h2:has-text("署名者（署名順）") + table')
+    )
     assert page.evaluate(HEADER_ROWS) <= 4
 
     page.get_by_role("button", name="複製して新しい下書きを作成").click()

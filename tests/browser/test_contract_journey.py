@@ -104,7 +104,9 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     expect(page.locator("tr", has_text="公園整備工事")).to_contain_text("締結済み")
     page.get_by_role("link", name="令和8年度 公園整備工事 請負契約").click()
     page.get_by_test_id("download-signed").wait_for()
-    manual_screenshot(page, "staff-complete", full_page=True)
+    manual_screenshot(
+        page, "staff-complete", between=("h1", 'h2:has-text("署名者（署名順）") + table')
+    )
     with page.expect_download() as signed:
         page.get_by_test_id("download-signed").click()
     signed_pdf = Path(signed.value.path()).read_bytes()

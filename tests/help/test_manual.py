@@ -87,7 +87,7 @@ def help_link(response) -> str:
     return found.group(1)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the signing e-mail goes out after commit
 def test_every_screen_links_the_section_that_explains_it(client, personas):
     # Anyone: the login page the staff manual, the verification page the counterparty guide.
     assert help_link(client.get("/login/")) == "/help/staff/#login"
