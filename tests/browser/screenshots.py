@@ -20,6 +20,10 @@ from keiyaku.help.templatetags.manual import SHOT_NAME
 
 SHOTS_ENV = "KEIYAKU_MANUAL_SHOTS"
 HELPER = "manual_screenshot"
+VISIBLE_IMAGES_LOADED = """() => [...document.images].filter(i => {
+  const r = i.getBoundingClientRect();
+  return r.width > 0 && r.bottom > 0 && r.top < innerHeight;
+}).every(i => i.complete && i.naturalWidth > 0)"""
 BROWSER_TESTS = Path(__file__).resolve().parent
 ROOT = BROWSER_TESTS.parents[1]
 
@@ -43,13 +47,16 @@ def manual_screenshot(
     page when ``full_page``; only the element ``of`` (a locator); or the page's full width from
     the top of the first element matching ``between[0]`` to the bottom of ``between[1]``
     (Playwright selectors), for a long page whose top and bottom say nothing. Does nothing
-    unless :data:`SHOTS_ENV` is set. Waits for the page's fonts; hides the text cursor."""
+    unless :data:`SHOTS_ENV` is set. Waits for the page's fonts and the images in the window;
+    hides the text cursor."""
     if not SHOT_NAME.match(name):
         raise ValueError(f"screenshot name {name!r}: staff-… or guide-…, lower case and hyphens")
     folder = shots_folder()
     if folder is None:
         return
     page.evaluate("document.fonts.ready.then(() => true)")
+    # A page image still loading would show as an empty frame.
+    page.wait_for_function(VISIBLE_IMAGES_LOADED, timeout=15_000)
     options = {"caret": "hide", "animations": "disabled", "scale": "css"}
     if of is not None:
         png = of.screenshot(**options)

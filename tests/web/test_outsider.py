@@ -37,6 +37,7 @@ PUBLIC_PREFIXES = (
     "/a/",
     "/verify/",
     "/trust/",
+    "/help/",
     "/pki/",
     "/i18n/",
 )
