@@ -69,6 +69,13 @@ messages: install
 audit-verify: install
 	$(KEIYAKU) audit verify --archives
 
+.PHONY: manual
+## make manual: the staff manual and the counterparty guide (keiyaku/help): the browser tests that
+## take their screenshots, run again to refresh them (keiyaku/help/static/help/shots, commit
+## them), then both printed to PDF in var/manual/ (docs/manual/make_manual.py)
+manual: install system-deps
+	$(BIN)/python docs/manual/make_manual.py
+
 .PHONY: backup
 ## make backup DEST=/srv/keiyaku-backups: a new backup generation there, the oldest rotated (R42)
 backup: install

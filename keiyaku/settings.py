@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "keiyaku.ratelimits",
     "keiyaku.operations",
     "keiyaku.jobs",
+    "keiyaku.help",
 ]
 
 MIDDLEWARE = [

@@ -4,6 +4,7 @@ urlpatterns = [
     path("pki/", include("keiyaku.pki.urls")),
     path("admin-org/", include("keiyaku.accounts.urls")),
     path("", include("keiyaku.operations.urls")),
+    path("", include("keiyaku.help.urls")),
     path("addressbook/", include("keiyaku.addressbook.urls")),
     path("", include("keiyaku.applications.urls")),
     path("", include("keiyaku.login.urls")),

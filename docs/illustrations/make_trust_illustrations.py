@@ -202,13 +202,15 @@ def illustrate(*, site: str, pdf: bytes, out: Path) -> dict[str, Path]:
     """
     from playwright.sync_api import sync_playwright
 
+    from tests.browser.screenshots import japanese_fontconfig, write_png
+
     out.mkdir(parents=True, exist_ok=True)
     made = {SIGNED_PAGE: out / SIGNED_PAGE}
-    _write_png(render_signed_page(pdf), made[SIGNED_PAGE])
+    write_png(render_signed_page(pdf), made[SIGNED_PAGE])
     with tempfile.TemporaryDirectory(prefix="keiyaku-illustration-") as scratch:
         upload = Path(scratch) / "工事請負契約書.pdf"
         upload.write_bytes(pdf)
-        fonts = _fontconfig(Path(scratch))
+        fonts = japanese_fontconfig(Path(scratch))
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM,
@@ -223,7 +225,7 @@ def illustrate(*, site: str, pdf: bytes, out: Path) -> dict[str, Path]:
                 _require_fits(page)
                 # Down to the roots table: below it the TSA list names this machine's hosts.
                 made[TRUST_ROOT] = out / TRUST_ROOT
-                _write_png(
+                write_png(
                     page.screenshot(
                         full_page=True, clip=_clip(page, "header.site", "#trust-roots-table")
                     ),
@@ -237,7 +239,7 @@ def illustrate(*, site: str, pdf: bytes, out: Path) -> dict[str, Path]:
                 if page.locator("#verify-result").get_attribute("data-ok") != "true":
                     raise RuntimeError("keiyaku's verification page does not find the PDF valid")
                 made[VERIFIED] = out / VERIFIED
-                _write_png(
+                write_png(
                     page.screenshot(
                         full_page=True, clip=_clip(page, "#verify-result", "#verify-result + table")
                     ),
@@ -265,21 +267,6 @@ def _clip(page: Any, first: str, last: str) -> dict[str, float]:
     width = page.evaluate("document.documentElement.scrollWidth")
     y = max(0, top["y"] - 12)
     return {"x": 0, "y": y, "width": width, "height": bottom["y"] + bottom["height"] + 12 - y}
-
-
-def _fontconfig(folder: Path) -> Path:
-    """A fontconfig file adding keiyaku's own Japanese font (IPAex Gothic, keiyaku/fonts) to
-    the system's, for Chromium: a server with no Japanese font would draw empty boxes."""
-    import keiyaku.fonts
-
-    config = folder / "fonts.conf"
-    config.write_text(
-        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
-        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
-        f"  <dir>{Path(keiyaku.fonts.__file__).parent}</dir>\n"
-        "</fontconfig>\n"
-    )
-    return config
 
 
 def render_signed_page(pdf: bytes) -> bytes:
@@ -320,16 +307,6 @@ def pdfsig_report(pdf: bytes, *, trusted_root: bytes | None = None) -> str:
             [*command, str(path)], capture_output=True, text=True, check=False, timeout=120
         )
         return done.stdout.replace(str(path), "工事請負契約書.pdf")
-
-
-def _write_png(png: bytes, path: Path) -> None:
-    """Write ``png`` to ``path`` with at most 64 colours (text on flat colours loses nothing
-    visible) and zlib's best compression: a page screenshot in tens of KB."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as image:
-        small = image.convert("RGB").quantize(colors=64, dither=Image.Dither.NONE)
-        small.save(path, format="PNG", optimize=True)
 
 
 @contextmanager

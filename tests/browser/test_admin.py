@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from keiyaku.accounts.models import Role, Staff
 from keiyaku.contracts.selectors import contracts_visible_to
 from tests.browser.helpers import login, mail_link, see
+from tests.browser.screenshots import manual_screenshot
 from tests.flow import draft_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -74,10 +75,12 @@ def test_admin_imports_staff_sets_roles_and_shares_a_contract(
     page.set_input_files("#id_file", str(fixed))
     page.get_by_role("button", name="内容を確認する").click()
     expect(preview).to_contain_text("3 行に誤りはありません（新規登録 3 名、更新 0 名）")
+    manual_screenshot(page, "staff-admin-import", full_page=True)
     page.get_by_role("button", name="この内容で登録する").click()
     page.wait_for_url(f"{site}/admin-org/")
     see(page, "新規登録 3 名")
     expect(page.locator("#staff-table tr", has_text="髙田 一郎")).to_have_count(1)
+    manual_screenshot(page, "staff-admin-staff")
 
     # Roles: 髙田 also becomes an approver.
     page.get_by_role("link", name="髙田 一郎").click()

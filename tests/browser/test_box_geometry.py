@@ -29,6 +29,7 @@ from keiyaku.contracts.services.drafting import Upload
 from keiyaku.signing.render import render_page_png
 from keiyaku.storage.blobs import blob_get
 from tests.browser.helpers import login, see
+from tests.browser.screenshots import manual_screenshot
 from tests.flow import External, last_link
 from tests.pdfs import make_pdf, with_page_geometry
 
@@ -366,6 +367,8 @@ def test_values_typed_on_a_phone_land_in_their_boxes(browser, site, personas):
                 field.check()
             else:
                 field.fill(VALUES[row["kind"]])
+            if n == 0:
+                manual_screenshot(page, "guide-fill")
             if n < len(mine) - 1:
                 page.locator("#box-sheet-next").click()
         expect(page.locator("#box-sheet-next")).to_be_disabled()

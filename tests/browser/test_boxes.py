@@ -17,6 +17,7 @@ from tests.browser.helpers import (
     pdftotext,
     see,
 )
+from tests.browser.screenshots import manual_screenshot
 from tests.pdfs import make_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -211,6 +212,8 @@ def test_staff_place_boxes_with_the_mouse_parties_fill_them_pdf_holds_values(
     settle(page)
     expect(name_el).to_contain_text("代表者氏名")
     expect(address_el).to_contain_text("住所")
+    name_el.focus()
+    manual_screenshot(page, "staff-boxes")
 
     # Moving keeps the size; resizing keeps the corner.
     name = Box.objects.get(pk=name_box["id"])

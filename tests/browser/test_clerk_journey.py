@@ -18,6 +18,7 @@ from keiyaku.contracts.models import Contract, ContractStatus
 from keiyaku.contracts.services.boxes import box_create
 from tests.browser.conftest import CHROMIUM
 from tests.browser.helpers import login, mail_link, see
+from tests.browser.screenshots import manual_screenshot
 from tests.flow import External, draft_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -92,11 +93,15 @@ def test_duplicate_a_rejected_contract_confirm_and_send_it(jp_browser, site, per
     page = desk.new_page()
     login(page, site, "city-admin", personas.password, wait=True)  # the longest menu
     assert page.evaluate(HEADER_ROWS) <= 4  # the header does not wrap at 1280 px
+    manual_screenshot(page, "staff-list")
 
     page.goto(f"{site}/contracts/{original.pk}/")
     expect(page.get_by_test_id("amount")).to_have_text("12,100,000 円")
     expect(page.get_by_test_id("period")).to_have_count(0)
     expect(page.get_by_test_id("party-status")).to_have_text(["却下", "依頼されていません"])
+    manual_screenshot(
+        page, "staff-duplicate", between=("h1", 'h2:has-text("署名者（署名順）") + table')
+    )
     assert page.evaluate(HEADER_ROWS) <= 4
 
     page.get_by_role("button", name="複製して新しい下書きを作成").click()
@@ -117,6 +122,7 @@ def test_duplicate_a_rejected_contract_confirm_and_send_it(jp_browser, site, per
     expect(page.locator(".kpage-sign.placed .kbox-input")).to_have_count(2)
     expect(page.locator(".kpage-sign.placed .kbox-other")).to_have_count(1)
     expect(page.get_by_role("button", name="内容に同意する")).to_be_disabled()
+    manual_screenshot(page, "staff-preview")
     page.get_by_role("link", name="案件に戻る").click()
 
     page.get_by_role("button", name="送信内容を確認する").click()
@@ -128,6 +134,7 @@ def test_duplicate_a_rejected_contract_confirm_and_send_it(jp_browser, site, per
     expect(rows.nth(1)).to_contain_text(B.email)
     expect(rows.nth(1)).to_contain_text("1 件")
     expect(page.get_by_test_id("confirm-deadline")).to_contain_text("23:59")
+    manual_screenshot(page, "staff-send-confirm", full_page=True)
     confirm_url = page.url
 
     # A staff member on a phone: the draft and the confirmation fit the screen.

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from keiyaku.contracts.models import Contract, ContractStatus
 from keiyaku.signing.verification import verify_pdf
 from tests.browser.helpers import login, pdftotext, see
+from tests.browser.screenshots import manual_screenshot
 from tests.pdfs import make_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,6 +25,8 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
 
     staff = browser.new_context(accept_downloads=True, locale="ja-JP")
     page = staff.new_page()
+    page.goto(f"{site}/login/")
+    manual_screenshot(page, "staff-login")
     login(page, site, "sender", personas.password)
     page.get_by_role("link", name="新規作成").first.click()
     page.fill("#id_title", "令和8年度 公園整備工事 請負契約")
@@ -31,6 +34,7 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     page.fill("#id_counterparty_company", "株式会社髙橋建設")
     page.fill("#id_amount", "9800000")
     page.set_input_files("#id_files", str(pdf_path))
+    manual_screenshot(page, "staff-create", full_page=True)
     page.get_by_role("button", name="作成する").click()
     page.wait_for_url("**/contracts/*/")
     see(page, "案件を作成しました")
@@ -89,6 +93,7 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     mayor.fill("#id_password", personas.password)
     mayor.click("button[type=submit]")
     mayor.wait_for_url("**/documents/")
+    manual_screenshot(mayor, "staff-internal")
     mayor.get_by_role("button", name="内容に同意する").click()
     mayor.get_by_role("button", name="署名手続きを完了する").click()
     see(mayor, "署名手続きが完了しました")
@@ -98,6 +103,10 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     page.goto(f"{site}/")
     expect(page.locator("tr", has_text="公園整備工事")).to_contain_text("締結済み")
     page.get_by_role("link", name="令和8年度 公園整備工事 請負契約").click()
+    page.get_by_test_id("download-signed").wait_for()
+    manual_screenshot(
+        page, "staff-complete", between=("h1", 'h2:has-text("署名者（署名順）") + table')
+    )
     with page.expect_download() as signed:
         page.get_by_test_id("download-signed").click()
     signed_pdf = Path(signed.value.path()).read_bytes()
@@ -116,6 +125,7 @@ def test_staff_send_counterparty_and_mayor_sign_staff_download(
     assert result.get_attribute("data-ok") == "true"
     expect(result).to_contain_text("すべての署名は有効です")
     see(verifier, "髙橋 一郎 様 [takahashi@takahashi-kensetsu.example.jp] が ")
+    manual_screenshot(verifier, "staff-verify", full_page=True)
 
     with page.expect_download() as certificate:
         page.get_by_test_id("download-certificate").click()

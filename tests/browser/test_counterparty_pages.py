@@ -16,6 +16,7 @@ from keiyaku.accounts.services import contact_update, organisation_update_settin
 from keiyaku.contracts import services
 from keiyaku.contracts.timefmt import JST, deadline_text
 from tests.browser.helpers import login, see
+from tests.browser.screenshots import manual_screenshot
 from tests.flow import External, draft_contract, last_link, mails_to
 
 pytestmark = [
@@ -93,6 +94,7 @@ def test_deadline_contact_and_a_discreet_code_page_at_every_size(browser, site, 
         expect(mail).to_contain_text(f"署名期限: {deadline}")
         expect(mail).to_contain_text("電話番号: 03-1234-5678")
         assert mail.locator("a").first.get_attribute("href") == link
+        manual_screenshot(staff, "guide-mail", of=mail)
         # The sender extends the deadline on the contract page; the link sent follows it.
         staff.goto(f"{site}/contracts/{contract.pk}/")
         later = contract.deadline.astimezone(JST).date() + timedelta(days=10)
@@ -120,11 +122,15 @@ def test_deadline_contact_and_a_discreet_code_page_at_every_size(browser, site, 
     expect(code).to_have_attribute("autocomplete", "one-time-code")
     contact_shown(page)
     no_sideways_scroll(page)
+    if size == "phone":
+        manual_screenshot(page, "guide-code", full_page=True)
 
     code.fill("0000")
     page.get_by_role("button", name="確認する").click()
     see(page, "あと4回誤るとロックされます")
     no_sideways_scroll(page)
+    if size == "phone":
+        manual_screenshot(page, "guide-code-wrong")
     page.fill("#id_code", FIRM.code)
     page.get_by_role("button", name="確認する").click()
     page.wait_for_url("**/documents/")
@@ -133,6 +139,8 @@ def test_deadline_contact_and_a_discreet_code_page_at_every_size(browser, site, 
     contact_shown(page)
     page.locator(".pages img").first.wait_for()
     no_sideways_scroll(page)
+    if size == "phone":
+        manual_screenshot(page, "guide-documents")
 
     page.get_by_role("button", name="内容に同意する").click()
     see(page, "署名手続きの確認")
@@ -145,9 +153,13 @@ def test_deadline_contact_and_a_discreet_code_page_at_every_size(browser, site, 
     expect(hashes.locator("dd").first).to_be_visible()
     expect(hashes.locator("dd").first).to_contain_text("SHA-256")
     no_sideways_scroll(page)
+    if size == "phone":
+        manual_screenshot(page, "guide-confirm", full_page=True)
 
     page.get_by_role("button", name="署名手続きを完了する").click()
     see(page, "署名手続きが完了しました")
     contact_shown(page)
     no_sideways_scroll(page)
+    if size == "phone":
+        manual_screenshot(page, "guide-done", full_page=True)
     context.close()

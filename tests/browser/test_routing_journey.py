@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from keiyaku.contracts.models import Contract, ContractStatus, PartyStatus
 from tests.browser.helpers import add_external, add_staff, create, login, mail_link, see
+from tests.browser.screenshots import manual_screenshot
 from tests.flow import approver
 from tests.pdfs import make_pdf
 
@@ -27,6 +28,7 @@ def test_parallel_routing_reminder_cancel_and_template(browser, site, personas, 
     add_staff(page, "市長 一郎（土木課）", "signer")
     steps = page.get_by_test_id("step").all_inner_texts()
     assert [s.split()[0] for s in steps] == ["1", "2", "2", "3"]
+    manual_screenshot(page, "staff-routing", between=("h1", "#send-button"))
     page.fill("#id_template_name", "JV工事")
     page.get_by_role("button", name="保存").click()
     see(page, "テンプレート「JV工事」を保存しました")
@@ -50,6 +52,11 @@ def test_parallel_routing_reminder_cancel_and_template(browser, site, personas, 
 
     # Reminder from the detail page: a fresh link, the old one dies.
     page.goto(detail)
+    manual_screenshot(
+        page,
+        "staff-followup",
+        between=('h2:has-text("送信後の対応")', "form:has(#id_cancel_reason)"),
+    )
     page.get_by_role("button", name="リマインドを送信する").click()
     see(page, "2名にリマインドを送信しました")
     reminder_link = mail_link(page, site, "takahashi@example.jp", "【リマインド】")

@@ -38,6 +38,7 @@ PUBLIC_PREFIXES = (
     "/a/",
     "/verify/",
     "/trust/",
+    "/help/",
     "/pki/",
     "/i18n/",
 )
