@@ -103,6 +103,48 @@ def test_every_screen_links_the_section_that_explains_it(client, personas):
     assert help_link(client.get("/verify/")) == "/help/staff/#verify"
     # A counterparty page stays on the guide even for a logged-in visitor.
     assert help_link(client.get(last_link(FIRM.email))) == "/help/guide/#code"
+    assert help_link(client.get("/counterparty/")) == "/help/guide/#account"
+
+
+# Every URL name that is not a screen (a file, JSON, a form's POST target that redirects, the
+# platform operator's pages, which docs/operations.md explains): any other must have a section.
+NOT_SCREENS = {
+    # files, images and JSON
+    *("pki:tsa", "pki:crl", "pki:ocsp", "pki:ocsp-get", "pki:root-crt", "trust-root-pem"),
+    *("orgadmin:staff-export", "orgadmin:staff-import-template", "orgadmin:audit-export"),
+    *("addressbook:export", "help-font", "mailbox-attachment", "box-collection", "box-item"),
+    *("document-download", "document-page", "certificate-download", "sign-page", "sign-download"),
+    *("download-document", "download-certificate"),
+    *("counterparty_accounts:document", "counterparty_accounts:certificate"),
+    # actions that answer with a redirect
+    *("party-parallel", "party-unlock", "party-email", "party-remove", "party-move"),
+    *("document-add", "document-remove", "contract-share-add", "contract-share-remove"),
+    *("signin-unlock", "signin-totp-reset", "signin-oidc-start", "signin-oidc-callback"),
+    *("logout", "set_language", "counterparty_accounts:sign-out", "operator-notice-withdraw"),
+    # the platform operator's pages (docs/operations.md), and the manuals themselves
+    *("operator-status", "operator-notices", "orgadmin:organisation-list", "help"),
+}
+
+
+def _url_names(patterns, namespace=""):
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _url_names(pattern.url_patterns, inner)
+        elif pattern.name:
+            yield namespace + pattern.name
+
+
+def test_every_screen_has_a_section_in_a_manual():
+    """A new screen is explained (keiyaku/help/sections.py) or said here not to be a screen."""
+    from django.urls import get_resolver
+
+    from keiyaku.help.sections import GUIDE, STAFF
+
+    explained = set(STAFF.screens) | set(GUIDE.screens)
+    names = set(_url_names(get_resolver().url_patterns))
+    assert names - explained - NOT_SCREENS == set()
+    assert NOT_SCREENS - names == set(), "a name listed here no longer exists"
 
 
 def pdffonts(pdf: Path) -> list[list[str]]:
