@@ -36,6 +36,9 @@ class Contract(models.Model):
     period_start = models.DateField(_("契約期間（開始）"), null=True, blank=True)
     period_end = models.DateField(_("契約期間（終了）"), null=True, blank=True)
     auto_renew = models.BooleanField(_("自動更新"), default=False)
+    notice_deadline = models.DateField(
+        _("更新拒絶の通知期限"), null=True, blank=True
+    )  # R31: the last day to give notice that an automatically renewed contract ends
     note = models.TextField(_("備考"), blank=True)
     status = models.CharField(
         max_length=20, choices=ContractStatus.choices, default=ContractStatus.DRAFT
@@ -50,6 +53,9 @@ class Contract(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+    """When a contract signed elsewhere (on paper, another service) was imported (R30); None
+    for a contract signed here."""
     last_activity_at = models.DateTimeField()
 
     class Meta:
