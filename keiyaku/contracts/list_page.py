@@ -19,18 +19,21 @@ Which contracts appear is `contracts_visible_to` (R1, R29), read through its par
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connections
 from django.db.models import (
     Aggregate,
     Exists,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -48,8 +51,12 @@ from keiyaku.refusals import Refusal
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-# "<microseconds since 1970 UTC>-<contract id, 32 hex digits>"
-_CURSOR_RE = re.compile(r"(-?[0-9]{1,19})-([0-9a-f]{32})")
+# "<the sort column's value, encoded>-<contract id, 32 hex digits>"; the value is microseconds
+# since 1970 UTC for a time, "d20260401" for a date, "i123" for a number, "s<base64url>" for
+# text and "n" for none (Sort.encode).
+_CURSOR_RE = re.compile(
+    r"(-?[0-9]{1,19}|d[0-9]{8}|i[0-9]{1,19}|s[A-Za-z0-9_-]{0,2000}|n)-([0-9a-f]{32})"
+)
 
 
 class BadCursor(Refusal):
@@ -58,40 +65,137 @@ class BadCursor(Refusal):
     default_code = "bad_cursor"
 
 
+def _bad_cursor() -> BadCursor:
+    return BadCursor(_("ページの指定が正しくありません。一覧の最初から開き直してください。"))
+
+
+@dataclass(frozen=True)
+class Sort:
+    """An order of the list: one column, its direction, the contract id breaking ties.
+
+    A column that may be empty (amount, dates) puts its empty rows last in either direction.
+    """
+
+    name: str
+    """As it travels in a link (``?sort=``): the column, ``-`` first for descending."""
+    label: Any
+    kind: str
+    """What the column holds: "time", "date", "int" or "text" (how a cursor encodes it)."""
+    nullable: bool = False
+
+    @property
+    def column(self) -> str:
+        return self.name.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.name.startswith("-")
+
+    def encode(self, value: Any) -> str:
+        if value is None:
+            return "n"
+        if self.kind == "time":
+            return str((value - _EPOCH) // _MICROSECOND)
+        if self.kind == "date":
+            return "d" + value.strftime("%Y%m%d")
+        if self.kind == "int":
+            return f"i{value}"
+        return "s" + base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+    def decode(self, text: str) -> Any:
+        """The value ``encode`` wrote; raises BadCursor for another kind or a bad value."""
+        try:
+            if text == "n" and self.nullable:
+                return None
+            if self.kind == "time" and text[:1] not in ("d", "i", "s", "n"):
+                return _EPOCH + int(text) * _MICROSECOND
+            if self.kind == "date" and text.startswith("d"):
+                return date(int(text[1:5]), int(text[5:7]), int(text[7:9]))
+            if self.kind == "int" and text.startswith("i"):
+                return int(text[1:])
+            if self.kind == "text" and text.startswith("s"):
+                raw = text[1:] + "=" * (-len(text[1:]) % 4)
+                return base64.urlsafe_b64decode(raw.encode()).decode()
+        except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error):
+            raise _bad_cursor() from None
+        raise _bad_cursor()
+
+
+def _sorts() -> dict[str, Sort]:
+    columns = (
+        ("last_activity_at", _("最終更新"), "time", False),
+        ("title", _("案件名"), "text", False),
+        ("management_number", _("管理番号"), "text", False),
+        ("counterparty_company", _("相手方"), "text", False),
+        ("status", _("状況"), "text", False),
+        ("amount", _("金額"), "int", True),
+        ("contract_date", _("契約日"), "date", True),
+        ("completed_at", _("締結日"), "time", True),
+        ("period_end", _("契約期間（終了）"), "date", True),
+    )
+    found = {}
+    for column, label, kind, nullable in columns:
+        for name in (f"-{column}", column):
+            found[name] = Sort(name, label, kind, nullable)
+    return found
+
+
+SORTS: dict[str, Sort] = _sorts()
+"""Every order the list offers (R28: sort on every column), by its link name."""
+DEFAULT_SORT = SORTS["-last_activity_at"]
+
+
+def sort_named(name: str | None) -> Sort:
+    """The order ``?sort=`` names; the default (newest activity first) for none. Raises
+    BadCursor-like refusal `BadSort` for a name the list does not offer."""
+    if not name:
+        return DEFAULT_SORT
+    found = SORTS.get(name)
+    if found is None:
+        raise BadSort(_("並び順の指定が正しくありません。"), field="sort")
+    return found
+
+
+class BadSort(Refusal):
+    """A ``?sort=`` the list does not offer (an edited link): said on the page."""
+
+    default_code = "bad_sort"
+
+
 @dataclass(frozen=True)
 class Cursor:
-    """A position in the list: a row's last activity (aware, microseconds) and id."""
+    """A position in the list: a row's value in the sort column and its id."""
 
-    last_activity_at: datetime
+    value: Any
     id: uuid.UUID
+    sort: Sort = DEFAULT_SORT
+
+    @property
+    def last_activity_at(self) -> datetime:
+        """The value under the default order (newest activity first)."""
+        return self.value  # type: ignore[no-any-return]
 
     @classmethod
-    def of(cls, contract: Contract) -> Cursor:
-        return cls(contract.last_activity_at, contract.pk)
+    def of(cls, contract: Contract, sort: Sort = DEFAULT_SORT) -> Cursor:
+        return cls(getattr(contract, sort.column), contract.pk, sort)
 
     @property
     def token(self) -> str:
         """The cursor as it travels in a link (``?after=``/``?before=``)."""
-        micros = (self.last_activity_at - _EPOCH) // _MICROSECOND
-        return f"{micros}-{self.id.hex}"
+        return f"{self.sort.encode(self.value)}-{self.id.hex}"
 
     @classmethod
-    def parse(cls, token: str) -> Cursor:
-        """The cursor of a link's ``token``.
+    def parse(cls, token: str, sort: Sort = DEFAULT_SORT) -> Cursor:
+        """The cursor of a link's ``token`` under ``sort``.
 
         Raises:
-            BadCursor: not a token `token` made (another shape, or a time out of range).
+            BadCursor: not a token `token` made for this order (another shape, another
+                column's kind, or a value out of range).
         """
         found = _CURSOR_RE.fullmatch(token)
         if found is None:
-            raise BadCursor(_("ページの指定が正しくありません。一覧の最初から開き直してください。"))
-        try:
-            at = _EPOCH + int(found.group(1)) * _MICROSECOND
-        except OverflowError as exc:
-            raise BadCursor(
-                _("ページの指定が正しくありません。一覧の最初から開き直してください。")
-            ) from exc
-        return cls(at, uuid.UUID(hex=found.group(2)))
+            raise _bad_cursor()
+        return cls(sort.decode(found.group(1)), uuid.UUID(hex=found.group(2)), sort)
 
 
 @dataclass(frozen=True)
@@ -203,24 +307,49 @@ def _row(contract: Any) -> ListRow:
     )
 
 
+def _ordering(sort: Sort, *, reverse: bool) -> tuple[Any, Any]:
+    """ORDER BY of `sort` (empty values last), or of its exact reverse (empty values first)."""
+    descending = sort.descending != reverse
+    if sort.nullable:
+        nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
+        column = F(sort.column).desc(**nulls) if descending else F(sort.column).asc(**nulls)
+    else:
+        column = F(sort.column).desc() if descending else F(sort.column).asc()
+    return column, (F("pk").desc() if descending else F("pk").asc())
+
+
+def _beyond(sort: Sort, cursor: Cursor, *, reverse: bool) -> Q:
+    """The rows strictly after `cursor` in `sort`'s order (or in its reverse)."""
+    column, value = sort.column, cursor.value
+    step = "lt" if sort.descending != reverse else "gt"
+    if value is None:  # the cursor is among the empty values, ordered by id
+        within = Q(**{f"{column}__isnull": True, f"pk__{step}": cursor.id})
+        # Read in reverse, every row with a value comes after the empty ones.
+        return within | Q(**{f"{column}__isnull": False}) if reverse else within
+    found = Q(**{f"{column}__{step}": value}) | Q(**{column: value, f"pk__{step}": cursor.id})
+    if sort.nullable and not reverse:
+        return found | Q(**{f"{column}__isnull": True})
+    # The bound on the column alone lets the index range scan start at the cursor.
+    return Q(**{f"{column}__{step}e": value}) & found
+
+
 def _window(
-    contracts: QuerySet[Contract, Any], *, size: int, after: Cursor | None, before: Cursor | None
+    contracts: QuerySet[Contract, Any],
+    *,
+    size: int,
+    after: Cursor | None,
+    before: Cursor | None,
+    sort: Sort = DEFAULT_SORT,
 ) -> QuerySet[Contract, Any]:
-    """`size` + 1 rows of `contracts` in list order from the cursor: newest first, or, after
-    `before`, oldest first (the page read upwards from the cursor)."""
+    """`size` + 1 rows of `contracts` in `sort`'s order from the cursor, or, after `before`,
+    in the reverse order (the page read upwards from the cursor)."""
     if before is not None:
-        newer = Q(last_activity_at__gt=before.last_activity_at) | Q(
-            last_activity_at=before.last_activity_at, pk__gt=before.id
-        )
-        # The bound on the first column alone lets the index range scan start at the cursor.
-        contracts = contracts.filter(last_activity_at__gte=before.last_activity_at).filter(newer)
-        return contracts.order_by("last_activity_at", "pk")[: size + 1]
+        return contracts.filter(_beyond(sort, before, reverse=True)).order_by(
+            *_ordering(sort, reverse=True)
+        )[: size + 1]
     if after is not None:
-        older = Q(last_activity_at__lt=after.last_activity_at) | Q(
-            last_activity_at=after.last_activity_at, pk__lt=after.id
-        )
-        contracts = contracts.filter(last_activity_at__lte=after.last_activity_at).filter(older)
-    return contracts.order_by("-last_activity_at", "-pk")[: size + 1]
+        contracts = contracts.filter(_beyond(sort, after, reverse=False))
+    return contracts.order_by(*_ordering(sort, reverse=False))[: size + 1]
 
 
 def contract_list_query(
@@ -230,10 +359,12 @@ def contract_list_query(
     after: Cursor | None = None,
     before: Cursor | None = None,
     search: SearchConditions | None = None,
+    sort: Sort = DEFAULT_SORT,
 ) -> QuerySet[Contract]:
     """The one query of a page (see `contract_list_page`): `size` + 1 rows, the extra one
-    telling whether there is a page beyond. Rows come newest first, except after `before`:
-    oldest first. bench/staff_list.py runs its SQL raw.
+    telling whether there is a page beyond. Rows come in `sort`'s order (newest activity
+    first by default), except after `before`: in its reverse. bench/staff_list.py runs its SQL
+    raw.
 
     An admin's page is one walk of ``contract_list_order``. Anyone else sees a contract for one
     of several reasons (`contracts_visible_to_parts`: department, author, party, share); a
@@ -250,23 +381,24 @@ def contract_list_query(
         parts = [search.apply(part) for part in parts]
     if not parts:
         return Contract.objects.none()
+    shown = (*SHOWN, sort.column) if sort.column not in SHOWN else SHOWN
     if len(parts) == 1:
-        contracts = parts[0].only(*SHOWN).annotate(list_parties=_parties())
-        return _window(contracts, size=size, after=after, before=before)
+        contracts = parts[0].only(*shown).annotate(list_parties=_parties())
+        return _window(contracts, size=size, after=after, before=before, sort=sort)
     windows: list[QuerySet[Contract, Any]] = [
-        _window(part.values("pk"), size=size, after=after, before=before) for part in parts
+        _window(part.values("pk"), size=size, after=after, before=before, sort=sort)
+        for part in parts
     ]
     if not connections[windows[0].db].features.supports_slicing_ordering_in_compound:
         # SQLite: a UNION member may not carry its own ORDER BY and LIMIT; wrapped, it may.
         windows = [Contract.objects.filter(pk__in=w).order_by().values("pk") for w in windows]
     contracts = (
         Contract.objects.filter(pk__in=windows[0].union(*windows[1:], all=True))
-        .only(*SHOWN)
+        .only(*shown)
         .annotate(list_parties=_parties())
     )
     # The windows start at the cursor already: the merged rows need only the order.
-    order = ("last_activity_at", "pk") if before is not None else ("-last_activity_at", "-pk")
-    return contracts.order_by(*order)[: size + 1]
+    return contracts.order_by(*_ordering(sort, reverse=before is not None))[: size + 1]
 
 
 def contract_list_page(
@@ -276,31 +408,35 @@ def contract_list_page(
     after: Cursor | None = None,
     before: Cursor | None = None,
     search: SearchConditions | None = None,
+    sort: Sort = DEFAULT_SORT,
 ) -> ListPage:
-    """The page of the contracts `staff` may see (R1, R29) that follows `after` (older
-    activity) or precedes `before` (newer), or the first page; at most `size` rows, newest
-    activity first. One query, whatever `size` is.
+    """The page of the contracts `staff` may see (R1, R29) that follows `after` or precedes
+    `before` in `sort`'s order, or the first page; at most `size` rows. One query, whatever
+    `size` is.
 
     Args:
         staff: who asks; the rows are `contracts_visible_to(staff)`.
         size: rows per page (KEIYAKU_CONTRACT_LIST_PAGE_SIZE in the view), at least 1.
         after, before: at most one of them; a cursor from a previous page's links.
         search: conditions the rows must also meet (R28; `keiyaku.contracts.search`).
+        sort: the order (`SORTS`; R28: every column); the cursors must be of the same order.
 
     Raises `search_index.WordTooLong` for a search word over its limit.
     """
-    found = list(contract_list_query(staff, size=size, after=after, before=before, search=search))
+    found = list(
+        contract_list_query(staff, size=size, after=after, before=before, search=search, sort=sort)
+    )
     more = len(found) > size
     found = found[:size]
     if before is not None:
         found.reverse()  # read upwards from the cursor; shown newest first
         return ListPage(
             rows=[_row(c) for c in found],
-            after=Cursor.of(found[-1]) if found else None,
-            before=Cursor.of(found[0]) if found and more else None,
+            after=Cursor.of(found[-1], sort) if found else None,
+            before=Cursor.of(found[0], sort) if found and more else None,
         )
     return ListPage(
         rows=[_row(c) for c in found],
-        after=Cursor.of(found[-1]) if found and more else None,
-        before=Cursor.of(found[0]) if found and after is not None else None,
+        after=Cursor.of(found[-1], sort) if found and more else None,
+        before=Cursor.of(found[0], sort) if found and after is not None else None,
     )

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from keiyaku.accounts.models import Department, Staff
 from keiyaku.ascii_digits import ascii_int
+from keiyaku.contracts.list_page import SORTS, Sort, sort_named
 from keiyaku.contracts.models import PartyKind, PartyRole
 from keiyaku.contracts.search import SearchConditions
 from keiyaku.contracts.states import ContractStatus
@@ -184,6 +185,14 @@ class AmountField(forms.Field):
         return amount
 
 
+def _sort_direction(order: Sort) -> str:
+    if order.kind in ("time", "date"):
+        return str(_("新しい順") if order.descending else _("古い順"))
+    if order.kind == "int":
+        return str(_("大きい順") if order.descending else _("小さい順"))
+    return str(_("降順") if order.descending else _("昇順"))
+
+
 class ContractSearchForm(TextInputForm):
     """The contract list's search (R28): every field optional, all of them combined (AND)."""
 
@@ -213,6 +222,7 @@ class ContractSearchForm(TextInputForm):
     period_end_to = forms.DateField(
         label=_("契約期間（終了）まで"), required=False, widget=DateInput
     )
+    sort = forms.ChoiceField(label=_("並び順"), required=False, choices=())
 
     ADVANCED = (
         "title",
@@ -233,6 +243,11 @@ class ContractSearchForm(TextInputForm):
 
     def __init__(self, *args: object, organisation_id: int | None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        sort = self.fields["sort"]
+        assert isinstance(sort, forms.ChoiceField)
+        sort.choices = [
+            (name, f"{order.label}（{_sort_direction(order)}）") for name, order in SORTS.items()
+        ]
         departments = self.fields["department"]
         assert isinstance(departments, forms.ModelChoiceField)
         departments.queryset = (
@@ -246,6 +261,10 @@ class ContractSearchForm(TextInputForm):
         """Whether a condition other than the keyword was given (the panel opens)."""
         data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
         return any(data.get(name) not in (None, "", [], ()) for name in self.ADVANCED)
+
+    def order(self) -> Sort:
+        """The chosen order of the valid form (newest activity first when none is chosen)."""
+        return sort_named(self.cleaned_data.get("sort") or None)
 
     def conditions(self) -> SearchConditions:
         """The valid form as `SearchConditions`. Raises `BadSearch` for an inverted range."""

@@ -24,7 +24,7 @@ from keiyaku.accounts.permissions import contract_editor_required
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
-from keiyaku.contracts.list_page import Cursor, ListPage, contract_list_page
+from keiyaku.contracts.list_page import DEFAULT_SORT, Cursor, ListPage, Sort, contract_list_page
 from keiyaku.contracts.models import (
     Box,
     Contract,
@@ -105,13 +105,15 @@ def contract_list(request: StaffRequest) -> HttpResponse:
     form = ContractSearchForm(request.GET, organisation_id=request.user.organisation_id)
     page: ListPage | None = None
     search: SearchConditions | None = None
+    order = DEFAULT_SORT
     if form.is_valid():
+        order = form.order()
         try:
             search = form.conditions()
         except BadSearch as exc:
             form.add_error(exc.field, exc.message)
     if search is not None:
-        shown = attempt(request, lambda: _list_page(request, search), show=False)
+        shown = attempt(request, lambda: _list_page(request, search, order), show=False)
         if isinstance(shown.refusal, WordTooLong):
             form.add_error(None, shown.refusal.message)
         elif shown.refusal is not None:  # a page link whose cursor cannot be read
@@ -123,6 +125,28 @@ def contract_list(request: StaffRequest) -> HttpResponse:
     kept = request.GET.copy()
     for name in ("after", "before"):
         kept.pop(name, None)
+    # Each column's heading sorts by it (R28); again, the other way round.
+    headings = []
+    for column, label in (
+        ("title", _("案件名")),
+        ("management_number", _("管理番号")),
+        ("counterparty_company", _("相手方")),
+        ("status", _("状況")),
+        ("", _("対応者")),  # the holders: computed per row, not a column to sort by
+        ("last_activity_at", _("最終更新")),
+    ):
+        heading: dict[str, str] = {"label": label, "query": "", "state": ""}
+        if column:
+            if order.column == column:  # again: the other way round
+                name = column if order.descending else f"-{column}"
+            else:  # first: times newest first, text in order
+                name = f"-{column}" if column == "last_activity_at" else column
+            by = kept.copy()
+            by["sort"] = name
+            heading["query"] = by.urlencode()
+            if order.column == column:
+                heading["state"] = "descending" if order.descending else "ascending"
+        headings.append(heading)
     return render(
         request,
         "web/contract_list.html",
@@ -132,6 +156,7 @@ def contract_list(request: StaffRequest) -> HttpResponse:
             "form": form,
             "searching": search is not None and not search.is_empty,
             "query": kept.urlencode(),
+            "headings": headings,
         },
     )
 
@@ -166,14 +191,15 @@ def _list_rows(page: ListPage) -> list[dict[str, object]]:
     return rows
 
 
-def _list_page(request: StaffRequest, search: SearchConditions | None) -> ListPage:
+def _list_page(request: StaffRequest, search: SearchConditions | None, order: Sort) -> ListPage:
     after, before = request.GET.get("after"), request.GET.get("before")
     return contract_list_page(
         request.user,
         size=settings.KEIYAKU_CONTRACT_LIST_PAGE_SIZE,
-        after=Cursor.parse(after) if after is not None else None,
-        before=Cursor.parse(before) if before is not None and after is None else None,
+        after=Cursor.parse(after, order) if after is not None else None,
+        before=Cursor.parse(before, order) if before is not None and after is None else None,
         search=search,
+        sort=order,
     )
 
 
