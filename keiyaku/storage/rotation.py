@@ -5,7 +5,8 @@ What the master key protects, and so what a rotation visits (`SEALED_COLUMNS` an
 - every contract's data key (``storage.KeyRing.wrapped_key``): unwrapped and wrapped again. The
   data key itself stays, so the stored files sealed with it are not touched (nor need to be);
 - the sign-in secrets, sealed text columns (``login.StaffSignIn.totp_secret_sealed``,
-  ``login.OrganisationSignIn.oidc_client_secret_sealed``);
+  ``login.OrganisationSignIn.oidc_client_secret_sealed``, the counterparty account's
+  ``counterparty_accounts.CounterpartyAccount.totp_secret_sealed``);
 - the local authority's three private keys (``KEIYAKU_PKI_DIR``), encrypted again.
 
 Not stored, nothing to re-seal: the TSA client token (derived from the key on each use; a
@@ -85,6 +86,12 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("contract data keys", "storage.KeyRing", "wrapped_key", _rewrap),
     SealedColumn(
         "TOTP seeds", "signin.StaffSignIn", "totp_secret_sealed", _text(crypto.TOTP_PURPOSE)
+    ),
+    SealedColumn(
+        "counterparty TOTP seeds",
+        "counterparty_accounts.CounterpartyAccount",
+        "totp_secret_sealed",
+        _text(crypto.TOTP_PURPOSE),
     ),
     SealedColumn(
         "OpenID client secrets",

@@ -163,13 +163,13 @@ def test_an_edit_arriving_after_the_state_changed_is_refused(personas, monkeypat
     racer = Elsewhere(EDITS[edit](contract, personas.sender))
     real_advance = drafting.advance
 
-    def advance_while_editing(sent: Contract) -> None:
+    def advance_while_editing(sent: Contract, **kwargs: object) -> None:
         # Inside the send's final transaction, after the state changed: the edit waits for
         # the lock and then finds the contract sent.
         racer.start()
         racer.started_call.wait(timeout=10)
         time.sleep(0.3)
-        real_advance(sent)
+        real_advance(sent, **kwargs)
 
     monkeypatch.setattr(drafting, "advance", advance_while_editing)
     services.contract_send(contract=contract, actor=personas.sender)

@@ -24,7 +24,14 @@ from keiyaku.accounts.permissions import contract_editor_required
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
-from keiyaku.contracts.list_page import DEFAULT_SORT, Cursor, ListPage, Sort, contract_list_page
+from keiyaku.contracts.list_page import (
+    DEFAULT_SORT,
+    BadCursor,
+    Cursor,
+    ListPage,
+    Sort,
+    contract_list_page,
+)
 from keiyaku.contracts.models import (
     Box,
     Contract,
@@ -35,8 +42,7 @@ from keiyaku.contracts.models import (
     PartyKind,
 )
 from keiyaku.contracts.permissions import may_change_contract
-from keiyaku.contracts.search import BadSearch, SearchConditions
-from keiyaku.contracts.search_index import WordTooLong
+from keiyaku.contracts.search import SearchConditions
 from keiyaku.contracts.selectors import (
     archive_timestamps_of,
     contract_for,
@@ -63,7 +69,7 @@ from keiyaku.web.forms import (
 )
 from keiyaku.web.history import history_lines
 from keiyaku.web.page_images import page_image, requested_width, version_tag
-from keiyaku.web.refusals import attempt, form_errors_show
+from keiyaku.web.refusals import attempt, form_errors_show, refusal_show
 from keiyaku.web.views.responses import page_image_response, pdf_response
 
 
@@ -108,18 +114,15 @@ def contract_list(request: StaffRequest) -> HttpResponse:
     order = DEFAULT_SORT
     if form.is_valid():
         order = form.order()
-        try:
-            search = form.conditions()
-        except BadSearch as exc:
-            form.add_error(exc.field, exc.message)
+        search = attempt(request, form.conditions, form=form).result  # BadSearch: on the form
     if search is not None:
         shown = attempt(request, lambda: _list_page(request, search, order), show=False)
-        if isinstance(shown.refusal, WordTooLong):
-            form.add_error(None, shown.refusal.message)
-        elif shown.refusal is not None:  # a page link whose cursor cannot be read
+        if isinstance(shown.refusal, BadCursor):  # a page link whose cursor cannot be read
             return render(
                 request, "web/page_refused.html", {"message": shown.refusal.message}, status=400
             )
+        if shown.refusal is not None:  # a search word too long: said on the form
+            refusal_show(request, shown.refusal, form=form)
         page = shown.result
     # The conditions travel with the page links (the cursor is added to them).
     kept = request.GET.copy()
