@@ -67,6 +67,9 @@ EVENT_LABELS = {
     "audit.export": _("操作ログの出力"),
     "audit.archive": _("操作ログの保管（アーカイブ）"),
     "master_key.rotate": _("マスターキーの更新（再暗号化）"),
+    # issue 15, search
+    "search.save": _("検索条件の保存"),
+    "search.delete": _("保存した検索の削除"),
     # issue 14, clerk
     "contract.duplicate": _("複製して作成"),
     "contract.duplicated": _("この案件を複製"),

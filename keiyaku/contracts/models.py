@@ -287,6 +287,22 @@ class SearchText(models.Model):
     grams = models.TextField()
 
 
+class SavedSearch(models.Model):
+    """A staff member's saved contract search (R28): a name and the search form's fields as a
+    query string. Personal: only its owner lists, opens or deletes it."""
+
+    staff = models.ForeignKey("accounts.Staff", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("名前"), max_length=100)
+    query = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["staff", "name"], name="saved_search_name_per_staff")
+        ]
+
+
 class PartyKind(models.TextChoices):
     EXTERNAL = "external", _("事業者")
     STAFF = "staff", _("職員")

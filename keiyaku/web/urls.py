@@ -152,6 +152,8 @@ urlpatterns = [
         name="download-certificate",
     ),
     path("verify/", verify.verify, name="verify"),
+    path("searches/", contracts.search_save, name="search-save"),
+    path("searches/<int:saved_id>/delete/", contracts.search_delete, name="search-delete"),
     path("trust/", trust.about_trust, name="about-trust"),
     path("trust/roots/<str:sha256>.pem", trust.root_download, name="trust-root-pem"),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import unicodedata
 from dataclasses import dataclass, replace
 
@@ -355,3 +356,33 @@ def test_a_cursor_of_another_order_is_refused(personas, generated):
     assert unknown.status_code == 200 and "並び順" in unknown.content.decode()
     page = client.get("/", {"sort": "-title", "q": "工事"}).content.decode()
     assert 'aria-sort="descending"' in page and "sort=title" in page  # the heading turns it
+
+
+def test_saved_searches_are_personal_and_run_again(personas, generated):
+    from keiyaku.audit.models import Event
+    from keiyaku.contracts.models import SavedSearch
+
+    mine, theirs = Client(), Client()
+    mine.force_login(personas.admin)
+    theirs.force_login(personas.sender)
+    query = "q=%E9%81%93%E8%B7%AF&amount_min=1000000&after=123-" + "0" * 32
+    answer = mine.post("/searches/", {"name": "道路 100万以上", "query": query})
+    assert answer.status_code == 302
+    saved = SavedSearch.objects.get(staff=personas.admin)
+    assert "after" not in saved.query  # never a page position
+    assert Event.objects.filter(event="search.save", subject=f"saved_search:{saved.pk}").exists()
+    page = mine.get("/").content.decode()
+    assert "道路 100万以上" in page and f'href="?{saved.query.replace("&", "&amp;")}"' in page
+    rerun = mine.get(f"/?{saved.query}").content.decode()
+    wanted = _oracle(generated, SearchConditions(words="道路", amount_min=1_000_000))
+    assert {str(pk) for pk in wanted} <= set(re.findall(r"/contracts/([0-9a-f-]{36})/", rerun))
+    # Someone else neither sees nor deletes it.
+    assert "道路 100万以上" not in theirs.get("/").content.decode()
+    assert theirs.post(f"/searches/{saved.pk}/delete/").status_code == 404
+    # The same name again replaces it; an empty search is refused in Japanese.
+    mine.post("/searches/", {"name": "道路 100万以上", "query": "title=%E5%B7%A5%E4%BA%8B"})
+    assert SavedSearch.objects.get(staff=personas.admin).query == "title=%E5%B7%A5%E4%BA%8B"
+    refused = mine.post("/searches/", {"name": "空", "query": "after=1"}, follow=True)
+    assert "保存する検索条件がありません" in refused.content.decode()
+    assert mine.post(f"/searches/{saved.pk}/delete/").status_code == 302
+    assert not SavedSearch.objects.exists()

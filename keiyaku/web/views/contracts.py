@@ -40,6 +40,7 @@ from keiyaku.contracts.models import (
     Document,
     Party,
     PartyKind,
+    SavedSearch,
 )
 from keiyaku.contracts.permissions import may_change_contract
 from keiyaku.contracts.search import SearchConditions
@@ -49,7 +50,7 @@ from keiyaku.contracts.selectors import (
     contract_progress,
     templates_for,
 )
-from keiyaku.contracts.services import downloads, duplicate, sharing
+from keiyaku.contracts.services import downloads, duplicate, saved_searches, sharing
 from keiyaku.contracts.services.confirmation import default_deadline, send_summary
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.contracts.timefmt import JST
@@ -160,6 +161,9 @@ def contract_list(request: StaffRequest) -> HttpResponse:
             "searching": search is not None and not search.is_empty,
             "query": kept.urlencode(),
             "headings": headings,
+            "saved_searches": list(
+                SavedSearch.objects.filter(staff=request.user).values("id", "name", "query")
+            ),
         },
     )
 
@@ -667,6 +671,40 @@ def contract_share_remove(request: StaffRequest, contract_id, share_id) -> HttpR
         success=_("共有を解除しました。"),
     )
     return _back(contract)
+
+
+@login_required
+@require_POST
+def search_save(request: StaffRequest) -> HttpResponse:
+    """「この条件を保存」 (R28): the search now on the list, under a name of the staff member's."""
+    query = request.POST.get("query", "")[:4000]
+    attempt(
+        request,
+        lambda: saved_searches.saved_search_save(
+            actor=request.user,
+            name=request.POST.get("name", ""),
+            query=query,
+            meta=RequestMeta.from_request(request),
+        ),
+        success=_("検索条件を保存しました。"),
+    )
+    return redirect(f"{reverse('contract-list')}?{query}" if query else reverse("contract-list"))
+
+
+@login_required
+@require_POST
+def search_delete(request: StaffRequest, saved_id: int) -> HttpResponse:
+    """Delete one of the staff member's saved searches; another's is a 404."""
+    if not SavedSearch.objects.filter(pk=saved_id, staff=request.user).exists():
+        raise Http404
+    attempt(
+        request,
+        lambda: saved_searches.saved_search_delete(
+            actor=request.user, saved_id=saved_id, meta=RequestMeta.from_request(request)
+        ),
+        success=_("保存した検索を削除しました。"),
+    )
+    return redirect("contract-list")
 
 
 @contract_editor_required
