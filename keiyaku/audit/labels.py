@@ -70,6 +70,8 @@ EVENT_LABELS = {
     # issue 15, search
     "search.save": _("検索条件の保存"),
     "search.delete": _("保存した検索の削除"),
+    "custom_field.save": _("契約の項目の追加・変更"),
+    "custom_field.retire": _("契約の項目の使用停止"),
     # issue 14, clerk
     "contract.duplicate": _("複製して作成"),
     "contract.duplicated": _("この案件を複製"),

@@ -287,6 +287,72 @@ class SearchText(models.Model):
     grams = models.TextField()
 
 
+class CustomFieldKind(models.TextChoices):
+    TEXT = "text", _("文字")
+    NUMBER = "number", _("数値")
+    DATE = "date", _("日付")
+    CHOICE = "choice", _("選択肢")
+
+
+class CustomField(models.Model):
+    """An item an organisation adds to its contracts (issue 15: custom fields): 「予算科目」,
+    「工期（日）」, 「検査日」, 「入札方式」. Set when a contract is created or imported, shown on the
+    contract, searchable (text in the word index, numbers and dates by range, a choice by
+    value). Retired fields keep their values but are no longer asked for."""
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="custom_fields"
+    )
+    label = models.CharField(_("項目名"), max_length=50)
+    kind = models.CharField(_("種類"), max_length=10, choices=CustomFieldKind.choices)
+    choices = models.JSONField(_("選択肢"), default=list, blank=True)
+    required = models.BooleanField(_("必須"), default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "label"], name="custom_field_label_per_organisation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class CustomValue(models.Model):
+    """One contract's value of one custom field, in the column of its kind (so that numbers and
+    dates compare as numbers and dates: range search)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="custom_values")
+    field = models.ForeignKey(CustomField, on_delete=models.PROTECT, related_name="values")
+    text = models.CharField(max_length=500, blank=True)
+    """A text or choice field's value."""
+    number = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "field"], name="custom_value_once")
+        ]
+        indexes = [
+            models.Index(fields=["field", "number"], name="custom_value_number"),
+            models.Index(fields=["field", "date"], name="custom_value_date"),
+            models.Index(fields=["field", "text"], name="custom_value_text"),
+        ]
+
+    @property
+    def shown(self) -> str:
+        """The value as the contract page and the CSV show it."""
+        if self.number is not None:
+            return f"{self.number.normalize():f}"
+        if self.date is not None:
+            return self.date.isoformat()
+        return self.text
+
+
 class SavedSearch(models.Model):
     """A staff member's saved contract search (R28): a name and the search form's fields as a
     query string. Personal: only its owner lists, opens or deletes it."""

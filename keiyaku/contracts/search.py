@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from keiyaku.contracts.custom_fields import CustomCondition
 from keiyaku.contracts.models import Contract
 from keiyaku.contracts.search_index import SearchField, word_matches
 from keiyaku.refusals import Refusal
@@ -60,6 +61,8 @@ class SearchConditions:
     signed_to: dt.date | None = None
     period_end_from: dt.date | None = None
     period_end_to: dt.date | None = None
+    custom: tuple[CustomCondition, ...] = ()
+    """Conditions on the organisation's custom fields (`custom_fields.CustomCondition`)."""
 
     def __post_init__(self) -> None:
         pairs = (
@@ -75,6 +78,13 @@ class SearchConditions:
                     _("%(label)sの範囲は、始まりを終わり以前にしてください。") % {"label": label},
                     field=low,
                 )
+        for custom in self.custom:
+            if custom.low is not None and custom.high is not None and custom.low > custom.high:  # type: ignore[operator]
+                raise BadSearch(
+                    _("%(label)sの範囲は、始まりを終わり以前にしてください。")
+                    % {"label": _("項目")},
+                    field=f"cf_{custom.field_id}_min",
+                )
 
     @property
     def is_empty(self) -> bool:
@@ -88,7 +98,7 @@ class SearchConditions:
         """
         found = Q()
         for text, where in (
-            (self.words, SearchField.ALL),
+            (self.words, None),  # anywhere, custom fields included
             (self.title, (SearchField.TITLE,)),
             (self.filename, (SearchField.FILENAME,)),
             (self.counterparty, (SearchField.COUNTERPARTY,)),
@@ -118,6 +128,8 @@ class SearchConditions:
             found &= Q(completed_at__gte=_jst_midnight(self.signed_from))
         if self.signed_to is not None:
             found &= Q(completed_at__lt=_jst_midnight(self.signed_to + dt.timedelta(days=1)))
+        for custom in self.custom:
+            found &= custom.condition()
         return found
 
     def apply(self, contracts: QuerySet[Contract, Any]) -> QuerySet[Contract, Any]:

@@ -51,6 +51,7 @@ __all__ = [
     "SearchField",
     "WordTooLong",
     "contract_fields",
+    "custom_search_field",
     "document_text_copy",
     "document_text_index",
     "index_rows",
@@ -145,12 +146,18 @@ _MATCH_SQL = {
 }
 
 
-def word_matches(word: str, fields: Sequence[str] = SearchField.ALL) -> Q | None:
+def custom_search_field(field_id: int) -> str:
+    """The index's field name for a custom text field's values (``SearchText.field``)."""
+    return f"custom:{field_id}"
+
+
+def word_matches(word: str, fields: Sequence[str] | None = None) -> Q | None:
     """A filter on Contract: the contracts with ``word`` inside one of ``fields`` (部分一致).
 
     Args:
         word: what the person typed (one word; the caller splits on spaces for AND).
-        fields: SearchField values to look in.
+        fields: SearchField values (or `custom_search_field` names) to look in; None: all of
+            them, custom fields included (the keyword anywhere).
 
     Returns None when the word normalises to nothing (only punctuation): it restricts nothing.
     Raises WordTooLong for a word of more than MAX_WORD_CHARS letters and digits.
@@ -162,15 +169,21 @@ def word_matches(word: str, fields: Sequence[str] = SearchField.ALL) -> Q | None
         raise WordTooLong(
             _("検索語が長すぎます（%(limit)s文字まで）。") % {"limit": MAX_WORD_CHARS}
         )
-    sql = _MATCH_SQL[connection.vendor].replace("FIELDS", ", ".join(["%s"] * len(fields)))
+    sql = _MATCH_SQL[connection.vendor]
+    if fields is None:
+        sql = sql.replace(" AND field IN (FIELDS)", "").replace(" AND t.field IN (FIELDS)", "")
+        fields = ()
+    else:
+        sql = sql.replace("FIELDS", ", ".join(["%s"] * len(fields)))
     # Only "%s" placeholders are formatted into the SQL; the query and fields are parameters,
     # and the query holds letters and digits only (normalise), so no FTS syntax either.
     return Q(pk__in=RawSQL(sql, (_query(normalised), *fields)))  # noqa: S611
 
 
 def contract_fields(contract_id: uuid.UUID) -> dict[str, list[str]]:
-    """The metadata texts of one contract, per SearchField (the documents' text is apart)."""
-    from keiyaku.contracts.models import Contract, Document, Party
+    """The metadata texts of one contract, per SearchField (the documents' text is apart),
+    and its custom text fields' values, per `custom_search_field`."""
+    from keiyaku.contracts.models import Contract, CustomFieldKind, CustomValue, Document, Party
 
     contract = Contract.objects.only(
         "title", "management_number", "counterparty_company", "note"
@@ -187,6 +200,12 @@ def contract_fields(contract_id: uuid.UUID) -> dict[str, list[str]]:
             Document.objects.filter(contract_id=contract_id).values_list("filename", flat=True)
         ),
         SearchField.NOTE: [contract.note],
+        **{
+            custom_search_field(field_id): [text]
+            for field_id, text in CustomValue.objects.filter(
+                contract_id=contract_id, field__kind=CustomFieldKind.TEXT
+            ).values_list("field_id", "text")
+        },
     }
 
 
@@ -247,6 +266,7 @@ _INDEXED_FIELDS = {
     "Contract": {"title", "management_number", "counterparty_company", "note"},
     "Party": {"company", "name"},
     "Document": {"filename"},
+    "CustomValue": {"text"},
 }
 
 
@@ -277,11 +297,11 @@ def search_index_connect() -> None:
     (tests/contracts/test_search_index.py lists the services that write them)."""
     from django.db.models.signals import post_delete, post_save
 
-    from keiyaku.contracts.models import Contract, Document, Party
+    from keiyaku.contracts.models import Contract, CustomValue, Document, Party
 
-    for model in (Contract, Party, Document):
+    for model in (Contract, Party, Document, CustomValue):
         post_save.connect(_on_save, sender=model, dispatch_uid=f"search-index-{model.__name__}")
-    for model in (Party, Document):
+    for model in (Party, Document, CustomValue):
         post_delete.connect(
             _on_delete, sender=model, dispatch_uid=f"search-unindex-{model.__name__}"
         )

@@ -104,6 +104,8 @@ STAFF = Manual(
         "orgadmin:settings": "admin",
         "orgadmin:contact": "admin",
         "orgadmin:department-contact": "admin",
+        "custom-field-list": "admin",
+        "custom-field-edit": "admin",
         "orgadmin:audit-list": "admin",
         "signin-settings": "admin",
         "signin-locks": "admin",

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.accounts.models import Department, Staff
 from keiyaku.ascii_digits import ascii_int
+from keiyaku.contracts.custom_fields import CustomCondition, custom_fields_of, parse_custom_value
+from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.list_page import SORTS, Sort, sort_named
-from keiyaku.contracts.models import PartyKind, PartyRole
+from keiyaku.contracts.models import CustomFieldKind, PartyKind, PartyRole
 from keiyaku.contracts.search import SearchConditions
 from keiyaku.contracts.states import ContractStatus
 from keiyaku.text_input import TextInputForm
@@ -193,6 +196,36 @@ def _sort_direction(order: Sort) -> str:
     return str(_("降順") if order.descending else _("昇順"))
 
 
+def custom_field_inputs(organisation_id: int | None) -> dict[str, forms.Field]:
+    """A form field per active custom field of the organisation (``custom_<id>``), as text the
+    service parses (`custom_fields.parse_custom_value`): the widget suits the kind."""
+    inputs: dict[str, forms.Field] = {}
+    for field in custom_fields_of(organisation_id):
+        common: dict[str, Any] = {"label": field.label, "required": field.required}
+        if field.kind == CustomFieldKind.CHOICE:
+            inputs[f"custom_{field.pk}"] = forms.ChoiceField(
+                choices=[("", "—"), *((c, c) for c in field.choices)], **common
+            )
+        elif field.kind == CustomFieldKind.DATE:
+            inputs[f"custom_{field.pk}"] = forms.CharField(widget=DateInput, **common)
+        elif field.kind == CustomFieldKind.NUMBER:
+            inputs[f"custom_{field.pk}"] = forms.CharField(
+                max_length=40, widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common
+            )
+        else:
+            inputs[f"custom_{field.pk}"] = forms.CharField(max_length=500, **common)
+    return inputs
+
+
+def custom_values_given(form: forms.BaseForm) -> dict[int, str]:
+    """The ``custom_<id>`` inputs of a valid form as field id → text, for the services."""
+    return {
+        int(name.removeprefix("custom_")): str(value or "")
+        for name, value in form.cleaned_data.items()
+        if name.startswith("custom_")
+    }
+
+
 class ContractSearchForm(TextInputForm):
     """The contract list's search (R28): every field optional, all of them combined (AND)."""
 
@@ -243,6 +276,26 @@ class ContractSearchForm(TextInputForm):
 
     def __init__(self, *args: object, organisation_id: int | None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # The organisation's custom fields: a word (text), a value (choice), a range.
+        self.custom_fields = custom_fields_of(organisation_id)
+        for field in self.custom_fields:
+            name = f"cf_{field.pk}"
+            if field.kind == CustomFieldKind.CHOICE:
+                self.fields[name] = forms.ChoiceField(
+                    label=field.label,
+                    required=False,
+                    choices=[("", "—"), *((c, c) for c in field.choices)],
+                )
+            elif field.kind == CustomFieldKind.TEXT:
+                self.fields[name] = forms.CharField(
+                    label=field.label, required=False, max_length=200
+                )
+            else:
+                widget = DateInput if field.kind == CustomFieldKind.DATE else forms.TextInput
+                for end, suffix in (("min", _("から")), ("max", _("まで"))):
+                    self.fields[f"{name}_{end}"] = forms.CharField(
+                        label=f"{field.label}{suffix}", required=False, max_length=40, widget=widget
+                    )
         sort = self.fields["sort"]
         assert isinstance(sort, forms.ChoiceField)
         sort.choices = [
@@ -260,7 +313,32 @@ class ContractSearchForm(TextInputForm):
     def advanced_used(self) -> bool:
         """Whether a condition other than the keyword was given (the panel opens)."""
         data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
-        return any(data.get(name) not in (None, "", [], ()) for name in self.ADVANCED)
+        names = [*self.ADVANCED, *(n for n in self.fields if n.startswith("cf_"))]
+        return any(data.get(name) not in (None, "", [], ()) for name in names)
+
+    def clean(self) -> dict[str, Any]:
+        """The custom fields' range ends parsed as the fields' kind (numbers, dates)."""
+        data = super().clean() or {}
+        self.custom_conditions: list[CustomCondition] = []
+        for field in self.custom_fields:
+            name = f"cf_{field.pk}"
+            if field.kind in (CustomFieldKind.TEXT, CustomFieldKind.CHOICE):
+                if data.get(name):
+                    self.custom_conditions.append(
+                        CustomCondition(field.pk, field.kind, text=data[name])
+                    )
+                continue
+            ends: dict[str, Any] = {}
+            for end in ("min", "max"):
+                try:
+                    ends[end] = parse_custom_value(field, data.get(f"{name}_{end}") or "")
+                except ContractError as exc:
+                    self.add_error(f"{name}_{end}", exc.message)
+            if ends.get("min") is not None or ends.get("max") is not None:
+                self.custom_conditions.append(
+                    CustomCondition(field.pk, field.kind, low=ends.get("min"), high=ends.get("max"))
+                )
+        return data
 
     def order(self) -> Sort:
         """The chosen order of the valid form (newest activity first when none is chosen)."""
@@ -286,4 +364,19 @@ class ContractSearchForm(TextInputForm):
             signed_to=data.get("signed_to"),
             period_end_from=data.get("period_end_from"),
             period_end_to=data.get("period_end_to"),
+            custom=tuple(self.custom_conditions),
         )
+
+
+class CustomFieldForm(TextInputForm):
+    """An organisation's custom field, as its admins define it (services.custom_fields)."""
+
+    label = forms.CharField(label=_("項目名"), max_length=50)
+    kind = forms.ChoiceField(label=_("種類"), choices=CustomFieldKind.choices)
+    choices = forms.CharField(
+        label=_("選択肢（1行に1つ）"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("種類が「選択肢」のときだけ使います。"),
+    )
+    required = forms.BooleanField(label=_("必須にする"), required=False)

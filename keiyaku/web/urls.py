@@ -5,6 +5,7 @@ from django.views.i18n import set_language
 from keiyaku.web.views import (
     boxes,
     contracts,
+    custom_fields,
     mailbox,
     party_link,
     preview,
@@ -152,6 +153,15 @@ urlpatterns = [
         name="download-certificate",
     ),
     path("verify/", verify.verify, name="verify"),
+    path("custom-fields/", custom_fields.custom_field_list, name="custom-field-list"),
+    path(
+        "custom-fields/<int:field_id>/", custom_fields.custom_field_list, name="custom-field-edit"
+    ),
+    path(
+        "custom-fields/<int:field_id>/retire/",
+        custom_fields.custom_field_retire_view,
+        name="custom-field-retire",
+    ),
     path("searches/", contracts.search_save, name="search-save"),
     path("searches/<int:saved_id>/delete/", contracts.search_delete, name="search-delete"),
     path("trust/", trust.about_trust, name="about-trust"),

@@ -119,7 +119,7 @@ NOT_SCREENS = {
     # actions that answer with a redirect
     *("party-parallel", "party-unlock", "party-email", "party-remove", "party-move"),
     *("document-add", "document-remove", "contract-share-add", "contract-share-remove"),
-    *("search-save", "search-delete"),
+    *("search-save", "search-delete", "custom-field-retire"),
     *("signin-unlock", "signin-totp-reset", "signin-oidc-start", "signin-oidc-callback"),
     *("logout", "set_language", "counterparty_accounts:sign-out", "operator-notice-withdraw"),
     # the platform operator's pages (docs/operations.md), and the manuals themselves

@@ -194,8 +194,8 @@ def test_the_first_page_has_no_previous_link_and_the_last_no_next(personas, sett
 
 # The session; the staff member with organisation and sign-in policy; the page; the mailbox link
 # (this organisation has captured mail: whether any, then whether any this sender may read); the
-# search form's department choices; the reader's saved searches.
-QUERIES_PER_PAGE = 7
+# search form's department choices and custom fields; the reader's saved searches.
+QUERIES_PER_PAGE = 8
 
 
 @pytest.mark.parametrize("contracts", [10, 500])

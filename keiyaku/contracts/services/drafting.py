@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from keiyaku.accounts.models import ACCESS_CODE_MAX_LENGTH, Organisation, Role, 
 from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
+from keiyaku.contracts.custom_fields import custom_values_clean, custom_values_store
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.filenames import clean_filename
 from keiyaku.contracts.mail_table import MailEvent
@@ -231,9 +232,14 @@ def contract_create(
     auto_renew: bool = False,
     note: str = "",
     allow_forwarding: bool = True,
+    custom_values: Mapping[int, str] | None = None,
     meta: RequestMeta = SYSTEM,
 ) -> Contract:
     """Create a draft with its documents. Refused uploads leave nothing behind.
+
+    ``custom_values`` maps the organisation's custom field ids to the values as typed
+    (`custom_fields.custom_values_clean` parses them: a required one missing, a value of the
+    wrong kind or another organisation's field is refused before anything is stored).
 
     Only a sender or an admin creates contracts (`require_contract_editor`). The number and
     total size of the files are checked from their sizes first; then every file is ingested
@@ -264,6 +270,7 @@ def contract_create(
             _("組織に所属する職員だけが案件を作成できます。"), code="no_organisation"
         )
     _check_counts(uploads, already=0, already_bytes=0)
+    custom = custom_values_clean(actor.organisation.pk, custom_values or {})
     keyring = keyring_create()
     try:
         stored = _ingest_all(
@@ -293,6 +300,7 @@ def contract_create(
                 allow_forwarding=allow_forwarding,
                 meta=meta,
             )
+            custom_values_store(contract, custom)
     except BaseException:
         _discard(stored)
         keyring.delete()

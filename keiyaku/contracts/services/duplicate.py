@@ -25,6 +25,7 @@ from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.models import (
     Box,
     Contract,
+    CustomValue,
     Document,
     DocumentVersion,
     Party,
@@ -160,6 +161,11 @@ def _duplicate_rows(
         allow_forwarding=source.allow_forwarding,
         certificate_id=secrets.token_hex(10).upper(),
         last_activity_at=now,
+    )
+    # The custom fields' values, as they are (a field retired since keeps its value).
+    CustomValue.objects.bulk_create(
+        CustomValue(contract=draft, field_id=v.field_id, text=v.text, number=v.number, date=v.date)
+        for v in CustomValue.objects.filter(contract=source)
     )
     new_party: dict[int, Party] = {}
     for position, party in enumerate(parties, start=1):

@@ -24,6 +24,7 @@ from keiyaku.accounts.permissions import contract_editor_required
 from keiyaku.audit.models import Event
 from keiyaku.audit.services import RequestMeta, audit_record
 from keiyaku.contracts import services
+from keiyaku.contracts.custom_fields import custom_values_of
 from keiyaku.contracts.list_page import (
     DEFAULT_SORT,
     BadCursor,
@@ -67,6 +68,8 @@ from keiyaku.web.forms import (
     SendForm,
     ShareForm,
     UnlockForm,
+    custom_field_inputs,
+    custom_values_given,
 )
 from keiyaku.web.history import history_lines
 from keiyaku.web.page_images import page_image, requested_width, version_tag
@@ -215,6 +218,12 @@ def contract_create(request: StaffRequest) -> HttpResponse:
     if request.user.organisation_id is None:
         raise Http404
     form = ContractForm(request.POST or None, request.FILES or None)
+    # The organisation's custom fields, before the files (issue 15).
+    fields = list(form.fields.items())
+    at = next(i for i, (name, _field) in enumerate(fields) if name == "files")
+    form.fields = dict(
+        [*fields[:at], *custom_field_inputs(request.user.organisation_id).items(), *fields[at:]]
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         created = attempt(
@@ -231,6 +240,7 @@ def contract_create(request: StaffRequest) -> HttpResponse:
                 auto_renew=data["auto_renew"],
                 note=data["note"],
                 allow_forwarding=data["allow_forwarding"],
+                custom_values=custom_values_given(form),
                 uploads=_uploads(data["files"]),
                 meta=RequestMeta.from_request(request),
             ),
@@ -270,6 +280,7 @@ def _detail(
         "web/contract_detail.html",
         {
             "contract": contract,
+            "custom_values": custom_values_of(contract),
             "documents": contract.documents.all(),
             "parties": contract.parties.select_related("forwarded_from").all(),
             "progress": contract_progress(contract),
