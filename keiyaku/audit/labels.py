@@ -10,6 +10,8 @@ EVENT_LABELS = {
     "contract.send": _("署名依頼の送信"),
     "contract.complete": _("締結完了"),
     "contract.renew": _("タイムスタンプの更新（長期署名の延長）"),
+    "contract.import": _("締結済み契約の取込"),
+    "document.import_stamp": _("取込時のタイムスタンプ"),
     "document.add": _("書類の追加"),
     "document.remove": _("書類の削除"),
     "document.download": _("ダウンロード"),

@@ -288,7 +288,15 @@ def _parties() -> Subquery:
 
 
 #: The columns the list shows (and its cursor needs); the rest of the row is not read.
-SHOWN = ("id", "title", "management_number", "counterparty_company", "status", "last_activity_at")
+SHOWN = (
+    "id",
+    "title",
+    "management_number",
+    "counterparty_company",
+    "status",
+    "last_activity_at",
+    "imported_at",  # the 「取込」 mark (R30)
+)
 
 
 def _row(contract: Any) -> ListRow:

@@ -113,6 +113,14 @@ class Contract(models.Model):
     def can_change_deadline(self) -> bool:
         return states.contract_can_change_deadline(self)
 
+    @property
+    def is_imported(self) -> bool:
+        return states.contract_is_imported(self)
+
+    @property
+    def has_certificate(self) -> bool:
+        return states.contract_has_certificate(self)
+
 
 class Document(models.Model):
     """One uploaded PDF; each stored state of it is a DocumentVersion (write-once)."""
@@ -159,6 +167,10 @@ class VersionKind(models.TextChoices):
     SIGNED = "signed", _("署名")
     COMPLETED = "completed", _("締結")
     RENEWED = "renewed", _("タイムスタンプ更新")
+    # R30: a contract concluded elsewhere. Its first version is the file exactly as it came;
+    # the next one appends the document timestamp of its import.
+    IMPORTED = "imported", _("取込（原本）")
+    IMPORT_STAMPED = "import_stamped", _("取込時タイムスタンプ")
 
 
 class DocumentVersion(models.Model):
@@ -180,14 +192,15 @@ class RenewalReason(models.TextChoices):
     the archival renewal (keiyaku.contracts.services.renewal)."""
 
     COMPLETED = "completed", _("締結時")
+    IMPORTED = "imported", _("取込時")
     RECORDED = "recorded", _("記録（既存の文書）")
     TSA_EXPIRY = "tsa_expiry", _("時刻認証局の証明書の期限")
     ALGORITHM = "algorithm", _("暗号アルゴリズムの移行")
 
 
 class ArchiveTimestamp(models.Model):
-    """The newest document timestamp of one stored version (a completed or renewed one, later
-    an imported one): what it rests on and when it must be renewed (R21).
+    """The newest document timestamp of one stored version (a completed, imported or renewed
+    one): what it rests on and when it must be renewed (R21).
 
     One row per version that ends in a document timestamp; `current` marks the newest version
     of its document. A renewal turns the current row off and adds the next one in the

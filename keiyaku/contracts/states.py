@@ -5,7 +5,8 @@ changes with the transitions and predicates here; templates ask the predicates, 
 properties of `Contract` and `Party`; nothing else compares a status to a string.
 
 Contracts: draft ──send──▶ in_progress ──(every step done)──▶ completed, or in_progress ──▶
-rejected / expired, or draft / in_progress ──cancel──▶ cancelled.
+rejected / expired, or draft / in_progress ──cancel──▶ cancelled. An imported contract (R30)
+is created completed and has no transition.
 Parties: waiting ──▶ notified ──▶ agreed ──▶ signed (signers), notified ──▶ approved
 (approvers), notified ──▶ rejected or forwarded (a new row takes the forwarded party's place).
 """
@@ -178,8 +179,21 @@ def contract_is_finished(contract: Any) -> bool:
 
 
 def contract_is_concluded(contract: Any) -> bool:
-    """Completed: the signed PDF and the certificate of completion can be downloaded."""
+    """Completed: the signed PDF (for an imported contract, the file with its import
+    timestamp) can be downloaded."""
     return contract.status in CONTRACT_CONCLUDED
+
+
+def contract_is_imported(contract: Any) -> bool:
+    """Concluded elsewhere (on paper, another service) and imported (R30): it enters as
+    completed, with no parties and no routing, and never changes state."""
+    return contract.imported_at is not None
+
+
+def contract_has_certificate(contract: Any) -> bool:
+    """A certificate of completion (R24) exists or may be issued: concluded on keiyaku. An
+    imported contract has none: keiyaku did not witness its conclusion."""
+    return contract_is_concluded(contract) and not contract_is_imported(contract)
 
 
 def contract_is_cancelled(contract: Any) -> bool:

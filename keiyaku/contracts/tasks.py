@@ -21,6 +21,7 @@ from keiyaku.contracts.services import (
     signature_sweep,
 )
 from keiyaku.contracts.services.certificates import certificate_issue
+from keiyaku.contracts.services.importing import import_stamp, import_stamp_sweep
 from keiyaku.contracts.services.progress import LOCK_WAIT_SECONDS, ContractBusy
 from keiyaku.contracts.services.renewal import archive_renewal_run
 from keiyaku.jobs.periodic import periodic_task
@@ -80,6 +81,13 @@ def issue_certificate(contract_id: str) -> None:
         certificate_issue(contract_id=uuid.UUID(contract_id), wait=LOCK_WAIT_SECONDS)
 
 
+@db_task(retries=10, retry_delay=30)
+def stamp_import(document_id: int, wait: float = LOCK_WAIT_SECONDS) -> None:
+    """The document timestamp of an imported file (R30), retried while no TSA answers."""
+    with _dropped_if_busy(wait), _retried_until_a_tsa_answers():
+        import_stamp(document_id=document_id, wait=wait)
+
+
 @periodic_task(crontab(minute="*"))
 def sweep() -> None:
     """Queue again the agreements and completions whose job was lost.
@@ -89,6 +97,8 @@ def sweep() -> None:
     by a killed consumer would stop every later sweep; each contract's lease ends by itself.
     """
     signature_sweep(older_than=timedelta(seconds=settings.KEIYAKU_SWEEP_AFTER_SECONDS))
+    # Imported files whose timestamp job was lost (R30).
+    import_stamp_sweep(older_than=timedelta(seconds=settings.KEIYAKU_SWEEP_AFTER_SECONDS))
 
 
 @periodic_task(crontab(minute="*/5"))

@@ -70,6 +70,7 @@ __all__ = [
     "prepare",
     "renew",
     "sign_agreement",
+    "timestamp_document",
     "verify",
 ]
 
@@ -479,6 +480,32 @@ async def _document_timestamp(
         raise TimestampUnavailable(str(exc)) from exc
     _count("document_timestamp", stamper.field_name)
     return out.getvalue()
+
+
+def timestamp_document(
+    pdf: bytes,
+    *,
+    timestamper: TimeStamper,
+    validation_context: ValidationContext | ValidationInputs,
+) -> bytes:
+    """A document timestamp over ``pdf`` exactly as it is (R30: a contract imported from paper
+    or another service), in one incremental revision: the TSA's validation data in the DSS,
+    then the timestamp covering it. ``pdf`` is a prefix of the result; earlier signatures are
+    neither validated nor touched. Raises :class:`TimestampUnavailable` when no TSA answers;
+    nothing is returned then. ``validation_context`` may be :class:`ValidationInputs` (for a
+    call in a validation child)."""
+    if isinstance(validation_context, ValidationInputs):
+        validation_context = validation_context.context()
+    return _run(
+        _timestamp_document(pdf, timestamper=timestamper, validation_context=validation_context)
+    )
+
+
+async def _timestamp_document(
+    pdf: bytes, *, timestamper: TimeStamper, validation_context: ValidationContext
+) -> bytes:
+    with _revision(pdf) as (writer, out):
+        return await _document_timestamp(writer, out, timestamper, validation_context)
 
 
 def renew(

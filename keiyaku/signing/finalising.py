@@ -1,4 +1,5 @@
-"""Finalising a PDF (PAdES B-LTA) in a budgeted child, with the TSA attempts it made recorded."""
+"""Finalising a PDF (PAdES B-LTA), or timestamping an imported one (R30), in a budgeted child,
+with the TSA attempts it made recorded."""
 
 from __future__ import annotations
 
@@ -27,6 +28,33 @@ def finalize_budgeted(
         data, attempts = budget.run(
             run_reporting,
             engine.finalize,
+            pdf,
+            timestamper=timestamper,
+            validation_context=validation_context,
+        )
+    except TimestampUnavailable as exc:
+        tsa_attempts_record(exc.attempts)
+        raise
+    tsa_attempts_record(attempts)
+    return data  # type: ignore[no-any-return]
+
+
+def timestamp_budgeted(
+    pdf: bytes, *, timestamper: FailoverTimeStamper, validation_context: engine.ValidationInputs
+) -> bytes:
+    """``engine.timestamp_document(pdf, …)`` (an imported PDF's document timestamp, R30) in a
+    child process under the validation budget, the child's TSA attempts recorded, as
+    :func:`finalize_budgeted` does. The PDF comes from outside keiyaku: pyHanko reads it only
+    in the child.
+
+    Raises:
+        TimestampUnavailable: no TSA answered (after its attempts are recorded).
+        BudgetExceeded: the child ran past the validation budget.
+    """
+    try:
+        data, attempts = budget.run(
+            run_reporting,
+            engine.timestamp_document,
             pdf,
             timestamper=timestamper,
             validation_context=validation_context,

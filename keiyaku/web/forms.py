@@ -380,3 +380,42 @@ class CustomFieldForm(TextInputForm):
         help_text=_("種類が「選択肢」のときだけ使います。"),
     )
     required = forms.BooleanField(label=_("必須にする"), required=False)
+
+
+class ImportForm(TextInputForm):
+    """A contract concluded elsewhere (R30): a new contract's fields, its PDF(s) as they are."""
+
+    title = forms.CharField(label=_("案件名"), max_length=300)
+    management_number = forms.CharField(label=_("管理番号"), max_length=100, required=False)
+    counterparty_company = forms.CharField(
+        label=_("相手方（会社名）"), max_length=200, required=False
+    )
+    amount = forms.IntegerField(label=_("取引金額（円）"), min_value=0, required=False)
+    contract_date = forms.DateField(label=_("契約日"), required=False, widget=DateInput)
+    period_start = forms.DateField(label=_("契約期間（開始）"), required=False, widget=DateInput)
+    period_end = forms.DateField(label=_("契約期間（終了）"), required=False, widget=DateInput)
+    auto_renew = forms.BooleanField(label=_("自動更新あり"), required=False)
+    notice_deadline = forms.DateField(
+        label=_("更新拒絶の通知期限"), required=False, widget=DateInput
+    )
+    note = forms.CharField(
+        label=_("備考"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    department = forms.ModelChoiceField(
+        label=_("所属"), queryset=Department.objects.none(), required=False
+    )
+    files = MultipleFileField(label=_("締結済みの契約書（PDF）"))  # type: ignore[assignment]
+
+    def __init__(self, *args, organisation=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["department"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Department.objects.filter(organisation=organisation).order_by("name")
+        field.empty_label = str(_("自分の所属"))
+
+
+class BulkImportForm(forms.Form):
+    """A bulk import (R30): the CSV of metadata and the ZIP of PDFs."""
+
+    csv_file = forms.FileField(label=_("契約情報のCSV"))
+    zip_file = forms.FileField(label=_("契約書PDFのZIP"))

@@ -6,6 +6,7 @@ from keiyaku.web.views import (
     boxes,
     contracts,
     custom_fields,
+    imports,
     mailbox,
     party_link,
     preview,
@@ -19,6 +20,13 @@ urlpatterns = [
     # login/ and the rest of sign-in: keiyaku/login/urls.py
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("contracts/new/", contracts.contract_create, name="contract-create"),
+    path("contracts/import/", imports.contract_import, name="contract-import"),
+    path("contracts/import/bulk/", imports.contract_import_bulk, name="contract-import-bulk"),
+    path(
+        "contracts/import/template.csv",
+        imports.contract_import_template,
+        name="contract-import-template",
+    ),
     path("contracts/<uuid:contract_id>/", contracts.contract_detail, name="contract-detail"),
     path("contracts/<uuid:contract_id>/send/", contracts.contract_send, name="contract-send"),
     path(

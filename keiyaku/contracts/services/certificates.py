@@ -127,7 +127,7 @@ def certificate_issue(
 
     with contract_lock(contract_id, wait=wait) as lease:
         contract = Contract.objects.select_related("keyring", "organisation").get(pk=contract_id)
-        if not contract.is_concluded or contract.completion_certificates.filter(current=True):
+        if not contract.has_certificate or contract.completion_certificates.filter(current=True):
             return False
         own_timestamper = timestamper is None
         stamper = timestamper if timestamper is not None else get_timestamper()

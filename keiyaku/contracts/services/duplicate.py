@@ -60,10 +60,16 @@ def contract_duplicate(
 
     Raises:
         NotAllowed: the actor may not change `contract`.
-        ContractError: ``staff_role`` (a staff party may no longer sign or approve).
+        ContractError: ``staff_role`` (a staff party may no longer sign or approve);
+            ``imported`` (an imported contract's files were never ingested for signing, R30).
     """
     require_contract_change(actor, contract)
     source = Contract.objects.select_related("organisation").get(pk=contract.pk)
+    if source.is_imported:
+        raise ContractError(
+            _("取り込んだ契約は複製できません。新しい案件として作成してください。"),
+            code="imported",
+        )
     parties = list(source.parties.filter(status__in=PARTY_COUNTED).order_by("position", "pk"))
     for party in parties:
         _check_staff(party)

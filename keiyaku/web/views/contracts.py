@@ -54,6 +54,7 @@ from keiyaku.contracts.selectors import (
 from keiyaku.contracts.services import downloads, duplicate, saved_searches, sharing
 from keiyaku.contracts.services.confirmation import default_deadline, send_summary
 from keiyaku.contracts.services.drafting import Upload
+from keiyaku.contracts.services.importing import import_stamp_pending
 from keiyaku.contracts.timefmt import JST
 from keiyaku.notifications.models import OutboxMessage
 from keiyaku.storage.blobs import blob_get
@@ -192,6 +193,7 @@ def _list_rows(page: ListPage) -> list[dict[str, object]]:
                 "status": contract.status,
                 "status_label": f"{status} {row.label}" if contract.is_running else status,
                 "undelivered": row.undelivered,
+                "imported": contract.is_imported,
                 "holders": separator.join(f"{h.company} {h.name}" for h in row.holders) or "—",
                 "last_activity": timezone.localtime(contract.last_activity_at).strftime(
                     "%Y-%m-%d %H:%M"
@@ -300,6 +302,7 @@ def _detail(
             ),
             "mails": OutboxMessage.objects.filter(contract=contract).order_by("id"),
             "archive_timestamps": archive_timestamps_of(contract),
+            "stamp_pending": import_stamp_pending(contract),
             "can_edit": may_change_contract(request.user, contract),
             "shares": contract.shares.select_related("staff", "department"),
             "share_form": ShareForm(organisation=contract.organisation),
@@ -592,7 +595,9 @@ def document_download(request: StaffRequest, contract_id, document_id, which: st
         blob, name = document.original, document.filename
     else:
         blob, name = document.current_version().blob, document.filename
-        if document.contract.is_concluded:
+        if document.contract.is_imported:
+            name = _("タイムスタンプ付き_%(filename)s") % {"filename": document.filename}
+        elif document.contract.is_concluded:
             name = _("署名済み_%(filename)s") % {"filename": document.filename}
     audit_record(
         event="document.download",
@@ -626,7 +631,7 @@ def document_page(request: StaffRequest, contract_id, document_id, page: int) ->
 @login_required
 def certificate_download(request: StaffRequest, contract_id) -> HttpResponse:
     contract = contract_for(request.user, contract_id)
-    if not contract.is_concluded:
+    if not contract.has_certificate:
         raise Http404
     pdf = downloads.certificate_requested(contract)
     if pdf is None:
