@@ -12,7 +12,6 @@ import io
 import json
 import subprocess
 import zipfile
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
