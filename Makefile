@@ -98,6 +98,7 @@ bench: install system-deps
 	$(BIN)/python bench/worker.py --idle-seconds 300
 	$(BIN)/python bench/renewal.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info

@@ -259,3 +259,23 @@ def test_everything_of_200_contracts_with_every_file_and_the_metadata_back(perso
     call_command("export", "--organisation", "test-city", str(tmp_path / "all.zip"))
     assert zipfile.ZipFile(tmp_path / "all.zip").testzip() is None
     assert len(zipfile.ZipFile(tmp_path / "all.zip").namelist()) == len(names)
+
+
+@pytest.mark.slow(seconds=20)
+@pytest.mark.django_db
+def test_the_exports_peak_memory_does_not_grow_with_the_contracts(personas, monkeypatch):
+    """Acceptance 5 in small (bench/export.py measures 200 and 2,000): ten times the
+    contracts raise the peak by less than a generous bound (a ZIP's central directory keeps
+    a small record per file; the rest holds one batch and one chunk). Batches of 20 here, so
+    that both exports read several."""
+    from keiyaku.contracts.exports import walk
+    from tests.contracts.export_memory import export_peak, organisation_with
+
+    monkeypatch.setattr(walk, "BATCH", 20)
+
+    export_peak(organisation_with(5, slug="warm-up"))  # imports, caches, first allocations
+    small = export_peak(organisation_with(40, slug="small"))
+    large = export_peak(organisation_with(400, slug="large"))
+    assert large.zip_size > 9 * small.zip_size
+    assert large.zip_bytes < small.zip_bytes + 8 * 1024 * 1024, (small, large)
+    assert large.folder_bytes < small.folder_bytes + 8 * 1024 * 1024, (small, large)

@@ -20,8 +20,9 @@ from keiyaku.contracts.models import Contract, Party
 from keiyaku.contracts.search import SearchConditions
 from keiyaku.contracts.selectors import contracts_visible_to
 
-#: Contracts read per query.
-BATCH = 500
+#: Contracts read per query: what an export holds at once (with their parties, documents,
+#: versions and certificates, some tens of kB each).
+BATCH = 200
 
 
 def result_contracts(staff: Staff, search: SearchConditions | None) -> QuerySet[Contract, Any]:
@@ -33,10 +34,12 @@ def result_contracts(staff: Staff, search: SearchConditions | None) -> QuerySet[
 
 
 def contract_batches(
-    contracts: QuerySet[Contract, Any], *, size: int = BATCH
+    contracts: QuerySet[Contract, Any], *, size: int | None = None
 ) -> Iterator[list[Contract]]:
-    """``contracts`` in batches of at most ``size``, in order of creation, each batch with its
-    department, author and parties (routing order) read in two more queries."""
+    """``contracts`` in batches of at most ``size`` (default BATCH), in order of creation,
+    each batch with its department, author and parties (routing order) read in two more
+    queries."""
+    size = size if size is not None else BATCH
     base = contracts.select_related("department", "created_by").prefetch_related(
         Prefetch("parties", queryset=Party.objects.order_by("position", "id"))
     )
