@@ -17,9 +17,9 @@ from django.views.decorators.http import require_POST
 from keiyaku.accounts.permissions import org_admin_required
 from keiyaku.audit.services import RequestMeta
 from keiyaku.contracts.exports import services as exports
-from keiyaku.contracts.search import BadSearch, SearchConditions
-from keiyaku.contracts.search_index import WordTooLong
+from keiyaku.contracts.search import SearchConditions
 from keiyaku.web.forms import ContractSearchForm
+from keiyaku.web.refusals import attempt
 from keiyaku.web.views.contracts import StaffRequest
 
 
@@ -36,12 +36,13 @@ def _search(request: StaffRequest) -> SearchConditions | None:
     form = ContractSearchForm(request.GET, organisation_id=request.user.organisation_id)
     if not form.is_valid():
         return None
-    try:
-        search = form.conditions()
-        search.condition()  # a word over its limit is refused here, not in mid-stream
-    except (BadSearch, WordTooLong):
-        return None
-    return search
+
+    def conditions() -> SearchConditions:
+        search = form.conditions()  # BadSearch: a range whose start is after its end
+        search.condition()  # WordTooLong is refused here, not in mid-stream
+        return search
+
+    return attempt(request, conditions, show=False).result
 
 
 def _back_to_list(request: StaffRequest) -> HttpResponse:
