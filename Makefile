@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 KEIYAKU := $(BIN)/keiyaku
-SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools strace postgresql redis-server softhsm2 faketime
+SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools strace postgresql redis-server softhsm2 faketime libreoffice-calc-nogui
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test test-sqlite test-postgres lint format bench install system-deps messages clean audit-verify
@@ -98,6 +98,7 @@ bench: install system-deps
 	$(BIN)/python bench/worker.py --idle-seconds 300
 	$(BIN)/python bench/renewal.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info

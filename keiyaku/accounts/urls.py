@@ -1,6 +1,7 @@
 from django.urls import path
 
 from keiyaku.accounts import views
+from keiyaku.web.views.exports import organisation_export
 
 app_name = "orgadmin"
 
@@ -23,5 +24,6 @@ urlpatterns = [
     ),
     path("audit/", views.audit_list, name="audit-list"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
+    path("export/", organisation_export, name="organisation-export"),
     path("organisations/", views.organisation_list, name="organisation-list"),
 ]

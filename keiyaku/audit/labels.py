@@ -67,6 +67,10 @@ EVENT_LABELS = {
     "staff.update": _("職員情報の変更"),
     "staff.import": _("職員のCSV一括登録"),
     "audit.export": _("操作ログの出力"),
+    # Issue 15, exports.
+    "contracts.export_csv": _("検索結果のCSV出力"),
+    "contracts.export_zip": _("検索結果のPDF一括ダウンロード"),
+    "organisation.export": _("全件エクスポート"),
     "audit.archive": _("操作ログの保管（アーカイブ）"),
     "master_key.rotate": _("マスターキーの更新（再暗号化）"),
     # issue 15, search

@@ -74,6 +74,8 @@ class Contract(models.Model):
             models.Index(
                 fields=["created_by", "last_activity_at", "id"], name="contract_list_author"
             ),
+            # Exports read contracts in order of creation, by keyset (exports/walk.py).
+            models.Index(fields=["organisation", "created_at", "id"], name="contract_export_order"),
         ]
 
     def __str__(self) -> str:

@@ -24,6 +24,8 @@ in backups (they can be computed again) and become unreadable with their key rin
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -37,6 +39,7 @@ from keiyaku.storage.models import Blob, KeyRing
 __all__ = [
     "BlobIntegrityError",
     "ObjectExists",
+    "blob_chunks",
     "blob_get",
     "blob_put",
     "derived_get",
@@ -118,6 +121,37 @@ def blob_get(blob: Blob) -> bytes:
     if sha256 != blob.sha256:
         raise BlobIntegrityError(str(blob.id))
     return data
+
+
+#: Plaintext up to this size stays in memory while `blob_chunks` checks it; a larger file goes
+#: to a temporary file (deleted when the reading ends).
+SPOOL_BYTES = 1024 * 1024
+
+
+def blob_chunks(blob: Blob, *, chunk_bytes: int = crypto.CHUNK_BYTES) -> Iterator[bytes]:
+    """The plaintext of ``blob`` in pieces of at most ``chunk_bytes``, for files handed on
+    whole without being held whole (a streamed ZIP, an export to disk; issue 15).
+
+    Nothing is yielded before the whole object has been opened and checked (the GCM tag and the
+    recorded SHA-256), as `blob_get`: the plaintext is decrypted chunk by chunk into a
+    temporary file (in memory up to SPOOL_BYTES, on disk beyond; removed when the generator
+    ends or is closed), then read from it. Memory stays about one chunk whatever the size.
+    Raises what `blob_get` raises, before the first piece.
+    """
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as plain:
+        with object_storage().open(blob.object_name, "rb") as fh:
+            sha256 = crypto.open_stream_into(
+                _data_key(blob.keyring),
+                fh,
+                plain,
+                plaintext_bytes=blob.size,
+                aad=str(blob.id).encode(),
+            )
+        if sha256 != blob.sha256:
+            raise BlobIntegrityError(str(blob.id))
+        plain.seek(0)
+        while piece := plain.read(chunk_bytes):
+            yield piece
 
 
 def object_open(name: str) -> File:

@@ -275,6 +275,37 @@ def open_stream(
     return out.getvalue(), digest.hexdigest()
 
 
+def open_stream_into(
+    key: bytes, sealed: IO[bytes], out: IO[bytes], *, plaintext_bytes: int, aad: bytes
+) -> str:
+    """As `open_stream`, but the plaintext is written to the binary file ``out`` chunk by
+    chunk (CHUNK_BYTES at a time) instead of being returned: memory stays one chunk whatever
+    the file's size. Returns the plaintext's SHA-256 (hex).
+
+    ``out`` receives bytes that are not authenticated until this returns: the caller must not
+    hand them on before then, and must discard them when it raises. Raises SealBroken as
+    `open_stream` does.
+    """
+    nonce = _read_exactly(sealed, NONCE_BYTES)
+    decryptor = Cipher(algorithms.AES(key), modes.GCM(nonce)).decryptor()
+    decryptor.authenticate_additional_data(aad)
+    digest = hashlib.sha256()
+    done = 0
+    while done < plaintext_bytes:
+        chunk = decryptor.update(_read_exactly(sealed, min(CHUNK_BYTES, plaintext_bytes - done)))
+        digest.update(chunk)
+        out.write(chunk)
+        done += len(chunk)
+    tag = _read_exactly(sealed, TAG_BYTES)
+    if sealed.read(1):
+        raise SealBroken("sealed value is longer than recorded")
+    try:
+        out.write(decryptor.finalize_with_tag(tag))
+    except InvalidTag as exc:
+        raise SealBroken("sealed value does not open") from exc
+    return digest.hexdigest()
+
+
 def _read_exactly(stream: IO[bytes], size: int) -> bytes:
     parts, wanted = [], size
     while wanted:

@@ -6,6 +6,7 @@ from keiyaku.web.views import (
     boxes,
     contracts,
     custom_fields,
+    exports,
     imports,
     mailbox,
     party_link,
@@ -17,6 +18,8 @@ from keiyaku.web.views import (
 
 urlpatterns = [
     path("", contracts.contract_list, name="contract-list"),
+    path("contracts/export.csv", exports.contract_export_csv, name="contract-export-csv"),
+    path("contracts/export.zip", exports.contract_export_zip, name="contract-export-zip"),
     # login/ and the rest of sign-in: keiyaku/login/urls.py
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("contracts/new/", contracts.contract_create, name="contract-create"),

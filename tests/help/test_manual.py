@@ -115,6 +115,7 @@ NOT_SCREENS = {
     *("addressbook:export", "help-font", "mailbox-attachment", "box-collection", "box-item"),
     *("document-download", "document-page", "certificate-download", "sign-page", "sign-download"),
     *("download-document", "download-certificate", "contract-import-template"),
+    *("contract-export-csv", "contract-export-zip", "orgadmin:organisation-export"),
     *("counterparty_accounts:document", "counterparty_accounts:certificate"),
     # actions that answer with a redirect
     *("party-parallel", "party-unlock", "party-email", "party-remove", "party-move"),

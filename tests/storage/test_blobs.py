@@ -14,6 +14,7 @@ from keiyaku.storage import crypto
 from keiyaku.storage.blobs import (
     BlobIntegrityError,
     ObjectExists,
+    blob_chunks,
     blob_get,
     blob_put,
     keyring_create,
@@ -67,6 +68,29 @@ def test_a_changed_sha256_is_detected(store):
     blob.sha256 = "0" * 64
     with pytest.raises(BlobIntegrityError):
         blob_get(blob)
+
+
+def test_chunks_give_the_file_in_pieces_after_checking_it(store):
+    data = bytes(range(256)) * 9000  # over SPOOL_BYTES: checked through a temporary file
+    blob = blob_put(keyring=keyring_create(), data=data)
+    pieces = list(blob_chunks(blob, chunk_bytes=100_000))
+    assert b"".join(pieces) == data
+    assert max(len(p) for p in pieces) == 100_000
+
+
+def test_chunks_of_a_tampered_object_give_nothing(store):
+    data = b"%PDF-1.7 original" * 100_000
+    blob = blob_put(keyring=keyring_create(), data=data)
+    raw = bytearray(store.raw(blob.object_name))
+    raw[-1] ^= 1  # the tag: every byte before it decrypts, none may come out
+    store.tamper(blob.object_name, bytes(raw))
+    pieces = blob_chunks(blob)
+    with pytest.raises(crypto.SealBroken):
+        next(pieces)
+    blob = blob_put(keyring=keyring_create(), data=b"original")
+    blob.sha256 = "0" * 64
+    with pytest.raises(BlobIntegrityError):
+        next(blob_chunks(blob))
 
 
 def test_a_put_to_an_existing_key_is_refused(store):

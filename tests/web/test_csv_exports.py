@@ -268,6 +268,29 @@ def test_the_staff_list_imports_back_to_its_values(personas):
     assert _staff_values(personas.org) == before
 
 
+# --- contract list (issue 15) ---------------------------------------------------------------
+
+
+def test_contract_list_csv_guards_every_typed_field(personas):
+    from keiyaku.contracts.models import Contract
+    from tests.flow import draft_contract
+
+    hostile = []
+    for number, start in enumerate(TYPED):
+        text = start + PAYLOAD
+        contract = draft_contract(personas.sender, title=f"{text} 件名", heading="保守委託")
+        # What the form's single-line fields accept (keiyaku.text_input), as typed.
+        Contract.objects.filter(pk=contract.pk).update(
+            management_number=f"{start}{number}",
+            counterparty_company=f"{text} 社",
+            note=f"{text} 備考",
+        )
+        hostile += [f"{text} 件名", f"{start}{number}", f"{text} 社", f"{text} 備考"]
+    response = admin_client(personas).get("/contracts/export.csv")
+    assert response.status_code == 200
+    assert_guarded(b"".join(response.streaming_content), hostile)
+
+
 def test_every_csv_download_is_covered():
     """The exports above are all the CSV downloads keiyaku has (besides the static staff
     template): a new one must be added here."""
@@ -281,6 +304,7 @@ def test_every_csv_download_is_covered():
         "'staff/export.csv' [name='staff-export']",
         "'staff/import/template.csv' [name='staff-import-template']",
         "'audit/export.csv' [name='audit-export']",
+        "'contracts/export.csv' [name='contract-export-csv']",
     }
 
 
