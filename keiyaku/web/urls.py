@@ -8,6 +8,8 @@ from keiyaku.web.views import (
     mailbox,
     party_link,
     preview,
+    renewals,
+    report,
     templates,
     trust,
     verify,
@@ -18,6 +20,9 @@ urlpatterns = [
     # login/ and the rest of sign-in: keiyaku/login/urls.py
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("contracts/new/", contracts.contract_create, name="contract-create"),
+    path("contracts/renewals/", renewals.contract_renewals, name="contract-renewals"),
+    path("reports/monthly/", report.monthly_report_page, name="monthly-report"),
+    path("reports/monthly.csv", report.monthly_report_csv, name="monthly-report-csv"),
     path("contracts/<uuid:contract_id>/", contracts.contract_detail, name="contract-detail"),
     path("contracts/<uuid:contract_id>/send/", contracts.contract_send, name="contract-send"),
     path(
@@ -25,6 +30,7 @@ urlpatterns = [
         preview.party_preview,
         name="party-preview",
     ),
+    path("contracts/<uuid:contract_id>/term/", contracts.contract_term, name="contract-term"),
     path(
         "contracts/<uuid:contract_id>/duplicate/",
         contracts.contract_duplicate,

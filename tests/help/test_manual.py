@@ -114,7 +114,7 @@ NOT_SCREENS = {
     *("orgadmin:staff-export", "orgadmin:staff-import-template", "orgadmin:audit-export"),
     *("addressbook:export", "help-font", "mailbox-attachment", "box-collection", "box-item"),
     *("document-download", "document-page", "certificate-download", "sign-page", "sign-download"),
-    *("download-document", "download-certificate"),
+    *("download-document", "download-certificate", "monthly-report-csv"),
     *("counterparty_accounts:document", "counterparty_accounts:certificate"),
     # actions that answer with a redirect
     *("party-parallel", "party-unlock", "party-email", "party-remove", "party-move"),

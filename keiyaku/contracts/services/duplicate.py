@@ -42,7 +42,12 @@ from keiyaku.storage.models import Blob, KeyRing
 
 
 def contract_duplicate(
-    *, contract: Contract, actor: Staff, once: str = "", meta: RequestMeta = SYSTEM
+    *,
+    contract: Contract,
+    actor: Staff,
+    once: str = "",
+    as_renewal: bool = False,
+    meta: RequestMeta = SYSTEM,
 ) -> Contract:
     """A new draft made from `contract` (any state), created by `actor`; returns it.
 
@@ -57,12 +62,22 @@ def contract_duplicate(
     click) return the draft the first one made instead of a second draft: checked with the
     original's row locked, so two requests at once make one draft.
 
+    `as_renewal` (a concluded contract only) makes the draft the contract's renewal
+    (`Contract.renews`): from then on, while the renewal is not rejected, cancelled or
+    expired, the contract gets no renewal alert (R31, `services.renewal_alerts`).
+
     Raises:
         NotAllowed: the actor may not change `contract`.
-        ContractError: ``staff_role`` (a staff party may no longer sign or approve).
+        ContractError: ``staff_role`` (a staff party may no longer sign or approve),
+            ``renewal_of_unconcluded`` (`as_renewal` for a contract not concluded).
     """
     require_contract_change(actor, contract)
     source = Contract.objects.select_related("organisation").get(pk=contract.pk)
+    if as_renewal and not source.is_concluded:
+        raise ContractError(
+            _("更新の契約として複製できるのは、締結済みの契約だけです。"),
+            code="renewal_of_unconcluded",
+        )
     parties = list(source.parties.filter(status__in=PARTY_COUNTED).order_by("position", "pk"))
     for party in parties:
         _check_staff(party)
@@ -89,6 +104,7 @@ def contract_duplicate(
                     parties=parties,
                     copies=copies,
                     once=once,
+                    as_renewal=as_renewal,
                     meta=meta,
                 )
         raise _AlreadyMade(made)
@@ -140,6 +156,7 @@ def _duplicate_rows(
     parties: list[Party],
     copies: list[tuple[Document, Blob, Blob]],
     once: str,
+    as_renewal: bool,
     meta: RequestMeta,
 ) -> Contract:
     now = timezone.now()
@@ -156,8 +173,10 @@ def _duplicate_rows(
         period_start=source.period_start,
         period_end=source.period_end,
         auto_renew=source.auto_renew,
+        notice_deadline=source.notice_deadline,
         note=source.note,
         allow_forwarding=source.allow_forwarding,
+        renews=source if as_renewal else None,
         certificate_id=secrets.token_hex(10).upper(),
         last_activity_at=now,
     )
@@ -220,6 +239,7 @@ def _duplicate_rows(
             "title": draft.title,
             "files": [document.filename for document, _o, _n in copies],
             "parties": len(new_party),
+            "renewal": as_renewal,
         },
         meta=meta,
     )
@@ -231,6 +251,7 @@ def _duplicate_rows(
         detail={
             "to": str(draft.pk),
             "to_certificate_id": draft.certificate_id,
+            "renewal": as_renewal,
             **({"once": once[:64]} if once else {}),
         },
         meta=meta,
