@@ -127,6 +127,12 @@ class OrganisationSettingsForm(TextInputForm):
     deadline_wareki = forms.BooleanField(
         label=_("事業者へのメールと画面で、署名期限を和暦（令和）でも表示する"), required=False
     )
+    renewal_alert_days = forms.CharField(
+        label=_("更新・終了のお知らせを送る日（何日前か、カンマ区切り。空欄なら送らない）"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "60,30,7"}),
+    )
 
 
 class OrganisationCreateForm(TextInputForm):

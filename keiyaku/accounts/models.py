@@ -11,6 +11,16 @@ from django.utils.translation import gettext_lazy as _
 ACCESS_CODE_MIN_LENGTH = 4
 ACCESS_CODE_MAX_LENGTH = 32
 
+# Renewal alerts (R31): the default days before a date, and the most reminders and days allowed.
+RENEWAL_ALERT_DAYS_DEFAULT = (30,)
+RENEWAL_ALERT_MAX_COUNT = 5
+RENEWAL_ALERT_MAX_DAYS = 365
+
+
+def default_renewal_alert_days() -> list[int]:
+    """A new organisation's renewal alerts: 30 days before (R31)."""
+    return list(RENEWAL_ALERT_DAYS_DEFAULT)
+
 
 class ContactFields(models.Model):
     """Who a counterparty asks (issue 14, 「問い合わせ先」): shown on every counterparty page and
@@ -61,6 +71,11 @@ class Organisation(ContactFields):
     # Deadlines in counterparty mails and pages also in the Japanese era (令和8年12月8日), as
     # many municipal documents are written (issue 14); JST and the Western date either way.
     deadline_wareki = models.BooleanField(_("署名期限を和暦でも表示する"), default=False)
+    # Renewal alerts (R31): how many days before a contract's period end (and an automatically
+    # renewed contract's notice deadline) its department's senders are mailed, largest first.
+    renewal_alert_days = models.JSONField(
+        _("更新・終了のお知らせ（日前）"), default=default_renewal_alert_days, blank=True
+    )
 
     class Meta:
         constraints = [

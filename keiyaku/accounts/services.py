@@ -8,6 +8,8 @@ of None is keiyaku itself (a management command, the demo seed).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +24,8 @@ from keiyaku.accounts.contacts import CONTACT_KEYS, contact_errors, contact_of
 from keiyaku.accounts.models import (
     ACCESS_CODE_MAX_LENGTH,
     ACCESS_CODE_MIN_LENGTH,
+    RENEWAL_ALERT_MAX_COUNT,
+    RENEWAL_ALERT_MAX_DAYS,
     Department,
     Organisation,
     Role,
@@ -78,6 +82,40 @@ def organisation_create(
 
 
 @transaction.atomic
+def renewal_alert_days_parse(text: str) -> list[int]:
+    """The days an admin typed for renewal alerts (R31): 「60,30,7」, also with full-width digits,
+    「、」 or spaces between. Refused with `AccountsError` (``renewal_alert_days``) for anything
+    that is not a whole number; the range is `renewal_alert_days_check`'s."""
+    parts = [p for p in re.split(r"[,\s、，]+", unicodedata.normalize("NFKC", text)) if p]
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise AccountsError(
+            _("お知らせの日数は「60,30,7」のように、半角数字をカンマで区切って入力してください。"),
+            code="renewal_alert_days",
+            field="renewal_alert_days",
+        )
+    return [int(p) for p in parts]
+
+
+def renewal_alert_days_check(days: list[int]) -> list[int]:
+    """The days, largest first, without repeats; refused (``renewal_alert_days``) unless each is
+    1 to RENEWAL_ALERT_MAX_DAYS and there are at most RENEWAL_ALERT_MAX_COUNT (R31)."""
+    unique = sorted(set(days), reverse=True)
+    if any(not 1 <= n <= RENEWAL_ALERT_MAX_DAYS for n in unique):
+        raise AccountsError(
+            _("お知らせの日数は1〜%(max)s日の範囲で指定してください。")
+            % {"max": RENEWAL_ALERT_MAX_DAYS},
+            code="renewal_alert_days",
+            field="renewal_alert_days",
+        )
+    if len(unique) > RENEWAL_ALERT_MAX_COUNT:
+        raise AccountsError(
+            _("お知らせは%(max)s回までにしてください。") % {"max": RENEWAL_ALERT_MAX_COUNT},
+            code="renewal_alert_days",
+            field="renewal_alert_days",
+        )
+    return unique
+
+
 def organisation_update_settings(
     *,
     organisation: Organisation,
@@ -89,6 +127,7 @@ def organisation_update_settings(
     access_code_min_length: int | None = None,
     keep_pdf_links: bool | None = None,
     deadline_wareki: bool | None = None,
+    renewal_alert_days: str | None = None,
     meta: RequestMeta = SYSTEM,
 ) -> Organisation:
     """Change an organisation's own settings.
@@ -99,8 +138,16 @@ def organisation_update_settings(
     (R18): codes already chosen stay valid. `keep_pdf_links` (None keeps it) applies to PDFs
     uploaded from now on (`keiyaku.signing.active_content`). `deadline_wareki` (None keeps it):
     counterparty mails and pages give the signing deadline in the Japanese era too (issue 14).
+    `renewal_alert_days` (as typed, 「60,30,7」; None keeps it; empty sends none): days before a
+    contract's period end or notice deadline its department is mailed (R31), read by
+    `renewal_alert_days_parse` and checked by `renewal_alert_days_check`.
     """
     require_org_admin(actor, organisation)
+    alert_days = renewal_alert_days_check(
+        list(organisation.renewal_alert_days)
+        if renewal_alert_days is None
+        else renewal_alert_days_parse(renewal_alert_days)
+    )
     if access_code_min_length is None:
         access_code_min_length = organisation.access_code_min_length
     if keep_pdf_links is None:
@@ -138,12 +185,14 @@ def organisation_update_settings(
         "access_code_min_length": organisation.access_code_min_length,
         "keep_pdf_links": organisation.keep_pdf_links,
         "deadline_wareki": organisation.deadline_wareki,
+        "renewal_alert_days": organisation.renewal_alert_days,
     }
     organisation.include_subdepartments = include_subdepartments
     organisation.ip_allowlist = allowlist
     organisation.access_code_min_length = access_code_min_length
     organisation.keep_pdf_links = keep_pdf_links
     organisation.deadline_wareki = deadline_wareki
+    organisation.renewal_alert_days = alert_days
     organisation.save(
         update_fields=[
             "include_subdepartments",
@@ -151,6 +200,7 @@ def organisation_update_settings(
             "access_code_min_length",
             "keep_pdf_links",
             "deadline_wareki",
+            "renewal_alert_days",
         ]
     )
     audit_record(
@@ -165,6 +215,7 @@ def organisation_update_settings(
                 "access_code_min_length": access_code_min_length,
                 "keep_pdf_links": keep_pdf_links,
                 "deadline_wareki": deadline_wareki,
+                "renewal_alert_days": alert_days,
             },
         },
         meta=meta,

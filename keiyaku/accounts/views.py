@@ -296,6 +296,7 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
             "access_code_min_length": organisation.access_code_min_length,
             "keep_pdf_links": organisation.keep_pdf_links,
             "deadline_wareki": organisation.deadline_wareki,
+            "renewal_alert_days": ",".join(str(n) for n in organisation.renewal_alert_days),
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -311,6 +312,7 @@ def organisation_settings(request: AdminRequest) -> HttpResponse:
                 access_code_min_length=form.cleaned_data["access_code_min_length"],
                 keep_pdf_links=form.cleaned_data["keep_pdf_links"],
                 deadline_wareki=form.cleaned_data["deadline_wareki"],
+                renewal_alert_days=form.cleaned_data["renewal_alert_days"],
                 meta=RequestMeta.from_request(request),
             ),
             form=form,

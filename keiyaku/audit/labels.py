@@ -87,6 +87,8 @@ EVENT_LABELS = {
     "organisation.contact": _("団体の問い合わせ先の変更"),
     "department.contact": _("所属の問い合わせ先の変更"),
     "contract.deadline": _("署名期限の変更"),
+    "contract.term": _("契約期間・更新の変更"),
+    "contract.renewal_alert": _("更新・終了のお知らせ"),
     # Issue 14, maintenance notices.
     "maintenance.post": _("メンテナンスのお知らせの掲載"),
     "maintenance.withdraw": _("メンテナンスのお知らせの取り下げ"),

@@ -9,7 +9,9 @@ and tests/notifications/test_mail_table.py runs every event and checks every cel
 
 A party counts as reached once it has been asked (a request mail went to it); a party the
 routing never reached gets no mail about a contract it never heard of. The sender is the staff
-member who created the contract (`Contract.created_by`).
+member who created the contract (`Contract.created_by`); for a renewal alert (R31), the
+senders of the contract's department (`services.renewal_alerts.alert_recipients`): the people
+who would renew it, whoever created it years before.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class MailEvent(StrEnum):
     DEADLINE_CHANGED = "deadline_changed"  # the links follow the deadline: nobody is mailed
     APPLICATION_SENT = "application_sent"  # the 利用申出書 link to the company (R14)
     APPLICATION_SUBMITTED = "application_submitted"  # the company answered (R14)
+    RENEWAL_DUE = "renewal_due"  # a concluded contract's period end or notice deadline nears (R31)
 
 
 class Recipient(StrEnum):
@@ -122,6 +125,10 @@ MAIL_TABLE: dict[MailEvent, dict[Recipient, str | None]] = {
     MailEvent.APPLICATION_SUBMITTED: {
         E: None, S: None, A: None,
         F: None, T: None, D: "application_submitted", N: None,
+    },
+    MailEvent.RENEWAL_DUE: {
+        E: None, S: None, A: None,
+        F: None, T: None, D: "renewal_alert", N: None,
     },
 }  # fmt: skip
 

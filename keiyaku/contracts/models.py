@@ -56,6 +56,14 @@ class Contract(models.Model):
     imported_at = models.DateTimeField(null=True, blank=True)
     """When a contract signed elsewhere (on paper, another service) was imported (R30); None
     for a contract signed here."""
+    ended_at = models.DateTimeField(null=True, blank=True)
+    """When the contract stopped without being concluded: rejected, cancelled or expired (the
+    monthly report counts it in that month, R33); None otherwise."""
+    renews = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="renewals"
+    )
+    """The earlier contract this one renews (R31): made with 「更新の契約として複製」. Once a
+    renewal is drafted, running or concluded, the earlier contract gets no renewal alert."""
     last_activity_at = models.DateTimeField()
 
     class Meta:
@@ -620,3 +628,47 @@ class ContractShare(models.Model):
                 fields=["contract", "department"], name="contract_share_department"
             ),
         ]
+
+
+class RenewalAlertKind(models.TextChoices):
+    """The date a renewal alert is about (R31)."""
+
+    PERIOD_END = "period_end", _("契約期間の終了")
+    NOTICE_DEADLINE = "notice_deadline", _("更新拒絶の通知期限")
+
+
+class RenewalAlert(models.Model):
+    """One renewal alert as sent (R31): the row is written in the transaction that queues its
+    mails, and the unique constraint makes it once per contract, date kind, days before and
+    date, however many runs or workers try (`services.renewal_alerts`)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="renewal_alerts")
+    kind = models.CharField(max_length=20, choices=RenewalAlertKind.choices)
+    days_before = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    """The period end or notice deadline the alert was about, as it was then."""
+    recipients = models.JSONField(default=list, blank=True)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "kind", "days_before", "due_date"], name="renewal_alert_once"
+            )
+        ]
+
+
+class JobFailure(models.Model):
+    """One failed run of a contract's signature job (signature, completion, certificate):
+    `retried` says whether it runs again (a retry or the TSA wait) or was given up. The
+    operating record of the monthly report (R33) counts them."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    job = models.CharField(max_length=40)
+    retried = models.BooleanField()
+    error = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]

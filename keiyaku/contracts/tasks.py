@@ -11,9 +11,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import close_old_connections
 from huey import crontab
+from huey.api import Task
 from huey.contrib.djhuey import db_task, on_startup
 from huey.exceptions import RetryTask
 
+from keiyaku.contracts.models import Party
 from keiyaku.contracts.services import (
     contract_finalize,
     deadlines_check,
@@ -22,8 +24,10 @@ from keiyaku.contracts.services import (
 )
 from keiyaku.contracts.services.certificates import certificate_issue
 from keiyaku.contracts.services.importing import import_stamp, import_stamp_sweep
+from keiyaku.contracts.services.job_failures import job_failure_record
 from keiyaku.contracts.services.progress import LOCK_WAIT_SECONDS, ContractBusy
 from keiyaku.contracts.services.renewal import archive_renewal_run
+from keiyaku.contracts.services.renewal_alerts import renewal_alerts_send
 from keiyaku.jobs.periodic import periodic_task
 from keiyaku.signing.timestamping import TimestampUnavailable
 from keiyaku.signing.tsas import tsa_retry_delay
@@ -61,23 +65,56 @@ def _retried_until_a_tsa_answers() -> Iterator[None]:
         raise RetryTask(str(exc), delay=delay) from exc
 
 
-@db_task(retries=10, retry_delay=30)
-def apply_signature(party_id: int, wait: float = LOCK_WAIT_SECONDS) -> None:
-    with _dropped_if_busy(wait), _retried_until_a_tsa_answers():
+@contextmanager
+def _failure_recorded(job: str, contract_id: object, task: Task | None) -> Iterator[None]:
+    """A run that fails is recorded (`JobFailure`, the monthly report's operating record, R33):
+    `retried` when Huey runs it again (a RetryTask, or retries left), else given up. The
+    failure itself is raised on unchanged; a record that cannot be written is only logged."""
+    try:
+        yield
+    except Exception as exc:
+        retried = isinstance(exc, RetryTask) or bool(task is not None and task.retries)
+        try:
+            job_failure_record(job=job, contract_id=contract_id, retried=retried, error=exc)
+        except Exception:
+            log.exception("the failure of %s could not be recorded", job)
+        raise
+
+
+@db_task(retries=10, retry_delay=30, context=True)
+def apply_signature(
+    party_id: int, wait: float = LOCK_WAIT_SECONDS, task: Task | None = None
+) -> None:
+    contract_id = Party.objects.filter(pk=party_id).values_list("contract_id", flat=True).first()
+    with (
+        _failure_recorded("apply_signature", contract_id, task),
+        _dropped_if_busy(wait),
+        _retried_until_a_tsa_answers(),
+    ):
         signature_apply(party_id=party_id, wait=wait)
 
 
-@db_task(retries=10, retry_delay=30)
-def finalize_contract(contract_id: str, wait: float = LOCK_WAIT_SECONDS) -> None:
-    with _dropped_if_busy(wait), _retried_until_a_tsa_answers():
+@db_task(retries=10, retry_delay=30, context=True)
+def finalize_contract(
+    contract_id: str, wait: float = LOCK_WAIT_SECONDS, task: Task | None = None
+) -> None:
+    with (
+        _failure_recorded("finalize_contract", contract_id, task),
+        _dropped_if_busy(wait),
+        _retried_until_a_tsa_answers(),
+    ):
         contract_finalize(contract_id=contract_id, wait=wait)
 
 
-@db_task(retries=10, retry_delay=30)
-def issue_certificate(contract_id: str) -> None:
+@db_task(retries=10, retry_delay=30, context=True)
+def issue_certificate(contract_id: str, task: Task | None = None) -> None:
     """Issue the certificate of completion of a contract that has no current one (completed
     before certificates were stored, or renewed since; issue 14), when somebody asks for it."""
-    with _dropped_if_busy(LOCK_WAIT_SECONDS), _retried_until_a_tsa_answers():
+    with (
+        _failure_recorded("issue_certificate", contract_id, task),
+        _dropped_if_busy(LOCK_WAIT_SECONDS),
+        _retried_until_a_tsa_answers(),
+    ):
         certificate_issue(contract_id=uuid.UUID(contract_id), wait=LOCK_WAIT_SECONDS)
 
 
@@ -116,6 +153,15 @@ def renew_archives() -> None:
     at most KEIYAKU_RENEWAL_BATCH due documents one after the other in one worker thread, so
     that renewals never crowd signing jobs out of the queue."""
     renew_archives_batch()
+
+
+@periodic_task(crontab(minute="7", hour="0-8"))
+def send_renewal_alerts() -> None:
+    """Renewal alerts (R31): once an hour from 9:07 to 17:07 JST (Huey's crontab is in UTC),
+    across every consumer. Each alert goes out once (`renewal_alerts_send`), so the runs after
+    the first in a day send only what a missed run left: a worker down at 9:07 delays the day's
+    alerts by an hour, not a day, and nobody is mailed at night."""
+    renewal_alerts_send()
 
 
 @db_task()

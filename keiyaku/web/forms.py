@@ -50,6 +50,9 @@ class ContractForm(TextInputForm):
     period_start = forms.DateField(label=_("契約期間（開始）"), required=False, widget=DateInput)
     period_end = forms.DateField(label=_("契約期間（終了）"), required=False, widget=DateInput)
     auto_renew = forms.BooleanField(label=_("自動更新あり"), required=False)
+    notice_deadline = forms.DateField(
+        label=_("更新拒絶の通知期限（自動更新ありの場合）"), required=False, widget=DateInput
+    )
     allow_forwarding = forms.BooleanField(
         label=_("署名者による転送を許可する"), required=False, initial=True
     )
@@ -58,6 +61,17 @@ class ContractForm(TextInputForm):
     )
     # A declared field, not the form's own `files` attribute (fields live in `base_fields`).
     files = MultipleFileField(label=_("契約書（PDF、最大5ファイル）"))  # type: ignore[assignment]
+
+
+class TermForm(TextInputForm):
+    """A contract's period, automatic renewal and notice deadline (R31); `term_check` decides."""
+
+    period_start = forms.DateField(label=_("契約期間（開始）"), required=False, widget=DateInput)
+    period_end = forms.DateField(label=_("契約期間（終了）"), required=False, widget=DateInput)
+    auto_renew = forms.BooleanField(label=_("自動更新あり"), required=False)
+    notice_deadline = forms.DateField(
+        label=_("更新拒絶の通知期限（自動更新ありの場合）"), required=False, widget=DateInput
+    )
 
 
 class SendForm(TextInputForm):

@@ -11,6 +11,8 @@ from keiyaku.web.views import (
     mailbox,
     party_link,
     preview,
+    renewals,
+    report,
     templates,
     trust,
     verify,
@@ -30,6 +32,9 @@ urlpatterns = [
         imports.contract_import_template,
         name="contract-import-template",
     ),
+    path("contracts/renewals/", renewals.contract_renewals, name="contract-renewals"),
+    path("reports/monthly/", report.monthly_report_page, name="monthly-report"),
+    path("reports/monthly.csv", report.monthly_report_csv, name="monthly-report-csv"),
     path("contracts/<uuid:contract_id>/", contracts.contract_detail, name="contract-detail"),
     path("contracts/<uuid:contract_id>/send/", contracts.contract_send, name="contract-send"),
     path(
@@ -37,6 +42,7 @@ urlpatterns = [
         preview.party_preview,
         name="party-preview",
     ),
+    path("contracts/<uuid:contract_id>/term/", contracts.contract_term, name="contract-term"),
     path(
         "contracts/<uuid:contract_id>/duplicate/",
         contracts.contract_duplicate,

@@ -9,7 +9,13 @@ import pytest
 from django.test import Client
 
 from keiyaku.contracts import services
-from keiyaku.contracts.models import ContractStatus, DocumentVersion, PartyStatus, VersionKind
+from keiyaku.contracts.models import (
+    ContractStatus,
+    DocumentVersion,
+    JobFailure,
+    PartyStatus,
+    VersionKind,
+)
 from keiyaku.contracts.services import signature_sweep
 from tests.flow import External, agree, draft_contract, last_link
 
@@ -33,6 +39,10 @@ def test_agreement_is_kept_while_no_tsa_answers(personas, settings, keiyaku_tsa_
     assert party.status == PartyStatus.AGREED
     signed = DocumentVersion.objects.filter(document__contract=contract, kind=VersionKind.SIGNED)
     assert signed.count() == 0  # nothing signed without a timestamp
+    # The failed runs are on record for the monthly report (R33): retried, not given up.
+    failures = JobFailure.objects.filter(contract=contract, job="apply_signature")
+    assert failures.exists() and all(f.retried for f in failures)
+    assert failures.first().error.startswith("RetryTask: ")  # waiting for a TSA
 
     settings.KEIYAKU_TSA_URLS = [dead_url(), keiyaku_tsa_url]  # the second TSA answers
     signature_sweep(older_than=timedelta(0))

@@ -8,7 +8,7 @@ forwarded before the contract is sent) must have an empty cell; the test says wh
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -19,6 +19,9 @@ from keiyaku.contracts import services
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.mail_table import MAIL_TABLE, MailEvent, Recipient, recipient_kind
 from keiyaku.contracts.models import Contract, Party
+from keiyaku.contracts.report import JST
+from keiyaku.contracts.services.renewal_alerts import renewal_alerts_send
+from keiyaku.contracts.services.term import contract_term_change
 from keiyaku.notifications.models import CapturedMail, OutboxMessage
 from tests.flow import External, agree, approver, draft_contract, last_link
 
@@ -287,8 +290,9 @@ def test_expired_mails(personas):
     check(MailEvent.EXPIRED, outbox, kinds(contract), impossible=ALL_PRESENT)
 
 
-def test_completed_mails(personas):
-    """Every party of every kind signed or approved (one forwarded): everybody is told."""
+def test_completed_mails_then_renewal_due_mails(personas):
+    """Every party of every kind signed or approved (one forwarded): everybody is told. Later
+    its period nears its end: only the senders of its department are told (R31)."""
     contract = forwarded_routing(personas)
     chief = contract.parties.get(role="approver")
     mayor = Client()
@@ -307,6 +311,22 @@ def test_completed_mails(personas):
         MailEvent.COMPLETED,
         outbox,
         kinds(contract),
+        impossible={N: "every party has been reached when a contract completes"},
+    )
+    contract_term_change(
+        contract=contract,
+        actor=personas.sender,
+        period_start=date(2026, 4, 1),
+        period_end=date(2027, 3, 31),
+        auto_renew=False,
+        notice_deadline=None,
+    )
+    outbox = Outbox()
+    assert renewal_alerts_send(now=datetime(2027, 3, 1, 9, tzinfo=JST)) == 1
+    check(
+        MailEvent.RENEWAL_DUE,
+        outbox,
+        kinds(contract),  # the sender is the only sender of the contract's department
         impossible={N: "every party has been reached when a contract completes"},
     )
 

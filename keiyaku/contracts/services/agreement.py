@@ -192,7 +192,12 @@ def party_reject(*, party: Party, reason: str, meta: RequestMeta) -> None:
         _claim(party, PartyStatus.REJECTED, reason=reason[:2000])
         changed = Contract.objects.filter(
             pk=party.contract_id, status__in=contract_sources(ContractStatus.REJECTED)
-        ).update(status=ContractStatus.REJECTED, status_reason=reason[:2000], last_activity_at=now)
+        ).update(
+            status=ContractStatus.REJECTED,
+            status_reason=reason[:2000],
+            last_activity_at=now,
+            ended_at=now,
+        )
         if changed != 1:
             raise ContractError(ALREADY_HANDLED, code="already_handled")
         contract = Contract.objects.get(pk=party.contract_id)

@@ -55,6 +55,7 @@ from keiyaku.contracts.services.confirmation import (
 )
 from keiyaku.contracts.services.printable import require_printable
 from keiyaku.contracts.services.routing import advance, restep
+from keiyaku.contracts.services.term import term_check
 from keiyaku.contracts.states import CONTRACT_EDITABLE, contract_is_editable
 from keiyaku.refusals import Refusal
 from keiyaku.signing.ingest import IngestChange, Ingested, RefusedUpload, ingest_pdf
@@ -230,6 +231,7 @@ def contract_create(
     period_start: date | None = None,
     period_end: date | None = None,
     auto_renew: bool = False,
+    notice_deadline: date | None = None,
     note: str = "",
     allow_forwarding: bool = True,
     custom_values: Mapping[int, str] | None = None,
@@ -245,13 +247,18 @@ def contract_create(
     total size of the files are checked from their sizes first; then every file is ingested
     and stored before the transaction, which only creates the rows: ingest (seconds for a
     large file) never holds the database's write lock (issue 10, finding 4). Blobs of a
-    create that fails are discarded.
+    create that fails are discarded. The period, automatic renewal and notice deadline are
+    checked by `term.term_check` (R31).
     """
     require_contract_editor(actor)
     if not title.strip():
         raise ContractError(_("案件名を入力してください。"), code="title_required")
-    if period_start and period_end and period_end < period_start:
-        raise ContractError(_("契約期間の終了日が開始日より前です。"), code="period")
+    term_check(
+        period_start=period_start,
+        period_end=period_end,
+        auto_renew=auto_renew,
+        notice_deadline=notice_deadline,
+    )
     if amount is not None and amount < 0:
         raise ContractError(_("取引金額は0以上で入力してください。"), code="amount")
     if amount is not None and amount > MAX_AMOUNT:
@@ -296,6 +303,7 @@ def contract_create(
                 period_start=period_start,
                 period_end=period_end,
                 auto_renew=auto_renew,
+                notice_deadline=notice_deadline,
                 note=note,
                 allow_forwarding=allow_forwarding,
                 meta=meta,
@@ -321,6 +329,7 @@ def _contract_rows(
     period_start: date | None,
     period_end: date | None,
     auto_renew: bool,
+    notice_deadline: date | None,
     note: str,
     allow_forwarding: bool,
     meta: RequestMeta,
@@ -341,6 +350,7 @@ def _contract_rows(
         period_start=period_start,
         period_end=period_end,
         auto_renew=auto_renew,
+        notice_deadline=notice_deadline,
         note=note,
         allow_forwarding=allow_forwarding,
         certificate_id=secrets.token_hex(10).upper(),

@@ -43,7 +43,12 @@ from keiyaku.storage.models import Blob, KeyRing
 
 
 def contract_duplicate(
-    *, contract: Contract, actor: Staff, once: str = "", meta: RequestMeta = SYSTEM
+    *,
+    contract: Contract,
+    actor: Staff,
+    once: str = "",
+    as_renewal: bool = False,
+    meta: RequestMeta = SYSTEM,
 ) -> Contract:
     """A new draft made from `contract` (any state), created by `actor`; returns it.
 
@@ -58,10 +63,15 @@ def contract_duplicate(
     click) return the draft the first one made instead of a second draft: checked with the
     original's row locked, so two requests at once make one draft.
 
+    `as_renewal` (a concluded contract only) makes the draft the contract's renewal
+    (`Contract.renews`): from then on, while the renewal is not rejected, cancelled or
+    expired, the contract gets no renewal alert (R31, `services.renewal_alerts`).
+
     Raises:
         NotAllowed: the actor may not change `contract`.
         ContractError: ``staff_role`` (a staff party may no longer sign or approve);
-            ``imported`` (an imported contract's files were never ingested for signing, R30).
+            ``imported`` (an imported contract's files were never ingested for signing, R30);
+            ``renewal_of_unconcluded`` (`as_renewal` for a contract not concluded).
     """
     require_contract_change(actor, contract)
     source = Contract.objects.select_related("organisation").get(pk=contract.pk)
@@ -69,6 +79,11 @@ def contract_duplicate(
         raise ContractError(
             _("取り込んだ契約は複製できません。新しい案件として作成してください。"),
             code="imported",
+        )
+    if as_renewal and not source.is_concluded:
+        raise ContractError(
+            _("更新の契約として複製できるのは、締結済みの契約だけです。"),
+            code="renewal_of_unconcluded",
         )
     parties = list(source.parties.filter(status__in=PARTY_COUNTED).order_by("position", "pk"))
     for party in parties:
@@ -96,6 +111,7 @@ def contract_duplicate(
                     parties=parties,
                     copies=copies,
                     once=once,
+                    as_renewal=as_renewal,
                     meta=meta,
                 )
         raise _AlreadyMade(made)
@@ -147,6 +163,7 @@ def _duplicate_rows(
     parties: list[Party],
     copies: list[tuple[Document, Blob, Blob]],
     once: str,
+    as_renewal: bool,
     meta: RequestMeta,
 ) -> Contract:
     now = timezone.now()
@@ -163,8 +180,10 @@ def _duplicate_rows(
         period_start=source.period_start,
         period_end=source.period_end,
         auto_renew=source.auto_renew,
+        notice_deadline=source.notice_deadline,
         note=source.note,
         allow_forwarding=source.allow_forwarding,
+        renews=source if as_renewal else None,
         certificate_id=secrets.token_hex(10).upper(),
         last_activity_at=now,
     )
@@ -232,6 +251,7 @@ def _duplicate_rows(
             "title": draft.title,
             "files": [document.filename for document, _o, _n in copies],
             "parties": len(new_party),
+            "renewal": as_renewal,
         },
         meta=meta,
     )
@@ -243,6 +263,7 @@ def _duplicate_rows(
         detail={
             "to": str(draft.pk),
             "to_certificate_id": draft.certificate_id,
+            "renewal": as_renewal,
             **({"once": once[:64]} if once else {}),
         },
         meta=meta,

@@ -43,7 +43,10 @@ def contract_cancel(
     with transaction.atomic():
         now = timezone.now()
         changed = Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_OPEN).update(
-            status=ContractStatus.CANCELLED, status_reason=reason[:2000], last_activity_at=now
+            status=ContractStatus.CANCELLED,
+            status_reason=reason[:2000],
+            last_activity_at=now,
+            ended_at=now,
         )
         if changed != 1:
             raise ContractError(_("締結済み・終了済みの案件は取り消せません。"), code="finished")
@@ -154,7 +157,7 @@ def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
     for contract in running.filter(deadline__lte=now):
         with transaction.atomic():
             changed = Contract.objects.filter(pk=contract.pk, status__in=CONTRACT_RUNNING).update(
-                status=ContractStatus.EXPIRED, last_activity_at=now
+                status=ContractStatus.EXPIRED, last_activity_at=now, ended_at=now
             )
             if not changed:
                 continue

@@ -51,7 +51,7 @@ from keiyaku.contracts.selectors import (
     contract_progress,
     templates_for,
 )
-from keiyaku.contracts.services import downloads, duplicate, saved_searches, sharing
+from keiyaku.contracts.services import downloads, duplicate, saved_searches, sharing, term
 from keiyaku.contracts.services.confirmation import default_deadline, send_summary
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.contracts.services.importing import import_stamp_pending
@@ -68,6 +68,7 @@ from keiyaku.web.forms import (
     PartyForm,
     SendForm,
     ShareForm,
+    TermForm,
     UnlockForm,
     custom_field_inputs,
     custom_values_given,
@@ -240,6 +241,7 @@ def contract_create(request: StaffRequest) -> HttpResponse:
                 period_start=data["period_start"],
                 period_end=data["period_end"],
                 auto_renew=data["auto_renew"],
+                notice_deadline=data["notice_deadline"],
                 note=data["note"],
                 allow_forwarding=data["allow_forwarding"],
                 custom_values=custom_values_given(form),
@@ -273,10 +275,14 @@ def contract_detail(request: StaffRequest, contract_id) -> HttpResponse:
 
 
 def _detail(
-    request: StaffRequest, contract: Contract, *, party_form: PartyForm | None = None
+    request: StaffRequest,
+    contract: Contract,
+    *,
+    party_form: PartyForm | None = None,
+    term_form: TermForm | None = None,
 ) -> HttpResponse:
-    """The contract's page; with `party_form`, a refused 「署名者を追加」 shown again as typed
-    (400), so nothing has to be typed twice."""
+    """The contract's page; with `party_form` (or `term_form`), a refused 「署名者を追加」 (or
+    「契約期間・更新」) shown again as typed (400), so nothing has to be typed twice."""
     return render(
         request,
         "web/contract_detail.html",
@@ -308,8 +314,18 @@ def _detail(
             "share_form": ShareForm(organisation=contract.organisation),
             # The duplicate form's own token: a double click makes one draft.
             "duplicate_once": uuid.uuid4().hex,
+            "term_form": term_form
+            or TermForm(
+                initial={
+                    "period_start": contract.period_start,
+                    "period_end": contract.period_end,
+                    "auto_renew": contract.auto_renew,
+                    "notice_deadline": contract.notice_deadline,
+                }
+            ),
+            "renewals": contract.renewals.order_by("created_at"),
         },
-        status=400 if party_form is not None and party_form.errors else 200,
+        status=400 if any(f is not None and f.errors for f in (party_form, term_form)) else 200,
     )
 
 
@@ -725,6 +741,33 @@ def search_delete(request: StaffRequest, saved_id: int) -> HttpResponse:
 
 @contract_editor_required
 @require_POST
+def contract_term(request: StaffRequest, contract_id) -> HttpResponse:
+    """「契約期間・更新」: the period, automatic renewal and notice deadline (R31), any state."""
+    contract = contract_for(request.user, contract_id)
+    form = TermForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        changed = attempt(
+            request,
+            lambda: term.contract_term_change(
+                contract=contract,
+                actor=request.user,
+                period_start=data["period_start"],
+                period_end=data["period_end"],
+                auto_renew=data["auto_renew"],
+                notice_deadline=data["notice_deadline"],
+                meta=RequestMeta.from_request(request),
+            ),
+            form=form,
+            success=_("契約期間・更新を保存しました。"),
+        )
+        if changed.ok:
+            return _back(contract)
+    return _detail(request, contract, term_form=form)
+
+
+@contract_editor_required
+@require_POST
 def contract_duplicate(request: StaffRequest, contract_id) -> HttpResponse:
     """「複製して新しい下書きを作成」 (issue 14): from any state; to the new draft."""
     contract = contract_for(request.user, contract_id)
@@ -735,6 +778,7 @@ def contract_duplicate(request: StaffRequest, contract_id) -> HttpResponse:
             contract=contract,
             actor=request.user,
             once=request.POST.get("once", "")[:64],
+            as_renewal=request.POST.get("as_renewal") == "1",
             meta=meta,
         ),
         success=_(
