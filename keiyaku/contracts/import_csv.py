@@ -7,6 +7,7 @@ a plan without errors with ``services.importing.contracts_import``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 import zipfile
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from keiyaku import excel_csv
 from keiyaku.accounts.models import Department, Staff
+from keiyaku.contracts.custom_fields import custom_fields_of
 from keiyaku.contracts.services.importing import (
     ImportFile,
     ImportItem,
@@ -54,41 +56,51 @@ _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 MAX_ROWS = 1000
 
 
-def template_csv() -> bytes:
-    """The template offered for download: UTF-8 with BOM, so that Excel opens it correctly."""
+def template_csv(organisation_id: int | None = None) -> bytes:
+    """The template offered for download: UTF-8 with BOM, so that Excel opens it correctly;
+    the organisation's custom fields are columns after the usual ones (headed by their names),
+    left empty in the examples."""
+    custom = [f.label for f in custom_fields_of(organisation_id)]
+    rows = _template_rows()
     return excel_csv.encode(
         [
-            [COLUMNS[key][0] for key in COLUMNS],
-            [
-                "庁舎清掃業務委託契約",
-                "R6-契-0012",
-                "株式会社札幌ビルサービス",
-                "1980000",
-                "2024-04-01",
-                "2024-04-01",
-                "2025-03-31",
-                "はい",
-                "2025-01-31",
-                "紙で締結（原本は契約課で保管）",
-                "契約課",
-                "庁舎清掃_契約書.pdf",
-            ],
-            [
-                "道路補修工事請負契約",
-                "R6-土-0100",
-                "北海道建設株式会社",
-                "12500000",
-                "2024-06-10",
-                "2024-06-10",
-                "2024-12-20",
-                "いいえ",
-                "",
-                "",
-                "",
-                "道路補修_契約書.pdf|道路補修_仕様書.pdf",
-            ],
+            [*(COLUMNS[key][0] for key in COLUMNS), *custom],
+            *([*row, *([""] * len(custom))] for row in rows),
         ]
     )
+
+
+def _template_rows() -> list[list[str]]:
+    return [
+        [
+            "庁舎清掃業務委託契約",
+            "R6-契-0012",
+            "株式会社札幌ビルサービス",
+            "1980000",
+            "2024-04-01",
+            "2024-04-01",
+            "2025-03-31",
+            "はい",
+            "2025-01-31",
+            "紙で締結（原本は契約課で保管）",
+            "契約課",
+            "庁舎清掃_契約書.pdf",
+        ],
+        [
+            "道路補修工事請負契約",
+            "R6-土-0100",
+            "北海道建設株式会社",
+            "12500000",
+            "2024-06-10",
+            "2024-06-10",
+            "2024-12-20",
+            "いいえ",
+            "",
+            "",
+            "",
+            "道路補修_契約書.pdf|道路補修_仕様書.pdf",
+        ],
+    ]
 
 
 @dataclass
@@ -107,7 +119,8 @@ class PlannedRow:
     item: ImportItem | None = None
 
     def error(self, key: str, message: str) -> None:
-        self.errors.append(RowError(COLUMNS[key][0] if key else "", message))
+        """``key``: a COLUMNS key, or a custom field's name (its column's heading)."""
+        self.errors.append(RowError(COLUMNS[key][0] if key in COLUMNS else key, message))
 
 
 @dataclass
@@ -170,6 +183,12 @@ def import_plan(*, csv_data: bytes, zip_path: Path | bytes, actor: Staff) -> Imp
         return plan
     header, body = records[0].cells, records[1:]
     positions, missing = _header_map(header)
+    # The organisation's custom fields, by their names as column headings (issue 15).
+    custom = {f.label.strip().lower(): f for f in custom_fields_of(actor.organisation_id)}
+    custom_columns = {
+        custom[h.strip().lower()].pk: i for i, h in enumerate(header) if h.strip().lower() in custom
+    }
+    labels = {f"custom_{f.pk}": f.label for f in custom.values()}
     if missing:
         plan.file_errors.append(
             _("見出し行に必要な列がありません: %(columns)s") % {"columns": "、".join(missing)}
@@ -204,12 +223,19 @@ def import_plan(*, csv_data: bytes, zip_path: Path | bytes, actor: Staff) -> Imp
             values = {key: (cells[i] if i < len(cells) else "") for key, i in positions.items()}
             row.title = values.get("title", "")
             metadata = _metadata(row, values, departments)
+            if metadata is not None:
+                metadata = dataclasses.replace(
+                    metadata,
+                    custom_values={
+                        pk: cells[i] if i < len(cells) else "" for pk, i in custom_columns.items()
+                    },
+                )
             files = _files(row, values.get("files", ""), members, archive, used)
             if metadata is not None:
                 try:
                     import_metadata_check(metadata, actor=actor)
                 except Refusal as refusal:
-                    row.error(_key_of(refusal), refusal.message)
+                    row.error(labels.get(refusal.field or "", _key_of(refusal)), refusal.message)
             if not row.errors and metadata is not None:
                 row.item = ImportItem(
                     metadata=metadata,

@@ -188,3 +188,46 @@ def test_acceptance_3_a_50_mb_import_is_timestamped_and_verified_from_outside(
     assert "intact/valid/trusted: True/True/True" in verified.stdout, verified.stdout
     authority = get_authority()
     assert openssl_verify_timestamps(stored, authority.root_pem(), authority.tsa_cert.dump()) == 1
+
+
+def test_custom_fields_are_columns_of_the_bulk_import_and_fields_of_the_form(personas, sender):
+    """Issue 15: custom fields on imports. The template has their columns, a bad value is
+    named with its column, a good one is stored typed; the single form asks for them too."""
+    from decimal import Decimal
+
+    from keiyaku.contracts.models import CustomValue
+    from keiyaku.contracts.services.custom_fields import custom_field_save
+
+    days = custom_field_save(
+        actor=personas.admin,
+        field_id=None,
+        label="工期（日）",
+        kind="number",
+        choices=[],
+        required=True,
+    )
+    template = sender.get("/contracts/import/template.csv").content.decode("utf-8-sig")
+    assert template.splitlines()[0].endswith(",工期（日）")
+    archive = _zip(**{"清掃.pdf": make_pdf()})
+
+    def post(value: str, *, apply: bool):
+        csv = excel_csv.encode(
+            [[*HEADER, "工期（日）"], [*_row(title="庁舎清掃", files="清掃.pdf"), value]]
+        )
+        return sender.post(
+            "/contracts/import/bulk/",
+            {
+                "csv_file": SimpleUploadedFile("import.csv", csv),
+                "zip_file": SimpleUploadedFile("pdfs.zip", archive),
+                "apply" if apply else "dry_run": "1",
+            },
+        )
+
+    bad = post("三十日", apply=False).content.decode()
+    assert "工期（日）" in bad and "数値で入力してください" in bad
+    missing = post("", apply=False).content.decode()
+    assert "「工期（日）」を入力してください" in missing
+    assert post("３６５", apply=True).status_code == 302
+    contract = Contract.objects.get(imported_at__isnull=False)
+    assert CustomValue.objects.get(contract=contract, field=days).number == Decimal(365)
+    assert "工期（日）" in sender.get("/contracts/import/").content.decode()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from keiyaku.accounts.models import Department, Role, Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
+from keiyaku.contracts.custom_fields import custom_values_clean, custom_values_store
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.filenames import clean_filename
 from keiyaku.contracts.models import (
@@ -104,6 +105,8 @@ class ImportMetadata:
     note: str = ""
     department: Department | None = None
     """None: the importing staff member's own department."""
+    custom_values: Mapping[int, str] = field(default_factory=dict)
+    """The organisation's custom fields: field id → the value as typed (issue 15)."""
 
 
 @dataclass
@@ -124,7 +127,8 @@ def import_metadata_check(metadata: ImportMetadata, *, actor: Staff) -> None:
 
     Raises:
         ContractError: codes title_required, period, amount, amount_too_large, department,
-            notice_deadline; TextRefusal/printable refusals for control characters.
+            notice_deadline, custom_* (a custom field's value: `custom_fields`);
+            TextRefusal/printable refusals for control characters.
     """
     if not metadata.title.strip():
         raise ContractError(_("案件名を入力してください。"), code="title_required", field="title")
@@ -150,6 +154,8 @@ def import_metadata_check(metadata: ImportMetadata, *, actor: Staff) -> None:
     )
     require_text(note=("備考", metadata.note))
     require_printable(案件名=metadata.title, 管理番号=metadata.management_number)
+    if actor.organisation_id is not None:  # a required field missing, a value of the wrong kind
+        custom_values_clean(actor.organisation_id, metadata.custom_values)
     department = metadata.department
     if department is not None:
         if department.organisation_id != actor.organisation_id:
@@ -272,6 +278,7 @@ def _contract_rows(
         imported_at=now,
         last_activity_at=now,
     )
+    custom_values_store(contract, custom_values_clean(actor.organisation.pk, data.custom_values))
     files = []
     for position, (file, checked, blob) in enumerate(
         zip(item.files, item.checked, blobs, strict=True), start=1

@@ -20,7 +20,12 @@ from keiyaku.contracts.services.importing import (
     ImportMetadata,
     contracts_import,
 )
-from keiyaku.web.forms import BulkImportForm, ImportForm
+from keiyaku.web.forms import (
+    BulkImportForm,
+    ImportForm,
+    custom_field_inputs,
+    custom_values_given,
+)
 from keiyaku.web.refusals import attempt
 from keiyaku.web.views.contracts import StaffRequest, _upload_limits
 
@@ -43,6 +48,12 @@ def contract_import(request: StaffRequest) -> HttpResponse:
     form = ImportForm(
         request.POST or None, request.FILES or None, organisation=request.user.organisation
     )
+    # The organisation's custom fields, before the files (issue 15), as on the create form.
+    fields = list(form.fields.items())
+    at = next(i for i, (name, _field) in enumerate(fields) if name == "files")
+    form.fields = dict(
+        [*fields[:at], *custom_field_inputs(request.user.organisation_id).items(), *fields[at:]]
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         metadata = ImportMetadata(
@@ -57,6 +68,7 @@ def contract_import(request: StaffRequest) -> HttpResponse:
             notice_deadline=data["notice_deadline"],
             note=data["note"],
             department=data["department"],
+            custom_values=custom_values_given(form),
         )
         done = attempt(
             request,
@@ -124,6 +136,8 @@ def contract_import_bulk(request: StaffRequest) -> HttpResponse:
 @contract_editor_required
 def contract_import_template(request: StaffRequest) -> HttpResponse:
     """The bulk import's CSV template (UTF-8 with BOM, as Excel opens it)."""
-    response = HttpResponse(template_csv(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(
+        template_csv(request.user.organisation_id), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = "attachment; filename*=UTF-8''import-template.csv"
     return response
