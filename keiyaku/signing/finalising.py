@@ -3,6 +3,8 @@ with the TSA attempts it made recorded."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from keiyaku.signing import budget, engine
 from keiyaku.signing.timestamping import FailoverTimeStamper, TimestampUnavailable, run_reporting
 from keiyaku.signing.tsas import tsa_attempts_record
@@ -24,19 +26,7 @@ def finalize_budgeted(
         TimestampUnavailable: no TSA answered (after its attempts are recorded).
         BudgetExceeded: the child ran past the validation budget.
     """
-    try:
-        data, attempts = budget.run(
-            run_reporting,
-            engine.finalize,
-            pdf,
-            timestamper=timestamper,
-            validation_context=validation_context,
-        )
-    except TimestampUnavailable as exc:
-        tsa_attempts_record(exc.attempts)
-        raise
-    tsa_attempts_record(attempts)
-    return data  # type: ignore[no-any-return]
+    return _budgeted(engine.finalize, pdf, timestamper, validation_context)
 
 
 def timestamp_budgeted(
@@ -51,10 +41,20 @@ def timestamp_budgeted(
         TimestampUnavailable: no TSA answered (after its attempts are recorded).
         BudgetExceeded: the child ran past the validation budget.
     """
+    return _budgeted(engine.timestamp_document, pdf, timestamper, validation_context)
+
+
+def _budgeted(
+    step: Any,
+    pdf: bytes,
+    timestamper: FailoverTimeStamper,
+    validation_context: engine.ValidationInputs,
+) -> bytes:
+    """``step(pdf, …)`` in a budgeted child; the child's TSA attempts recorded, on failure too."""
     try:
         data, attempts = budget.run(
             run_reporting,
-            engine.timestamp_document,
+            step,
             pdf,
             timestamper=timestamper,
             validation_context=validation_context,

@@ -39,7 +39,9 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
-class ContractForm(TextInputForm):
+class ContractMetadataForm(TextInputForm):
+    """What a contract records about itself, on the create form and the import form alike."""
+
     title = forms.CharField(label=_("案件名"), max_length=300)
     management_number = forms.CharField(label=_("管理番号"), max_length=100, required=False)
     counterparty_company = forms.CharField(
@@ -53,6 +55,17 @@ class ContractForm(TextInputForm):
     notice_deadline = forms.DateField(
         label=_("更新拒絶の通知期限（自動更新ありの場合）"), required=False, widget=DateInput
     )
+
+    def with_custom_fields(self, organisation_id: int | None) -> None:
+        """Add the organisation's custom fields (`custom_field_inputs`) before the files."""
+        fields = list(self.fields.items())
+        at = next((i for i, (name, _field) in enumerate(fields) if name == "files"), len(fields))
+        self.fields = dict(
+            [*fields[:at], *custom_field_inputs(organisation_id).items(), *fields[at:]]
+        )
+
+
+class ContractForm(ContractMetadataForm):
     allow_forwarding = forms.BooleanField(
         label=_("署名者による転送を許可する"), required=False, initial=True
     )
@@ -396,22 +409,9 @@ class CustomFieldForm(TextInputForm):
     required = forms.BooleanField(label=_("必須にする"), required=False)
 
 
-class ImportForm(TextInputForm):
+class ImportForm(ContractMetadataForm):
     """A contract concluded elsewhere (R30): a new contract's fields, its PDF(s) as they are."""
 
-    title = forms.CharField(label=_("案件名"), max_length=300)
-    management_number = forms.CharField(label=_("管理番号"), max_length=100, required=False)
-    counterparty_company = forms.CharField(
-        label=_("相手方（会社名）"), max_length=200, required=False
-    )
-    amount = forms.IntegerField(label=_("取引金額（円）"), min_value=0, required=False)
-    contract_date = forms.DateField(label=_("契約日"), required=False, widget=DateInput)
-    period_start = forms.DateField(label=_("契約期間（開始）"), required=False, widget=DateInput)
-    period_end = forms.DateField(label=_("契約期間（終了）"), required=False, widget=DateInput)
-    auto_renew = forms.BooleanField(label=_("自動更新あり"), required=False)
-    notice_deadline = forms.DateField(
-        label=_("更新拒絶の通知期限"), required=False, widget=DateInput
-    )
     note = forms.CharField(
         label=_("備考"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )

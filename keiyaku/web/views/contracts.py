@@ -70,7 +70,6 @@ from keiyaku.web.forms import (
     ShareForm,
     TermForm,
     UnlockForm,
-    custom_field_inputs,
     custom_values_given,
 )
 from keiyaku.web.history import history_lines
@@ -221,12 +220,7 @@ def contract_create(request: StaffRequest) -> HttpResponse:
     if request.user.organisation_id is None:
         raise Http404
     form = ContractForm(request.POST or None, request.FILES or None)
-    # The organisation's custom fields, before the files (issue 15).
-    fields = list(form.fields.items())
-    at = next(i for i, (name, _field) in enumerate(fields) if name == "files")
-    form.fields = dict(
-        [*fields[:at], *custom_field_inputs(request.user.organisation_id).items(), *fields[at:]]
-    )
+    form.with_custom_fields(request.user.organisation_id)  # issue 15
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         created = attempt(

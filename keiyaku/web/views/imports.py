@@ -23,7 +23,6 @@ from keiyaku.contracts.services.importing import (
 from keiyaku.web.forms import (
     BulkImportForm,
     ImportForm,
-    custom_field_inputs,
     custom_values_given,
 )
 from keiyaku.web.refusals import attempt
@@ -48,12 +47,7 @@ def contract_import(request: StaffRequest) -> HttpResponse:
     form = ImportForm(
         request.POST or None, request.FILES or None, organisation=request.user.organisation
     )
-    # The organisation's custom fields, before the files (issue 15), as on the create form.
-    fields = list(form.fields.items())
-    at = next(i for i, (name, _field) in enumerate(fields) if name == "files")
-    form.fields = dict(
-        [*fields[:at], *custom_field_inputs(request.user.organisation_id).items(), *fields[at:]]
-    )
+    form.with_custom_fields(request.user.organisation_id)  # issue 15
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         metadata = ImportMetadata(
