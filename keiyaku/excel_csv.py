@@ -108,6 +108,60 @@ def records(text: str) -> Iterator[Record]:
             yield Record(line=line, cells=trimmed)
 
 
+@dataclass(frozen=True)
+class Table:
+    """An importer's file read: its heading row, where each known column is, and its records."""
+
+    header: list[str]
+    positions: dict[str, int]
+    """Column key → index in ``header`` (the first column whose heading names the key)."""
+    body: list[Record]
+
+
+def table(
+    data: bytes,
+    *,
+    columns: dict[str, tuple[str, ...]],
+    required: Sequence[str],
+    max_bytes: int,
+    what: str,
+) -> Table:
+    """An uploaded CSV with a heading row, as every importer reads it (R30, R35).
+
+    Args:
+        columns: column key → the headings that name it (case and surrounding spaces ignored).
+        required: keys whose column must be there.
+        max_bytes: the largest file accepted.
+        what: what a row is, for the message when there is none (「職員」, 「契約」).
+
+    Raises CsvRefusal: an empty or too large file, one that cannot be decoded or parsed,
+    required columns missing (named), no row under the headings.
+    """
+    if not data.strip():
+        raise CsvRefusal(_("CSVファイルが空です。"), code="empty")
+    if len(data) > max_bytes:
+        raise CsvRefusal(_("CSVファイルが大きすぎます。"), code="too_large")
+    found = list(records(decode(data)))
+    if not found:
+        raise CsvRefusal(_("CSVファイルが空です。"), code="empty")
+    header, body = found[0].cells, found[1:]
+    wanted = {heading.lower(): key for key, headings in columns.items() for heading in headings}
+    positions: dict[str, int] = {}
+    for index, heading in enumerate(header):
+        key = wanted.get(heading.strip().lower())
+        if key is not None and key not in positions:
+            positions[key] = index
+    missing = [columns[key][0] for key in required if key not in positions]
+    if missing:
+        raise CsvRefusal(
+            _("見出し行に必要な列がありません: %(columns)s") % {"columns": "、".join(missing)},
+            code="columns",
+        )
+    if not body:
+        raise CsvRefusal(_("%(what)sの行がありません。") % {"what": what}, code="no_rows")
+    return Table(header=header, positions=positions, body=body)
+
+
 def lines(rows: Iterable[Sequence[object]], *, encoding: str = UTF8) -> Iterator[bytes]:
     """The file piece by piece (for a streamed response): the BOM for UTF-8, then each row.
 

@@ -133,44 +133,21 @@ class ImportPlan:
         return sum(1 for row in self.rows if row.existing is not None)
 
 
-def _header_map(header: list[str]) -> tuple[dict[str, int], list[str]]:
-    wanted = {heading.lower(): key for key, headings in COLUMNS.items() for heading in headings}
-    positions: dict[str, int] = {}
-    for index, heading in enumerate(header):
-        key = wanted.get(heading.strip().lower())
-        if key is not None and key not in positions:
-            positions[key] = index
-    missing = [COLUMNS[key][0] for key in REQUIRED if key not in positions]
-    return positions, missing
-
-
 def staff_csv_plan(data: bytes, *, organisation: Organisation, update: bool) -> ImportPlan:
     """Check a staff CSV against the organisation; report every problem, save nothing."""
     plan = ImportPlan()
-    if not data.strip():
-        plan.file_errors.append(_("ファイルが空です。"))
-        return plan
-    if len(data) > settings.KEIYAKU_STAFF_CSV_MAX_BYTES:
-        plan.file_errors.append(_("ファイルが大きすぎます。"))
-        return plan
     try:
-        records = list(excel_csv.records(excel_csv.decode(data)))
+        read = excel_csv.table(
+            data,
+            columns=COLUMNS,
+            required=REQUIRED,
+            max_bytes=settings.KEIYAKU_STAFF_CSV_MAX_BYTES,
+            what=_("職員"),
+        )
     except CsvRefusal as exc:
         plan.file_errors.append(exc.message)
         return plan
-    if not records:
-        plan.file_errors.append(_("ファイルが空です。"))
-        return plan
-    header, body = records[0].cells, records[1:]
-    positions, missing = _header_map(header)
-    if missing:
-        plan.file_errors.append(
-            _("見出し行に必要な列がありません: %(columns)s") % {"columns": "、".join(missing)}
-        )
-        return plan
-    if not body:
-        plan.file_errors.append(_("職員の行がありません。"))
-        return plan
+    header, body, positions = read.header, read.body, read.positions
 
     departments = {d.name: d for d in Department.objects.filter(organisation=organisation)}
     roles = role_names()

@@ -167,36 +167,24 @@ def import_plan(*, csv_data: bytes, zip_path: Path | bytes, actor: Staff) -> Imp
     an import checks it (``signing.importing.import_check``, in budgeted children). Reports
     every problem with its line and column; saves nothing. Rule: R30 (the dry run of R35)."""
     plan = ImportPlan()
-    if not csv_data.strip():
-        plan.file_errors.append(_("CSVファイルが空です。"))
-        return plan
-    if len(csv_data) > settings.KEIYAKU_STAFF_CSV_MAX_BYTES:
-        plan.file_errors.append(_("CSVファイルが大きすぎます。"))
-        return plan
     try:
-        records = list(excel_csv.records(excel_csv.decode(csv_data)))
+        read = excel_csv.table(
+            csv_data,
+            columns=COLUMNS,
+            required=REQUIRED,
+            max_bytes=settings.KEIYAKU_STAFF_CSV_MAX_BYTES,
+            what=_("契約"),
+        )
     except CsvRefusal as exc:
         plan.file_errors.append(exc.message)
         return plan
-    if not records:
-        plan.file_errors.append(_("CSVファイルが空です。"))
-        return plan
-    header, body = records[0].cells, records[1:]
-    positions, missing = _header_map(header)
+    header, body, positions = read.header, read.body, read.positions
     # The organisation's custom fields, by their names as column headings (issue 15).
     custom = {f.label.strip().lower(): f for f in custom_fields_of(actor.organisation_id)}
     custom_columns = {
         custom[h.strip().lower()].pk: i for i, h in enumerate(header) if h.strip().lower() in custom
     }
     labels = {f"custom_{f.pk}": f.label for f in custom.values()}
-    if missing:
-        plan.file_errors.append(
-            _("見出し行に必要な列がありません: %(columns)s") % {"columns": "、".join(missing)}
-        )
-        return plan
-    if not body:
-        plan.file_errors.append(_("契約の行がありません。"))
-        return plan
     if len(body) > MAX_ROWS:
         plan.file_errors.append(
             _("一度に取り込めるのは%(count)d行までです。") % {"count": MAX_ROWS}
@@ -250,17 +238,6 @@ def _bytes_io(data: bytes):  # type: ignore[no-untyped-def]
     import io
 
     return io.BytesIO(data)
-
-
-def _header_map(header: list[str]) -> tuple[dict[str, int], list[str]]:
-    wanted = {heading.lower(): key for key, headings in COLUMNS.items() for heading in headings}
-    positions: dict[str, int] = {}
-    for index, heading in enumerate(header):
-        key = wanted.get(heading.strip().lower())
-        if key is not None and key not in positions:
-            positions[key] = index
-    missing = [COLUMNS[key][0] for key in REQUIRED if key not in positions]
-    return positions, missing
 
 
 _FIELD_KEYS = {
