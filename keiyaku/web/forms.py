@@ -270,6 +270,7 @@ class ContractSearchForm(TextInputForm):
         label=_("契約期間（終了）まで"), required=False, widget=DateInput
     )
     sort = forms.ChoiceField(label=_("並び順"), required=False, choices=())
+    surety_number = forms.CharField(label=_("保証契約番号"), required=False, max_length=100)
 
     ADVANCED = (
         "title",
@@ -286,6 +287,7 @@ class ContractSearchForm(TextInputForm):
         "signed_to",
         "period_end_from",
         "period_end_to",
+        "surety_number",
     )
 
     def __init__(self, *args: object, organisation_id: int | None, **kwargs: object) -> None:
@@ -379,6 +381,7 @@ class ContractSearchForm(TextInputForm):
             period_end_from=data.get("period_end_from"),
             period_end_to=data.get("period_end_to"),
             custom=tuple(self.custom_conditions),
+            surety_number=data.get("surety_number") or "",
         )
 
 
