@@ -89,6 +89,10 @@ EVENT_LABELS = {
     "contract.deadline": _("署名期限の変更"),
     "contract.term": _("契約期間・更新の変更"),
     "contract.renewal_alert": _("更新・終了のお知らせ"),
+    # R32, electronic sureties and attachments.
+    "contract.surety_add": _("電子保証の登録"),
+    "contract.attachment_add": _("添付ファイルの追加"),
+    "attachment.download": _("添付ファイルのダウンロード"),
     # Issue 14, maintenance notices.
     "maintenance.post": _("メンテナンスのお知らせの掲載"),
     "maintenance.withdraw": _("メンテナンスのお知らせの取り下げ"),

@@ -672,3 +672,67 @@ class JobFailure(models.Model):
 
     class Meta:
         ordering = ["occurred_at", "id"]
+
+
+class Attachment(models.Model):
+    """A file kept with a contract that is not part of it (R32): never signed, never sent for
+    signing, shown apart from the contract's documents (「添付ファイル（署名対象外）」) and stored
+    as uploaded, sealed with the contract's data key. A surety's 「認証キーのお知らせ」 is one.
+    Added in any state (`services.sureties.attachment_add`)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="attachments")
+    filename = models.CharField(_("ファイル名"), max_length=255)
+    blob = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["added_at", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class SuretyKind(models.TextChoices):
+    """What an electronic surety (電子保証) guarantees (R32)."""
+
+    ADVANCE_PAYMENT = "advance_payment", _("前払金保証")
+    PERFORMANCE = "performance", _("契約保証")
+    OTHER = "other", _("その他")
+
+
+class Surety(models.Model):
+    """An electronic surety (電子保証) given for a contract (R32): a 保証事業会社's guarantee,
+    checked on the issuer's site with its 保証契約番号 and 認証キー. A contract may have several
+    (a 前払金保証 and a 契約保証). The 認証キー lets anyone holding it see the guarantee, so it
+    is sealed with the master key (`crypto.SURETY_KEY_PURPOSE`) and shown only on the contract's
+    page; the 保証契約番号 is searchable (`number_normalised`, `search.SearchConditions`)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="sureties")
+    kind = models.CharField(_("保証の種類"), max_length=20, choices=SuretyKind.choices)
+    issuer = models.CharField(_("保証事業会社"), max_length=200)
+    number = models.CharField(_("保証契約番号"), max_length=100)
+    """As typed (kept for display)."""
+    number_normalised = models.CharField(max_length=100, db_index=True)
+    """`search_index.normalise` of ``number``: NFKC, case folded, hyphens and spaces dropped."""
+    auth_key_sealed = models.TextField(blank=True)
+    """The 認証キー, sealed (`crypto.seal_text`, purpose ``surety-key``); empty when not given."""
+    amount = models.PositiveBigIntegerField(_("保証金額（円）"), null=True, blank=True)
+    period_start = models.DateField(_("保証期間（開始）"), null=True, blank=True)
+    period_end = models.DateField(_("保証期間（終了）"), null=True, blank=True)
+    notice = models.OneToOneField(
+        Attachment, null=True, blank=True, on_delete=models.PROTECT, related_name="surety"
+    )
+    """The issuer's 「認証キーのお知らせ」 PDF, kept as one of the contract's attachments."""
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["added_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"

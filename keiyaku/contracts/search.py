@@ -2,7 +2,7 @@
 
 Every condition is optional and they combine with AND: words (anywhere, or in the title, a
 file name, the counterparty, the 管理番号), department, status, amount range, contract-date,
-signing-date and period-end ranges. Words match inside longer text (部分一致) through the
+signing-date and period-end ranges, a surety's 保証契約番号 (R32). Words match inside longer text (部分一致) through the
 bigram index (`search_index`), after NFKC, so half-width and full-width forms match.
 
 A search never widens what a person sees: `SearchConditions.apply` narrows each of the
@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.contracts.custom_fields import CustomCondition
-from keiyaku.contracts.models import Contract
-from keiyaku.contracts.search_index import SearchField, word_matches
+from keiyaku.contracts.models import Contract, Surety
+from keiyaku.contracts.search_index import SearchField, normalise, word_matches
 from keiyaku.refusals import Refusal
 
 __all__ = ["BadSearch", "SearchConditions"]
@@ -63,6 +63,9 @@ class SearchConditions:
     period_end_to: dt.date | None = None
     custom: tuple[CustomCondition, ...] = ()
     """Conditions on the organisation's custom fields (`custom_fields.CustomCondition`)."""
+    surety_number: str = ""
+    """A 保証契約番号 (R32), whole or in part (部分一致), compared after
+    `search_index.normalise`: 「ＡＢ－１２３」, 「ab123」 and 「AB-123」 are one number."""
 
     def __post_init__(self) -> None:
         pairs = (
@@ -130,6 +133,14 @@ class SearchConditions:
             found &= Q(completed_at__lt=_jst_midnight(self.signed_to + dt.timedelta(days=1)))
         for custom in self.custom:
             found &= custom.condition()
+        if surety_number := normalise(self.surety_number):
+            # A contract has few sureties: a substring test over them is no full scan of the
+            # contracts (the match is a semi-join on the sureties table).
+            found &= Q(
+                pk__in=Surety.objects.filter(number_normalised__contains=surety_number).values(
+                    "contract_id"
+                )
+            )
         return found
 
     def apply(self, contracts: QuerySet[Contract, Any]) -> QuerySet[Contract, Any]:

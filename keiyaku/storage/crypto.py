@@ -60,6 +60,8 @@ DATA_KEY_PURPOSE = "data-key"
 # The purposes of the sealed text columns (login/services.py seals them; rotation re-seals them).
 TOTP_PURPOSE = "totp"
 OIDC_CLIENT_SECRET_PURPOSE = "oidc-client-secret"  # noqa: S105 - a label, not a secret
+# An electronic surety's 認証キー (R32; contracts/services/sureties.py).
+SURETY_KEY_PURPOSE = "surety-key"
 # A version-1 wrapped data key: nonce, 32-byte key, 16-byte tag; a version-2 one has one more.
 _V1_WRAPPED_BYTES = NONCE_BYTES + 32 + 16
 

@@ -7,6 +7,7 @@ What the master key protects, and so what a rotation visits (`SEALED_COLUMNS` an
 - the sign-in secrets, sealed text columns (``login.StaffSignIn.totp_secret_sealed``,
   ``login.OrganisationSignIn.oidc_client_secret_sealed``, the counterparty account's
   ``counterparty_accounts.CounterpartyAccount.totp_secret_sealed``);
+- the 認証キー of electronic sureties (``contracts.Surety.auth_key_sealed``, R32);
 - the local authority's three private keys (``KEIYAKU_PKI_DIR``), encrypted again.
 
 Not stored, nothing to re-seal: the TSA client token (derived from the key on each use; a
@@ -98,6 +99,12 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         "signin.OrganisationSignIn",
         "oidc_client_secret_sealed",
         _text(crypto.OIDC_CLIENT_SECRET_PURPOSE),
+    ),
+    SealedColumn(
+        "surety authentication keys",
+        "contracts.Surety",
+        "auth_key_sealed",
+        _text(crypto.SURETY_KEY_PURPOSE),
     ),
 )
 

@@ -13,7 +13,7 @@ from keiyaku.ascii_digits import ascii_int
 from keiyaku.contracts.custom_fields import CustomCondition, custom_fields_of, parse_custom_value
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.list_page import SORTS, Sort, sort_named
-from keiyaku.contracts.models import CustomFieldKind, PartyKind, PartyRole
+from keiyaku.contracts.models import CustomFieldKind, PartyKind, PartyRole, SuretyKind
 from keiyaku.contracts.search import SearchConditions
 from keiyaku.contracts.states import ContractStatus
 from keiyaku.text_input import TextInputForm
@@ -283,6 +283,7 @@ class ContractSearchForm(TextInputForm):
         label=_("契約期間（終了）まで"), required=False, widget=DateInput
     )
     sort = forms.ChoiceField(label=_("並び順"), required=False, choices=())
+    surety_number = forms.CharField(label=_("保証契約番号"), required=False, max_length=100)
 
     ADVANCED = (
         "title",
@@ -299,6 +300,7 @@ class ContractSearchForm(TextInputForm):
         "signed_to",
         "period_end_from",
         "period_end_to",
+        "surety_number",
     )
 
     def __init__(self, *args: object, organisation_id: int | None, **kwargs: object) -> None:
@@ -392,6 +394,7 @@ class ContractSearchForm(TextInputForm):
             period_end_from=data.get("period_end_from"),
             period_end_to=data.get("period_end_to"),
             custom=tuple(self.custom_conditions),
+            surety_number=data.get("surety_number") or "",
         )
 
 
@@ -433,3 +436,43 @@ class BulkImportForm(forms.Form):
 
     csv_file = forms.FileField(label=_("契約情報のCSV"))
     zip_file = forms.FileField(label=_("契約書PDFのZIP"))
+
+
+class SuretyForm(TextInputForm):
+    """An electronic surety (R32) as staff enter it from the issuer's 「認証キーのお知らせ」;
+    `services.sureties.surety_add` decides."""
+
+    kind = forms.ChoiceField(label=_("保証の種類"), choices=SuretyKind.choices)
+    issuer = forms.CharField(
+        label=_("保証事業会社"),
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": _("例: 東日本建設業保証株式会社")}),
+    )
+    number = forms.CharField(label=_("保証契約番号"), max_length=100)
+    auth_key = forms.CharField(
+        label=_("認証キー"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    amount = AmountField(label=_("保証金額（円）"), required=False)
+    period_start = forms.DateField(label=_("保証期間（開始）"), required=False, widget=DateInput)
+    period_end = forms.DateField(label=_("保証期間（終了）"), required=False, widget=DateInput)
+    notice = forms.FileField(
+        label=_("認証キーのお知らせ（PDF）"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_surety_%s")  # the term form on the page has its own
+        super().__init__(*args, **kwargs)
+
+
+class AttachmentForm(forms.Form):
+    """A PDF kept with a contract apart from its documents (R32)."""
+
+    file = forms.FileField(
+        label=_("添付するPDF"),
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+    )

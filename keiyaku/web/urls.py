@@ -13,6 +13,7 @@ from keiyaku.web.views import (
     preview,
     renewals,
     report,
+    sureties,
     templates,
     trust,
     verify,
@@ -43,6 +44,17 @@ urlpatterns = [
         name="party-preview",
     ),
     path("contracts/<uuid:contract_id>/term/", contracts.contract_term, name="contract-term"),
+    path("contracts/<uuid:contract_id>/sureties/", sureties.surety_add, name="surety-add"),
+    path(
+        "contracts/<uuid:contract_id>/attachments/",
+        sureties.attachment_add,
+        name="attachment-add",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/attachments/<int:attachment_id>/",
+        sureties.attachment_download,
+        name="attachment-download",
+    ),
     path(
         "contracts/<uuid:contract_id>/duplicate/",
         contracts.contract_duplicate,

@@ -116,7 +116,7 @@ NOT_SCREENS = {
     *("document-download", "document-page", "certificate-download", "sign-page", "sign-download"),
     *("download-document", "download-certificate", "contract-import-template"),
     *("contract-export-csv", "contract-export-zip", "orgadmin:organisation-export"),
-    *("monthly-report-csv",),
+    *("monthly-report-csv", "attachment-download"),
     *("counterparty_accounts:document", "counterparty_accounts:certificate"),
     # actions that answer with a redirect
     *("party-parallel", "party-unlock", "party-email", "party-remove", "party-move"),

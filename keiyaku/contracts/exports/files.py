@@ -6,7 +6,8 @@
 - an imported contract (``Contract.imported_at``, R30): each document as stored (with the
   document timestamp added on import), as 「取込_<file name>」; no certificate, keiyaku did
   not conclude it;
-- attachments (R32): `attachment_files` is where they join when they are stored.
+- its attachments (R32: a surety's 「認証キーのお知らせ」 and any other file kept with the
+  contract apart from its documents), in any state, as 「添付_<file name>」 (`attachment_files`).
 
 A certificate that is not current (never issued, or outdated by an archival renewal) is asked
 for as the download asks (`downloads.certificate_requested`: the worker issues it, a request
@@ -23,10 +24,12 @@ from django.utils.translation import gettext as _
 
 from keiyaku.contracts.exports.archive import Entry, safe_name
 from keiyaku.contracts.models import (
+    Attachment,
     CompletionCertificate,
     Contract,
     Document,
     DocumentVersion,
+    Surety,
     VersionKind,
 )
 from keiyaku.contracts.services.downloads import certificate_filename
@@ -49,8 +52,8 @@ class StoredFile:
 
 
 def files_prefetch(batch: Sequence[Contract]) -> None:
-    """Read the documents, their versions (with blobs) and current certificates of a batch of
-    contracts in a few queries, for `contract_files`."""
+    """Read the documents, their versions (with blobs), current certificates, attachments and
+    sureties of a batch of contracts in a few queries, for `contract_files`."""
     prefetch_related_objects(
         list(batch),
         Prefetch(
@@ -73,6 +76,13 @@ def files_prefetch(batch: Sequence[Contract]) -> None:
             ),
             to_attr="current_certificates",
         ),
+        Prefetch(
+            "attachments",
+            queryset=Attachment.objects.order_by("added_at", "id").select_related("blob__keyring"),
+        ),
+        Prefetch(
+            "sureties", queryset=Surety.objects.order_by("added_at", "id").select_related("notice")
+        ),
     )
 
 
@@ -87,9 +97,13 @@ def _current(document: Document) -> DocumentVersion:
 
 
 def attachment_files(contract: Contract) -> list[StoredFile]:
-    """The contract's attachments (R32: not signed, shown apart from its documents). None are
-    stored yet: when they are, they are listed here and every export carries them."""
-    return []
+    """The contract's attachments (R32: not signed, shown apart from its documents) as
+    「添付_<file name>」, in the order they were added, whatever the contract's state: every
+    export carries them. After `files_prefetch` (else read here)."""
+    return [
+        StoredFile(_("添付_%(filename)s") % {"filename": a.filename}, a.blob, "attachment")
+        for a in contract.attachments.all()
+    ]
 
 
 def contract_files(contract: Contract) -> tuple[list[StoredFile], bool]:

@@ -48,6 +48,7 @@ from keiyaku.contracts.exports.files import (
 from keiyaku.contracts.exports.walk import contract_batches, result_contracts
 from keiyaku.contracts.models import Contract
 from keiyaku.contracts.search import SearchConditions
+from keiyaku.contracts.services.sureties import surety_auth_key
 from keiyaku.contracts.states import ContractStatus
 from keiyaku.storage.blobs import object_open
 
@@ -248,6 +249,23 @@ def contract_record(contract: Contract, files: list[StoredFile]) -> dict[str, An
         {"file": f"{folder}/{f.name}", "sha256": f.blob.sha256}
         for f in files
         if f.what == "attachment"
+    ]
+    # The 認証キー in clear: the export is its organisation's admin's (R34) for taking the
+    # contracts elsewhere, and the notice PDF beside it carries the same key (R32).
+    notices = {f.blob.pk: f"{folder}/{f.name}" for f in files if f.what == "attachment"}
+    record["sureties"] = [
+        {
+            "kind": s.kind,
+            "issuer": s.issuer,
+            "number": s.number,
+            "auth_key": surety_auth_key(s),
+            "amount": s.amount,
+            "period_start": _iso(s.period_start),
+            "period_end": _iso(s.period_end),
+            "notice": notices.get(s.notice.blob_id) if s.notice is not None else None,
+            "added_at": _iso(s.added_at),
+        }
+        for s in contract.sureties.all()
     ]
     return record
 

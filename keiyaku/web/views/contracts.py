@@ -55,10 +55,12 @@ from keiyaku.contracts.services import downloads, duplicate, saved_searches, sha
 from keiyaku.contracts.services.confirmation import default_deadline, send_summary
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.contracts.services.importing import import_stamp_pending
+from keiyaku.contracts.services.sureties import surety_auth_key
 from keiyaku.contracts.timefmt import JST
 from keiyaku.notifications.models import OutboxMessage
 from keiyaku.storage.blobs import blob_get
 from keiyaku.web.forms import (
+    AttachmentForm,
     CancelForm,
     ContractForm,
     ContractSearchForm,
@@ -68,6 +70,7 @@ from keiyaku.web.forms import (
     PartyForm,
     SendForm,
     ShareForm,
+    SuretyForm,
     TermForm,
     UnlockForm,
     custom_values_given,
@@ -274,9 +277,11 @@ def _detail(
     *,
     party_form: PartyForm | None = None,
     term_form: TermForm | None = None,
+    surety_form: SuretyForm | None = None,
 ) -> HttpResponse:
-    """The contract's page; with `party_form` (or `term_form`), a refused 「署名者を追加」 (or
-    「契約期間・更新」) shown again as typed (400), so nothing has to be typed twice."""
+    """The contract's page; with `party_form` (or `term_form`, `surety_form`), a refused
+    「署名者を追加」 (or 「契約期間・更新」, 「電子保証を登録」) shown again as typed (400), so
+    nothing has to be typed twice."""
     return render(
         request,
         "web/contract_detail.html",
@@ -318,8 +323,19 @@ def _detail(
                 }
             ),
             "renewals": contract.renewals.order_by("created_at"),
+            # R32: sureties (認証キー opened for this page only) and attachments, apart from
+            # the documents.
+            "sureties": [
+                (surety, surety_auth_key(surety))
+                for surety in contract.sureties.select_related("notice")
+            ],
+            "attachments": contract.attachments.select_related("blob"),
+            "surety_form": surety_form or SuretyForm(),
+            "attachment_form": AttachmentForm(),
         },
-        status=400 if any(f is not None and f.errors for f in (party_form, term_form)) else 200,
+        status=400
+        if any(f is not None and f.errors for f in (party_form, term_form, surety_form))
+        else 200,
     )
 
 
