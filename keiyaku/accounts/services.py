@@ -35,6 +35,7 @@ from keiyaku.accounts.network import address_allowed, parse_networks
 from keiyaku.accounts.permissions import is_operator, require_org_admin
 from keiyaku.accounts.selectors import department_with_descendants
 from keiyaku.accounts.tokens import welcome_tokens
+from keiyaku.ascii_digits import ascii_int
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.refusals import NotAllowed, Refusal
 from keiyaku.text_input import require_single_line
@@ -87,7 +88,7 @@ def renewal_alert_days_parse(text: str) -> list[int]:
     「、」 or spaces between. Refused with `AccountsError` (``renewal_alert_days``) for anything
     that is not a whole number; the range is `renewal_alert_days_check`'s."""
     parts = [p for p in re.split(r"[,\s、，]+", unicodedata.normalize("NFKC", text)) if p]
-    if not all(p.isascii() and p.isdigit() for p in parts):
+    if any(ascii_int(p) is None for p in parts):
         raise AccountsError(
             _("お知らせの日数は「60,30,7」のように、半角数字をカンマで区切って入力してください。"),
             code="renewal_alert_days",

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from keiyaku import excel_csv
 from keiyaku.accounts.models import Department, Staff
+from keiyaku.ascii_digits import ascii_int
 from keiyaku.contracts.custom_fields import custom_fields_of
 from keiyaku.contracts.services.importing import (
     ImportFile,
@@ -264,9 +265,8 @@ def _metadata(
     text = values.get("amount", "").replace(",", "").replace("円", "").strip()
     text = unicodedata.normalize("NFKC", text)
     if text:
-        if text.isascii() and text.isdigit():
-            amount = int(text)
-        else:
+        amount = ascii_int(text)
+        if amount is None:
             row.error(
                 "amount",
                 _("「%(value)s」は金額（半角数字）ではありません。") % {"value": values["amount"]},

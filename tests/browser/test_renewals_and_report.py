@@ -49,9 +49,8 @@ def test_term_renewal_list_and_monthly_report(browser, site, personas):
     see(page, "契約期間・更新を保存しました。")
     expect(page.get_by_test_id("notice-deadline")).to_contain_text(notice.isoformat())
 
-    page.get_by_role("navigation", name="メインメニュー").get_by_role(
-        "link", name="更新・終了が近い契約"
-    ).click()
+    page.get_by_role("link", name="案件一覧").first.click()
+    page.locator("#list-tools").get_by_role("link", name="更新・終了が近い契約").click()
     page.locator("#id_days").select_option("30")
     page.get_by_role("button", name="表示する").click()
     rows = page.locator("#renewals tbody tr")
@@ -65,9 +64,8 @@ def test_term_renewal_list_and_monthly_report(browser, site, personas):
     rows.nth(1).get_by_role("link", name="庁舎清掃業務").click()
     expect(page).to_have_url(f"{site}/contracts/{contract.pk}/")
 
-    page.get_by_role("navigation", name="メインメニュー").get_by_role(
-        "link", name="月次報告"
-    ).click()
+    page.get_by_role("link", name="案件一覧").first.click()
+    page.locator("#list-tools").get_by_role("link", name="月次報告").click()
     chart = page.locator("#report-chart svg.bar-chart")
     expect(chart).to_be_visible()
     expect(chart.locator("rect.bar")).to_have_count(12 * 3)  # twelve months × three kinds

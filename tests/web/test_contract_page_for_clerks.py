@@ -52,7 +52,8 @@ def test_amounts_are_grouped_no_empty_period_and_parties_never_asked_say_so(pers
     Contract.objects.filter(pk=contract.pk).update(amount=12_100_000)
     page = _page(_client(personas.sender), contract)
     assert "12,100,000 円" in page
-    assert "契約期間" not in page  # no 「契約期間: 〜」 without dates
+    # No 「契約期間: 〜」 without dates (the term form below may still name the period).
+    assert "契約期間:" not in page and 'data-testid="period"' not in page and "〜" not in page
     assert yen(0) == "0 円" and yen(None) == "—" and yen(10**15 - 1) == "999,999,999,999,999 円"
     statuses = re.findall(r'data-testid="party-status">(.*?)</span>', page)
     assert statuses == ["却下", "依頼されていません"]

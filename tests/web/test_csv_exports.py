@@ -291,6 +291,39 @@ def test_contract_list_csv_guards_every_typed_field(personas):
     assert_guarded(b"".join(response.streaming_content), hostile)
 
 
+def test_the_monthly_report_and_the_import_template_guard_names_staff_typed(personas):
+    """Issue 15: a department's name in the monthly report and a custom field's name in the
+    contract import's template are typed by staff: a formula start stays text."""
+    from keiyaku.accounts.models import Department
+    from keiyaku.contracts.services.custom_fields import custom_field_save
+
+    hostile = []
+    for start in TYPED:
+        name = f"{start}{PAYLOAD} 項目"
+        custom_field_save(
+            actor=personas.admin,
+            field_id=None,
+            label=name[:50],
+            kind="text",
+            choices=[],
+            required=False,
+        )
+        hostile.append(name[:50])
+    template = admin_client(personas).get("/contracts/import/template.csv")
+    assert template.status_code == 200
+    assert_guarded(template.content, hostile)
+
+    department = f"={PAYLOAD} 課"
+    Department.objects.filter(pk=personas.contracts_dept.pk).update(name=department)
+    contract = draft_contract(
+        personas.sender, externals=[External("株式会社A", "A", "a@example.jp", "1111")]
+    )
+    services.contract_send(contract=contract, actor=personas.sender)
+    report = admin_client(personas).get("/reports/monthly.csv")
+    assert report.status_code == 200
+    assert_guarded(report.content, [department])
+
+
 def test_every_csv_download_is_covered():
     """The exports above are all the CSV downloads keiyaku has (besides the static staff
     template): a new one must be added here."""
@@ -305,6 +338,8 @@ def test_every_csv_download_is_covered():
         "'staff/import/template.csv' [name='staff-import-template']",
         "'audit/export.csv' [name='audit-export']",
         "'contracts/export.csv' [name='contract-export-csv']",
+        "'contracts/import/template.csv' [name='contract-import-template']",
+        "'reports/monthly.csv' [name='monthly-report-csv']",
     }
 
 

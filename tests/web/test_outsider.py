@@ -52,6 +52,8 @@ READ_EVENTS = {
     "certificate.download",
     "audit.export",
     "addressbook.export",
+    "contracts.export_csv",  # issue 15: a search result as CSV or a ZIP of its PDFs
+    "contracts.export_zip",
 }
 
 

@@ -146,7 +146,7 @@ def contract_list(request: StaffRequest) -> HttpResponse:
         ("", _("対応者")),  # the holders: computed per row, not a column to sort by
         ("last_activity_at", _("最終更新")),
     ):
-        heading: dict[str, str] = {"label": label, "query": "", "state": ""}
+        heading: dict[str, str] = {"label": label, "query": "", "aria_sort": "", "arrow": ""}
         if column:
             if order.column == column:  # again: the other way round
                 name = column if order.descending else f"-{column}"
@@ -156,7 +156,8 @@ def contract_list(request: StaffRequest) -> HttpResponse:
             by["sort"] = name
             heading["query"] = by.urlencode()
             if order.column == column:
-                heading["state"] = "descending" if order.descending else "ascending"
+                heading["aria_sort"] = "descending" if order.descending else "ascending"
+                heading["arrow"] = " ▼" if order.descending else " ▲"
         headings.append(heading)
     return render(
         request,
