@@ -254,3 +254,19 @@ def download_link_state(token: str) -> LinkLookup:
         revoked=link.revoked_at is not None, expired=link_expiry(link) <= timezone.now()
     )
     return LinkLookup(state, link)
+
+
+def imported_version_at(sha256: str) -> Contract | None:
+    """The imported contract (R30) one of whose stored, timestamped versions has exactly this
+    SHA-256 (hex), or None. For the operator's `keiyaku verify`: an imported file carries only
+    document timestamps, which say nothing about who imported it; the database does. Not for
+    pages anyone may open (it would tell whether a file was imported here)."""
+    version = (
+        DocumentVersion.objects.filter(
+            blob__sha256=sha256.lower(), document__contract__imported_at__isnull=False
+        )
+        .exclude(kind=VersionKind.IMPORTED)  # the file as it came: no timestamp of ours yet
+        .select_related("document__contract")
+        .first()
+    )
+    return version.document.contract if version is not None else None

@@ -182,10 +182,14 @@ def test_acceptance_3_a_50_mb_import_is_timestamped_and_verified_from_outside(
     out = tmp_path / "stamped.pdf"
     out.write_bytes(stored)
     verified = keiyaku_verify(out)
-    # Exit status 1: a timestamp is not a contract concluded on keiyaku (verdict.py); the
-    # timestamp itself is intact, valid and trusted.
-    assert "RESULT: timestamp_only" in verified.stdout, verified
+    # The timestamp is intact, valid and trusted, and the installation knows the file as an
+    # import of its own: exit 0 (a timestamp alone, unknown here, stays timestamp_only, exit 1).
+    assert verified.returncode == 0, verified
+    assert "RESULT: imported: concluded elsewhere" in verified.stdout, verified.stdout
     assert "intact/valid/trusted: True/True/True" in verified.stdout, verified.stdout
+    changed = tmp_path / "changed.pdf"
+    changed.write_bytes(stored + b"\n%")  # a byte more: not a stored version any more
+    assert keiyaku_verify(changed).returncode == 1
     authority = get_authority()
     assert openssl_verify_timestamps(stored, authority.root_pem(), authority.tsa_cert.dump()) == 1
 

@@ -2,22 +2,28 @@
 
 Prints the same verdict as the public page (``keiyaku.signing.verdict``). Exit status 0 only
 when the document was concluded on this keiyaku: every approval signature made by its signing
-certificate, all intact, valid and trusted, the document unchanged since the last one; 1
+certificate, all intact, valid and trusted, the document unchanged since the last one; or when
+it is a stored version of a contract imported into this keiyaku (R30: `imported`, found by its
+SHA-256 in the installation's database), its document timestamps intact, valid and trusted; 1
 otherwise (a timestamp only, other signers, or a failure); 2 when the file cannot be read; 3
 when the validation ran out of its time or memory budget (``KEIYAKU_VALIDATION_SECONDS``,
 ``KEIYAKU_VALIDATION_MEMORY_MB``; issue 10 finding 7): nothing was concluded.
 """
 
+import hashlib
 import json
 import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from keiyaku.contracts.models import Contract
+from keiyaku.contracts.selectors import imported_version_at
 from keiyaku.contracts.timefmt import jst_timestamp
-from keiyaku.signing.verdict import ItemStatus, Outcome, Verdict
+from keiyaku.signing.verdict import SIGNATURE, ItemStatus, Outcome, Verdict
 from keiyaku.signing.verification import BudgetExceeded, judge_pdf
 
 # Only VALID says OK: it is given only in a document concluded on this keiyaku.
@@ -45,6 +51,22 @@ def _result(verdict: Verdict) -> str:
     if verdict.outcome == Outcome.UNREADABLE:
         return "unreadable: not a PDF, or too damaged to read"
     return "failed"
+
+
+def _imported(verdict: Verdict, data: bytes) -> Contract | None:
+    """The imported contract (R30) this file is a stored version of, when its only evidence,
+    keiyaku's document timestamps, is intact, valid and trusted; None otherwise."""
+    if verdict.outcome not in (Outcome.TIMESTAMP_ONLY, Outcome.OTHER_SIGNER):
+        return None
+    if verdict.report.error or not verdict.lines:
+        return None
+    timestamps = [line for line in verdict.lines if line.item.kind != SIGNATURE]
+    if not timestamps or any(line.status != ItemStatus.INTACT for line in timestamps):
+        return None
+    try:
+        return imported_version_at(hashlib.sha256(data).hexdigest())
+    except DatabaseError:  # verifying without the installation's database: the file alone
+        return None
 
 
 class Command(BaseCommand):
@@ -75,13 +97,26 @@ class Command(BaseCommand):
             self.stderr.write(f"{file}: not verified: {exc}")
             self.stdout.write("RESULT: over_budget")
             sys.exit(3)
+        imported = _imported(verdict, data)
         if json:
-            self.stdout.write(_json_dumps(verdict.as_dict()))
+            report = verdict.as_dict()
+            if imported is not None:
+                report.update(
+                    verdict="imported",
+                    ok=True,
+                    imported={
+                        "certificate_id": imported.certificate_id,
+                        "imported_at": imported.imported_at.isoformat()
+                        if imported.imported_at
+                        else None,
+                    },
+                )
+            self.stdout.write(_json_dumps(report))
         else:
-            self._print(verdict)
-        sys.exit(0 if verdict.ok else 1)
+            self._print(verdict, imported)
+        sys.exit(0 if verdict.ok or imported is not None else 1)
 
-    def _print(self, verdict: Verdict) -> None:
+    def _print(self, verdict: Verdict, imported: Contract | None = None) -> None:
         write = self.stdout.write
         report = verdict.report
         if report.error:
@@ -103,7 +138,14 @@ class Command(BaseCommand):
             if item.error:
                 write(f"    error:         {item.error}")
         write(f"LTV (B-LTA): {'OK' if verdict.long_term else 'NG'}")
-        write(f"RESULT: {_result(verdict)}")
+        if imported is not None:
+            write(
+                f"RESULT: imported: concluded elsewhere, imported into this keiyaku on "
+                f"{_when(imported.imported_at)} (ID {imported.certificate_id}) and timestamped; "
+                "unchanged since"
+            )
+        else:
+            write(f"RESULT: {_result(verdict)}")
 
 
 def _json_dumps(value) -> str:
