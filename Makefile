@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 KEIYAKU := $(BIN)/keiyaku
-SYSTEM_PACKAGES := chromium poppler-utils qpdf openssl libnss3-tools strace postgresql redis-server softhsm2 faketime libreoffice-calc-nogui
+SYSTEM_PACKAGES := chromium gettext poppler-utils qpdf openssl libnss3-tools strace postgresql redis-server softhsm2 faketime libreoffice-calc-nogui
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test test-sqlite test-postgres lint format bench install system-deps messages clean audit-verify

@@ -14,6 +14,7 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from keiyaku.refusals import Refusal
@@ -118,6 +119,14 @@ class Table:
     body: list[Record]
 
 
+def _heading_named(headings: tuple[str, ...], japanese: bool) -> str:
+    """The heading a refusal names for a missing column: its first (Japanese) heading, or in
+    another UI language its first heading in ASCII, which the importer accepts as well (R45)."""
+    if japanese:
+        return headings[0]
+    return next((heading for heading in headings if heading.isascii()), headings[0])
+
+
 def table(
     data: bytes,
     *,
@@ -151,10 +160,13 @@ def table(
         key = wanted.get(heading.strip().lower())
         if key is not None and key not in positions:
             positions[key] = index
-    missing = [columns[key][0] for key in required if key not in positions]
+    missing = [columns[key] for key in required if key not in positions]
     if missing:
+        japanese = (get_language() or "ja").startswith("ja")
+        named = [_heading_named(headings, japanese) for headings in missing]
         raise CsvRefusal(
-            _("見出し行に必要な列がありません: %(columns)s") % {"columns": "、".join(missing)},
+            _("見出し行に必要な列がありません: %(columns)s")
+            % {"columns": ("、" if japanese else ", ").join(named)},
             code="columns",
         )
     if not body:

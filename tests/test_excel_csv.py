@@ -37,6 +37,28 @@ def test_the_refusal_is_in_the_language_of_the_request():
     assert "UTF-8" in caught.value.message
 
 
+COLUMNS = {
+    "name": ("氏名", "name"),
+    "email": ("メールアドレス", "e-mail", "mail"),
+    "note": ("備考",),
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "named"),
+    [("ja", "氏名、メールアドレス、備考"), ("en", "name, e-mail, 備考")],
+)
+def test_missing_columns_are_named_by_a_heading_the_importer_accepts(language, named):
+    """In English the missing columns are named by their ASCII heading where they have one."""
+    data = "ふりがな\r\nやまだ\r\n".encode()
+    with translation.override(language), pytest.raises(CsvRefusal) as refused:
+        excel_csv.table(
+            data, columns=COLUMNS, required=("name", "email", "note"), max_bytes=1000, what="職員"
+        )
+    assert refused.value.code == "columns"
+    assert refused.value.message.endswith(named)
+
+
 def test_records_skip_blank_lines_and_say_where_each_starts():
     text = '\ufeff見出し,備考\r\n\r\n , \r\n甲, 一 \r\n乙,"二行に\r\nまたがる"\r\n丙,三\r\n'
     found = list(excel_csv.records(text))

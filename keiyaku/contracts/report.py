@@ -27,7 +27,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from keiyaku.accounts.models import Department, Role, Staff
 from keiyaku.contracts.models import ContractStatus, JobFailure
@@ -192,16 +192,16 @@ def monthly_report(*, staff: Staff, first_month: date, last_month: date) -> Mont
 
 #: The report's columns: heading and how a row's figures give the cell (CSV and screen).
 COLUMNS: list[tuple[Promise, str]] = [
-    (_lazy("送信"), "sent"),
-    (_lazy("締結"), "concluded"),
-    (_lazy("却下"), "rejected"),
-    (_lazy("取消"), "cancelled"),
-    (_lazy("期限切れ"), "expired"),
-    (_lazy("取込"), "imported"),
-    (_lazy("平均締結日数"), "average_days"),
-    (_lazy("署名処理の失敗（再試行）"), "jobs_retried"),
-    (_lazy("署名処理の失敗（中止）"), "jobs_failed"),
-    (_lazy("不達メール"), "mails_undelivered"),
+    (gettext_lazy("送信"), "sent"),
+    (gettext_lazy("締結"), "concluded"),
+    (gettext_lazy("却下"), "rejected"),
+    (gettext_lazy("取消"), "cancelled"),
+    (gettext_lazy("期限切れ"), "expired"),
+    (gettext_lazy("取込"), "imported"),
+    (gettext_lazy("平均締結日数"), "average_days"),
+    (gettext_lazy("署名処理の失敗（再試行）"), "jobs_retried"),
+    (gettext_lazy("署名処理の失敗（中止）"), "jobs_failed"),
+    (gettext_lazy("不達メール"), "mails_undelivered"),
 ]
 
 

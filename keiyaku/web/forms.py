@@ -328,7 +328,12 @@ class ContractSearchForm(TextInputForm):
         sort = self.fields["sort"]
         assert isinstance(sort, forms.ChoiceField)
         sort.choices = [
-            (name, f"{order.label}（{_sort_direction(order)}）") for name, order in SORTS.items()
+            (
+                name,
+                _("%(column)s（%(direction)s）")
+                % {"column": order.label, "direction": _sort_direction(order)},
+            )
+            for name, order in SORTS.items()
         ]
         departments = self.fields["department"]
         assert isinstance(departments, forms.ModelChoiceField)
