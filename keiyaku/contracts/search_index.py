@@ -36,8 +36,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, Value
+from django.db.models import BooleanField, Count, F, Func, OuterRef, Q, Subquery, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.refusals import Refusal
@@ -245,7 +246,10 @@ def word_matches(word: str, fields: Sequence[str] | None = None) -> Q | None:
         )
         if fields is not None:
             rows = rows.filter(field__in=fields)
-        return Q(Exists(rows))
+        # A count, not EXISTS: PostgreSQL would turn an EXISTS into a join and could then
+        # read every row of the index table; an aggregate stays a subquery run per contract.
+        held = rows.order_by().values("contract_id").annotate(n=Count("id")).values("n")
+        return Q(GreaterThan(Subquery(held), 0))
     sql = _MATCH_SQL[connection.vendor]
     if fields is None:
         sql = sql.replace(" AND field IN (FIELDS)", "").replace(" AND t.field IN (FIELDS)", "")
