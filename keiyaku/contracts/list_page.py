@@ -394,8 +394,13 @@ def contract_list_query(
         return Contract.objects.none()
     shown = (*SHOWN, sort.column) if sort.column not in SHOWN else SHOWN
     if len(parts) == 1:
-        contracts = parts[0].only(*shown).annotate(list_parties=_parties())
-        return _window(contracts, size=size, after=after, before=before, sort=sort)
+        # The window's ids first, then the rows and their parties for those ids only: SQLite
+        # computes a row's columns (the parties' subquery) before it sorts, so a window that
+        # must sort many matching rows (a date range, a rare word) would compute them all.
+        ids = _window(parts[0].values("pk"), size=size, after=after, before=before, sort=sort)
+        contracts = Contract.objects.filter(pk__in=ids).only(*shown)
+        contracts = contracts.annotate(list_parties=_parties())
+        return contracts.order_by(*_ordering(sort, reverse=before is not None))
     windows: list[QuerySet[Contract, Any]] = [
         _window(part.values("pk"), size=size, after=after, before=before, sort=sort)
         for part in parts
