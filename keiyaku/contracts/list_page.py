@@ -374,7 +374,8 @@ def contract_list_query(
     first by default), except after `before`: in its reverse. bench/staff_list.py runs its SQL
     raw.
 
-    An admin's page is one walk of ``contract_list_order``. Anyone else sees a contract for one
+    An admin's page is one walk of ``contract_list_order`` (the ids; then the rows and their
+    parties for those ids only). Anyone else sees a contract for one
     of several reasons (`contracts_visible_to_parts`: department, author, party, share); a
     single filter ORing them can only walk the organisation's index and test each row, which
     passes a thousand rows per row shown for someone who sees one contract in a thousand. So
