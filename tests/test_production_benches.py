@@ -107,7 +107,7 @@ def test_staff_list_bench_times_each_page_beside_its_raw_sql(tmp_path: Path) -> 
     assert "contracts_contract" in result["plans"]["sender"]
 
 
-@pytest.mark.slow(seconds=30)
+@pytest.mark.slow(seconds=45)
 def test_search_bench_times_each_search_beside_its_raw_sql(tmp_path: Path) -> None:
     result = _run_bench("search.py", tmp_path, "--contracts", "2000", "--requests", "2")
     engines = result["engines"]
