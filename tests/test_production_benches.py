@@ -105,3 +105,24 @@ def test_staff_list_bench_times_each_page_beside_its_raw_sql(tmp_path: Path) -> 
         assert row["p95_ms"] > 0 and row["raw_p95_ms"] > 0 and row["p95_ratio"] > 0, row
         assert row["page_floor_p95_ms"] > 0, row
     assert "contracts_contract" in result["plans"]["sender"]
+
+
+@pytest.mark.slow(seconds=45)
+def test_search_bench_times_each_search_beside_its_raw_sql(tmp_path: Path) -> None:
+    result = _run_bench("search.py", tmp_path, "--contracts", "2000", "--requests", "2")
+    engines = result["engines"]
+    assert [engine["engine"] for engine in engines] == ["sqlite", "postgresql"]
+    for engine in engines:
+        # Five index rows a contract (title, 管理番号, three counterparty texts), a sample
+        # checked against what index_rows makes of the contract read back.
+        assert engine["index_rows"] == 5 * 2000 and engine["index_checked"] == 50
+        rows = engine["rows"]
+        assert len(rows) == 40 and {row["reader"] for row in rows} == {"admin", "dept"}
+        assert len({row["search"] for row in rows}) == 20
+        for row in rows:
+            assert row["p95_ms"] > 0 and row["floor_p95_ms"] > 0 and row["ratio"] > 0, row
+        found = {(row["reader"], row["search"]): row["rows"] for row in rows}
+        assert found["admin", "keyword 宇宙 (no match)"] == 0
+        assert found["admin", "keyword 道路 (2 chars)"] == 51  # a page and the one beyond
+        assert found["dept", "keyword 道路 (2 chars)"] <= found["admin", "keyword 道路 (2 chars)"]
+        assert set(engine["plans"]) == {"admin", "dept"}

@@ -84,6 +84,13 @@ class Contract(models.Model):
             ),
             # Exports read contracts in order of creation, by keyset (exports/walk.py).
             models.Index(fields=["organisation", "created_at", "id"], name="contract_export_order"),
+            # Search ranges (R28): a date range far from the newest activity is read through
+            # these, not by walking the list's order (docs/architecture.md, Contract search).
+            models.Index(
+                fields=["organisation", "contract_date"], name="contract_by_contract_date"
+            ),
+            models.Index(fields=["organisation", "completed_at"], name="contract_by_completed_at"),
+            models.Index(fields=["organisation", "period_end"], name="contract_by_period_end"),
         ]
 
     def __str__(self) -> str:

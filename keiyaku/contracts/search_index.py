@@ -33,11 +33,12 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, Count, F, Func, OuterRef, Q, Subquery, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.refusals import Refusal
@@ -146,6 +147,71 @@ _MATCH_SQL = {
 }
 
 
+COMMON_ROWS = 5000
+"""Index rows from which a word counts as common: its contracts are then tested one by one
+as the list walks its order (`word_matches`), not collected first."""
+
+# How many index rows hold a query, counted up to COMMON_ROWS + 1 (one placeholder each).
+_PROBE_SQL = {
+    "postgresql": (
+        "SELECT count(*) FROM (SELECT 1 FROM contracts_searchtext "
+        "WHERE grams::tsvector @@ %s::tsquery LIMIT %s) AS found"
+    ),
+    "sqlite": (
+        "SELECT count(*) FROM (SELECT 1 FROM contracts_searchtext_fts "
+        "WHERE contracts_searchtext_fts MATCH %s LIMIT %s)"
+    ),
+}
+
+
+def _common(query: str) -> bool:
+    """Whether more than COMMON_ROWS index rows hold ``query`` (`_query`'s text); the count
+    stops there, so a common word costs what a rare one does."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PROBE_SQL[connection.vendor], (query, COMMON_ROWS + 1))
+        (found,) = cursor.fetchone()
+    return bool(found > COMMON_ROWS)
+
+
+def _row_needle(normalised: str) -> str:
+    """What `_RowHolds` looks for in one row: on PostgreSQL the tsquery of `_query`; on SQLite
+    the word's tokens as they stand in a row's ``grams`` (space-separated, so " 道路 路補 "
+    is the phrase 道路 路補 and " 札" a token starting with 札)."""
+    if connection.vendor == "postgresql":
+        return _query(normalised)
+    if len(normalised) == 1:
+        return f" {normalised}"
+    return " " + " ".join(_tokens(normalised)[:-1]) + " "
+
+
+class _RowHolds(Func):
+    """True where one SearchText row's tokens hold a word (`_row_needle`), read from the row
+    itself: no index is used, so it costs the same for a common word as for a rare one.
+
+    PostgreSQL: ``(grams || '')::tsvector @@ needle``: the expression differs from the GIN
+    index's on purpose, so the planner tests the rows of each contract the outer walk meets
+    (through the index on contract_id) instead of collecting every match through the GIN
+    index first. SQLite: ``instr(' ' || grams || ' ', needle) > 0``.
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(F("grams"), Value(needle))
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, list[Any]]:
+        grams, grams_params = compiler.compile(self.source_expressions[0])
+        needle, needle_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "postgresql":
+            sql = f"(({grams} || '')::tsvector @@ ({needle})::tsquery)"
+        else:
+            sql = f"(instr(' ' || {grams} || ' ', {needle}) > 0)"
+        return sql, [*grams_params, *needle_params]
+
+
 def custom_search_field(field_id: int) -> str:
     """The index's field name for a custom text field's values (``SearchText.field``)."""
     return f"custom:{field_id}"
@@ -169,6 +235,21 @@ def word_matches(word: str, fields: Sequence[str] | None = None) -> Q | None:
         raise WordTooLong(
             _("検索語が長すぎます（%(limit)s文字まで）。") % {"limit": MAX_WORD_CHARS}
         )
+    query = _query(normalised)
+    if _common(query):
+        # Many contracts hold it: test each contract the list's index walk meets, on its own
+        # rows, rather than collect them all (docs/architecture.md, Contract search).
+        from keiyaku.contracts.models import SearchText
+
+        rows = SearchText.objects.filter(contract_id=OuterRef("pk")).filter(
+            _RowHolds(_row_needle(normalised))
+        )
+        if fields is not None:
+            rows = rows.filter(field__in=fields)
+        # A count, not EXISTS: PostgreSQL would turn an EXISTS into a join and could then
+        # read every row of the index table; an aggregate stays a subquery run per contract.
+        held = rows.order_by().values("contract_id").annotate(n=Count("id")).values("n")
+        return Q(GreaterThan(Subquery(held), 0))
     sql = _MATCH_SQL[connection.vendor]
     if fields is None:
         sql = sql.replace(" AND field IN (FIELDS)", "").replace(" AND t.field IN (FIELDS)", "")
@@ -177,7 +258,7 @@ def word_matches(word: str, fields: Sequence[str] | None = None) -> Q | None:
         sql = sql.replace("FIELDS", ", ".join(["%s"] * len(fields)))
     # Only "%s" placeholders are formatted into the SQL; the query and fields are parameters,
     # and the query holds letters and digits only (normalise), so no FTS syntax either.
-    return Q(pk__in=RawSQL(sql, (_query(normalised), *fields)))  # noqa: S611
+    return Q(pk__in=RawSQL(sql, (query, *fields)))  # noqa: S611
 
 
 def contract_fields(contract_id: uuid.UUID) -> dict[str, list[str]]:
