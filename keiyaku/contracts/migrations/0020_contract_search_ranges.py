@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0007_organisation_renewal_alert_days'),
-        ('contracts', '0018_renewal_alerts_report'),
+        ('contracts', '0019_attachments_sureties'),
         ('storage', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
