@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -177,3 +177,19 @@ def load(
             min_requests,
         )
     )
+
+
+def timed(call: Callable[[], object], times: int) -> tuple[float, float]:
+    """(p50, p95) in ms of ``times`` calls of ``call`` in this thread, after two warm-up calls:
+    the single-request figures bench/staff_list.py and bench/search.py print."""
+    for _ in range(2):
+        call()
+    samples = []
+    for _ in range(times):
+        began = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - began) * 1000)
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[
+        min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))
+    ]

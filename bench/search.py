@@ -46,13 +46,12 @@ import os
 import random
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -62,6 +61,9 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import timed  # noqa: E402
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a throw-away benchmark organisation
 DEPARTMENTS = 10
@@ -178,26 +180,6 @@ def _range(name: str, start: str, days: int) -> dict[str, str]:
 
 
 # --- timing ------------------------------------------------------------------------------------
-
-
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return (
-        statistics.median(ordered),
-        ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-    )
-
-
-def _timed(call: Callable[[], Any], times: int) -> tuple[float, float]:
-    """(p50, p95) in ms of ``times`` calls after two warm-up calls."""
-    for _ in range(2):
-        call()
-    samples = []
-    for _ in range(times):
-        began = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - began) * 1000)
-    return _percentiles(samples)
 
 
 # --- one engine, in its own process -----------------------------------------------------------
@@ -487,8 +469,8 @@ def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
             def floor(sql: str = sql, params: Any = params) -> None:
                 raw.execute(sql, params).fetchall()
 
-            p50, p95 = _timed(page, args.requests)
-            floor_p50, floor_p95 = _timed(floor, args.requests)
+            p50, p95 = timed(page, args.requests)
+            floor_p50, floor_p95 = timed(floor, args.requests)
             rows.append(
                 {
                     "engine": vendor,

@@ -42,16 +42,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import Target, load  # noqa: E402
+from load import Target, load, timed  # noqa: E402
 from production import PASSWORD, _fast_hashes, _Personas, cookie_of, installation  # noqa: E402
 
 STATUSES = (
@@ -112,26 +110,6 @@ FROM contracts_contract AS c,
     (VALUES (1, 'external'), (2, 'staff')) AS p(position, kind)
 WHERE c.organisation_id = %(organisation)s AND c.certificate_id LIKE %(salt)s || '%%';
 """
-
-
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return (
-        statistics.median(ordered),
-        ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-    )
-
-
-def _timed(call: Callable[[], Any], times: int) -> tuple[float, float]:
-    """(p50, p95) in ms of ``times`` calls after two warm-up calls."""
-    for _ in range(2):
-        call()
-    samples = []
-    for _ in range(times):
-        began = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - began) * 1000)
-    return _percentiles(samples)
 
 
 def seed_contracts(
@@ -270,8 +248,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     def run_orm(staff: Any = staff, cursor: Any = cursor) -> None:
                         contract_list_page(staff, size=size, after=cursor)
 
-                    raw_p50, raw_p95 = _timed(run_raw, args.requests)
-                    orm_p50, orm_p95 = _timed(run_orm, args.requests)
+                    raw_p50, raw_p95 = timed(run_raw, args.requests)
+                    orm_p50, orm_p95 = timed(run_orm, args.requests)
                     rows.append(
                         {
                             "reader": name,
