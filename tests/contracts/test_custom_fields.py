@@ -80,6 +80,17 @@ def test_only_admins_define_fields_and_labels_are_unique(personas, fields):
             choices=[],
             required=False,
         )
+    # A name the import CSV reads as one of its own columns would make that column ambiguous.
+    for reserved in ("備考", "ＮＯＴＥ", "取引金額（円）"):
+        with pytest.raises(ContractError, match="決まった列名"):
+            custom_field_save(
+                actor=personas.admin,
+                field_id=None,
+                label=reserved,
+                kind="text",
+                choices=[],
+                required=False,
+            )
     with pytest.raises(ContractError, match="選択肢"):
         custom_field_save(
             actor=personas.admin,

@@ -48,6 +48,19 @@ def _choices(kind: str, choices: list[str]) -> list[str]:
     return cleaned
 
 
+def _names_a_standard_column(label: str) -> bool:
+    """Whether ``label`` is a heading the contract import's CSV reads as one of its own columns
+    (its custom fields are read by their names, R30): such a column would be ambiguous."""
+    from keiyaku.contracts.import_csv import COLUMNS
+
+    wanted = unicodedata.normalize("NFKC", label).strip().casefold()
+    return any(
+        unicodedata.normalize("NFKC", heading).strip().casefold() == wanted
+        for headings in COLUMNS.values()
+        for heading in headings
+    )
+
+
 def custom_field_save(
     *,
     actor: Staff,
@@ -66,7 +79,8 @@ def custom_field_save(
         choices: the choices of a choice field (one line each; ignored for other kinds).
         required: whether a new contract must have a value.
 
-    Raises NotAllowed (not an admin), ContractError (a bad label or choices, a label in use,
+    Raises NotAllowed (not an admin), ContractError (a bad label or choices, a label in use or
+    one of the import CSV's own column names,
     a kind changed while values exist, over MAX_CUSTOM_FIELDS); another organisation's field
     is "not found". Audited as ``custom_field.save``.
     """
@@ -75,6 +89,13 @@ def custom_field_save(
     require_single_line(label=(_("項目名"), label))
     if not label or len(label) > 50:
         raise ContractError(_("項目名を50文字以内で入力してください。"), field="label")
+    if _names_a_standard_column(label):
+        raise ContractError(
+            _("「%(label)s」は取込CSVの決まった列名と同じです。別の名前にしてください。")
+            % {"label": label},
+            field="label",
+            code="label_reserved",
+        )
     if kind not in CustomFieldKind.values:
         raise ContractError(_("種類を選んでください。"), field="kind")
     kept = _choices(kind, choices)
