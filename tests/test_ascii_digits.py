@@ -45,3 +45,12 @@ def test_no_module_checks_digits_with_isdigit():
         if re.search(r"\.is(digit|numeric|decimal)\(\)", line)
     ]
     assert not found, found
+
+
+def test_yen_as_typed():
+    from keiyaku.ascii_digits import yen_int
+
+    assert yen_int("1,000,000") == yen_int("１，０００，０００円") == yen_int(" 1000000 ") == 10**6
+    for bad in ("-1", "1.5", "百万", "500万", "", "1" * 101):
+        assert yen_int(bad) is None, bad
+    assert yen_int("1" * 21) == int("1" * 21)  # too large is the service's to say

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from keiyaku import excel_csv
 from keiyaku.accounts.models import Department, Staff
-from keiyaku.ascii_digits import ascii_int
+from keiyaku.ascii_digits import yen_int
 from keiyaku.contracts.custom_fields import custom_fields_of
 from keiyaku.contracts.services.importing import (
     ImportFile,
@@ -262,10 +262,8 @@ def _metadata(
 ) -> ImportMetadata | None:
     errors_before = len(row.errors)
     amount = None
-    text = values.get("amount", "").replace(",", "").replace("円", "").strip()
-    text = unicodedata.normalize("NFKC", text)
-    if text:
-        amount = ascii_int(text)
+    if values.get("amount", "").strip():
+        amount = yen_int(values["amount"])
         if amount is None:
             row.error(
                 "amount",

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.accounts.models import Department, Staff
-from keiyaku.ascii_digits import ascii_int
+from keiyaku.ascii_digits import yen_int
 from keiyaku.contracts.custom_fields import CustomCondition, custom_fields_of, parse_custom_value
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.list_page import SORTS, Sort, sort_named
 from keiyaku.contracts.models import CustomFieldKind, PartyKind, PartyRole, SuretyKind
 from keiyaku.contracts.search import SearchConditions
+from keiyaku.contracts.services.drafting import MAX_AMOUNT
 from keiyaku.contracts.states import ContractStatus
 from keiyaku.text_input import TextInputForm
 
@@ -39,6 +39,34 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
+class AmountField(forms.Field):
+    """Yen as staff type it: 「1,000,000」, 「１，０００，０００円」; 「500万」 is refused with a
+    message saying how to write it. The value is an int (yen) or None."""
+
+    widget = forms.TextInput(attrs={"inputmode": "numeric"})
+
+    def __init__(self, *args: Any, max_value: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_value = max_value
+        """Refused above this on the form, where no service decides (a search's range)."""
+
+    def to_python(self, value: object) -> int | None:
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            return None
+        amount = yen_int(text)
+        if amount is None:
+            raise forms.ValidationError(
+                _("金額は数字で入力してください（例: 1,000,000）。"), code="invalid"
+            )
+        if self.max_value is not None and amount > self.max_value:
+            raise forms.ValidationError(
+                _("金額は%(max)s円以下で入力してください。") % {"max": f"{self.max_value:,}"},
+                code="max_value",
+            )
+        return amount
+
+
 class ContractMetadataForm(TextInputForm):
     """What a contract records about itself, on the create form and the import form alike."""
 
@@ -47,7 +75,7 @@ class ContractMetadataForm(TextInputForm):
     counterparty_company = forms.CharField(
         label=_("相手方（会社名）"), max_length=200, required=False
     )
-    amount = forms.IntegerField(label=_("取引金額（円）"), min_value=0, required=False)
+    amount = AmountField(label=_("取引金額（円）"), required=False)
     contract_date = forms.DateField(label=_("契約日"), required=False, widget=DateInput)
     period_start = forms.DateField(label=_("契約期間（開始）"), required=False, widget=DateInput)
     period_end = forms.DateField(label=_("契約期間（終了）"), required=False, widget=DateInput)
@@ -196,25 +224,6 @@ class ShareForm(forms.Form):
         return data
 
 
-class AmountField(forms.Field):
-    """Yen as staff type it: 「1,000,000」, 「１，０００，０００円」; 「500万」 is refused with a
-    message saying how to write it. The value is an int (yen) or None."""
-
-    widget = forms.TextInput(attrs={"inputmode": "numeric"})
-
-    def to_python(self, value: object) -> int | None:
-        text = str(value).strip() if value is not None else ""
-        if not text:
-            return None
-        plain = unicodedata.normalize("NFKC", text).replace(",", "").replace("円", "").strip()
-        amount = ascii_int(plain) if len(plain) <= 15 else None  # 15 digits: 999 trillion yen
-        if amount is None:
-            raise forms.ValidationError(
-                _("金額は数字で入力してください（例: 1,000,000）。"), code="invalid"
-            )
-        return amount
-
-
 def _sort_direction(order: Sort) -> str:
     if order.kind in ("time", "date"):
         return str(_("新しい順") if order.descending else _("古い順"))
@@ -270,8 +279,8 @@ class ContractSearchForm(TextInputForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    amount_min = AmountField(label=_("金額（円）から"), required=False)
-    amount_max = AmountField(label=_("金額（円）まで"), required=False)
+    amount_min = AmountField(label=_("金額（円）から"), required=False, max_value=MAX_AMOUNT)
+    amount_max = AmountField(label=_("金額（円）まで"), required=False, max_value=MAX_AMOUNT)
     contract_date_from = forms.DateField(label=_("契約日から"), required=False, widget=DateInput)
     contract_date_to = forms.DateField(label=_("契約日まで"), required=False, widget=DateInput)
     signed_from = forms.DateField(label=_("締結日から"), required=False, widget=DateInput)

@@ -154,6 +154,25 @@ def test_what_is_not_a_pdf_is_refused_in_japanese(personas, data, message):
     assert not Surety.objects.exists() and not Attachment.objects.exists()
 
 
+def test_an_amount_past_any_contracts_is_refused_in_japanese_not_a_500(personas):
+    """The amount's bound is the service's (drafting.MAX_AMOUNT), whatever the form accepts."""
+    contract = _concluded(personas)
+    client = Client()
+    client.force_login(personas.sender)
+    refused = client.post(
+        f"/contracts/{contract.pk}/sureties/",
+        {
+            "kind": SuretyKind.ADVANCE_PAYMENT,
+            "issuer": "東日本建設業保証株式会社",
+            "number": "12-3456",
+            "amount": "1" * 21,
+        },
+    )
+    assert refused.status_code == 400
+    assert "保証金額が大きすぎます" in refused.content.decode()
+    assert not Surety.objects.exists()
+
+
 def test_too_large_is_refused(personas, settings):
     contract = _concluded(personas)
     settings.KEIYAKU_MAX_FILE_BYTES = 1000

@@ -99,3 +99,18 @@ def test_a_file_name_is_kept_as_the_user_gave_it(sender_client):
     disposition = response["Content-Disposition"]
     assert disposition.startswith("attachment; filename*=UTF-8''")
     assert unquote(disposition.split("''", 1)[1]) == expected
+
+
+def test_the_amount_is_read_as_staff_type_yen(sender_client):
+    """One rule for yen typed by staff (`ascii_digits.yen_int`): the create form, the import,
+    the search and the surety forms read 「１２，１００，０００円」 alike."""
+    data = {
+        "title": "物品購入契約",
+        "amount": "１２，１００，０００円",
+        "files": [SimpleUploadedFile("契約書.pdf", pdfs.make_pdf(), "application/pdf")],
+    }
+    assert sender_client.post("/contracts/new/", data).status_code == 302
+    assert Contract.objects.get().amount == 12_100_000
+    data["amount"] = "1200万"
+    refused = sender_client.post("/contracts/new/", data)
+    assert refused.status_code == 400 and "金額は数字で入力してください" in refused.content.decode()

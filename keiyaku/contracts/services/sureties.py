@@ -34,7 +34,7 @@ from keiyaku.contracts.filenames import clean_filename
 from keiyaku.contracts.models import Attachment, Contract, Surety, SuretyKind
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.search_index import normalise
-from keiyaku.contracts.services.drafting import Upload
+from keiyaku.contracts.services.drafting import MAX_AMOUNT, Upload
 from keiyaku.storage import crypto
 from keiyaku.storage.blobs import blob_discard, blob_put
 from keiyaku.storage.models import Blob
@@ -199,6 +199,8 @@ def _surety_check(values: SuretyValues) -> str:
         raise ContractError(
             _("保証期間の終了日が開始日より前です。"), code="surety_period", field="period_end"
         )
+    if values.amount is not None and not 0 <= values.amount <= MAX_AMOUNT:
+        raise ContractError(_("保証金額が大きすぎます。"), code="amount_too_large", field="amount")
     return number
 
 
