@@ -111,8 +111,8 @@ class Sort:
                 return _EPOCH + int(text) * _MICROSECOND
             if self.kind == "date" and text.startswith("d"):
                 return date(int(text[1:5]), int(text[5:7]), int(text[7:9]))
-            if self.kind == "int" and text.startswith("i"):
-                return int(text[1:])
+            if self.kind == "int" and text.startswith("i") and int(text[1:]) < 2**63:
+                return int(text[1:])  # a database integer: larger ones were never written
             if self.kind == "text" and text.startswith("s"):
                 raw = text[1:] + "=" * (-len(text[1:]) % 4)
                 return base64.urlsafe_b64decode(raw.encode()).decode()

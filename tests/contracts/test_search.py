@@ -377,6 +377,8 @@ def test_a_cursor_of_another_order_is_refused(personas, generated):
     client.force_login(personas.admin)
     bad = client.get("/", {"sort": "amount", "after": by_time})
     assert bad.status_code == 400 and "ページの指定が正しくありません" in bad.content.decode()
+    edited = client.get("/", {"sort": "amount", "after": "i" + "9" * 19 + "-" + "0" * 32})
+    assert edited.status_code == 400  # past any database integer: a refusal, not a 500
     unknown = client.get("/", {"sort": "password"})
     assert unknown.status_code == 200 and "並び順" in unknown.content.decode()
     page = client.get("/", {"sort": "-title", "q": "工事"}).content.decode()
