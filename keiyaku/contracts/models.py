@@ -681,11 +681,38 @@ class JobFailure(models.Model):
         ordering = ["occurred_at", "id"]
 
 
+class RemovableQuerySet(models.QuerySet):
+    """Rows staff may remove without destroying them (電子帳簿保存法's 訂正削除の履歴): a removed
+    row keeps its values and says who removed it, when and why (``removed_*``)."""
+
+    def current(self) -> RemovableQuerySet:
+        """Those not removed: what the contract's page lists, search finds and a result's ZIP
+        carries."""
+        return self.filter(removed_at__isnull=True)
+
+    def removed(self) -> RemovableQuerySet:
+        """Those removed: the contract's 「削除・訂正の履歴」 and the organisation's export."""
+        return self.filter(removed_at__isnull=False)
+
+
+def _removal_constraint(name: str) -> models.CheckConstraint:
+    """A removal names its time, its actor and its reason, or none of them."""
+    return models.CheckConstraint(
+        condition=models.Q(removed_at__isnull=True, removed_by__isnull=True, removed_reason="")
+        | (
+            models.Q(removed_at__isnull=False, removed_by__isnull=False)
+            & ~models.Q(removed_reason="")
+        ),
+        name=name,
+    )
+
+
 class Attachment(models.Model):
     """A file kept with a contract that is not part of it (R32): never signed, never sent for
     signing, shown apart from the contract's documents (「添付ファイル（署名対象外）」) and stored
     as uploaded, sealed with the contract's data key. A surety's 「認証キーのお知らせ」 is one.
-    Added in any state (`services.sureties.attachment_add`)."""
+    Added in any state (`services.sureties.attachment_add`); removed, never destroyed
+    (`services.sureties.attachment_remove`: the row and its file stay, marked removed)."""
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="attachments")
     filename = models.CharField(_("ファイル名"), max_length=255)
@@ -694,12 +721,24 @@ class Attachment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     added_at = models.DateTimeField()
+    removed_at = models.DateTimeField(_("削除日時"), null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_reason = models.TextField(_("削除の理由"), blank=True)
+
+    objects = RemovableQuerySet.as_manager()
 
     class Meta:
         ordering = ["added_at", "id"]
+        constraints = [_removal_constraint("attachment_removal_complete")]
 
     def __str__(self) -> str:
         return self.filename
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
 
 
 class SuretyKind(models.TextChoices):
@@ -737,9 +776,50 @@ class Surety(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     added_at = models.DateTimeField()
+    removed_at = models.DateTimeField(_("削除日時"), null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_reason = models.TextField(_("削除の理由"), blank=True)
+
+    objects = RemovableQuerySet.as_manager()
 
     class Meta:
         ordering = ["added_at", "id"]
+        constraints = [_removal_constraint("surety_removal_complete")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number}"
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
+
+
+class SuretyCorrection(models.Model):
+    """One correction of a surety (R32; 電子帳簿保存法's 訂正削除の履歴): the values the surety
+    held **before** it, who corrected it, when and why. The surety's row holds the current
+    values (what search finds); the values after a correction are those of the next correction
+    or, for the last one, the surety's own. Written only by `services.sureties.surety_correct`."""
+
+    surety = models.ForeignKey(Surety, on_delete=models.PROTECT, related_name="corrections")
+    kind = models.CharField(max_length=20, choices=SuretyKind.choices)
+    issuer = models.CharField(max_length=200)
+    number = models.CharField(max_length=100)
+    auth_key_sealed = models.TextField(blank=True)
+    """The previous 認証キー, sealed as `Surety.auth_key_sealed` (and re-sealed by rotation)."""
+    amount = models.PositiveBigIntegerField(null=True, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    notice = models.ForeignKey(
+        Attachment, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    """The notice PDF before the correction (replaced by it when a new one was given)."""
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    corrected_at = models.DateTimeField()
+    reason = models.TextField(_("訂正の理由"))
+
+    class Meta:
+        ordering = ["corrected_at", "id"]

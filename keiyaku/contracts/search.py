@@ -135,11 +135,12 @@ class SearchConditions:
             found &= custom.condition()
         if surety_number := normalise(self.surety_number):
             # A contract has few sureties: a substring test over them is no full scan of the
-            # contracts (the match is a semi-join on the sureties table).
+            # contracts (the match is a semi-join on the sureties table). Current values only:
+            # a removed surety, or a number since corrected, finds nothing (R32).
             found &= Q(
-                pk__in=Surety.objects.filter(number_normalised__contains=surety_number).values(
-                    "contract_id"
-                )
+                pk__in=Surety.objects.current()
+                .filter(number_normalised__contains=surety_number)
+                .values("contract_id")
             )
         return found
 

@@ -7,7 +7,8 @@ What the master key protects, and so what a rotation visits (`SEALED_COLUMNS` an
 - the sign-in secrets, sealed text columns (``login.StaffSignIn.totp_secret_sealed``,
   ``login.OrganisationSignIn.oidc_client_secret_sealed``, the counterparty account's
   ``counterparty_accounts.CounterpartyAccount.totp_secret_sealed``);
-- the 認証キー of electronic sureties (``contracts.Surety.auth_key_sealed``, R32);
+- the 認証キー of electronic sureties (``contracts.Surety.auth_key_sealed``, R32) and the
+  previous ones their corrections keep (``contracts.SuretyCorrection.auth_key_sealed``);
 - the local authority's three private keys (``KEIYAKU_PKI_DIR``), encrypted again.
 
 Not stored, nothing to re-seal: the TSA client token (derived from the key on each use; a
@@ -103,6 +104,12 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn(
         "surety authentication keys",
         "contracts.Surety",
+        "auth_key_sealed",
+        _text(crypto.SURETY_KEY_PURPOSE),
+    ),
+    SealedColumn(
+        "corrected surety authentication keys",
+        "contracts.SuretyCorrection",
         "auth_key_sealed",
         _text(crypto.SURETY_KEY_PURPOSE),
     ),

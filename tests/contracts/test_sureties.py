@@ -233,4 +233,8 @@ def test_the_organisations_export_holds_the_attachments_and_sureties(personas):
         KEY,
     )
     assert surety["notice"] == name
-    assert record["attachments"] == [{"file": name, "sha256": hashlib.sha256(NOTICE).hexdigest()}]
+    [attachment] = record["attachments"]
+    assert attachment["file"] == name and attachment["filename"] == "認証キーのお知らせ.pdf"
+    assert attachment["sha256"] == hashlib.sha256(NOTICE).hexdigest()
+    assert attachment["removed"] is None and surety["removed"] is None
+    assert surety["corrections"] == []

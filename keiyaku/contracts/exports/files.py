@@ -7,7 +7,9 @@
   document timestamp added on import), as 「取込_<file name>」; no certificate, keiyaku did
   not conclude it;
 - its attachments (R32: a surety's 「認証キーのお知らせ」 and any other file kept with the
-  contract apart from its documents), in any state, as 「添付_<file name>」 (`attachment_files`).
+  contract apart from its documents), in any state, as 「添付_<file name>」 (`attachment_files`);
+  in the organisation's export (R34) the removed ones too, kept as 電子帳簿保存法's
+  訂正削除の履歴 asks, as 「削除済み_添付_<file name>」 (``history=True``).
 
 A certificate that is not current (never issued, or outdated by an archival renewal) is asked
 for as the download asks (`downloads.certificate_requested`: the worker issues it, a request
@@ -30,6 +32,7 @@ from keiyaku.contracts.models import (
     Document,
     DocumentVersion,
     Surety,
+    SuretyCorrection,
     VersionKind,
 )
 from keiyaku.contracts.services.downloads import certificate_filename
@@ -76,12 +79,25 @@ def files_prefetch(batch: Sequence[Contract]) -> None:
             ),
             to_attr="current_certificates",
         ),
+        # Removed ones too: `attachment_files` leaves them out unless asked for the history.
         Prefetch(
             "attachments",
-            queryset=Attachment.objects.order_by("added_at", "id").select_related("blob__keyring"),
+            queryset=Attachment.objects.order_by("added_at", "id").select_related(
+                "blob__keyring", "removed_by"
+            ),
         ),
         Prefetch(
-            "sureties", queryset=Surety.objects.order_by("added_at", "id").select_related("notice")
+            "sureties",
+            queryset=Surety.objects.order_by("added_at", "id")
+            .select_related("notice", "removed_by")
+            .prefetch_related(
+                Prefetch(
+                    "corrections",
+                    queryset=SuretyCorrection.objects.order_by("corrected_at", "id").select_related(
+                        "notice", "corrected_by"
+                    ),
+                )
+            ),
         ),
     )
 
@@ -96,20 +112,32 @@ def _current(document: Document) -> DocumentVersion:
     return versions[-1]
 
 
-def attachment_files(contract: Contract) -> list[StoredFile]:
-    """The contract's attachments (R32: not signed, shown apart from its documents) as
+def attachment_files(contract: Contract, *, history: bool = False) -> list[StoredFile]:
+    """The contract's current attachments (R32: not signed, shown apart from its documents) as
     「添付_<file name>」, in the order they were added, whatever the contract's state: every
-    export carries them. After `files_prefetch` (else read here)."""
-    return [
-        StoredFile(_("添付_%(filename)s") % {"filename": a.filename}, a.blob, "attachment")
-        for a in contract.attachments.all()
-    ]
+    export carries them. With ``history`` (the organisation's export, R34), the removed ones
+    too, as 「削除済み_添付_<file name>」 (電子帳簿保存法's 訂正削除の履歴). After
+    `files_prefetch` (else read here)."""
+    files = []
+    for a in contract.attachments.all():  # all: the prefetch holds the removed ones too
+        if not a.is_removed:
+            files.append(
+                StoredFile(_("添付_%(filename)s") % {"filename": a.filename}, a.blob, "attachment")
+            )
+        elif history:
+            files.append(
+                StoredFile(
+                    _("削除済み_添付_%(filename)s") % {"filename": a.filename}, a.blob, "attachment"
+                )
+            )
+    return files
 
 
-def contract_files(contract: Contract) -> tuple[list[StoredFile], bool]:
+def contract_files(contract: Contract, *, history: bool = False) -> tuple[list[StoredFile], bool]:
     """The files an export carries for ``contract`` (after `files_prefetch`), and whether its
     certificate of completion is missing (not issued yet, or outdated): then its issue has
-    been queued. Names are unique within the contract."""
+    been queued. Names are unique within the contract. ``history``: removed attachments too
+    (`attachment_files`)."""
     files: list[StoredFile] = []
     certificate_missing = False
     documents = list(contract.documents.all())
@@ -145,7 +173,7 @@ def contract_files(contract: Contract) -> tuple[list[StoredFile], bool]:
 
             issue_certificate(str(contract.pk))  # as the download does: the worker issues it
             certificate_missing = True
-    files.extend(attachment_files(contract))
+    files.extend(attachment_files(contract, history=history))
     return _unique(files), certificate_missing
 
 

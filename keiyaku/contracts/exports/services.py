@@ -46,7 +46,7 @@ from keiyaku.contracts.exports.files import (
     files_prefetch,
 )
 from keiyaku.contracts.exports.walk import contract_batches, result_contracts
-from keiyaku.contracts.models import Contract
+from keiyaku.contracts.models import Attachment, Contract, Surety, SuretyCorrection
 from keiyaku.contracts.search import SearchConditions
 from keiyaku.contracts.services.sureties import surety_auth_key
 from keiyaku.contracts.states import ContractStatus
@@ -112,8 +112,8 @@ def _contract_label(contract: Contract) -> str:
     return f"{contract.title}{number} {contract.certificate_id}"
 
 
-def _files_of(contract: Contract, notes: _Notes) -> list[StoredFile]:
-    files, certificate_missing = contract_files(contract)
+def _files_of(contract: Contract, notes: _Notes, *, history: bool = False) -> list[StoredFile]:
+    files, certificate_missing = contract_files(contract, history=history)
     if certificate_missing:
         notes.add(
             _(
@@ -169,6 +169,29 @@ def result_zip(
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _removal(row: Attachment | Surety) -> dict[str, Any] | None:
+    if row.removed_at is None:
+        return None
+    return {
+        "at": _iso(row.removed_at),
+        "by": row.removed_by.username if row.removed_by else None,
+        "reason": row.removed_reason,
+    }
+
+
+def _surety_values(surety: Surety | SuretyCorrection, exported: dict[Any, str]) -> dict[str, Any]:
+    return {
+        "kind": surety.kind,
+        "issuer": surety.issuer,
+        "number": surety.number,
+        "auth_key": surety_auth_key(surety),
+        "amount": surety.amount,
+        "period_start": _iso(surety.period_start),
+        "period_end": _iso(surety.period_end),
+        "notice": exported.get(surety.notice.blob_id) if surety.notice is not None else None,
+    }
 
 
 def contract_record(contract: Contract, files: list[StoredFile]) -> dict[str, Any]:
@@ -245,25 +268,37 @@ def contract_record(contract: Contract, files: list[StoredFile]) -> dict[str, An
         if certificate is not None
         else None
     )
+    # Every attachment and surety, the removed and corrected ones too, with who, when and why
+    # (電子帳簿保存法's 訂正削除の履歴; removed files are in the export, `files.attachment_files`).
+    exported = {f.blob.pk: f"{folder}/{f.name}" for f in files if f.what == "attachment"}
     record["attachments"] = [
-        {"file": f"{folder}/{f.name}", "sha256": f.blob.sha256}
-        for f in files
-        if f.what == "attachment"
+        {
+            "file": exported.get(a.blob_id),
+            "filename": a.filename,
+            "sha256": a.blob.sha256,
+            "added_at": _iso(a.added_at),
+            "removed": _removal(a),
+        }
+        for a in contract.attachments.all()
+        if a.blob_id in exported
     ]
     # The 認証キー in clear: the export is its organisation's admin's (R34) for taking the
     # contracts elsewhere, and the notice PDF beside it carries the same key (R32).
-    notices = {f.blob.pk: f"{folder}/{f.name}" for f in files if f.what == "attachment"}
     record["sureties"] = [
         {
-            "kind": s.kind,
-            "issuer": s.issuer,
-            "number": s.number,
-            "auth_key": surety_auth_key(s),
-            "amount": s.amount,
-            "period_start": _iso(s.period_start),
-            "period_end": _iso(s.period_end),
-            "notice": notices.get(s.notice.blob_id) if s.notice is not None else None,
+            **_surety_values(s, exported),
             "added_at": _iso(s.added_at),
+            "removed": _removal(s),
+            # Each correction with the values the surety held before it, oldest first.
+            "corrections": [
+                {
+                    "at": _iso(c.corrected_at),
+                    "by": c.corrected_by.username,
+                    "reason": c.reason,
+                    **_surety_values(c, exported),
+                }
+                for c in s.corrections.all()
+            ],
         }
         for s in contract.sureties.all()
     ]
@@ -286,7 +321,7 @@ def _json_chunks(organisation: Organisation, exported_at: dt.datetime) -> Iterat
     first = True
     for batch in _organisation_contracts(organisation):
         for contract in batch:
-            files, _missing = contract_files(contract)
+            files, _missing = contract_files(contract, history=True)
             text = json.dumps(contract_record(contract, files), ensure_ascii=False)
             yield ("\n" if first else ",\n").encode() + text.encode()
             first = False
@@ -320,8 +355,8 @@ def _audit_chunks(organisation: Organisation) -> Iterator[bytes]:
 
 def organisation_entries(organisation: Organisation) -> Iterator[Entry]:
     """Everything ``organisation`` holds, as export entries (R34): under 契約/, a folder per
-    contract with its signed PDFs, certificate of completion, imported files and attachments
-    (`files.contract_files`); 契約一覧.csv (`table`) and 契約一覧.json (`contract_record`) of
+    contract with its signed PDFs, certificate of completion, imported files and attachments,
+    removed ones included (`files.contract_files`, ``history``); 契約一覧.csv (`table`) and 契約一覧.json (`contract_record`) of
     every contract; 操作ログ.jsonl, its audit entries; 注記.txt for certificates being
     prepared. The contracts are read three times (files, JSON, CSV), each time in batches."""
     exported_at = timezone.now()
@@ -329,7 +364,7 @@ def organisation_entries(organisation: Organisation) -> Iterator[Entry]:
     try:
         for batch in _organisation_contracts(organisation):
             for contract in batch:
-                files = _files_of(contract, notes)
+                files = _files_of(contract, notes, history=True)
                 yield from file_entries(f"{CONTRACTS_FOLDER}/{contract_folder(contract)}", files)
         yield Entry(CONTRACTS_JSON, lambda: _json_chunks(organisation, exported_at), compress=True)
         yield Entry(

@@ -13,8 +13,12 @@ issuer's site) and a PDF 「認証キーのお知らせ」. keiyaku records them
   with the master key (`crypto.SURETY_KEY_PURPOSE`; re-sealed by a master key rotation) and
   read back only by `surety_auth_key` for the contract's page.
 
-Both are allowed in any state of the contract (a surety often arrives after conclusion), by
-staff who may change the contract (`require_contract_change`), and are audited.
+Corrections and removals are in `services.corrections`.
+
+Both are allowed in any state of the contract (a surety often arrives after conclusion; neither
+sureties nor attachments are part of the signed documents), by staff who may change the contract
+(`require_contract_change`), under the contract's row lock, and are audited in the same
+transaction (old and new values; the 認証キー only as whether one is set, never in clear).
 """
 
 from __future__ import annotations
@@ -31,7 +35,13 @@ from keiyaku.accounts.models import Staff
 from keiyaku.audit.services import SYSTEM, RequestMeta, audit_record
 from keiyaku.contracts.errors import ContractError
 from keiyaku.contracts.filenames import clean_filename
-from keiyaku.contracts.models import Attachment, Contract, Surety, SuretyKind
+from keiyaku.contracts.models import (
+    Attachment,
+    Contract,
+    Surety,
+    SuretyCorrection,
+    SuretyKind,
+)
 from keiyaku.contracts.permissions import require_contract_change
 from keiyaku.contracts.search_index import normalise
 from keiyaku.contracts.services.drafting import MAX_AMOUNT, Upload
@@ -100,14 +110,21 @@ def _store(contract: Contract, upload: Upload) -> tuple[str, Blob]:
     return _filename(upload), blob_put(keyring=contract.keyring, data=upload.data)
 
 
-def _lock(contract: Contract) -> Contract:
-    locked = Contract.objects.select_for_update().get(pk=contract.pk)
-    if locked.attachments.count() >= settings.KEIYAKU_MAX_FILES:
+def _require_room(locked: Contract, *, freed: int = 0) -> None:
+    """Room on the (locked) contract for one more current attachment; ``freed``: how many the
+    same change removes. Removed attachments do not count: they are history."""
+    if locked.attachments.current().count() - freed >= settings.KEIYAKU_MAX_FILES:
         raise ContractError(
             _("1つの案件に添付できるファイルは%(count)s件までです。")
             % {"count": settings.KEIYAKU_MAX_FILES},
             code="too_many_attachments",
         )
+
+
+def _lock(contract: Contract) -> Contract:
+    """The contract, locked, with room for one more attachment."""
+    locked = Contract.objects.select_for_update().get(pk=contract.pk)
+    _require_room(locked)
     return locked
 
 
@@ -125,7 +142,7 @@ def attachment_add(
     """Keep a PDF with ``contract``, apart from its documents (R32), in any state.
 
     The file is stored as uploaded, sealed with the contract's data key, and is never signed
-    or sent for signing. At most ``KEIYAKU_MAX_FILES`` attachments per contract. Audited as
+    or sent for signing. At most ``KEIYAKU_MAX_FILES`` current attachments per contract. Audited as
     ``contract.attachment_add`` (file name, size, SHA-256).
 
     Raises:
@@ -285,10 +302,11 @@ def surety_add(
     return surety
 
 
-def surety_auth_key(surety: Surety) -> str:
+def surety_auth_key(surety: Surety | SuretyCorrection) -> str:
     """The surety's 認証キー in clear ("" when none was given), for the contract's page, which
-    only staff who may read the contract reach (`selectors.contract_for`). Raises
-    crypto.SealBroken when no configured master key opens it."""
+    only staff who may read the contract reach (`selectors.contract_for`), and the
+    organisation's export (R34); of a `SuretyCorrection`, the key it held before that
+    correction. Raises crypto.SealBroken when no configured master key opens it."""
     if not surety.auth_key_sealed:
         return ""
     return crypto.open_text(surety.auth_key_sealed, purpose=crypto.SURETY_KEY_PURPOSE)
