@@ -93,6 +93,9 @@ EVENT_LABELS = {
     "contract.surety_add": _("電子保証の登録"),
     "contract.attachment_add": _("添付ファイルの追加"),
     "attachment.download": _("添付ファイルのダウンロード"),
+    "contract.surety_correct": _("電子保証の訂正"),
+    "contract.surety_remove": _("電子保証の削除"),
+    "contract.attachment_remove": _("添付ファイルの削除"),
     # Issue 14, maintenance notices.
     "maintenance.post": _("メンテナンスのお知らせの掲載"),
     "maintenance.withdraw": _("メンテナンスのお知らせの取り下げ"),

@@ -483,6 +483,36 @@ class SuretyForm(TextInputForm):
         super().__init__(*args, **kwargs)
 
 
+class SuretyCorrectForm(SuretyForm):
+    """A surety's correction (R32): its fields as they should be, the reason (kept in the
+    訂正削除の履歴), and a notice PDF only to replace the current one;
+    `services.corrections.surety_correct` decides (the reason's rules included)."""
+
+    reason = forms.CharField(
+        label=_("訂正の理由"),
+        required=False,  # the service's message, in Japanese, on the field
+        widget=forms.Textarea(attrs={"rows": 2, "required": True}),
+    )
+    corrections_seen = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_correct_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["notice"].label = _("差し替える認証キーのお知らせ（PDF）")
+        self.fields["notice"].help_text = _("差し替えるときだけ選びます。")
+
+
+class RemovalForm(TextInputForm):
+    """The reason for removing a surety or an attachment (R32), kept in the 訂正削除の履歴;
+    `services.corrections` decides (required, length)."""
+
+    reason = forms.CharField(
+        label=_("削除の理由"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "required": True}),
+    )
+
+
 class AttachmentForm(forms.Form):
     """A PDF kept with a contract apart from its documents (R32)."""
 

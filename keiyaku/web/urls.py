@@ -56,6 +56,21 @@ urlpatterns = [
         name="attachment-download",
     ),
     path(
+        "contracts/<uuid:contract_id>/sureties/<int:surety_id>/correct/",
+        sureties.surety_correct,
+        name="surety-correct",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/sureties/<int:surety_id>/remove/",
+        sureties.surety_remove,
+        name="surety-remove",
+    ),
+    path(
+        "contracts/<uuid:contract_id>/attachments/<int:attachment_id>/remove/",
+        sureties.attachment_remove,
+        name="attachment-remove",
+    ),
+    path(
         "contracts/<uuid:contract_id>/duplicate/",
         contracts.contract_duplicate,
         name="contract-duplicate",

@@ -56,6 +56,7 @@ from keiyaku.contracts.services.confirmation import default_deadline, send_summa
 from keiyaku.contracts.services.drafting import Upload
 from keiyaku.contracts.services.importing import import_stamp_pending
 from keiyaku.contracts.services.sureties import surety_auth_key
+from keiyaku.contracts.surety_history import contract_history
 from keiyaku.contracts.timefmt import JST
 from keiyaku.notifications.models import OutboxMessage
 from keiyaku.storage.blobs import blob_get
@@ -328,9 +329,11 @@ def _detail(
             # the documents.
             "sureties": [
                 (surety, surety_auth_key(surety))
-                for surety in contract.sureties.select_related("notice")
+                for surety in contract.sureties.current().select_related("notice")
             ],
-            "attachments": contract.attachments.select_related("blob"),
+            "attachments": contract.attachments.current().select_related("blob"),
+            # What was corrected or removed, kept (電子帳簿保存法's 訂正削除の履歴).
+            "surety_history": contract_history(contract),
             "surety_form": surety_form or SuretyForm(),
             "attachment_form": AttachmentForm(),
         },
