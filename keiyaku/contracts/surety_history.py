@@ -60,7 +60,7 @@ def _text(value: object) -> str:
     if isinstance(value, (date, datetime)):
         return value.strftime("%Y-%m-%d")
     if isinstance(value, int):
-        return _("%(amount)s円") % {"amount": f"{value:,}"}
+        return _("%(amount)s 円") % {"amount": f"{value:,}"}  # as the yen filter writes it
     return str(value)
 
 

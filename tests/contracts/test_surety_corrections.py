@@ -123,7 +123,7 @@ def test_a_correction_keeps_the_previous_values_and_search_finds_only_the_new_nu
     [line] = contract_history(contract).corrections
     assert {c.label: (c.before, c.after) for c in line.changes} == {
         "保証契約番号": ("12-3456", "12-3465"),
-        "保証金額": ("4,000,000円", "4,200,000円"),
+        "保証金額": ("4,000,000 円", "4,200,000 円"),
         "認証キー": ("設定あり", "変更"),
     }
 

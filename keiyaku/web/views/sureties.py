@@ -188,7 +188,8 @@ def _removal_page(
     contract: Contract,
     form: RemovalForm,
     *,
-    what: str,
+    heading: str,
+    question: str,
     rows: list[tuple[str, str]],
     action: str,
     status: int,
@@ -196,7 +197,14 @@ def _removal_page(
     return render(
         request,
         "web/removal_confirm.html",
-        {"contract": contract, "form": form, "what": what, "rows": rows, "action": action},
+        {
+            "contract": contract,
+            "form": form,
+            "heading": heading,
+            "question": question,
+            "rows": rows,
+            "action": action,
+        },
         status=status,
     )
 
@@ -235,7 +243,9 @@ def surety_remove(request: StaffRequest, contract_id, surety_id: int) -> HttpRes
         request,
         contract,
         form,
-        what=_("電子保証"),
+        heading=_("電子保証の削除"),
+        question=_("「%(title)s」の次の電子保証を削除します。よろしいですか。")
+        % {"title": contract.title},
         rows=rows,
         action=reverse("surety-remove", args=[contract.pk, surety.pk]),
         status=400 if request.method == "POST" else 200,
@@ -269,7 +279,9 @@ def attachment_remove(request: StaffRequest, contract_id, attachment_id: int) ->
         request,
         contract,
         form,
-        what=_("添付ファイル"),
+        heading=_("添付ファイルの削除"),
+        question=_("「%(title)s」の次の添付ファイルを削除します。よろしいですか。")
+        % {"title": contract.title},
         rows=[
             (_("ファイル名"), attachment.filename),
             (_("SHA-256"), attachment.blob.sha256),
