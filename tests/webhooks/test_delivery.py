@@ -7,7 +7,6 @@ and to the operator."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,19 +27,12 @@ from keiyaku.webhooks.delivery import (
 from keiyaku.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from keiyaku.webhooks.selectors import endpoints_in_trouble
 from tests.flow import draft_contract
-from tests.webhooks.receiver import Receiver, signature_valid, webhook_receiver
+from tests.webhooks.receiver import signature_valid
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 JST = ZoneInfo("Asia/Tokyo")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=JST)
-
-
-@pytest.fixture
-def receiver(settings) -> Iterator[Receiver]:
-    settings.KEIYAKU_OUTBOUND_ALLOW = ["127.0.0.1/32"]  # the receiver listens on loopback
-    with webhook_receiver() as running:
-        yield running
 
 
 @pytest.fixture
