@@ -398,7 +398,7 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_MINUTES", 60) * 60
 KEIYAKU_WELCOME_LINK_DAYS = env_int("WELCOME_LINK_DAYS", 7)
 
 # --- outbound HTTP (keiyaku.outbound_http) ---------------------------------------------------
-# Calls to URLs an organisation sets (its OpenID provider) never go to loopback, private,
+# Calls to URLs an organisation sets (its OpenID provider, webhooks) never go to loopback, private,
 # link-local or metadata addresses, except those the operator lists here: comma-separated
 # addresses, CIDR ranges or host names (e.g. an identity provider on the internal network).
 KEIYAKU_OUTBOUND_ALLOW = [a.strip() for a in env("OUTBOUND_ALLOW").split(",") if a.strip()]
