@@ -1,4 +1,4 @@
-"""Outbound HTTP to addresses an organisation chooses (its OpenID provider; webhooks next).
+"""Outbound HTTP to addresses an organisation chooses (its OpenID provider, its webhooks).
 
 An organisation's administrator types a URL; keiyaku's server then calls it. Without care that
 is a server-side request forgery: the URL (or a redirect, or a DNS answer) can point at the

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "keiyaku.operations",
     "keiyaku.jobs",
     "keiyaku.help",
+    "keiyaku.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -397,12 +398,22 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_MINUTES", 60) * 60
 KEIYAKU_WELCOME_LINK_DAYS = env_int("WELCOME_LINK_DAYS", 7)
 
 # --- outbound HTTP (keiyaku.outbound_http) ---------------------------------------------------
-# Calls to URLs an organisation sets (its OpenID provider) never go to loopback, private,
+# Calls to URLs an organisation sets (its OpenID provider, webhooks) never go to loopback, private,
 # link-local or metadata addresses, except those the operator lists here: comma-separated
 # addresses, CIDR ranges or host names (e.g. an identity provider on the internal network).
 KEIYAKU_OUTBOUND_ALLOW = [a.strip() for a in env("OUTBOUND_ALLOW").split(",") if a.strip()]
 # Largest answer read from such a call.
 KEIYAKU_OUTBOUND_MAX_KB = env_int("OUTBOUND_MAX_KB", 1024)
+
+# --- webhooks (keiyaku.webhooks, R40; docs/api.md "Webhooks") --------------------------------
+# Seconds one delivery attempt may take (connect, send, answer) before it counts as failed.
+KEIYAKU_WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Hours the previous secret keeps signing (a second v1) after 「秘密鍵を更新」.
+KEIYAKU_WEBHOOK_ROTATION_HOURS = env_int("WEBHOOK_ROTATION_HOURS", 24)
+# Consecutive failed attempts after which an endpoint is shown to admins as failing.
+KEIYAKU_WEBHOOK_FAILING_AFTER = env_int("WEBHOOK_FAILING_AFTER", 3)
+# Endpoints an organisation may have.
+KEIYAKU_WEBHOOK_ENDPOINTS = env_int("WEBHOOK_ENDPOINTS", 10)
 
 # --- stored objects (R43; issue 11: S3-compatible object storage) ----------------------------
 # KEIYAKU_STORAGE_URL: file:///folder (default: the data folder's files/) or

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("pki/", include("keiyaku.pki.urls")),
+    path("admin-org/webhooks/", include("keiyaku.webhooks.urls")),
     path("admin-org/", include("keiyaku.accounts.urls")),
     path("", include("keiyaku.operations.urls")),
     path("", include("keiyaku.help.urls")),

@@ -99,6 +99,14 @@ EVENT_LABELS = {
     # Issue 14, maintenance notices.
     "maintenance.post": _("メンテナンスのお知らせの掲載"),
     "maintenance.withdraw": _("メンテナンスのお知らせの取り下げ"),
+    # Issue 16, webhooks (R40).
+    "party.view": _("署名依頼の開封"),
+    "webhook.create": _("Webhook送信先の登録"),
+    "webhook.update": _("Webhook送信先の変更"),
+    "webhook.delete": _("Webhook送信先の削除"),
+    "webhook.rotate": _("Webhook秘密鍵の更新"),
+    "webhook.test": _("Webhookのテスト送信"),
+    "webhook.resend": _("Webhookの再送"),
 }
 
 

@@ -443,6 +443,8 @@ class Party(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="forwarded_to"
     )
     notified_at = models.DateTimeField(null=True, blank=True)
+    # When the party first opened its request (past the access code): `party_view` (R40).
+    viewed_at = models.DateTimeField(null=True, blank=True)
     # R19: the agreement record.
     agreed_at = models.DateTimeField(null=True, blank=True)
     agreed_ip = models.GenericIPAddressField(null=True, blank=True)

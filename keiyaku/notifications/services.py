@@ -27,6 +27,8 @@ from keiyaku.notifications.mail_html import mail_html
 from keiyaku.notifications.models import OutboxMessage, OutboxStatus
 from keiyaku.storage.blobs import blob_get
 from keiyaku.storage.models import Blob
+from keiyaku.webhooks.models import WebhookEvent
+from keiyaku.webhooks.services import webhook_emit
 
 MAX_ATTEMPTS = 8
 CAPTURE_BACKEND = "keiyaku.notifications.mailbox.CaptureBackend"
@@ -168,9 +170,12 @@ def _deliver(message_id: int) -> bool:
             if permanent or message.attempts >= MAX_ATTEMPTS
             else OutboxStatus.PENDING
         )
-        OutboxMessage.objects.filter(pk=message_id).update(
-            status=status, last_error=describe_failure(exc)[:2000]
-        )
+        with transaction.atomic():
+            OutboxMessage.objects.filter(pk=message_id).update(
+                status=status, last_error=describe_failure(exc)[:2000]
+            )
+            if status == OutboxStatus.FAILED:
+                _failure_emit(message)
         if permanent:
             return False  # retrying cannot help: the sender must correct the address
         raise
@@ -178,6 +183,21 @@ def _deliver(message_id: int) -> bool:
         status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""
     )
     return True
+
+
+def _failure_emit(message: OutboxMessage) -> None:
+    """A contract's mail is given up on: the ``delivery_failed`` webhook event (R40), with the
+    party it was for (its place in the routing, not its address) and the kind of mail."""
+    if message.contract_id is None:
+        return
+    contract = message.contract
+    assert contract is not None
+    webhook_emit(
+        contract=contract,
+        event=WebhookEvent.DELIVERY_FAILED,
+        party=message.party,
+        extra={"mail": message.kind},
+    )
 
 
 def is_permanent_failure(exc: Exception) -> bool:

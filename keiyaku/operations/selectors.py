@@ -1,5 +1,5 @@
 """What the platform operator's page shows: the queue, jobs that failed, mail not delivered,
-the time-stamp authorities.
+webhook endpoints that keep failing, the time-stamp authorities.
 
 For the platform operator only (`keiyaku.accounts.permissions.is_operator`): it spans every
 organisation. It names organisations and kinds of mail, never recipients, subjects or bodies.
@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from keiyaku.notifications.models import OutboxMessage, OutboxStatus
 from keiyaku.signing.tsas import TsaState, tsa_states
+from keiyaku.webhooks.models import WebhookEndpoint
+from keiyaku.webhooks.selectors import endpoints_in_trouble
 
 # A message still waiting after this long has missed its send and retries (minutes).
 MAIL_LATE_MINUTES = 15
@@ -43,6 +45,8 @@ class OperatorOverview:
     mail_late_count: int
     tsas: list[TsaState]
     """Each configured time-stamp authority with what it last did (issue 13)."""
+    webhooks_failing: list[WebhookEndpoint]
+    """Webhook endpoints failing now or with events given up on, every organisation (R40)."""
 
 
 def failed_jobs(huey: Any) -> list[FailedJob]:
@@ -82,4 +86,5 @@ def operator_overview() -> OperatorOverview:
         mail_failed_count=failed.count(),
         mail_late_count=waiting.count(),
         tsas=tsa_states(),
+        webhooks_failing=list(endpoints_in_trouble()[:LISTED]),
     )

@@ -62,6 +62,8 @@ TOTP_PURPOSE = "totp"
 OIDC_CLIENT_SECRET_PURPOSE = "oidc-client-secret"  # noqa: S105 - a label, not a secret
 # An electronic surety's 認証キー (R32; contracts/services/sureties.py).
 SURETY_KEY_PURPOSE = "surety-key"
+# A webhook endpoint's signing secrets (R40; keiyaku/webhooks/services.py).
+WEBHOOK_SECRET_PURPOSE = "webhook-secret"  # noqa: S105 - a label, not a secret
 # A version-1 wrapped data key: nonce, 32-byte key, 16-byte tag; a version-2 one has one more.
 _V1_WRAPPED_BYTES = NONCE_BYTES + 32 + 16
 

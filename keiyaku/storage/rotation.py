@@ -9,6 +9,8 @@ What the master key protects, and so what a rotation visits (`SEALED_COLUMNS` an
   ``counterparty_accounts.CounterpartyAccount.totp_secret_sealed``);
 - the 認証キー of electronic sureties (``contracts.Surety.auth_key_sealed``, R32) and the
   previous ones their corrections keep (``contracts.SuretyCorrection.auth_key_sealed``);
+- the webhook signing secrets, current and being rotated out (``webhooks.WebhookEndpoint``'s
+  ``secret_sealed`` and ``previous_secret_sealed``, R40);
 - the local authority's three private keys (``KEIYAKU_PKI_DIR``), encrypted again.
 
 Not stored, nothing to re-seal: the TSA client token (derived from the key on each use; a
@@ -112,6 +114,18 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         "contracts.SuretyCorrection",
         "auth_key_sealed",
         _text(crypto.SURETY_KEY_PURPOSE),
+    ),
+    SealedColumn(
+        "webhook secrets",
+        "webhooks.WebhookEndpoint",
+        "secret_sealed",
+        _text(crypto.WEBHOOK_SECRET_PURPOSE),
+    ),
+    SealedColumn(
+        "webhook secrets being rotated out",
+        "webhooks.WebhookEndpoint",
+        "previous_secret_sealed",
+        _text(crypto.WEBHOOK_SECRET_PURPOSE),
     ),
 )
 

@@ -12,6 +12,7 @@ from keiyaku.contracts.services.agreement import (
     party_forward,
     party_reject,
     party_verify_access_code,
+    party_view,
 )
 from keiyaku.contracts.services.drafting import (
     contract_create,
@@ -61,6 +62,7 @@ __all__ = [
     "party_reject",
     "party_remove",
     "party_verify_access_code",
+    "party_view",
     "signature_apply",
     "signature_sweep",
 ]

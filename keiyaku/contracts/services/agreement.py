@@ -42,6 +42,8 @@ from keiyaku.contracts.states import (
     party_sources,
 )
 from keiyaku.text_input import require_single_line, require_text
+from keiyaku.webhooks.models import WebhookEvent
+from keiyaku.webhooks.services import webhook_emit
 
 ALREADY_HANDLED = gettext_lazy("この署名依頼はすでに処理されているか、受付を終了しています。")
 
@@ -91,6 +93,36 @@ def party_verify_access_code(*, party: Party, code: str, meta: RequestMeta) -> b
         if locked:
             contract_event_mail(contract=party.contract, event=MailEvent.PARTY_LOCKED, actor=party)
     return False
+
+
+def party_view(*, party: Party, meta: RequestMeta) -> bool:
+    """The party opened its request for the first time: past the access code (a counterparty)
+    or logged in (staff). Recorded once, while the contract runs: `Party.viewed_at`, the audit
+    entry ``party.view`` (「署名依頼の開封」 in the history) and the ``viewed`` webhook event
+    (R40). Returns whether this call recorded it. A party whose row already says it viewed
+    costs no query (the link's lookup loaded the row).
+    """
+    if party.viewed_at is not None:
+        return False
+    with transaction.atomic():
+        now = timezone.now()
+        changed = Party.objects.filter(
+            pk=party.pk, viewed_at__isnull=True, contract__status__in=CONTRACT_RUNNING
+        ).update(viewed_at=now)
+        if changed != 1:
+            return False
+        party.viewed_at = now
+        audit_record(
+            event="party.view",
+            organisation=party.contract.organisation,
+            actor=party.staff,
+            actor_label=_actor_label(party),
+            subject=party.contract.audit_subject,
+            detail={"position": party.position},
+            meta=meta,
+        )
+        webhook_emit(contract=party.contract, event=WebhookEvent.VIEWED, party=party)
+    return True
 
 
 def _claim(party: Party, to_status: str, **fields: object) -> None:
@@ -170,8 +202,10 @@ def party_agree(
         if party.is_approver:
             contract = Contract.objects.get(pk=party.contract_id)
             contract_event_mail(contract=contract, event=MailEvent.APPROVED, actor=party)
+            webhook_emit(contract=contract, event=WebhookEvent.APPROVED, party=party)
             advance(contract)
         else:
+            webhook_emit(contract=party.contract, event=WebhookEvent.AGREED, party=party)
             transaction.on_commit(lambda: _enqueue_signature(party.pk))
 
 
@@ -213,6 +247,7 @@ def party_reject(*, party: Party, reason: str, meta: RequestMeta) -> None:
             meta=meta,
         )
         contract_event_mail(contract=contract, event=MailEvent.REJECTED, actor=party, reason=reason)
+        webhook_emit(contract=contract, event=WebhookEvent.REJECTED, party=party)
 
 
 def party_forward(
@@ -283,4 +318,5 @@ def party_forward(
         sender_notify(
             contract=party.contract, event=MailEvent.FORWARDED, party=party, successor=successor
         )
+        webhook_emit(contract=party.contract, event=WebhookEvent.FORWARDED, party=party)
     return successor

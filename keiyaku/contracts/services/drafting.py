@@ -63,6 +63,8 @@ from keiyaku.signing.sending import PlacedBox, prepare_for_sending
 from keiyaku.storage.blobs import blob_discard, blob_get, blob_put, keyring_create
 from keiyaku.storage.models import Blob, KeyRing
 from keiyaku.text_input import require_single_line, require_text
+from keiyaku.webhooks.models import WebhookEvent
+from keiyaku.webhooks.services import webhook_emit
 
 # The largest amount a contract records (yen): far above any real contract, far below what
 # the database column holds, so that a mistyped number is refused rather than a 500.
@@ -934,4 +936,5 @@ def _send_rows(
         },
         meta=meta,
     )
+    webhook_emit(contract=contract, event=WebhookEvent.SENT)
     advance(contract, event=MailEvent.SENT)

@@ -29,6 +29,8 @@ from keiyaku.contracts.states import (
     party_can_unlock,
 )
 from keiyaku.text_input import require_single_line, require_text
+from keiyaku.webhooks.models import WebhookEvent
+from keiyaku.webhooks.services import webhook_emit
 
 
 def contract_cancel(
@@ -62,6 +64,7 @@ def contract_cancel(
             detail={"reason": reason},
             meta=meta,
         )
+        webhook_emit(contract=contract, event=WebhookEvent.CANCELLED)
 
 
 def contract_remind(*, contract: Contract, actor: Staff | None, meta: RequestMeta = SYSTEM) -> int:
@@ -171,6 +174,7 @@ def deadlines_check(*, now: datetime | None = None) -> tuple[int, int]:
                 detail={"deadline": contract.deadline.isoformat() if contract.deadline else ""},
             )
             contract_event_mail(contract=contract, event=MailEvent.EXPIRED)
+            webhook_emit(contract=contract, event=WebhookEvent.EXPIRED)
             expired += 1
     return reminded, expired
 

@@ -57,6 +57,8 @@ from keiyaku.signing.keys import (
 )
 from keiyaku.signing.tsas import tsa_attempts_record, tsa_outage_since
 from keiyaku.storage.blobs import blob_get, blob_put
+from keiyaku.webhooks.models import WebhookEvent
+from keiyaku.webhooks.services import webhook_emit
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +251,7 @@ def _finalize(contract_id: uuid.UUID | str, *, lease: str, began: datetime) -> b
             },
         )
         completion_notify(contract=contract)
+        webhook_emit(contract=contract, event=WebhookEvent.COMPLETED)
     return True
 
 

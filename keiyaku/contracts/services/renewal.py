@@ -58,6 +58,8 @@ from keiyaku.jobs.leases import lease_confirm
 from keiyaku.signing import archive, engine
 from keiyaku.signing.archive import Retirement
 from keiyaku.storage.blobs import blob_discard, blob_get, blob_put
+from keiyaku.webhooks.models import WebhookEvent
+from keiyaku.webhooks.services import webhook_emit
 
 __all__ = [
     "Due",
@@ -268,6 +270,11 @@ def document_renew(*, due: Due, run: _Run | None = None) -> bool:
                         "reason": due.reason,
                         "reason_detail": due.detail,
                     },
+                )
+                webhook_emit(
+                    contract=contract,
+                    event=WebhookEvent.RENEWED,
+                    extra={"document": {"id": document.pk, "version": renewed.seq}},
                 )
         except (_Renewed, IntegrityError):
             blob_discard(blob)  # renewed meanwhile: this copy is nobody's

@@ -142,8 +142,10 @@ def sign_entry(request: HttpRequest, token: str) -> HttpResponse:
             return redirect_to_login(request.get_full_path())
         if request.user.pk != party.staff_id:
             return _dead(request, LinkLookup(LinkState.INVALID))
+        services.party_view(party=party, meta=RequestMeta.from_request(request))
         return redirect("sign-documents", token)
     if _authorised(request, party):
+        services.party_view(party=party, meta=RequestMeta.from_request(request))
         return redirect("sign-documents", token)
     form = AccessCodeForm(request.POST or None)
     error = ""
@@ -153,6 +155,7 @@ def sign_entry(request: HttpRequest, token: str) -> HttpResponse:
         ):
             request.session.cycle_key()
             request.session[_session_key(party)] = True
+            services.party_view(party=party, meta=RequestMeta.from_request(request))
             return redirect("sign-documents", token)
         party.refresh_from_db()
         if party.is_locked:
