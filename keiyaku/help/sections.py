@@ -118,6 +118,7 @@ STAFF = Manual(
         "custom-field-list": "admin",
         "custom-field-edit": "admin",
         "orgadmin:audit-list": "admin",
+        "orgadmin:api-token-list": "admin",
         "signin-settings": "admin",
         "signin-locks": "admin",
     },
