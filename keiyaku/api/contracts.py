@@ -195,11 +195,6 @@ def contract_list(request: HttpRequest, query: Query[ListQuery]):  # type: ignor
     }
 
 
-@router.get("/{contract_id}", response={200: ContractOut, **ERRORS}, summary="Get a contract")
-def contract_get(request: HttpRequest, contract_id: uuid.UUID):
-    return contract_out(contract_of(request, contract_id))
-
-
 def _create(request: HttpRequest, details: ContractIn, uploads: list[Upload]) -> Contract:
     return services.contract_create(
         actor=actor(request),
@@ -264,6 +259,11 @@ def contract_create_multipart(
             _("metadata をJSONで指定してください。"), code="bad_json", field="metadata"
         ) from None
     return 201, contract_out(_create(request, details, uploads_of(files)))
+
+
+@router.get("/{contract_id}", response={200: ContractOut, **ERRORS}, summary="Get a contract")
+def contract_get(request: HttpRequest, contract_id: uuid.UUID):
+    return contract_out(contract_of(request, contract_id))
 
 
 @router.patch(

@@ -29,8 +29,8 @@ class Api:
     def __init__(self, secret: str, **headers: str) -> None:
         self.client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}", **headers)
 
-    def get(self, path: str, **kwargs):
-        return self.client.get(f"/api/v1{path}", **kwargs)
+    def get(self, path: str, data=None, **kwargs):
+        return self.client.get(f"/api/v1{path}", data, **kwargs)
 
     def post(self, path: str, data=None, **kwargs):
         return self.client.post(

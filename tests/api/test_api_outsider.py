@@ -197,7 +197,7 @@ def test_no_response_contains_a_signing_link_token_or_access_code(
 ):
     contract = draft_contract(
         personas.sender,
-        externals=[External("株式会社A", "山田 太郎", "yamada@a.example.jp", code="7391")],
+        externals=[External("株式会社A", "山田 太郎", "yamada@a.example.jp", code="Zq-7391-Xw")],
     )
     client = Api(make_token(personas.admin, scope="admin").secret)
     with django_capture_on_commit_callbacks(execute=True):
@@ -227,6 +227,6 @@ def test_no_response_contains_a_signing_link_token_or_access_code(
         for found in secrets:
             assert found.encode() not in body
         assert party.access_code.encode() not in body
-        assert b"7391" not in body
+        assert b"Zq-7391-Xw" not in body
         assert b"access_code" not in body
     assert ApiToken.objects.count() == 1
