@@ -30,6 +30,7 @@ from keiyaku.api.schemas import (
     RemindOut,
     SendIn,
 )
+from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.audit.labels import event_label
 from keiyaku.audit.models import Event
 from keiyaku.contracts import services
@@ -218,7 +219,7 @@ def _create(request: HttpRequest, details: ContractIn, uploads: list[Upload]) ->
 def _custom(values: dict[str, str] | None) -> dict[int, str]:
     found = {}
     for key, value in (values or {}).items():
-        if not key.isascii() or not key.isdecimal() or len(key) > 18:
+        if not is_ascii_digits(key) or len(key) > 18:
             raise ContractError(
                 _("存在しない項目が指定されました。"), code="custom_unknown", field="custom_fields"
             )
