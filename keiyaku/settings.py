@@ -95,6 +95,9 @@ INSTALLED_APPS = [
     "keiyaku.jobs",
     "keiyaku.help",
     "keiyaku.webhooks",
+    "keiyaku.api",
+    # django-ninja: its Swagger UI's files are served from here, never from a CDN (issue 16).
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "keiyaku.web.middleware.ContentSecurityPolicyMiddleware",
     "keiyaku.accounts.middleware.IpAllowListMiddleware",
+    # /api/v1: bearer token, IP allow-list, scope, rate, Idempotency-Key, ETag, audit (R40).
+    "keiyaku.api.gate.ApiGateMiddleware",
 ]
 
 ROOT_URLCONF = "keiyaku.urls"
@@ -243,6 +248,10 @@ KEIYAKU_RATE_ACCESS_CODE = (
     env_int("RATE_ACCESS_CODE_WINDOW", 600),
 )
 KEIYAKU_RATE_VERIFY = (env_int("RATE_VERIFY", 30), env_int("RATE_VERIFY_WINDOW", 600))
+# API calls per token: calls per window (seconds); past it a 429 with Retry-After (R40).
+KEIYAKU_RATE_API = (env_int("RATE_API", 600), env_int("RATE_API_WINDOW", 60))
+# The longest an API token may live (days from its making).
+KEIYAKU_API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 366)
 # Largest staff CSV accepted (R35).
 KEIYAKU_STAFF_CSV_MAX_BYTES = env_int("STAFF_CSV_MAX_KB", 5 * 1024) * 1024
 

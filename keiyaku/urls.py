@@ -1,6 +1,9 @@
 from django.urls import include, path
 
+from keiyaku.api.v1 import api
+
 urlpatterns = [
+    path("api/v1/", api.urls),
     path("pki/", include("keiyaku.pki.urls")),
     path("admin-org/webhooks/", include("keiyaku.webhooks.urls")),
     path("admin-org/", include("keiyaku.accounts.urls")),

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from keiyaku.accounts import views
+from keiyaku.api import screens as api_screens
 from keiyaku.web.views.exports import organisation_export
 
 app_name = "orgadmin"
@@ -26,4 +27,10 @@ urlpatterns = [
     path("audit/export.csv", views.audit_export, name="audit-export"),
     path("export/", organisation_export, name="organisation-export"),
     path("organisations/", views.organisation_list, name="organisation-list"),
+    path("api-tokens/", api_screens.api_token_list, name="api-token-list"),
+    path(
+        "api-tokens/<int:token_id>/revoke/",
+        api_screens.api_token_revoke_view,
+        name="api-token-revoke",
+    ),
 ]

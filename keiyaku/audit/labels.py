@@ -7,6 +7,10 @@ from django.utils.translation import gettext_lazy as _
 EVENT_LABELS = {
     "contract.create": _("案件作成"),
     "contract.view": _("閲覧"),
+    "contract.update": _("案件情報の変更"),
+    "api.call": _("APIの呼び出し"),
+    "api_token.create": _("APIトークンの作成"),
+    "api_token.revoke": _("APIトークンの無効化"),
     "contract.send": _("署名依頼の送信"),
     "contract.complete": _("締結完了"),
     "contract.renew": _("タイムスタンプの更新（長期署名の延長）"),

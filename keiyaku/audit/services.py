@@ -33,6 +33,9 @@ class RequestMeta:
 
     ip: str | None = None
     user_agent: str = ""
+    api_token: str = ""
+    """The name of the API token the operation came through (R40), recorded in the entry's
+    detail as ``api_token``; empty for the screens and keiyaku's own jobs."""
 
     @classmethod
     def from_request(cls, request: Any) -> RequestMeta:
@@ -86,7 +89,12 @@ def audit_record(
         subject=subject,
         event=event,
         # Stored as JSON and read back as JSON: hash what will be read back.
-        detail=json.loads(json.dumps(detail or {}, default=str)),
+        detail=json.loads(
+            json.dumps(
+                {**(detail or {}), **({"api_token": meta.api_token} if meta.api_token else {})},
+                default=str,
+            )
+        ),
         ip=ip_field.get_prep_value(meta.ip) if meta.ip else None,  # type: ignore[attr-defined]
         user_agent=meta.user_agent,
         created_at=timezone.now(),

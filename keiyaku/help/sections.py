@@ -130,6 +130,7 @@ STAFF = Manual(
         "webhooks:delete": "webhooks",
         "webhooks:delivery": "webhooks",
         "webhooks:resend": "webhooks",
+        "orgadmin:api-token-list": "admin",
         "signin-settings": "admin",
         "signin-locks": "admin",
     },

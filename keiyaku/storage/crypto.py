@@ -101,6 +101,14 @@ def _derive(purpose: str, master: str | None = None) -> bytes:
     return _derive_from(settings.MASTER_KEY if master is None else master, purpose)
 
 
+def derived_keys(purpose: str) -> list[bytes]:
+    """The 32-byte keys for ``purpose`` derived (HKDF-SHA256) from each of `master_keys()`:
+    the current key's first. For keyed hashes (an API token's digest): a value hashed under
+    the current key is found, and one hashed before a rotation is still found under the
+    previous key's."""
+    return [_derive(purpose, master) for master in master_keys()]
+
+
 def _first_that_opens(attempts: Callable[[str], _T]) -> tuple[_T, int]:
     """``attempts(master)`` under each master key in turn: its result and the key's position
     (0 = the current key). SealBroken when none opens."""

@@ -67,7 +67,9 @@ def routes() -> Iterator[str]:
             elif isinstance(pattern, URLPattern):
                 yield prefix + str(pattern.pattern)
 
-    yield from walk(get_resolver().url_patterns, "")
+    # The API authenticates by token, not by the staff session: tests/api/test_api_outsider.py
+    # walks every path of its OpenAPI document with another organisation's token.
+    yield from (r for r in walk(get_resolver().url_patterns, "") if not r.startswith("api/v1/"))
 
 
 FALLBACK = {"int": "987654", "uuid": str(uuid.uuid4()), "slug": "test-city", "path": "x"}

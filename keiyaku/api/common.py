@@ -1,0 +1,76 @@
+"""What every endpoint module needs: who acts, the contract it may see, files it was sent."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from keiyaku.accounts.models import Staff
+from keiyaku.api.models import ApiToken
+from keiyaku.api.schemas import DocumentIn, Error
+from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.models import Contract
+from keiyaku.contracts.selectors import contract_for
+from keiyaku.contracts.services.drafting import Upload
+
+# The largest file a JSON body may carry in base64 (decoded); larger ones go as multipart.
+JSON_FILE_MAX_BYTES = 5 * 1024 * 1024
+
+# The error answers every endpoint may give, for the OpenAPI document.
+ERRORS: dict[int, type[Error]] = {code: Error for code in (400, 401, 403, 404, 409, 413, 422, 429)}
+
+
+def actor(request: HttpRequest) -> Staff:
+    """The staff member the call's token acts as (`ApiToken.staff`)."""
+    token: ApiToken = request.api_token  # type: ignore[attr-defined]
+    return token.staff
+
+
+def contract_of(request: HttpRequest, contract_id: uuid.UUID) -> Contract:
+    """The contract, through the visibility selector (R1, R29): Http404 for anyone else's."""
+    return contract_for(actor(request), contract_id)
+
+
+def uploads_of(files: Sequence[UploadedFile]) -> list[Upload]:
+    """Multipart files as the services take them: one Django wrote to disk as its path."""
+    return [
+        Upload(
+            filename=f.name or "",
+            data=Path(f.temporary_file_path())
+            if isinstance(f, TemporaryUploadedFile)
+            else f.read(),
+        )
+        for f in files
+    ]
+
+
+def upload_of(document: DocumentIn) -> Upload:
+    """A JSON body's file, decoded from base64.
+
+    Raises:
+        ContractError: not base64 (``bad_base64``), or over JSON_FILE_MAX_BYTES (``too_large``:
+            send it as multipart).
+    """
+    if len(document.content_base64) > JSON_FILE_MAX_BYTES * 4 // 3 + 4:
+        raise ContractError(
+            _("JSONで送れるファイルは%(mb)sMBまでです。大きいファイルはmultipartで送ってください。")
+            % {"mb": JSON_FILE_MAX_BYTES // (1024 * 1024)},
+            code="too_large",
+            field="content_base64",
+        )
+    try:
+        data = base64.b64decode(document.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ContractError(
+            _("ファイルの内容をbase64で指定してください。"),
+            code="bad_base64",
+            field="content_base64",
+        ) from None
+    return Upload(filename=document.filename, data=data)
