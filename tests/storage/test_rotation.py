@@ -139,8 +139,11 @@ def test_every_sealed_field_is_rotated():
     wrapped key) is one the rotation visits."""
     rotated = {(c.model, c.field) for c in SEALED_COLUMNS}
     # Binary but not sealed: the mailbox page's copy of an attachment (a trial's PDF as sent),
-    # and the public certificates keiyaku has signed with (each is in every PDF it signed).
+    # the public certificates keiyaku has signed with (each is in every PDF it signed), and an
+    # API call's answer kept a day for its Idempotency-Key (a contract's metadata, plain in
+    # its own table too; never an access code or a signing link).
     plain = {
+        ("api.IdempotentRequest", "body"),
         ("notifications.CapturedAttachment", "content"),
         ("signing.ServiceCertificate", "der"),
     }
