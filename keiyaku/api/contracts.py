@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
+from ninja.responses import Status
 
 from keiyaku.api.common import ERRORS, actor, contract_of, upload_of, uploads_of
 from keiyaku.api.gate import api_meta
@@ -236,7 +237,7 @@ def contract_create(request: HttpRequest, payload: ContractCreateJson):
     """A new draft with its documents as base64 (up to 5 MB each; larger ones through
     ``/contracts/multipart``). Send ``Idempotency-Key`` to make a retry safe."""
     uploads = [upload_of(document) for document in payload.documents]
-    return 201, contract_out(_create(request, payload, uploads))
+    return Status(201, contract_out(_create(request, payload, uploads)))
 
 
 @router.post(
@@ -259,7 +260,7 @@ def contract_create_multipart(
         raise ContractError(
             _("metadata をJSONで指定してください。"), code="bad_json", field="metadata"
         ) from None
-    return 201, contract_out(_create(request, details, uploads_of(files)))
+    return Status(201, contract_out(_create(request, details, uploads_of(files))))
 
 
 @router.get("/{contract_id}", response={200: ContractOut, **ERRORS}, summary="Get a contract")
@@ -301,7 +302,7 @@ def contract_duplicate_endpoint(request: HttpRequest, contract_id: uuid.UUID, pa
         as_renewal=payload.as_renewal,
         meta=api_meta(request),
     )
-    return 201, contract_out(made)
+    return Status(201, contract_out(made))
 
 
 @router.post("/{contract_id}/send", response={200: ContractOut, **ERRORS}, summary="Send")

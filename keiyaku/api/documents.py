@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import File, Router
 from ninja.files import UploadedFile
+from ninja.responses import Status
 
 from keiyaku.api.common import ERRORS, actor, contract_of, upload_of, uploads_of
 from keiyaku.api.contracts import contract_out
@@ -53,7 +54,7 @@ def document_add(request: HttpRequest, contract_id: uuid.UUID, payload: Document
     services.document_add(
         contract=contract, actor=actor(request), upload=upload_of(payload), meta=api_meta(request)
     )
-    return 201, contract_out(contract_of(request, contract_id))
+    return Status(201, contract_out(contract_of(request, contract_id)))
 
 
 @router.post(
@@ -71,7 +72,7 @@ def document_add_multipart(
     services.document_add(
         contract=contract, actor=actor(request), upload=upload, meta=api_meta(request)
     )
-    return 201, contract_out(contract_of(request, contract_id))
+    return Status(201, contract_out(contract_of(request, contract_id)))
 
 
 @router.delete(

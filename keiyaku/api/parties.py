@@ -9,6 +9,7 @@ import uuid
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
+from ninja.responses import Status
 
 from keiyaku.accounts.models import Staff
 from keiyaku.api.common import ERRORS, actor, contract_of
@@ -56,7 +57,7 @@ def party_add(request: HttpRequest, contract_id: uuid.UUID, payload: PartyIn):
         parallel=payload.parallel,
         meta=api_meta(request),
     )
-    return 201, contract_out(contract_of(request, contract_id))
+    return Status(201, contract_out(contract_of(request, contract_id)))
 
 
 @router.patch(
