@@ -30,9 +30,10 @@ visibility filter's parts):
 - ``page``: ``GET /?<conditions>`` through Django's test client in this process: the whole
   search page's code path (middleware, session, the form, `contract_list_page`, the template);
   ``--requests`` times after two warm-up requests, median and p95;
-- ``floor``: the list query the page sends (captured from the database wrapper while the page
-  renders once: its SQL text and parameters) run raw through the driver (sqlite3 / psycopg) on
-  a connection of its own, its rows fetched: no ORM, no rendering;
+- ``floor``: the queries the page's `contract_list_page` sends (captured from the database
+  wrapper while the page renders once: their SQL text and parameters; the word index's probe,
+  where a walk stops, the list query or queries) run raw through the driver (sqlite3 /
+  psycopg) on a connection of its own, their rows fetched: no ORM, no rendering;
 
 ``ratio`` is the page's p95 over the floor's p95. The plan of the slowest floor per reader is
 printed. No figure is asserted.
@@ -386,26 +387,16 @@ def _plan(raw: Any, vendor: str, sql: str, params: Any) -> str:
     return "\n".join(f"{row[0]:>3} {row[1]:>3} {row[3]}" for row in rows)
 
 
-def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
-    """Set up Django on ``args.engine``, seed and time every search (see the module)."""
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
-
+def _organisation() -> tuple[Any, Any, Any, Any, list[int]]:
+    """The benchmark's organisation, its admin, mayor and one department's sender, and its
+    ten departments' ids, made through the services."""
     from keiyaku.accounts.models import Department, Role
     from keiyaku.accounts.services import (
         department_get_or_create,
         organisation_create,
         staff_create,
     )
-    from keiyaku.operations.static_files import collect_static_if_needed
 
-    call_command("migrate", interactive=False, verbosity=0)
-    collect_static_if_needed()
-    vendor = connection.vendor
     org = organisation_create(name="ベンチ市", slug=f"search-{uuid.uuid4().hex[:8]}")
     departments = [
         department_get_or_create(organisation=org, name=f"{ward}土木部").pk for ward in WARDS
@@ -436,38 +427,113 @@ def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
         department=Department.objects.get(pk=departments[3]),
         roles=[Role.SENDER],
     )
-    seeded = seed(
-        organisation=org, author=admin, mayor=mayor, departments=departments, count=args.contracts
-    )
+    return org, admin, mayor, sender, departments
+
+
+def _trace_list_reading() -> dict[str, bool]:
+    """Marks when the contract list view is inside `contract_list_page` (whose queries make
+    the floor): ``{"inside": True}`` meanwhile."""
+    from keiyaku.web.views import contracts as views
+
+    reading = {"inside": False}
+    original = views.contract_list_page
+
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        reading["inside"] = True
+        try:
+            return original(*args, **kwargs)
+        finally:
+            reading["inside"] = False
+
+    views.contract_list_page = traced  # type: ignore[assignment]
+    return reading
+
+
+def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
+    """Set up Django on ``args.engine``, seed and time every search (see the module)."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from keiyaku.accounts.models import Organisation, Staff
+    from keiyaku.operations.static_files import collect_static_if_needed
+
+    call_command("migrate", interactive=False, verbosity=0)
+    collect_static_if_needed()
+    vendor = connection.vendor
+    kept = args.keep / "seeded.json" if args.keep else None
+    if (
+        kept is not None
+        and kept.exists()
+        and json.loads(kept.read_text())["contracts"] == args.contracts
+    ):
+        # Seeded by an earlier run with --keep: measure again on the same data.
+        known = json.loads(kept.read_text())
+        org = Organisation.objects.get(pk=known["organisation"])
+        admin, mayor, sender = (
+            Staff.objects.get(pk=known[k]) for k in ("admin", "mayor", "sender")
+        )
+        departments = known["departments"]
+        seeded = known["seeded"]
+    else:
+        org, admin, mayor, sender, departments = _organisation()
+        seeded = seed(
+            organisation=org,
+            author=admin,
+            mayor=mayor,
+            departments=departments,
+            count=args.contracts,
+        )
+        if kept is not None:
+            kept.write_text(
+                json.dumps(
+                    {
+                        "contracts": args.contracts,
+                        "organisation": org.pk,
+                        "admin": admin.pk,
+                        "mayor": mayor.pk,
+                        "sender": sender.pk,
+                        "departments": departments,
+                        "seeded": seeded,
+                    }
+                )
+            )
     checked = check_index_sample(org)
     raw = _raw_connection(vendor)
     rows: list[dict[str, Any]] = []
     plans: dict[str, Any] = {}
+    reading = _trace_list_reading()
     for reader_name, reader in (("admin", admin), ("dept", sender)):
         client = Client()
         client.force_login(reader)
         for label, conditions in searches(departments[3]):
+            if args.only and not any(part in label for part in args.only.split(",")):
+                continue
             path = "/?" + urlencode(conditions, doseq=True)
             captured: list[tuple[str, Any]] = []
 
             def capture(execute, sql, params, many, context, captured=captured):  # type: ignore[no-untyped-def]
-                captured.append((sql, params))
+                if reading["inside"]:
+                    captured.append((_raw_sql(vendor, sql), params))
                 return execute(sql, params, many, context)
 
             with connection.execute_wrapper(capture):
                 response = client.get(path)
             assert response.status_code == 200, (label, response.status_code)
             assert b'class="errorlist' not in response.content, label
-            (sql, params), *more = [c for c in captured if "list_parties" in c[0]]
-            assert not more, label
-            sql = _raw_sql(vendor, sql)
-            shown = len(raw.execute(sql, params).fetchall())
+            lists = [c for c in captured if "list_parties" in c[0]]
+            assert lists, label
+            shown = len(raw.execute(*lists[-1]).fetchall())
 
             def page(path: str = path, client: Any = client) -> None:
                 client.get(path)
 
-            def floor(sql: str = sql, params: Any = params) -> None:
-                raw.execute(sql, params).fetchall()
+            def floor(queries: list[tuple[str, Any]] = captured) -> None:
+                for sql, params in queries:
+                    raw.execute(sql, params).fetchall()
 
             p50, p95 = timed(page, args.requests)
             floor_p50, floor_p95 = timed(floor, args.requests)
@@ -478,13 +544,14 @@ def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
                     "search": label,
                     "query": path,
                     "rows": shown,
+                    "queries": len(captured),
                     "p50_ms": p50,
                     "p95_ms": p95,
                     "floor_p50_ms": floor_p50,
                     "floor_p95_ms": floor_p95,
                     "ratio": p95 / max(floor_p95, 1e-9),
-                    "sql": sql,
-                    "params": [str(p) for p in params],
+                    "sql": [sql for sql, _params in captured],
+                    "params": [[str(p) for p in params] for _sql, params in captured],
                 }
             )
             slowest = plans.get(reader_name)
@@ -492,7 +559,7 @@ def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
                 plans[reader_name] = {
                     "search": label,
                     "floor_p95_ms": floor_p95,
-                    "plan": _plan(raw, vendor, sql, params),
+                    "plan": "\n\n".join(_plan(raw, vendor, sql, params) for sql, params in lists),
                 }
     raw.close()
     return {
@@ -507,13 +574,30 @@ def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def production_memory() -> dict[str, str]:
+    """PostgreSQL's memory settings as a database server of a city would have them: a quarter
+    of the machine's memory for shared buffers (at most 4 GB; a million contracts take
+    3.6 GB), and the rest as the planner's idea of the operating system's cache (the tests'
+    cluster has 128 MB of shared buffers, which leaves most index reads to the kernel)."""
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    shared = min(4096, memory_mb // 4)
+    return {
+        "shared_buffers": f"{shared}MB",
+        "effective_cache_size": f"{max(shared, memory_mb // 2)}MB",
+    }
+
+
 def run_engine(engine: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """``bench/search.py --engine <engine>`` in a child process with its own settings."""
     from tests.servers.postgres import running_postgres
 
     with ExitStack() as stack:
-        folder = Path(tempfile.mkdtemp(prefix="keiyaku-search-bench-"))
-        stack.callback(shutil.rmtree, folder, True)
+        if args.keep:
+            folder = args.keep / engine
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = Path(tempfile.mkdtemp(prefix="keiyaku-search-bench-"))
+            stack.callback(shutil.rmtree, folder, True)
         env = {
             k: v
             for k, v in os.environ.items()
@@ -529,11 +613,16 @@ def run_engine(engine: str, args: argparse.Namespace, out: Path) -> dict[str, An
             }
         )
         if engine == "postgresql":
-            env["KEIYAKU_DATABASE_URL"] = stack.enter_context(running_postgres()).url()
+            cluster = running_postgres(folder / "pg" if args.keep else None, production_memory())
+            env["KEIYAKU_DATABASE_URL"] = stack.enter_context(cluster).url()
         else:
             env["KEIYAKU_DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
         command = [sys.executable, __file__, "--engine", engine, "--json", str(out)]
         command += ["--contracts", str(args.contracts), "--requests", str(args.requests)]
+        if args.keep:
+            command += ["--keep", str(folder)]
+        if args.only:
+            command += ["--only", args.only]
         subprocess.run(command, env=env, check=True)  # noqa: S603 - our own script
     return json.loads(out.read_text())  # type: ignore[no-any-return]
 
@@ -548,17 +637,18 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"load average {', '.join(f'{x:.1f}' for x in result['load_average'])}\n"
         )
     out.write(
-        "page: GET /?<conditions> in-process (form, list query, template); floor: the page's "
-        "list query run raw through the driver, same run\n"
+        "page: GET /?<conditions> in-process (form, list reading, template); floor: the "
+        "queries of the page's list reading (q) run raw through the driver, same run\n"
     )
     out.write(
-        f"{'search':<28} {'engine':<10} {'reader':<6} {'rows':>4} {'median':>7} {'p95':>7} "
+        f"{'search':<28} {'engine':<10} {'reader':<6} {'rows':>4} {'q':>2} {'median':>7} {'p95':>7} "
         f"{'floor p95':>9} {'ratio':>6}\n"
     )
     for result in results:
         for row in result["rows"]:
             out.write(
                 f"{row['search']:<28} {row['engine']:<10} {row['reader']:<6} {row['rows']:>4} "
+                f"{row['queries']:>2} "
                 f"{row['p50_ms']:7.1f} {row['p95_ms']:7.1f} {row['floor_p95_ms']:9.2f} "
                 f"{row['ratio']:6.1f}\n"
             )
@@ -578,6 +668,12 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--engine", help=argparse.SUPPRESS)  # the child of one engine
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="seed into this folder once and measure its data again on later runs (short path)",
+    )
+    parser.add_argument("--only", help="measure only the searches whose label has one of these")
     args = parser.parse_args()
     if args.engine:
         result = measure_engine(args)

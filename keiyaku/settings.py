@@ -193,6 +193,13 @@ def _database(url: str) -> dict[str, object]:
         config.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False, OPTIONS=dict(_SQLITE_OPTIONS))
     elif not config.get("NAME"):
         raise ImproperlyConfigured("KEIYAKU_DATABASE_URL: the URL names no database")
+    else:
+        # No JIT compilation: PostgreSQL compiles a query whose estimated cost passes
+        # jit_above_cost, which a search over a million contracts can reach while it runs in
+        # milliseconds; the compiling took 70 ms of an 80 ms page (bench/search.py).
+        options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+        config["OPTIONS"] = options
     return config
 
 

@@ -32,9 +32,16 @@ def test_postgres_url_keeps_connections_and_checks_them() -> None:
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.city.lan", 5433, "keiyaku")
     assert (config["USER"], config["PASSWORD"]) == ("keiyaku", "p@ss")
-    assert config["OPTIONS"] == {"sslmode": "verify-full"}
+    assert config["OPTIONS"] == {"sslmode": "verify-full", "options": "-c jit=off"}
     assert config["CONN_MAX_AGE"] == 60
     assert config["CONN_HEALTH_CHECKS"] is True
+
+
+def test_postgres_connections_never_jit_compile_and_keep_the_urls_options() -> None:
+    """A page's query over a million contracts may pass jit_above_cost while it runs in
+    milliseconds; compiling it took 70 ms of 80 (bench/search.py)."""
+    config = _database("postgres://k@db/keiyaku?options=-c%20statement_timeout%3D5000")
+    assert config["OPTIONS"] == {"options": "-c statement_timeout=5000 -c jit=off"}
 
 
 def test_postgres_url_with_a_socket_folder() -> None:

@@ -34,6 +34,7 @@ from django.db.models import (
     Aggregate,
     Exists,
     F,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -45,7 +46,7 @@ from django.utils.translation import gettext_lazy as _
 from keiyaku.accounts.models import Staff
 from keiyaku.contracts.models import Contract, Party
 from keiyaku.contracts.search import SearchConditions
-from keiyaku.contracts.selectors import contracts_visible_to_parts
+from keiyaku.contracts.selectors import contracts_visible_to, contracts_visible_to_parts
 from keiyaku.contracts.states import PARTY_COUNTED, PARTY_DONE, PARTY_HOLDING
 from keiyaku.refusals import Refusal
 
@@ -315,14 +316,43 @@ def _row(contract: Any) -> ListRow:
     )
 
 
-def _ordering(sort: Sort, *, reverse: bool) -> tuple[Any, Any]:
-    """ORDER BY of `sort` (empty values last), or of its exact reverse (empty values first)."""
+class _Unindexed(Func):
+    """A sort column as an expression that no index serves, with the column's own order.
+
+    Ordering by it makes the database read a search's matches through the indexes of its
+    conditions (a word's, a date range's) and sort them, instead of walking the list's index
+    in order and testing each row (`contract_list_page`). SQLite: unary ``+`` (its documented
+    way to keep an index from a term); PostgreSQL: adding nothing of the column's type.
+    """
+
+    _POSTGRESQL = {
+        "time": "(%(expressions)s + interval '0 seconds')",
+        "date": "(%(expressions)s + 0)",
+        "int": "(%(expressions)s + 0)",
+        "text": "(%(expressions)s || '')",
+    }
+
+    def __init__(self, sort: Sort) -> None:
+        super().__init__(F(sort.column))
+        self.kind = sort.kind
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(+%(expressions)s)", **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template=self._POSTGRESQL[self.kind], **extra)
+
+
+def _ordering(sort: Sort, *, reverse: bool, unindexed: bool = False) -> tuple[Any, Any]:
+    """ORDER BY of `sort` (empty values last), or of its exact reverse (empty values first);
+    ``unindexed``: by `_Unindexed` expressions of the same order."""
     descending = sort.descending != reverse
+    value: Any = _Unindexed(sort) if unindexed else F(sort.column)
     if sort.nullable:
         nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
-        column = F(sort.column).desc(**nulls) if descending else F(sort.column).asc(**nulls)
+        column = value.desc(**nulls) if descending else value.asc(**nulls)
     else:
-        column = F(sort.column).desc() if descending else F(sort.column).asc()
+        column = value.desc() if descending else value.asc()
     return column, (F("pk").desc() if descending else F("pk").asc())
 
 
@@ -348,16 +378,17 @@ def _window(
     after: Cursor | None,
     before: Cursor | None,
     sort: Sort = DEFAULT_SORT,
+    unindexed: bool = False,
 ) -> QuerySet[Contract, Any]:
     """`size` + 1 rows of `contracts` in `sort`'s order from the cursor, or, after `before`,
     in the reverse order (the page read upwards from the cursor)."""
     if before is not None:
         return contracts.filter(_beyond(sort, before, reverse=True)).order_by(
-            *_ordering(sort, reverse=True)
+            *_ordering(sort, reverse=True, unindexed=unindexed)
         )[: size + 1]
     if after is not None:
         contracts = contracts.filter(_beyond(sort, after, reverse=False))
-    return contracts.order_by(*_ordering(sort, reverse=False))[: size + 1]
+    return contracts.order_by(*_ordering(sort, reverse=False, unindexed=unindexed))[: size + 1]
 
 
 def contract_list_query(
@@ -366,13 +397,28 @@ def contract_list_query(
     size: int,
     after: Cursor | None = None,
     before: Cursor | None = None,
-    search: SearchConditions | None = None,
     sort: Sort = DEFAULT_SORT,
 ) -> QuerySet[Contract]:
-    """The one query of a page (see `contract_list_page`): `size` + 1 rows, the extra one
-    telling whether there is a page beyond. Rows come in `sort`'s order (newest activity
-    first by default), except after `before`: in its reverse. bench/staff_list.py runs its SQL
-    raw.
+    """The one query of an unfiltered page (see `contract_list_page`): `size` + 1 rows, the
+    extra one telling whether there is a page beyond. Rows come in `sort`'s order (newest
+    activity first by default), except after `before`: in its reverse. bench/staff_list.py
+    runs its SQL raw."""
+    return _merged(
+        contracts_visible_to_parts(staff), size=size, after=after, before=before, sort=sort
+    )
+
+
+def _merged(
+    parts: list[QuerySet[Contract, Any]],
+    *,
+    size: int,
+    after: Cursor | None,
+    before: Cursor | None,
+    sort: Sort,
+    unindexed: bool = False,
+) -> QuerySet[Contract]:
+    """`size` + 1 rows of the union of ``parts`` from the cursor, with the columns shown and
+    their parties; in one query.
 
     An admin's page is one walk of ``contract_list_order`` (the ids; then the rows and their
     parties for those ids only). Anyone else sees a contract for one
@@ -382,15 +428,11 @@ def contract_list_query(
     each reason's window (its own `size` + 1 rows from the cursor, on its own index or through
     the parties or shares that name the person) is read apart, the windows are merged (UNION
     ALL: at most five times `size` + 1 ids) and the page is the first `size` + 1 of them.
+    ``unindexed``: each window's rows are sorted by `_Unindexed`, so that the database reads
+    them through their conditions' indexes rather than walking the order's.
     """
     if after is not None and before is not None:
         raise ValueError("after or before, not both")
-    parts = contracts_visible_to_parts(staff)
-    if search is not None and not search.is_empty:
-        # Narrows each reason's rows: a search never widens (R29). The filter is made once:
-        # making it may ask the word index how common a word is (search_index.word_matches).
-        condition = search.condition()
-        parts = [part.filter(condition) for part in parts]
     if not parts:
         return Contract.objects.none()
     shown = (*SHOWN, sort.column) if sort.column not in SHOWN else SHOWN
@@ -398,12 +440,21 @@ def contract_list_query(
         # The window's ids first, then the rows and their parties for those ids only: SQLite
         # computes a row's columns (the parties' subquery) before it sorts, so a window that
         # must sort many matching rows (a date range, a rare word) would compute them all.
-        ids = _window(parts[0].values("pk"), size=size, after=after, before=before, sort=sort)
+        ids = _window(
+            parts[0].values("pk"),
+            unindexed=unindexed,
+            size=size,
+            after=after,
+            before=before,
+            sort=sort,
+        )
         contracts = Contract.objects.filter(pk__in=ids).only(*shown)
         contracts = contracts.annotate(list_parties=_parties())
         return contracts.order_by(*_ordering(sort, reverse=before is not None))
     windows: list[QuerySet[Contract, Any]] = [
-        _window(part.values("pk"), size=size, after=after, before=before, sort=sort)
+        _window(
+            part.values("pk"), unindexed=unindexed, size=size, after=after, before=before, sort=sort
+        )
         for part in parts
     ]
     if not connections[windows[0].db].features.supports_slicing_ordering_in_compound:
@@ -416,6 +467,38 @@ def contract_list_query(
     )
     # The windows start at the cursor already: the merged rows need only the order.
     return contracts.order_by(*_ordering(sort, reverse=before is not None))[: size + 1]
+
+
+def _search_rows(
+    staff: Staff,
+    search: SearchConditions,
+    *,
+    size: int,
+    after: Cursor | None,
+    before: Cursor | None,
+    sort: Sort,
+) -> list[Contract]:
+    """`size` + 1 rows of a search from the cursor, read the way its plan says
+    (`SearchConditions.plan`; docs/architecture.md, Contract search):
+
+    - matches that are many (「工事」, an amount range): each reason's index walked in the
+      list's order (`contracts_visible_to_parts`), each contract tested, until the page is
+      full;
+    - matches that are few (a rare word, a month of contract dates): read once through the
+      indexes of those conditions, kept where the reader may see them
+      (`contracts_visible_to`: on a few rows, its OR of reasons costs little) and sorted
+      (`_Unindexed`), never the order walked: a month of contract dates lies deep in an order
+      of last activity, which a walk would reach only after hundreds of thousands of rows.
+    """
+    # Made once: it asks the indexes how common the words and ranges are.
+    plan = search.plan(staff.organisation_id)  # type: ignore[arg-type]  # a member's
+    if plan.collect:
+        narrowed = [contracts_visible_to(staff).filter(plan.condition)]
+    else:
+        narrowed = [part.filter(plan.condition) for part in contracts_visible_to_parts(staff)]
+    return list(
+        _merged(narrowed, size=size, after=after, before=before, sort=sort, unindexed=plan.collect)
+    )
 
 
 def contract_list_page(
@@ -440,9 +523,16 @@ def contract_list_page(
 
     Raises `search_index.WordTooLong` for a search word over its limit.
     """
-    found = list(
-        contract_list_query(staff, size=size, after=after, before=before, search=search, sort=sort)
-    )
+    if after is not None and before is not None:
+        raise ValueError("after or before, not both")
+    parts = contracts_visible_to_parts(staff)
+    if not parts:
+        found: list[Contract] = []
+    elif search is not None and not search.is_empty:
+        # Narrows what the reader sees: a search never widens (R29).
+        found = _search_rows(staff, search, size=size, after=after, before=before, sort=sort)
+    else:
+        found = list(_merged(parts, size=size, after=after, before=before, sort=sort))
     more = len(found) > size
     found = found[:size]
     if before is not None:

@@ -16,16 +16,23 @@ import datetime as dt
 from dataclasses import dataclass, fields
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.contracts.custom_fields import CustomCondition
 from keiyaku.contracts.models import Contract, Surety
-from keiyaku.contracts.search_index import SearchField, normalise, word_matches
+from keiyaku.contracts.search_index import (
+    SearchField,
+    WordFilter,
+    normalise,
+    planner_rows,
+    word_filter,
+)
 from keiyaku.refusals import Refusal
 
-__all__ = ["BadSearch", "SearchConditions"]
+__all__ = ["BadSearch", "SearchConditions", "SearchPlan"]
 
 
 class BadSearch(Refusal):
@@ -37,6 +44,28 @@ class BadSearch(Refusal):
 def _words(text: str) -> tuple[str, ...]:
     """Words separated by spaces (half-width or full-width): all of them must match."""
     return tuple(text.replace("\u3000", " ").split())
+
+
+RANGE_COLLECT_ROWS = {"sqlite": 50_000, "postgresql": 30_000}
+"""Contracts of the organisation, per engine, up to which a range on an indexed column (the
+contract date, the signing day, the period's end) makes the list read the matches through
+that index and sort them, rather than walk its own order (`SearchPlan.collect`)."""
+
+# The columns with an index led by the organisation (contracts migration 0020).
+_RANGE_COLUMNS = ("contract_date", "completed_at", "period_end")
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """One search as the contract list reads it (list_page.py; docs/architecture.md,
+    Contract search)."""
+
+    condition: Q
+    """Every condition, each word in the shape its number of index rows calls for."""
+    collect: bool
+    """Few contracts can match (a word in few index rows, a short range of an indexed date,
+    a 保証契約番号): read them through those indexes and sort them. Otherwise matches are
+    many: walk the list's own order, testing each contract, until the page is full."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +128,26 @@ class SearchConditions:
 
         Raises `search_index.WordTooLong` for a word over its limit.
         """
-        found = Q()
+        return self._words_and_condition()[1]
+
+    def plan(self, organisation_id: int) -> SearchPlan:
+        """The conditions and how the list should read them (`SearchPlan`), for the contracts
+        of ``organisation_id``; asks the word index how common each word is and, for a range
+        of an indexed date, how many contracts it holds (a capped count on SQLite, the
+        planner's estimate on PostgreSQL).
+
+        Raises `search_index.WordTooLong` for a word over its limit.
+        """
+        words, condition = self._words_and_condition()
+        collect = (
+            any(word.collectable for word in words)
+            or bool(normalise(self.surety_number))  # a contract has few sureties
+            or self._range_rows(organisation_id) <= RANGE_COLLECT_ROWS[connection.vendor]
+        )
+        return SearchPlan(condition=condition, collect=collect)
+
+    def _words_and_condition(self) -> tuple[list[WordFilter], Q]:
+        words: list[WordFilter] = []
         for text, where in (
             (self.words, None),  # anywhere, custom fields included
             (self.title, (SearchField.TITLE,)),
@@ -108,39 +156,86 @@ class SearchConditions:
             (self.number, (SearchField.NUMBER,)),
         ):
             for word in _words(text):
-                matches = word_matches(word, where)
-                if matches is not None:
-                    found &= matches
+                found = word_filter(word, where)
+                if found is not None:
+                    words.append(found)
+        condition = self._columns()
+        for each in words:
+            condition &= each.matches()
+        return words, condition
+
+    def _range_rows(self, organisation_id: int) -> int:
+        """About how many of the organisation's contracts the ranges on indexed dates hold
+        (the smallest range on SQLite, all of them together on PostgreSQL), at most
+        RANGE_COLLECT_ROWS + 1; that + 1 where there is no such range."""
+        limit = RANGE_COLLECT_ROWS[connection.vendor]
+        ranges = [
+            (column, condition)
+            for column, condition in self._column_conditions()
+            if column in _RANGE_COLUMNS
+        ]
+        if not ranges:
+            return limit + 1
+        contracts = Contract.objects.filter(organisation_id=organisation_id)
+        if connection.vendor == "postgresql":
+            for _column, condition in ranges:
+                contracts = contracts.filter(condition)
+            sql, params = contracts.values("pk").query.sql_with_params()
+            return min(planner_rows(sql, params), limit + 1)
+        # Counted on each range's own index (organisation, column): no row is read.
+        return min(
+            contracts.filter(condition).order_by().values(column)[: limit + 1].count()
+            for column, condition in ranges
+        )
+
+    def _columns(self) -> Q:
+        """Every condition but the words."""
+        found = Q()
+        for _column, condition in self._column_conditions():
+            found &= condition
+        return found
+
+    def _column_conditions(self) -> list[tuple[str, Q]]:
+        """(the column it restricts, or "" for another table, condition) of every condition
+        but the words."""
+        found: list[tuple[str, Q]] = []
         if self.department_id is not None:
-            found &= Q(department_id=self.department_id)
+            found.append(("department", Q(department_id=self.department_id)))
         if self.statuses:
-            found &= Q(status__in=self.statuses)
-        if self.amount_min is not None:
-            found &= Q(amount__gte=self.amount_min)
-        if self.amount_max is not None:
-            found &= Q(amount__lte=self.amount_max)
-        if self.contract_date_from is not None:
-            found &= Q(contract_date__gte=self.contract_date_from)
-        if self.contract_date_to is not None:
-            found &= Q(contract_date__lte=self.contract_date_to)
-        if self.period_end_from is not None:
-            found &= Q(period_end__gte=self.period_end_from)
-        if self.period_end_to is not None:
-            found &= Q(period_end__lte=self.period_end_to)
-        if self.signed_from is not None:
-            found &= Q(completed_at__gte=_jst_midnight(self.signed_from))
-        if self.signed_to is not None:
-            found &= Q(completed_at__lt=_jst_midnight(self.signed_to + dt.timedelta(days=1)))
+            found.append(("status", Q(status__in=self.statuses)))
+        for column, low, high in (
+            ("amount", self.amount_min, self.amount_max),
+            ("contract_date", self.contract_date_from, self.contract_date_to),
+            ("period_end", self.period_end_from, self.period_end_to),
+        ):
+            if low is not None or high is not None:
+                within = Q()
+                if low is not None:
+                    within &= Q(**{f"{column}__gte": low})
+                if high is not None:
+                    within &= Q(**{f"{column}__lte": high})
+                found.append((column, within))
+        if self.signed_from is not None or self.signed_to is not None:
+            signed = Q()
+            if self.signed_from is not None:
+                signed &= Q(completed_at__gte=_jst_midnight(self.signed_from))
+            if self.signed_to is not None:
+                signed &= Q(completed_at__lt=_jst_midnight(self.signed_to + dt.timedelta(days=1)))
+            found.append(("completed_at", signed))
         for custom in self.custom:
-            found &= custom.condition()
+            found.append(("", custom.condition()))
         if surety_number := normalise(self.surety_number):
             # A contract has few sureties: a substring test over them is no full scan of the
-            # contracts (the match is a semi-join on the sureties table). Current values only:
-            # a removed surety, or a number since corrected, finds nothing (R32).
-            found &= Q(
-                pk__in=Surety.objects.current()
-                .filter(number_normalised__contains=surety_number)
-                .values("contract_id")
+            # contracts (the match is a semi-join on the sureties table).
+            found.append(
+                (
+                    "",
+                    Q(
+                        pk__in=Surety.objects.current()
+                        .filter(number_normalised__contains=surety_number)
+                        .values("contract_id")
+                    ),
+                )
             )
         return found
 

@@ -30,14 +30,15 @@ stay within PostgreSQL's limit; a word longer than :data:`MAX_WORD_CHARS` is ref
 
 from __future__ import annotations
 
+import json
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import BooleanField, Count, F, Func, OuterRef, Q, Subquery, Value
-from django.db.models.expressions import RawSQL
 from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 
@@ -50,14 +51,19 @@ __all__ = [
     "CHUNK_CHARS",
     "MAX_WORD_CHARS",
     "SearchField",
+    "WordFilter",
     "WordTooLong",
+    "COLLECT_ROWS",
     "contract_fields",
     "custom_search_field",
     "document_text_copy",
     "document_text_index",
+    "field_mark",
     "index_rows",
     "normalise",
+    "planner_rows",
     "search_index_refresh",
+    "word_filter",
     "word_matches",
 ]
 
@@ -112,25 +118,49 @@ def _chunks(normalised: str) -> Iterable[str]:
         yield normalised[start : start + CHUNK_CHARS]
 
 
-def _grams(normalised: str, vendor: str) -> str:
-    """The stored form of one chunk's tokens for the engine ``vendor`` (Django's name)."""
+def field_mark(field: str) -> str:
+    """The token that marks every index row of ``field`` (「#title」, 「#custom12」), so that
+    the index itself finds a word within some fields only (a title word among a million
+    company names that hold it too). Its 「#」 keeps it apart from every token of the text
+    and from a one-character word's prefix query: `normalise` leaves only letters and digits.
+    """
+    return "#" + "".join(ch for ch in field if ch.isalnum())
+
+
+_MARK_POSITION = 16383
+"""Where a row's field mark stands in a PostgreSQL tsvector: the last position, away from
+the text's own (at most CHUNK_CHARS), so it is no word's neighbour in a phrase."""
+
+
+def _grams(normalised: str, vendor: str, field: str) -> str:
+    """The stored form of one chunk's tokens of ``field`` for the engine ``vendor`` (Django's
+    name): the tokens, then the field's mark."""
     tokens = _tokens(normalised)
+    mark = field_mark(field)
     if vendor == "postgresql":
         # A tsvector literal: each token quoted (letters and digits only: nothing to escape)
         # with its position, so phrase queries can ask for neighbours.
-        return " ".join(f"'{token}':{position}" for position, token in enumerate(tokens, 1))
-    return " ".join(tokens)
+        text = " ".join(f"'{token}':{position}" for position, token in enumerate(tokens, 1))
+        return f"{text} '{mark}':{_MARK_POSITION}"
+    return " ".join((*tokens, mark))
 
 
-def _query(word: str) -> str:
-    """The engine's query text for one normalised word (see the module)."""
+def _query(word: str, fields: Sequence[str] | None = None) -> str:
+    """The engine's query text for one normalised word (see the module), within ``fields``
+    (their marks, `field_mark`) or anywhere."""
     if connection.vendor == "postgresql":
         if len(word) == 1:
-            return f"'{word}':*"
-        return " <-> ".join(f"'{token}'" for token in _tokens(word)[:-1])
-    if len(word) == 1:
-        return f"{word}*"
-    return '"' + " ".join(_tokens(word)[:-1]) + '"'
+            found = f"'{word}':*"
+        else:
+            found = " <-> ".join(f"'{token}'" for token in _tokens(word)[:-1])
+        if fields is None:
+            return found
+        return f"({found}) & ({' | '.join(repr(field_mark(f)) for f in fields)})"
+    found = f"{word}*" if len(word) == 1 else '"' + " ".join(_tokens(word)[:-1]) + '"'
+    if fields is None:
+        return found
+    marks = " OR ".join('"' + field_mark(f) + '"' for f in fields)
+    return f"{found} AND ({marks})"
 
 
 # The contracts whose rows of the fields FIELDS (one placeholder each) match a query.
@@ -147,30 +177,59 @@ _MATCH_SQL = {
 }
 
 
-COMMON_ROWS = 5000
-"""Index rows from which a word counts as common: its contracts are then tested one by one
-as the list walks its order (`word_matches`), not collected first."""
+COLLECT_ROWS = {"sqlite": 10_000, "postgresql": 20_000}
+"""Index rows, per engine, up to which a word's contracts are collected through the index
+(`WordFilter.collected`) rather than tested one by one (`WordFilter.row_by_row`). Collecting
+costs about 6 µs a row on SQLite (the FTS5 phrase, the row, its contract, the sort) and 4–10 µs
+on PostgreSQL (a GIN bitmap, the heap, the contract); PostgreSQL's figure is the planner's
+estimate, which counts a field's rows by the field's share of all rows (「清掃」 in titles:
+15,600 estimated, 5,600 found). bench/search.py measures both."""
 
-# How many index rows hold a query, counted up to COMMON_ROWS + 1 (one placeholder each).
-_PROBE_SQL = {
-    "postgresql": (
-        "SELECT count(*) FROM (SELECT 1 FROM contracts_searchtext "
-        "WHERE grams::tsvector @@ %s::tsquery LIMIT %s) AS found"
-    ),
-    "sqlite": (
-        "SELECT count(*) FROM (SELECT 1 FROM contracts_searchtext_fts "
-        "WHERE contracts_searchtext_fts MATCH %s LIMIT %s)"
-    ),
-}
+# How many index rows hold a query, counted up to a limit (one placeholder each).
+_PROBE_SQL = (
+    "SELECT count(*) FROM (SELECT 1 FROM contracts_searchtext_fts "
+    "WHERE contracts_searchtext_fts MATCH %s LIMIT %s)"
+)
+# The planner's estimate of the index rows holding a query (PostgreSQL).
+_ESTIMATE_SQL = "SELECT 1 FROM contracts_searchtext WHERE grams::tsvector @@ %s::tsquery"
+_ESTIMATED_TOKENS = 6
+"""Tokens of a long word whose estimates are asked for (spread over the word)."""
 
 
-def _common(query: str) -> bool:
-    """Whether more than COMMON_ROWS index rows hold ``query`` (`_query`'s text); the count
-    stops there, so a common word costs what a rare one does."""
+def planner_rows(sql: str, params: Sequence[Any]) -> int:
+    """PostgreSQL's estimate of the rows ``sql`` returns (EXPLAIN, without running it)."""
     with connection.cursor() as cursor:
-        cursor.execute(_PROBE_SQL[connection.vendor], (query, COMMON_ROWS + 1))
-        (found,) = cursor.fetchone()
-    return bool(found > COMMON_ROWS)
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        (plan,) = cursor.fetchone()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _rows(normalised: str, fields: Sequence[str] | None, limit: int) -> int:
+    """How many index rows of ``fields`` (None: any) hold ``normalised``, at most ``limit`` + 1.
+
+    SQLite: counted (FTS5 stops at the limit, so a common word costs what a rare one does).
+    PostgreSQL: a count would build the GIN index's whole bitmap first (100–170 ms for a word
+    in half a million rows), so the planner's estimate from the index's statistics (ANALYZE's
+    most common tokens) is read instead: the smallest over the word's tokens, an upper bound
+    for a phrase of them (the planner multiplies tokens' frequencies, which undercounts
+    neighbouring bigrams such as 道路 路補 by an order of magnitude).
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PROBE_SQL, (_query(normalised, fields), limit + 1))
+            (found,) = cursor.fetchone()
+        return int(found)
+    if len(normalised) == 1:
+        words = [normalised]
+    else:
+        tokens = _tokens(normalised)[:-1]
+        step = max(1, len(tokens) // _ESTIMATED_TOKENS)
+        words = tokens[::step][:_ESTIMATED_TOKENS]
+    # Each token alone is a word of its own (two characters: one token).
+    estimates = [planner_rows(_ESTIMATE_SQL, (_query(word, fields),)) for word in words]
+    return min(min(estimates), limit + 1)
 
 
 def _row_needle(normalised: str) -> str:
@@ -184,6 +243,14 @@ def _row_needle(normalised: str) -> str:
     return " " + " ".join(_tokens(normalised)[:-1]) + " "
 
 
+def _row_pieces(normalised: str) -> list[str]:
+    """Text each of the word's tokens leaves in a PostgreSQL row's ``grams`` (a tsvector
+    literal): 「'道路':」 for a bigram, 「'札」 for a one-character word's prefix."""
+    if len(normalised) == 1:
+        return [f"'{normalised}"]
+    return [f"'{token}':" for token in dict.fromkeys(_tokens(normalised)[:-1])]
+
+
 class _RowHolds(Func):
     """True where one SearchText row's tokens hold a word (`_row_needle`), read from the row
     itself: no index is used, so it costs the same for a common word as for a rare one.
@@ -191,34 +258,115 @@ class _RowHolds(Func):
     PostgreSQL: ``(grams || '')::tsvector @@ needle``: the expression differs from the GIN
     index's on purpose, so the planner tests the rows of each contract the outer walk meets
     (through the index on contract_id) instead of collecting every match through the GIN
-    index first. SQLite: ``instr(' ' || grams || ' ', needle) > 0``.
+    index first. Reading a row's literal as a tsvector costs a few microseconds, so each of
+    the word's tokens is first looked for in the text (``strpos``, `_row_pieces`) and only a
+    row holding them all is read: most rows of most contracts hold none. SQLite:
+    ``instr(' ' || grams || ' ', needle) > 0``.
     """
 
     output_field = BooleanField()
     conditional = True
 
-    def __init__(self, needle: str) -> None:
-        super().__init__(F("grams"), Value(needle))
+    def __init__(self, normalised: str) -> None:
+        pieces = _row_pieces(normalised) if connection.vendor == "postgresql" else []
+        super().__init__(F("grams"), Value(_row_needle(normalised)), *map(Value, pieces))
 
     def as_sql(  # type: ignore[override]
         self, compiler: Any, connection: Any, **extra: Any
     ) -> tuple[str, list[Any]]:
         grams, grams_params = compiler.compile(self.source_expressions[0])
         needle, needle_params = compiler.compile(self.source_expressions[1])
-        if connection.vendor == "postgresql":
-            sql = f"(({grams} || '')::tsvector @@ ({needle})::tsquery)"
-        else:
+        if connection.vendor != "postgresql":
             sql = f"(instr(' ' || {grams} || ' ', {needle}) > 0)"
-        return sql, [*grams_params, *needle_params]
+            return sql, [*grams_params, *needle_params]
+        tests, params = [], []
+        for piece in self.source_expressions[2:]:
+            piece_sql, piece_params = compiler.compile(piece)
+            tests.append(f"strpos({grams}, {piece_sql}) > 0")
+            params += [*grams_params, *piece_params]
+        tests.append(f"({grams} || '')::tsvector @@ ({needle})::tsquery")
+        return "(" + " AND ".join(tests) + ")", [*params, *grams_params, *needle_params]
 
 
-def custom_search_field(field_id: int) -> str:
-    """The index's field name for a custom text field's values (``SearchText.field``)."""
-    return f"custom:{field_id}"
+class _Collected(Func):
+    """True where the contract is among the ids a subquery collects (``sql``, ``params``).
+
+    PostgreSQL: ``id = ANY(ARRAY(subquery))``: the ids are gathered once and each is looked up
+    by primary key; a plain ``IN`` lets the planner turn it into a semi-join and, trusting its
+    estimates, sort every contract of the organisation first and probe each (bench/search.py:
+    0.3 s for a word in 33,000 rows, against 20 ms). SQLite: ``id IN (subquery)``, an
+    ephemeral index of the ids.
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, sql: str, params: Sequence[Any]) -> None:
+        super().__init__(F("pk"))
+        self.subquery_sql, self.subquery_params = sql, tuple(params)
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, list[Any]]:
+        pk, pk_params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            sql = f"({pk} = ANY(ARRAY({self.subquery_sql})))"
+        else:
+            sql = f"({pk} IN ({self.subquery_sql}))"
+        return sql, [*pk_params, *self.subquery_params]
 
 
-def word_matches(word: str, fields: Sequence[str] | None = None) -> Q | None:
-    """A filter on Contract: the contracts with ``word`` inside one of ``fields`` (部分一致).
+@dataclass(frozen=True)
+class WordFilter:
+    """One search word's filter on Contract, in the shape the number of its index rows calls
+    for (docs/architecture.md, Contract search)."""
+
+    normalised: str
+    fields: tuple[str, ...] | None
+    rows: int
+    """Index rows of the fields holding the word, counted or estimated up to the engine's
+    COLLECT_ROWS + 1 (`_rows`)."""
+
+    @property
+    def collectable(self) -> bool:
+        """Few enough rows hold it (COLLECT_ROWS) for its contracts to be collected."""
+        return self.rows <= COLLECT_ROWS[connection.vendor]
+
+    def matches(self) -> Q:
+        """The contracts holding the word: collected through the index when it is
+        `collectable`, else tested contract by contract (`row_by_row`)."""
+        return self.collected() if self.collectable else self.row_by_row()
+
+    def collected(self) -> Q:
+        """Every contract holding the word, collected through the index."""
+        sql = _MATCH_SQL[connection.vendor]
+        fields: tuple[str, ...] = self.fields or ()
+        if self.fields is None:
+            sql = sql.replace(" AND field IN (FIELDS)", "").replace(" AND t.field IN (FIELDS)", "")
+        else:
+            sql = sql.replace("FIELDS", ", ".join(["%s"] * len(fields)))
+        # Only "%s" placeholders are formatted into the SQL; the query and fields are
+        # parameters, and the query holds letters and digits only (normalise): no FTS syntax.
+        return Q(_Collected(sql, (_query(self.normalised, self.fields), *fields)))
+
+    def row_by_row(self) -> Q:
+        """True for a contract whose own index rows hold the word: tested per contract, so it
+        costs the same for a common word as for a rare one."""
+        from keiyaku.contracts.models import SearchText
+
+        rows = SearchText.objects.filter(contract_id=OuterRef("pk")).filter(
+            _RowHolds(self.normalised)
+        )
+        if self.fields is not None:
+            rows = rows.filter(field__in=self.fields)
+        # A count, not EXISTS: PostgreSQL would turn an EXISTS into a join and could then
+        # read every row of the index table; an aggregate stays a subquery run per contract.
+        held = rows.order_by().values("contract_id").annotate(n=Count("id")).values("n")
+        return Q(GreaterThan(Subquery(held), 0))
+
+
+def word_filter(word: str, fields: Sequence[str] | None = None) -> WordFilter | None:
+    """The filter for contracts with ``word`` inside one of ``fields`` (部分一致).
 
     Args:
         word: what the person typed (one word; the caller splits on spaces for AND).
@@ -226,6 +374,7 @@ def word_matches(word: str, fields: Sequence[str] | None = None) -> Q | None:
             them, custom fields included (the keyword anywhere).
 
     Returns None when the word normalises to nothing (only punctuation): it restricts nothing.
+    Asks the index how common the word is (one query, or a planner estimate per token).
     Raises WordTooLong for a word of more than MAX_WORD_CHARS letters and digits.
     """
     normalised = normalise(word)
@@ -235,30 +384,20 @@ def word_matches(word: str, fields: Sequence[str] | None = None) -> Q | None:
         raise WordTooLong(
             _("検索語が長すぎます（%(limit)s文字まで）。") % {"limit": MAX_WORD_CHARS}
         )
-    query = _query(normalised)
-    if _common(query):
-        # Many contracts hold it: test each contract the list's index walk meets, on its own
-        # rows, rather than collect them all (docs/architecture.md, Contract search).
-        from keiyaku.contracts.models import SearchText
+    where = None if fields is None else tuple(fields)
+    return WordFilter(normalised, where, _rows(normalised, where, COLLECT_ROWS[connection.vendor]))
 
-        rows = SearchText.objects.filter(contract_id=OuterRef("pk")).filter(
-            _RowHolds(_row_needle(normalised))
-        )
-        if fields is not None:
-            rows = rows.filter(field__in=fields)
-        # A count, not EXISTS: PostgreSQL would turn an EXISTS into a join and could then
-        # read every row of the index table; an aggregate stays a subquery run per contract.
-        held = rows.order_by().values("contract_id").annotate(n=Count("id")).values("n")
-        return Q(GreaterThan(Subquery(held), 0))
-    sql = _MATCH_SQL[connection.vendor]
-    if fields is None:
-        sql = sql.replace(" AND field IN (FIELDS)", "").replace(" AND t.field IN (FIELDS)", "")
-        fields = ()
-    else:
-        sql = sql.replace("FIELDS", ", ".join(["%s"] * len(fields)))
-    # Only "%s" placeholders are formatted into the SQL; the query and fields are parameters,
-    # and the query holds letters and digits only (normalise), so no FTS syntax either.
-    return Q(pk__in=RawSQL(sql, (query, *fields)))  # noqa: S611
+
+def word_matches(word: str, fields: Sequence[str] | None = None) -> Q | None:
+    """A filter on Contract: the contracts with ``word`` inside one of ``fields`` (部分一致);
+    see `word_filter` and `WordFilter.matches`."""
+    found = word_filter(word, fields)
+    return None if found is None else found.matches()
+
+
+def custom_search_field(field_id: int) -> str:
+    """The index's field name for a custom text field's values (``SearchText.field``)."""
+    return f"custom:{field_id}"
 
 
 def contract_fields(contract_id: uuid.UUID) -> dict[str, list[str]]:
@@ -299,7 +438,7 @@ def index_rows(texts: dict[str, list[str]], vendor: str) -> list[tuple[str, str]
         for text in dict.fromkeys(normalise(t) for t in given):
             for chunk in _chunks(text):
                 if chunk:
-                    rows.append((field, _grams(chunk, vendor)))
+                    rows.append((field, _grams(chunk, vendor, field)))
     return rows
 
 

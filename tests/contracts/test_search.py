@@ -234,18 +234,66 @@ def test_by_department_and_never_beyond_what_one_sees(personas, generated):
     assert _found(personas.outsider, SearchConditions(words="道路")) == set()
 
 
-def test_a_common_word_tested_contract_by_contract_finds_the_same(personas, generated, monkeypatch):
-    """A word held by many index rows is tested on each contract the list's walk meets, on
-    its own rows (search_index.word_matches, for the speed of bench/search.py): with every
-    word counted as common, every search still finds what the oracle finds, and no more than
-    the reader may see."""
-    monkeypatch.setattr(search_index, "COMMON_ROWS", -1)
-    assert search_index._common(search_index._query("存在しない語"))
+# How contract_list_page reads a search (list_page._search_rows, SearchConditions.plan): each
+# word collected through the index or tested contract by contract, and the list's order walked
+# or the matches sorted; forced here whatever the counts in this small set.
+READ_SHAPES = {
+    "walk, words row by row": (-1, False),
+    "walk, words collected": (10**9, False),
+    "matches sorted, words collected": (10**9, True),
+    "matches sorted, words row by row": (-1, True),
+}
+
+
+@pytest.mark.parametrize("shape", READ_SHAPES)
+def test_every_way_of_reading_a_search_finds_the_same(personas, generated, monkeypatch, shape):
+    """The list reads a search by walking its order or by sorting the matches read through the
+    conditions' indexes (`list_page._search_rows`, for the speed of bench/search.py), with the
+    words tested contract by contract or collected: each way finds what the oracle finds, no
+    more than the reader may see, and pages forward and back through the same rows in the same
+    order."""
+    from keiyaku.contracts import search
+    from keiyaku.contracts.list_page import DEFAULT_SORT, SORTS, Cursor
+
+    word_rows, collect = READ_SHAPES[shape]
+    monkeypatch.setattr(
+        search_index, "COLLECT_ROWS", dict.fromkeys(("sqlite", "postgresql"), word_rows)
+    )
+    planned = search.SearchConditions.plan
+    monkeypatch.setattr(
+        search.SearchConditions,
+        "plan",
+        lambda self, organisation_id: replace(planned(self, organisation_id), collect=collect),
+    )
     visible = set(contracts_visible_to(personas.viewer).values_list("pk", flat=True))
     for conditions in CONDITIONS:
         assert _found(personas.admin, conditions) == _oracle(generated, conditions), conditions
         found = _found(personas.viewer, conditions)
         assert found == _oracle(generated, conditions) & visible, conditions
+    # Pages of three, forward then back, in two orders, for the admin and the viewer.
+    search = SearchConditions(words="工事")
+    for reader, sort in ((personas.admin, DEFAULT_SORT), (personas.viewer, SORTS["amount"])):
+        everything = [
+            row.contract.pk
+            for row in contract_list_page(reader, size=500, search=search, sort=sort).rows
+        ]
+        assert set(everything) == _oracle(generated, search) & (
+            visible if reader == personas.viewer else {r.pk for r in generated}
+        )
+        pages, after = [], None
+        while True:
+            page = contract_list_page(reader, size=3, after=after, search=search, sort=sort)
+            pages.append([row.contract.pk for row in page.rows])
+            if page.after is None:
+                break
+            after = Cursor.parse(page.after.token, sort)
+        assert [pk for rows in pages for pk in rows] == everything
+        back, before = [pages[-1]], page.before
+        while before is not None:
+            page = contract_list_page(reader, size=3, before=before, search=search, sort=sort)
+            back.insert(0, [row.contract.pk for row in page.rows])
+            before = page.before
+        assert back == pages
     # A document's own text, and a one-character word (a token starting with it).
     contract = draft_contract(
         personas.sender, externals=[A], title="別件", heading="排水ポンプ場 維持管理業務"
@@ -254,6 +302,75 @@ def test_a_common_word_tested_contract_by_contract_finds_the_same(personas, gene
     assert _found(personas.admin, SearchConditions(title="ポンプ")) == set()
     one = SearchConditions(words="道")  # not in the new contract
     assert _found(personas.admin, one) == _oracle(generated, one)
+
+
+def _index_rows_holding(word: str, fields) -> int:
+    """Index rows the engine's own index finds for ``word`` within ``fields`` (by their marks
+    alone: no SQL filter on the field column)."""
+    from django.db import connection
+
+    query = search_index._query(search_index.normalise(word), fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(*) FROM contracts_searchtext WHERE grams::tsvector @@ %s::tsquery",
+                [query],
+            )
+        else:
+            cursor.execute(
+                "SELECT count(*) FROM contracts_searchtext_fts "
+                "WHERE contracts_searchtext_fts MATCH %s",
+                [query],
+            )
+        return int(cursor.fetchone()[0])
+
+
+def test_the_index_finds_a_word_within_a_field_by_the_fields_mark(personas, generated):
+    """Each index row ends with its field's mark (search_index.field_mark), so a word asked
+    for within some fields is found there by the index itself: 「建設」 is in company names,
+    never in a title; a one-character word's prefix query never matches a mark."""
+    from keiyaku.contracts.models import SearchText
+    from keiyaku.contracts.search_index import SearchField
+
+    title, counterparty = (SearchField.TITLE,), (SearchField.COUNTERPARTY,)
+    companies = SearchText.objects.filter(field=SearchField.COUNTERPARTY, grams__contains="建設")
+    assert _index_rows_holding("建設", counterparty) == companies.count() > 0
+    assert _index_rows_holding("建設", title) == 0
+    assert _index_rows_holding("建設", None) == companies.count()
+    assert _index_rows_holding("道路", title) > 0 == _index_rows_holding("道路", counterparty)
+    everything = SearchText.objects.count()
+    assert _index_rows_holding("t", None) < everything  # not every row's 「#title」…
+    assert _index_rows_holding("#", None) == 0  # a mark is never a word's token
+
+
+def test_the_migration_marks_rows_indexed_before_marks(personas, generated):
+    """Contracts migration 0023 gives rows indexed without marks their field's mark (and
+    leaves marked rows alone); searches within a field find them again."""
+    import importlib
+
+    from django.db import connection
+
+    from keiyaku.contracts.models import SearchText
+
+    migration = importlib.import_module("keiyaku.contracts.migrations.0023_search_field_marks")
+
+    class Editor:  # what the migration's functions use of a schema editor
+        def __init__(self) -> None:
+            self.connection = connection
+
+        def execute(self, sql: str) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+
+    marked = dict(SearchText.objects.values_list("pk", "grams"))
+    migration._unmark(None, Editor())
+    assert not SearchText.objects.filter(grams__contains="#").exists()
+    assert _index_rows_holding("建設", (search_index.SearchField.COUNTERPARTY,)) == 0
+    migration._mark(None, Editor())
+    migration._mark(None, Editor())  # twice: marked rows are left alone
+    assert dict(SearchText.objects.values_list("pk", "grams")) == marked
+    by_title = SearchConditions(title="道路")
+    assert _found(personas.admin, by_title) == _oracle(generated, by_title)
 
 
 def test_a_word_only_in_a_documents_text_is_found(personas):

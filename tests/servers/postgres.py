@@ -176,50 +176,36 @@ def _as_server_user(command: Sequence[str], account: pwd.struct_passwd | None) -
     ]
 
 
-def start() -> PostgresServer:
-    """initdb a new cluster in a fresh temporary folder and start it; the caller calls stop()."""
+def start(folder: Path | None = None, settings: dict[str, str] | None = None) -> PostgresServer:
+    """initdb a new cluster in a fresh temporary folder and start it; the caller calls stop().
+
+    ``folder``: a folder of its own to keep the cluster in instead (a short path: the socket
+    lives there), e.g. for a benchmark's data seeded once (bench/search.py --keep); a cluster
+    already there is started again as it was. ``settings``: server settings for this start
+    beside the tests' own (e.g. a production server's memory for a benchmark).
+    """
     bin_dir = ensure_installed()
     account = _server_account()
-    # A Unix socket path has at most 107 bytes: keep the folder short (under /tmp as root, whose
-    # own TMPDIR the server user may not be able to enter).
-    base = "/tmp" if account is not None else None  # noqa: S108 - a private mkdtemp folder
-    folder = Path(tempfile.mkdtemp(prefix="keiyaku-pg-", dir=base))
-    if len(str(folder)) > 80:
-        shutil.rmtree(folder)
-        folder = Path(tempfile.mkdtemp(prefix="keiyaku-pg-", dir="/tmp"))  # noqa: S108
+    temporary = folder is None
+    if folder is None:
+        # A Unix socket path has at most 107 bytes: keep the folder short (under /tmp as root,
+        # whose own TMPDIR the server user may not be able to enter).
+        base = "/tmp" if account is not None else None  # noqa: S108 - a private mkdtemp folder
+        folder = Path(tempfile.mkdtemp(prefix="keiyaku-pg-", dir=base))
+        if len(str(folder)) > 80:
+            shutil.rmtree(folder)
+            folder = Path(tempfile.mkdtemp(prefix="keiyaku-pg-", dir="/tmp"))  # noqa: S108
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
     if account is not None:
         os.chown(folder, account.pw_uid, account.pw_gid)
     server = PostgresServer(folder=folder, bin_dir=bin_dir)
+    kept = (server.data_dir / "PG_VERSION").exists()
     env = {**os.environ, "LC_ALL": "C.UTF-8", "TZ": "UTC"}
     env.pop("PGDATA", None)
     try:
-        subprocess.run(
-            _as_server_user(
-                [
-                    str(bin_dir / "initdb"),
-                    "--pgdata",
-                    str(server.data_dir),
-                    "--username",
-                    SUPERUSER,
-                    "--auth",
-                    "trust",
-                    "--encoding",
-                    "UTF8",
-                    "--locale",
-                    "C.UTF-8",
-                    "--no-sync",
-                ],
-                account,
-            ),
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=folder,
-        )
-        settings = {**_SETTINGS, "unix_socket_directories": f"'{folder}'"}
-        with open(server.data_dir / "postgresql.conf", "a") as conf:
-            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        if not kept:
+            _initdb(server, account, env)
         subprocess.run(
             _as_server_user(
                 [
@@ -231,6 +217,11 @@ def start() -> PostgresServer:
                     "--wait",
                     "--timeout",
                     "60",
+                    *(
+                        ("-o", " ".join(f"-c {key}={value}" for key, value in settings.items()))
+                        if settings
+                        else ()
+                    ),
                     "start",
                 ],
                 account,
@@ -243,16 +234,51 @@ def start() -> PostgresServer:
         )
     except subprocess.CalledProcessError as error:
         log = server.log_file.read_text() if server.log_file.exists() else ""
-        shutil.rmtree(folder, ignore_errors=True)
+        if temporary:
+            shutil.rmtree(folder, ignore_errors=True)
         raise PostgresUnavailable(
             f"the test PostgreSQL did not start: {error.stderr.decode(errors='replace')}{log}"
         ) from error
-    server.execute(f'CREATE DATABASE "{SUPERUSER}"')
+    if not kept:
+        server.execute(f'CREATE DATABASE "{SUPERUSER}"')
     return server
 
 
-def stop(server: PostgresServer) -> None:
-    """Stop the cluster at once (its data is thrown away) and remove its folder."""
+def _initdb(server: PostgresServer, account: pwd.struct_passwd | None, env: dict[str, str]) -> None:
+    """A new cluster in ``server.data_dir``, configured for tests (`_SETTINGS`)."""
+    bin_dir, folder = server.bin_dir, server.folder
+    subprocess.run(
+        _as_server_user(
+            [
+                str(bin_dir / "initdb"),
+                "--pgdata",
+                str(server.data_dir),
+                "--username",
+                SUPERUSER,
+                "--auth",
+                "trust",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
+                "--no-sync",
+            ],
+            account,
+        ),
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=folder,
+    )
+    settings = {**_SETTINGS, "unix_socket_directories": f"'{folder}'"}
+    with open(server.data_dir / "postgresql.conf", "a") as conf:
+        conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+
+
+def stop(server: PostgresServer, *, keep: bool = False) -> None:
+    """Stop the cluster at once and remove its folder (its data is thrown away), or, with
+    ``keep``, stop it cleanly and keep its folder for `start` to run again."""
     if (server.data_dir / "postmaster.pid").exists():
         subprocess.run(
             _as_server_user(
@@ -261,7 +287,7 @@ def stop(server: PostgresServer) -> None:
                     "--pgdata",
                     str(server.data_dir),
                     "--mode",
-                    "immediate",
+                    "fast" if keep else "immediate",
                     "--wait",
                     "stop",
                 ],
@@ -272,17 +298,21 @@ def stop(server: PostgresServer) -> None:
             stderr=subprocess.DEVNULL,
             cwd=server.folder,
         )
-    shutil.rmtree(server.folder, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(server.folder, ignore_errors=True)
 
 
 @contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
-    """A private cluster for the duration of the block."""
-    server = start()
+def running_postgres(
+    folder: Path | None = None, settings: dict[str, str] | None = None
+) -> Iterator[PostgresServer]:
+    """A private cluster for the duration of the block; in ``folder``, kept afterwards, if
+    one is given, and with ``settings`` (see `start`)."""
+    server = start(folder, settings)
     try:
         yield server
     finally:
-        stop(server)
+        stop(server, keep=folder is not None)
 
 
 def server_for_test_run() -> str:
