@@ -530,3 +530,34 @@ def test_saved_searches_are_personal_and_run_again(personas, generated):
     assert "保存する検索条件がありません" in refused.content.decode()
     assert mine.post(f"/searches/{saved.pk}/delete/").status_code == 302
     assert not SavedSearch.objects.exists()
+
+
+def test_the_plan_collects_what_is_small_and_walks_what_is_common(personas, generated, monkeypatch):
+    """SearchConditions.plan: a word in few index rows, a short range of an indexed date or a
+    保証契約番号 makes the list collect the matches; common words and wide ranges walk it. The
+    thresholds are set for this set of sixty contracts."""
+    from django.db import connection
+
+    from keiyaku.contracts import search
+
+    if connection.vendor == "postgresql":  # the plan reads the planner's statistics
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE contracts_searchtext")
+            cursor.execute("ANALYZE contracts_contract")
+    monkeypatch.setattr(search_index, "COLLECT_ROWS", {"sqlite": 20, "postgresql": 20})
+    monkeypatch.setattr(search, "RANGE_COLLECT_ROWS", {"sqlite": 20, "postgresql": 20})
+    from keiyaku.contracts.models import SearchText
+
+    organisation = personas.admin.organisation_id
+    assert SearchText.objects.filter(grams__contains="道路").count() > 20  # common in this set
+    assert not SearchConditions(words="道路").plan(organisation).collect
+    assert SearchConditions(words="宇宙").plan(organisation).collect
+    assert SearchConditions(words="道路 宇宙").plan(organisation).collect  # one small word
+    assert SearchConditions(surety_number="AB-1").plan(organisation).collect
+    wide = SearchConditions(contract_date_from=dt.date(2000, 1, 1))
+    assert not wide.plan(organisation).collect
+    if connection.vendor == "sqlite":  # counted: exact on any set
+        day = SearchConditions(
+            contract_date_from=dt.date(2026, 4, 1), contract_date_to=dt.date(2026, 4, 1)
+        )
+        assert day.plan(organisation).collect
