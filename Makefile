@@ -89,13 +89,15 @@ rotate-master-key: install
 
 ## make bench: signing and ingest beside their floors, then the web and the queue workers on the
 ## production set-up (PostgreSQL, Redis, S3, gunicorn; bench/production.py), contract search over
-## a million contracts on SQLite and PostgreSQL, and their memory through large contracts; docs/operations.md (Sizing) explains the figures
+## a million contracts on SQLite and PostgreSQL, API reads under 50 clients beside the ORM, and their
+## memory through large contracts; docs/operations.md (Sizing) explains the figures
 bench: install system-deps
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/staff_list.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/api.py
 	$(BIN)/python bench/worker.py --idle-seconds 300
 	$(BIN)/python bench/renewal.py
 	$(BIN)/python bench/memory.py

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Target:
-    """One request: a path and the cookie header sent with it (empty: none)."""
+    """One request: a path and the cookie and Authorization headers sent with it (empty:
+    none)."""
 
     path: str
     cookie: str = ""
+    authorization: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class _Connection:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         cookie = f"Cookie: {target.cookie}\r\n" if target.cookie else ""
+        if target.authorization:
+            cookie += f"Authorization: {target.authorization}\r\n"
         self.writer.write(
             f"GET {target.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"User-Agent: keiyaku-bench\r\nAccept-Encoding: identity\r\n{cookie}\r\n".encode()

@@ -126,3 +126,20 @@ def test_search_bench_times_each_search_beside_its_raw_sql(tmp_path: Path) -> No
         assert found["admin", "keyword 道路 (2 chars)"] == 51  # a page and the one beyond
         assert found["dept", "keyword 道路 (2 chars)"] <= found["admin", "keyword 道路 (2 chars)"]
         assert set(engine["plans"]) == {"admin", "dept"}
+
+
+@pytest.mark.slow(seconds=30)
+def test_api_bench_times_list_and_get_beside_the_orm(tmp_path: Path) -> None:
+    result = _run_bench(
+        "api.py",
+        tmp_path,
+        *("--contracts", "200", "--clients", "3", "--seconds", "0.5", "--requests", "3"),
+    )
+    rows = result["rows"]
+    assert [row["read"] for row in rows] == ["list", "get"]
+    for row in rows:
+        assert row["requests"] >= 3 and row["errors"] == 0, row
+        assert row["p95_ms"] > 0 and row["orm_p95_ms"] > 0 and row["p95_ratio"] > 0, row
+        # Every call the bench made is in the audit log under the token (R39, R40).
+        assert row["audited"] >= row["requests"], row
+        assert row["lock_samples"] > 0, row

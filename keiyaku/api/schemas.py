@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.utils import timezone
 from ninja import Field, Schema
@@ -236,3 +236,71 @@ class AuditEntryOut(Schema):
 class AuditPage(Schema):
     items: list[AuditEntryOut]
     next_cursor: str | None
+
+
+BoxKindName = Literal["text", "multiline", "date", "checkbox"]
+
+
+class BoxIn(Schema):
+    """A box placed on a draft's page for one signing party to fill when it agrees (R8).
+
+    Position and size are PDF points (1/72 inch) from the top-left corner of the page as
+    displayed (rotation applied); ``GET /contracts/{id}/boxes`` gives each page's size."""
+
+    document: int = Field(description="the document's id")
+    party: int = Field(description="the id of the party that fills it (a signer, not an approver)")
+    page: int = Field(description="page number, from 1")
+    x: float = Field(description="points from the page's left edge")
+    y: float = Field(description="points from the page's top edge")
+    width: float = Field(description="points, at least 8")
+    height: float = Field(description="points, at least 8")
+    kind: BoxKindName = "text"
+    label: str = Field("", max_length=100, description="what the party is asked (項目名)")
+    required: bool = True
+    max_length: int | None = Field(None, description="most characters, 1 to 10000; none: any")
+
+
+class BoxPatch(Schema):
+    """A box's fields to change on a draft; absent ones keep their values."""
+
+    party: int | None = None
+    page: int | None = None
+    x: float | None = None
+    y: float | None = None
+    width: float | None = None
+    height: float | None = None
+    kind: BoxKindName | None = None
+    label: str | None = Field(None, max_length=100)
+    required: bool | None = None
+    max_length: int | None = None
+
+
+class BoxOut(Schema):
+    id: int
+    document: int
+    party: int
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+    kind: str = Field(description="text, multiline, date or checkbox")
+    label: str
+    required: bool
+    max_length: int | None
+    value: str = Field(description="what the party entered (empty until it agrees)")
+    filled_at: JstDateTime | None
+
+
+class PageOut(Schema):
+    document: int
+    page: int
+    width: float = Field(description="points, as displayed")
+    height: float = Field(description="points, as displayed")
+
+
+class BoxesOut(Schema):
+    """A contract's boxes, in page order, and the size of every page to place them on."""
+
+    boxes: list[BoxOut]
+    pages: list[PageOut]

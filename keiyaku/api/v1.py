@@ -3,7 +3,8 @@
 Every call has passed `keiyaku.api.gate` before it reaches an endpoint (token, IP allow-list,
 scope, rate limit, Idempotency-Key); the bearer scheme here only declares the token in the
 OpenAPI document and hands the endpoint the checked token. Endpoints live in
-`keiyaku.api.contracts`, `keiyaku.api.documents` and `keiyaku.api.parties`.
+`keiyaku.api.contracts`, `keiyaku.api.documents`, `keiyaku.api.parties` and
+`keiyaku.api.boxes`.
 """
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error_response(exc.status_code, "bad_request", str(exc))
 
 
-from keiyaku.api import contracts, documents, parties  # noqa: E402 - they register on `api`
+from keiyaku.api import boxes, contracts, documents, parties  # noqa: E402 - they register on `api`
 
 api.add_router("/contracts", contracts.router)
 api.add_router("/contracts", documents.router)
 api.add_router("/contracts", parties.router)
+api.add_router("/contracts", boxes.router)

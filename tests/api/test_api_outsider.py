@@ -17,7 +17,8 @@ from django.utils import timezone
 from keiyaku.api.models import ApiToken
 from keiyaku.api.tokens import api_token_revoke
 from keiyaku.api.v1 import api as ninja_api
-from keiyaku.contracts.models import Document, Party
+from keiyaku.contracts.models import Box, Document, Party
+from keiyaku.contracts.services.boxes import box_create
 from tests.api.conftest import Api, make_token
 from tests.flow import External, draft_contract, last_link
 from tests.pdfs import make_pdf
@@ -49,6 +50,8 @@ def example(schema: dict[str, Any], document: dict[str, Any], name: str = "") ->
         return [example(schema["items"], document)] * max(1, schema.get("minItems", 1))
     if kind == "integer":
         return 1
+    if kind == "number":
+        return 10.0
     if kind == "boolean":
         return False
     if schema.get("format") == "date":
@@ -98,8 +101,23 @@ def fill(path: str, values: dict[str, str]) -> str:
 
 @pytest.fixture
 def other_contract(personas):
-    """A draft of the other town, with a party and a document."""
-    return draft_contract(personas.outsider, externals=[External("株式会社よそ", "外山", "s@y.jp")])
+    """A draft of the other town, with a party, a document and a box."""
+    contract = draft_contract(
+        personas.outsider, externals=[External("株式会社よそ", "外山", "s@y.jp")]
+    )
+    box_create(
+        document=contract.documents.get(),
+        actor=personas.outsider,
+        data={
+            "page": 1,
+            "x": 10,
+            "y": 10,
+            "width": 80,
+            "height": 20,
+            "party": contract.parties.get().pk,
+        },
+    )
+    return contract
 
 
 def test_a_token_gets_404_for_every_object_of_another_organisation(personas, other_contract):
@@ -108,6 +126,7 @@ def test_a_token_gets_404_for_every_object_of_another_organisation(personas, oth
         "contract_id": str(other_contract.pk),
         "document_id": str(Document.objects.get(contract=other_contract).pk),
         "party_id": str(Party.objects.get(contract=other_contract).pk),
+        "box_id": str(Box.objects.get(document__contract=other_contract).pk),
         "which": "original",
     }
     walked = 0
@@ -141,6 +160,7 @@ def test_a_read_token_cannot_write(personas):
                     "contract_id": str(contract.pk),
                     "document_id": "1",
                     "party_id": "1",
+                    "box_id": "1",
                     "which": "original",
                 },
             ),
