@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.utils import timezone
 from ninja import Field, Schema
@@ -24,6 +24,12 @@ JstDateTime = Annotated[
     ),
 ]
 """A moment, written in JST with its offset (``2026-04-01T10:00:00+09:00``)."""
+
+
+def kept(**constraints: Any) -> Any:
+    """A PATCH field that may be absent (the value is kept) but never null: it has no empty
+    value to clear it to (pydantic does not check a default, so absent reads as None)."""
+    return Field(None, **constraints)
 
 
 class Error(Schema):
@@ -171,19 +177,20 @@ class ContractCreateJson(ContractIn):
 
 
 class ContractPatch(Schema):
-    """The details to change on a draft; absent ones keep their values."""
+    """The details to change on a draft; absent ones keep their values. Only the dates, the
+    amount and the custom fields may be null (cleared); null for another field is a 422."""
 
-    title: str | None = Field(None, max_length=300)
-    management_number: str | None = Field(None, max_length=100)
-    counterparty_company: str | None = Field(None, max_length=200)
+    title: str = kept(max_length=300)
+    management_number: str = kept(max_length=100)
+    counterparty_company: str = kept(max_length=200)
     amount: int | None = Field(None, ge=0)
     contract_date: dt.date | None = None
     period_start: dt.date | None = None
     period_end: dt.date | None = None
-    auto_renew: bool | None = None
+    auto_renew: bool = kept()
     notice_deadline: dt.date | None = None
-    note: str | None = Field(None, max_length=10000)
-    allow_forwarding: bool | None = None
+    note: str = kept(max_length=10000)
+    allow_forwarding: bool = kept()
     custom_fields: dict[str, str] | None = None
 
 
@@ -216,7 +223,7 @@ class PartyIn(Schema):
 
 
 class PartyPatch(Schema):
-    parallel: bool | None = None
+    parallel: bool = kept()
     move: int | None = Field(None, ge=-1, le=1, description="-1 earlier, +1 later")
 
 
@@ -330,10 +337,10 @@ class SuretyPatch(Schema):
     reason, and optionally how many corrections the client saw (``corrections``): if another
     came first, 409 ``stale``."""
 
-    kind: SuretyKindName | None = None
-    issuer: str | None = Field(None, max_length=200)
-    number: str | None = Field(None, max_length=100)
-    auth_key: str | None = Field(None, max_length=200)
+    kind: SuretyKindName = kept()
+    issuer: str = kept(max_length=200)
+    number: str = kept(max_length=100)
+    auth_key: str = kept(max_length=200)
     amount: int | None = Field(None, ge=0)
     period_start: dt.date | None = None
     period_end: dt.date | None = None
@@ -377,9 +384,9 @@ class CompanyIn(Schema):
 
 
 class CompanyPatch(Schema):
-    name: str | None = Field(None, max_length=200)
-    kana: str | None = Field(None, max_length=200)
-    note: str | None = Field(None, max_length=10000)
+    name: str = kept(max_length=200)
+    kana: str = kept(max_length=200)
+    note: str = kept(max_length=10000)
 
 
 class ContactIn(Schema):
@@ -390,10 +397,10 @@ class ContactIn(Schema):
 
 
 class ContactPatch(Schema):
-    name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=50)
-    title: str | None = Field(None, max_length=200)
+    name: str = kept(max_length=200)
+    email: str = kept(max_length=254)
+    phone: str = kept(max_length=50)
+    title: str = kept(max_length=200)
 
 
 # --- templates (R13) ----------------------------------------------------------------------

@@ -306,3 +306,22 @@ def test_monthly_report_as_json(personas, api):
     assert bad.status_code == 422 and bad.json()["field"] == "first"
     long = api.get("/reports/monthly", {"first": "2020-01", "last": "2026-01"})
     assert long.status_code == 422
+
+
+def test_null_for_a_field_that_cannot_be_empty_is_a_422_not_a_500(personas, api):
+    """Found by schemathesis: ``{"auto_renew": null}`` reached the database as NULL. Every
+    PATCH body now refuses null for a field that has no empty value (absent keeps it)."""
+    contract = draft_contract(personas.sender, externals=[FIRM])
+    for body in ({"auto_renew": None}, {"title": None}, {"allow_forwarding": None}):
+        refused = api.patch(f"/contracts/{contract.pk}", body)
+        assert refused.status_code == 422, (body, refused.content)
+        assert refused.json()["field"] == next(iter(body))
+    cleared = api.patch(f"/contracts/{contract.pk}", {"amount": None, "contract_date": None})
+    assert cleared.status_code == 200 and cleared.json()["amount"] is None
+    party = contract.parties.get()
+    assert (
+        api.patch(f"/contracts/{contract.pk}/parties/{party.pk}", {"parallel": None}).status_code
+        == 422
+    )
+    company = api.post("/address-book/companies", {"name": "株式会社ヌル"}).json()
+    assert api.patch(f"/address-book/companies/{company['id']}", {"name": None}).status_code == 422
