@@ -106,7 +106,10 @@ def page_of(rows: QuerySet[M], *, after: str | None, limit: int) -> tuple[list[M
         raise ContractError(_("limit は1〜100で指定してください。"), code="limit", field="limit")
     if after is not None:
         if not is_ascii_digits(after) or len(after) > 18:
-            raise BadCursor(_("after の値が正しくありません。"), field="after")
+            raise BadCursor(
+                _("ページの指定が正しくありません。一覧の最初から開き直してください。"),
+                field="after",
+            )
         rows = rows.filter(pk__gt=int(after))
     found = list(rows.order_by("pk")[: limit + 1])
     more = len(found) > limit
