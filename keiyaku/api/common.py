@@ -1,4 +1,5 @@
-"""What every endpoint module needs: who acts, the contract it may see, files it was sent."""
+"""What every endpoint module needs: who acts, the contract it may see, files it was sent,
+and pages of a list."""
 
 from __future__ import annotations
 
@@ -7,18 +8,24 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from keiyaku.accounts.models import Staff
+from keiyaku.accounts.models import Department, Staff
 from keiyaku.api.models import ApiToken
 from keiyaku.api.schemas import DocumentIn, Error
+from keiyaku.ascii_digits import is_ascii_digits
 from keiyaku.contracts.errors import ContractError
+from keiyaku.contracts.list_page import BadCursor
 from keiyaku.contracts.models import Contract
 from keiyaku.contracts.selectors import contract_for
 from keiyaku.contracts.services.drafting import Upload
+
+M = TypeVar("M", bound=Model)
 
 # The largest file a JSON body may carry in base64 (decoded); larger ones go as multipart.
 JSON_FILE_MAX_BYTES = 5 * 1024 * 1024
@@ -31,6 +38,15 @@ def actor(request: HttpRequest) -> Staff:
     """The staff member the call's token acts as (`ApiToken.staff`)."""
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
     return token.staff
+
+
+def department_in(request: HttpRequest, department_id: int) -> Department | None:
+    """The department of the token's organisation with this id, or None (a lookup of an
+    input; the services decide who may use it)."""
+    return Department.objects.filter(
+        pk=department_id,
+        organisation__in=Staff.objects.filter(pk=actor(request).pk).values("organisation"),
+    ).first()
 
 
 def contract_of(request: HttpRequest, contract_id: uuid.UUID) -> Contract:
@@ -74,3 +90,28 @@ def upload_of(document: DocumentIn) -> Upload:
             field="content_base64",
         ) from None
     return Upload(filename=document.filename, data=data)
+
+
+def page_of(rows: QuerySet[M], *, after: str | None, limit: int) -> tuple[list[M], str | None]:
+    """One page of ``rows`` in the order of their ids, ``limit`` (1-100) at a time, from the
+    row after the one whose id ``after`` is (the previous page's ``next_cursor``); returns the
+    rows and the next page's cursor (None on the last page). Rows added meanwhile come on the
+    pages ahead; none is skipped or shown twice.
+
+    Raises:
+        BadCursor: ``after`` is not a cursor of this list (``bad_cursor``, 400).
+        ContractError: ``limit`` outside 1-100 (``limit``, 422).
+    """
+    if not 1 <= limit <= 100:
+        raise ContractError(_("limit は1〜100で指定してください。"), code="limit", field="limit")
+    if after is not None:
+        if not is_ascii_digits(after) or len(after) > 18:
+            raise BadCursor(
+                _("ページの指定が正しくありません。一覧の最初から開き直してください。"),
+                field="after",
+            )
+        rows = rows.filter(pk__gt=int(after))
+    found = list(rows.order_by("pk")[: limit + 1])
+    more = len(found) > limit
+    found = found[:limit]
+    return found, str(found[-1].pk) if more and found else None

@@ -212,12 +212,18 @@ def _create(request: HttpRequest, details: ContractIn, uploads: list[Upload]) ->
         notice_deadline=details.notice_deadline,
         note=details.note,
         allow_forwarding=details.allow_forwarding,
-        custom_values=_custom(details.custom_fields),
+        custom_values=custom_values_of(details.custom_fields),
         meta=api_meta(request),
     )
 
 
-def _custom(values: dict[str, str] | None) -> dict[int, str]:
+def custom_values_of(values: dict[str, str] | None) -> dict[int, str]:
+    """A body's ``custom_fields`` (field id as text → value) as the services take them.
+
+    Raises:
+        ContractError: an id that is not a number (``custom_unknown``); the services refuse
+            an unknown one.
+    """
     found = {}
     for key, value in (values or {}).items():
         if not is_ascii_digits(key) or len(key) > 18:
@@ -280,7 +286,7 @@ def contract_update(request: HttpRequest, contract_id: uuid.UUID, payload: Contr
         contract=contract,
         actor=actor(request),
         changes=changes,
-        custom_values=_custom(custom),
+        custom_values=custom_values_of(custom),
         meta=api_meta(request),
     )
     return contract_out(changed)

@@ -36,7 +36,8 @@ def _document(request: HttpRequest, contract_id: uuid.UUID, document_id: int) ->
     return get_object_or_404(Document, pk=document_id, contract=contract_of(request, contract_id))
 
 
-def _pdf(blob: Blob, filename: str) -> HttpResponse:
+def pdf_download(blob: Blob, filename: str) -> HttpResponse:
+    """A stored PDF as a download, its ETag its SHA-256."""
     response = HttpResponse(blob_get(blob), content_type="application/pdf")
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     response["Cache-Control"] = "private, no-cache"
@@ -120,7 +121,7 @@ def document_download(
         detail={"filename": name, "sha256": blob.sha256, "which": which},
         meta=api_meta(request),
     )
-    return _pdf(blob, name)
+    return pdf_download(blob, name)
 
 
 @router.get(

@@ -52,6 +52,9 @@ CONFLICTS = frozenset(
         "last_admin",
         "idempotency_key_reused",
         "idempotency_in_progress",
+        "not_empty",
+        "removed",
+        "already_removed",
     }
 )
 TOO_LARGE = frozenset({"too_large", "contract_too_large", "request_too_large"})
@@ -59,7 +62,8 @@ TOO_LARGE = frozenset({"too_large", "contract_too_large", "request_too_large"})
 
 def refusal_status(refusal: Refusal) -> int:
     """The HTTP status of a service's refusal (the table in this module's docstring)."""
-    if isinstance(refusal, NotAllowed):
+    if isinstance(refusal, NotAllowed) or refusal.code == NotAllowed.default_code:
+        # Some services refuse a right with their own class and the same code (address book).
         return 403
     if refusal.code in MALFORMED:
         return 400

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -236,8 +236,9 @@ def _replayed(token: ApiToken, key: str, fingerprint: str) -> HttpResponse:
         time.sleep(0.05)
 
 
-def idempotent_requests_forget(*, now=None) -> int:
-    """Forget keys older than IDEMPOTENCY_DAYS (periodic); returns how many."""
+def idempotent_requests_forget(*, now: datetime | None = None) -> int:
+    """Forget the Idempotency-Keys taken more than IDEMPOTENCY_DAYS before ``now`` (default:
+    the current time); returns how many. Run hourly by `keiyaku.api.tasks`."""
     now = now or timezone.now()
     deleted, _rows = IdempotentRequest.objects.filter(
         created_at__lt=now - timedelta(days=IDEMPOTENCY_DAYS)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from ninja import Field, Schema
@@ -23,6 +24,12 @@ JstDateTime = Annotated[
     ),
 ]
 """A moment, written in JST with its offset (``2026-04-01T10:00:00+09:00``)."""
+
+
+def kept(**constraints: Any) -> Any:
+    """A PATCH field that may be absent (the value is kept) but never null: it has no empty
+    value to clear it to (pydantic does not check a default, so absent reads as None)."""
+    return Field(None, **constraints)
 
 
 class Error(Schema):
@@ -170,19 +177,20 @@ class ContractCreateJson(ContractIn):
 
 
 class ContractPatch(Schema):
-    """The details to change on a draft; absent ones keep their values."""
+    """The details to change on a draft; absent ones keep their values. Only the dates, the
+    amount and the custom fields may be null (cleared); null for another field is a 422."""
 
-    title: str | None = Field(None, max_length=300)
-    management_number: str | None = Field(None, max_length=100)
-    counterparty_company: str | None = Field(None, max_length=200)
+    title: str = kept(max_length=300)
+    management_number: str = kept(max_length=100)
+    counterparty_company: str = kept(max_length=200)
     amount: int | None = Field(None, ge=0)
     contract_date: dt.date | None = None
     period_start: dt.date | None = None
     period_end: dt.date | None = None
-    auto_renew: bool | None = None
+    auto_renew: bool = kept()
     notice_deadline: dt.date | None = None
-    note: str | None = Field(None, max_length=10000)
-    allow_forwarding: bool | None = None
+    note: str = kept(max_length=10000)
+    allow_forwarding: bool = kept()
     custom_fields: dict[str, str] | None = None
 
 
@@ -215,7 +223,7 @@ class PartyIn(Schema):
 
 
 class PartyPatch(Schema):
-    parallel: bool | None = None
+    parallel: bool = kept()
     move: int | None = Field(None, ge=-1, le=1, description="-1 earlier, +1 later")
 
 
@@ -261,17 +269,18 @@ class BoxIn(Schema):
 
 
 class BoxPatch(Schema):
-    """A box's fields to change on a draft; absent ones keep their values."""
+    """A box's fields to change on a draft; absent ones keep their values. Only
+    ``max_length`` may be null (any length); null for another field is a 422."""
 
-    party: int | None = None
-    page: int | None = None
-    x: float | None = None
-    y: float | None = None
-    width: float | None = None
-    height: float | None = None
-    kind: BoxKindName | None = None
-    label: str | None = Field(None, max_length=100)
-    required: bool | None = None
+    party: int = kept()
+    page: int = kept()
+    x: float = kept()
+    y: float = kept()
+    width: float = kept()
+    height: float = kept()
+    kind: BoxKindName = kept()
+    label: str = kept(max_length=100)
+    required: bool = kept()
     max_length: int | None = None
 
 
@@ -304,3 +313,288 @@ class BoxesOut(Schema):
 
     boxes: list[BoxOut]
     pages: list[PageOut]
+
+
+# --- import (R30) -------------------------------------------------------------------------
+
+
+class ImportIn(Schema):
+    """A contract concluded elsewhere: the details a new contract records, and the department
+    it belongs to (default: the token's member's own; a sender imports only into their own)."""
+
+    title: str = Field(max_length=300)
+    management_number: str = Field("", max_length=100)
+    counterparty_company: str = Field("", max_length=200)
+    amount: int | None = Field(None, ge=0, description="yen")
+    contract_date: dt.date | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    auto_renew: bool = False
+    notice_deadline: dt.date | None = None
+    note: str = Field("", max_length=10000)
+    department_id: int | None = None
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict, description="custom field id → value as text"
+    )
+
+
+# --- sureties and attachments (R32) ---------------------------------------------------------
+
+
+class AttachmentOut(Schema):
+    """A PDF kept with a contract apart from its documents: never signed, never sent."""
+
+    id: int
+    filename: str
+    size: int = Field(description="bytes")
+    sha256: str
+    added_at: JstDateTime
+
+
+class AttachmentPage(Schema):
+    items: list[AttachmentOut]
+    next_cursor: str | None
+
+
+class ReasonIn(Schema):
+    """Why a surety or an attachment is corrected or removed (電子帳簿保存法's 訂正削除の履歴)."""
+
+    reason: str = Field(max_length=1000)
+
+
+class SuretyKindName(StrEnum):
+    advance_payment = "advance_payment"
+    performance = "performance"
+    other = "other"
+
+
+class SuretyOut(Schema):
+    """An electronic surety (電子保証). ``auth_key`` is the 認証キー, as the contract's page shows
+    it to everyone who may read the contract."""
+
+    id: int
+    kind: SuretyKindName
+    issuer: str
+    number: str = Field(description="保証契約番号")
+    auth_key: str = Field(description="認証キー (empty: none)")
+    amount: int | None = Field(description="yen")
+    period_start: dt.date | None
+    period_end: dt.date | None
+    notice: AttachmentOut | None = Field(description="「認証キーのお知らせ」, while current")
+    corrections: int = Field(description="how many times it was corrected")
+    added_at: JstDateTime
+
+
+class SuretyPage(Schema):
+    items: list[SuretyOut]
+    next_cursor: str | None
+
+
+class SuretyIn(Schema):
+    kind: SuretyKindName
+    issuer: str = Field(max_length=200)
+    number: str = Field(max_length=100, description="保証契約番号")
+    auth_key: str = Field("", max_length=200, description="認証キー")
+    amount: int | None = Field(None, ge=0, description="yen")
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    notice: DocumentIn | None = Field(None, description="「認証キーのお知らせ」 PDF, base64")
+
+
+class SuretyPatch(Schema):
+    """The corrected values (absent ones keep theirs; an empty ``auth_key`` removes it), the
+    reason, and optionally how many corrections the client saw (``corrections``): if another
+    came first, 409 ``stale``."""
+
+    kind: SuretyKindName = kept()
+    issuer: str = kept(max_length=200)
+    number: str = kept(max_length=100)
+    auth_key: str = kept(max_length=200)
+    amount: int | None = Field(None, ge=0)
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    notice: DocumentIn | None = None
+    reason: str = Field(max_length=1000)
+    corrections_seen: int | None = Field(None, ge=0)
+
+
+# --- address book -------------------------------------------------------------------------
+
+
+class ContactOut(Schema):
+    id: int
+    name: str
+    email: str
+    phone: str
+    title: str = Field(description="部署・役職")
+
+
+class CompanyOut(Schema):
+    id: int
+    name: str
+    kana: str
+    note: str
+    department: Ref | None = Field(description="null: shared with the whole organisation")
+    contacts: list[ContactOut]
+
+
+class CompanyPage(Schema):
+    items: list[CompanyOut]
+    next_cursor: str | None
+
+
+class CompanyIn(Schema):
+    name: str = Field(max_length=200)
+    kana: str = Field("", max_length=200)
+    note: str = Field("", max_length=10000)
+    department_id: int | None = Field(
+        None, description="private to this department; absent: shared with the organisation"
+    )
+
+
+class CompanyPatch(Schema):
+    name: str = kept(max_length=200)
+    kana: str = kept(max_length=200)
+    note: str = kept(max_length=10000)
+
+
+class ContactIn(Schema):
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    phone: str = Field("", max_length=50)
+    title: str = Field("", max_length=200)
+
+
+class ContactPatch(Schema):
+    name: str = kept(max_length=200)
+    email: str = kept(max_length=254)
+    phone: str = kept(max_length=50)
+    title: str = kept(max_length=200)
+
+
+# --- templates (R13) ----------------------------------------------------------------------
+
+
+class TemplateStepOut(Schema):
+    kind: str = Field(description="external or staff")
+    role: str = Field(description="signer or approver")
+    parallel: bool
+    label: str = Field(description="事業者1… for a counterparty slot, the staff member's name")
+    staff_id: int | None
+
+
+class TemplateOut(Schema):
+    id: int
+    name: str
+    allow_forwarding: bool
+    steps: list[TemplateStepOut]
+    boxes: int = Field(description="signature boxes it places")
+    created_at: JstDateTime
+
+
+class TemplatePage(Schema):
+    items: list[TemplateOut]
+    next_cursor: str | None
+
+
+class SlotIn(Schema):
+    """Who takes a counterparty slot of the template, in order."""
+
+    company: str = Field(max_length=200)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    access_code: str = Field(max_length=32)
+
+
+class TemplateApplyIn(Schema):
+    template_id: int
+    slots: list[SlotIn] = Field(default_factory=list, max_length=100)
+
+
+# --- staff and departments (admin scope) ----------------------------------------------------
+
+
+class RoleName(StrEnum):
+    admin = "admin"
+    sender = "sender"
+    approver = "approver"
+    signer = "signer"
+    viewer = "viewer"
+
+
+class StaffOut(Schema):
+    id: int
+    login_id: str
+    display_name: str
+    kana: str
+    email: str
+    department: Ref | None
+    roles: list[RoleName]
+    is_active: bool
+
+
+class StaffPage(Schema):
+    items: list[StaffOut]
+    next_cursor: str | None
+
+
+class StaffIn(Schema):
+    """A new member: registered without a password; keiyaku e-mails them the link to set one."""
+
+    login_id: str = Field(max_length=150, pattern=r"^[\w.@+-]+$")
+    display_name: str = Field(max_length=200)
+    kana: str = Field("", max_length=200)
+    email: str = Field(max_length=254)
+    department_id: int | None = None
+    roles: list[RoleName] = Field(min_length=1, max_length=5)
+
+
+class DepartmentOut(Schema):
+    id: int
+    name: str
+    parent_id: int | None
+
+
+class DepartmentPage(Schema):
+    items: list[DepartmentOut]
+    next_cursor: str | None
+
+
+class DepartmentIn(Schema):
+    name: str = Field(max_length=200)
+    parent_id: int | None = None
+
+
+# --- the monthly report (R33) ---------------------------------------------------------------
+
+
+class FiguresOut(Schema):
+    sent: int
+    concluded: int
+    rejected: int
+    cancelled: int
+    expired: int
+    imported: int
+    average_days: float | None = Field(description="days from sending to conclusion")
+    jobs_retried: int
+    jobs_failed: int
+    mails_undelivered: int
+
+
+class ReportRowOut(Schema):
+    month: str = Field(examples=["2026-04"])
+    department: str
+    figures: FiguresOut
+
+
+class ReportTotalOut(Schema):
+    month: str
+    figures: FiguresOut
+
+
+class MonthlyReportOut(Schema):
+    """Per month and department, over the contracts the token's member sees (R29)."""
+
+    months: list[str]
+    rows: list[ReportRowOut]
+    totals: list[ReportTotalOut]

@@ -3,8 +3,8 @@
 Every call has passed `keiyaku.api.gate` before it reaches an endpoint (token, IP allow-list,
 scope, rate limit, Idempotency-Key); the bearer scheme here only declares the token in the
 OpenAPI document and hands the endpoint the checked token. Endpoints live in
-`keiyaku.api.contracts`, `keiyaku.api.documents`, `keiyaku.api.parties` and
-`keiyaku.api.boxes`.
+`keiyaku.api.contracts`, `documents`, `parties`, `boxes`, `imports`, `sureties`, `templates`,
+`addressbook`, `reports` and `administration` (staff and departments).
 """
 
 from __future__ import annotations
@@ -111,9 +111,28 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error_response(exc.status_code, "bad_request", str(exc))
 
 
-from keiyaku.api import boxes, contracts, documents, parties  # noqa: E402 - they register on `api`
+from keiyaku.api import (  # noqa: E402 - they register on `api`
+    addressbook,
+    administration,
+    boxes,
+    contracts,
+    documents,
+    imports,
+    parties,
+    reports,
+    sureties,
+    templates,
+)
 
+api.add_router("/contracts", imports.router)
 api.add_router("/contracts", contracts.router)
 api.add_router("/contracts", documents.router)
 api.add_router("/contracts", parties.router)
 api.add_router("/contracts", boxes.router)
+api.add_router("/contracts", sureties.router)
+api.add_router("/contracts", templates.contract_router)
+api.add_router("/templates", templates.router)
+api.add_router("/address-book", addressbook.router)
+api.add_router("/reports", reports.router)
+api.add_router("/staff", administration.staff_router)
+api.add_router("/departments", administration.department_router)

@@ -51,6 +51,7 @@ STAFF = Manual(
         ("report", "月次報告"),
         ("admin", "管理者の設定"),
         ("webhooks", "Webhook（他のシステムとの連携）"),
+        ("api", "APIトークン（他のシステムからの操作）"),
         ("counterparty", "事業者への案内"),
     ),
     screens={
@@ -130,7 +131,8 @@ STAFF = Manual(
         "webhooks:delete": "webhooks",
         "webhooks:delivery": "webhooks",
         "webhooks:resend": "webhooks",
-        "orgadmin:api-token-list": "admin",
+        "orgadmin:api-token-list": "api",
+        "orgadmin:api-token-revoke": "api",
         "signin-settings": "admin",
         "signin-locks": "admin",
     },

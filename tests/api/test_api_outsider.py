@@ -14,11 +14,17 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from keiyaku.accounts.models import Staff
+from keiyaku.addressbook import services as addressbook
+from keiyaku.addressbook.models import Company, Contact
 from keiyaku.api.models import ApiToken
 from keiyaku.api.tokens import api_token_revoke
 from keiyaku.api.v1 import api as ninja_api
 from keiyaku.contracts.models import Box, Document, Party
+from keiyaku.contracts.services import sureties
 from keiyaku.contracts.services.boxes import box_create
+from keiyaku.contracts.services.drafting import Upload
+from keiyaku.contracts.services.templates import template_save
 from tests.api.conftest import Api, make_token
 from tests.flow import External, draft_contract, last_link
 from tests.pdfs import make_pdf
@@ -120,15 +126,53 @@ def other_contract(personas):
     return contract
 
 
+def _objects_of(staff, contract) -> dict[str, str]:
+    """An object of every kind a path names, of ``staff``'s organisation."""
+    attachment = sureties.attachment_add(
+        contract=contract, actor=staff, upload=Upload("a.pdf", make_pdf(text="添付"))
+    )
+    surety = sureties.surety_add(
+        contract=contract,
+        actor=staff,
+        values=sureties.SuretyValues(kind="other", issuer="保証会社", number="Y-1", auth_key="K"),
+    )
+    company = addressbook.company_create(actor=staff, name="株式会社よその取引先")
+    contact = addressbook.contact_create(
+        company=company, actor=staff, name="外山", email="toyama@y.example.jp"
+    )
+    template = template_save(contract=contract, actor=staff, name="よその型")
+    box = Box.objects.filter(document__contract=contract).first()
+    if box is None and type(contract).objects.get(pk=contract.pk).is_editable:
+        box = box_create(
+            document=Document.objects.get(contract=contract),
+            actor=staff,
+            data={
+                "page": 1,
+                "x": 10,
+                "y": 10,
+                "width": 80,
+                "height": 20,
+                "party": Party.objects.filter(contract=contract).first().pk,
+            },
+        )
+    return {
+        "contract_id": str(contract.pk),
+        "document_id": str(Document.objects.get(contract=contract).pk),
+        "party_id": str(Party.objects.get(contract=contract).pk),
+        "box_id": str(box.pk) if box is not None else "0",  # a sent contract's: none
+        "which": "original",
+        "attachment_id": str(attachment.pk),
+        "surety_id": str(surety.pk),
+        "company_id": str(company.pk),
+        "contact_id": str(contact.pk),
+        "template_id": str(template.pk),
+        "staff_id": str(staff.pk),
+    }
+
+
 def test_a_token_gets_404_for_every_object_of_another_organisation(personas, other_contract):
     token = Api(make_token(personas.admin, scope="admin").secret)
-    values = {
-        "contract_id": str(other_contract.pk),
-        "document_id": str(Document.objects.get(contract=other_contract).pk),
-        "party_id": str(Party.objects.get(contract=other_contract).pk),
-        "box_id": str(Box.objects.get(document__contract=other_contract).pk),
-        "which": "original",
-    }
+    values = _objects_of(personas.outsider, other_contract)
     walked = 0
     for method, path, operation in operations():
         if "{" not in path:
@@ -137,9 +181,14 @@ def test_a_token_gets_404_for_every_object_of_another_organisation(personas, oth
         assert response.status_code == 404, (method, path, response.content[:300])
         assert response.json()["code"] == "not_found"
         walked += 1
-    assert walked >= 15
+    assert walked >= 30
     other_contract.refresh_from_db()
     assert other_contract.is_editable and other_contract.title != "外部"
+    assert other_contract.attachments.current().count() == 1
+    assert other_contract.sureties.current().get().number == "Y-1"
+    assert Company.objects.get(pk=values["company_id"]).name == "株式会社よその取引先"
+    assert Contact.objects.filter(pk=values["contact_id"]).exists()
+    assert Staff.objects.get(pk=values["staff_id"]).is_active
     listed = token.get("/contracts").json()["items"]
     assert str(other_contract.pk) not in {item["id"] for item in listed}
 
@@ -158,10 +207,21 @@ def test_a_read_token_cannot_write(personas):
                 path,
                 {
                     "contract_id": str(contract.pk),
-                    "document_id": "1",
-                    "party_id": "1",
-                    "box_id": "1",
                     "which": "original",
+                    **dict.fromkeys(
+                        (
+                            "document_id",
+                            "party_id",
+                            "box_id",
+                            "attachment_id",
+                            "surety_id",
+                            "company_id",
+                            "contact_id",
+                            "template_id",
+                            "staff_id",
+                        ),
+                        "1",
+                    ),
                 },
             ),
             operation,
@@ -233,10 +293,11 @@ def test_no_response_contains_a_signing_link_token_or_access_code(
     party = Party.objects.get(contract=contract)
     document = Document.objects.get(contract=contract)
     values = {
-        "contract_id": str(contract.pk),
+        **_objects_of(personas.sender, contract),
         "document_id": str(document.pk),
         "party_id": str(party.pk),
         "which": "current",
+        "staff_id": str(personas.admin.pk),
     }
     bodies = [sent.content, reminded.content]
     for method, path, operation in operations():

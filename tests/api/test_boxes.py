@@ -66,6 +66,9 @@ def test_boxes_are_placed_listed_changed_and_removed_on_a_draft(personas, api):
     assert changed.json()["party"] == guarantor.pk and changed.json()["x"] == 320
     unlimited = api.patch(f"/contracts/{contract.pk}/boxes/{box['id']}", {"max_length": None})
     assert unlimited.json()["max_length"] is None
+    for field in ("party", "page", "x", "kind", "label", "required"):  # no empty value: 422
+        refused = api.patch(f"/contracts/{contract.pk}/boxes/{box['id']}", {field: None})
+        assert refused.status_code == 422, (field, refused.status_code)
 
     removed = api.delete(f"/contracts/{contract.pk}/boxes/{box['id']}")
     assert removed.status_code == 204
