@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -200,21 +201,29 @@ def contract_list(request: HttpRequest, query: Query[ListQuery]):  # type: ignor
 def _create(request: HttpRequest, details: ContractIn, uploads: list[Upload]) -> Contract:
     return services.contract_create(
         actor=actor(request),
-        title=details.title,
         uploads=uploads,
-        management_number=details.management_number,
-        counterparty_company=details.counterparty_company,
-        amount=details.amount,
-        contract_date=details.contract_date,
-        period_start=details.period_start,
-        period_end=details.period_end,
-        auto_renew=details.auto_renew,
-        notice_deadline=details.notice_deadline,
-        note=details.note,
         allow_forwarding=details.allow_forwarding,
-        custom_values=custom_values_of(details.custom_fields),
         meta=api_meta(request),
+        **contract_details(details),
     )
+
+
+def contract_details(details: Any) -> dict[str, Any]:
+    """The details a new contract records (created or imported), from a body that has them
+    (`ContractIn`, `ImportIn`), as the services take them."""
+    return {
+        "title": details.title,
+        "management_number": details.management_number,
+        "counterparty_company": details.counterparty_company,
+        "amount": details.amount,
+        "contract_date": details.contract_date,
+        "period_start": details.period_start,
+        "period_end": details.period_end,
+        "auto_renew": details.auto_renew,
+        "notice_deadline": details.notice_deadline,
+        "note": details.note,
+        "custom_values": custom_values_of(details.custom_fields),
+    }
 
 
 def custom_values_of(values: dict[str, str] | None) -> dict[int, str]:

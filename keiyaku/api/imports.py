@@ -16,7 +16,7 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from keiyaku.api.common import ERRORS, actor, department_in, uploads_of
-from keiyaku.api.contracts import contract_out, custom_values_of
+from keiyaku.api.contracts import contract_details, contract_out
 from keiyaku.api.gate import api_meta
 from keiyaku.api.schemas import ContractOut, ImportIn
 from keiyaku.contracts.errors import ContractError
@@ -46,20 +46,7 @@ def _metadata(request: HttpRequest, text: str) -> ImportMetadata:
             raise ContractError(
                 _("所属が正しくありません。"), code="department", field="department_id"
             )
-    return ImportMetadata(
-        title=details.title,
-        management_number=details.management_number,
-        counterparty_company=details.counterparty_company,
-        amount=details.amount,
-        contract_date=details.contract_date,
-        period_start=details.period_start,
-        period_end=details.period_end,
-        auto_renew=details.auto_renew,
-        notice_deadline=details.notice_deadline,
-        note=details.note,
-        department=department,
-        custom_values=custom_values_of(details.custom_fields),
-    )
+    return ImportMetadata(department=department, **contract_details(details))
 
 
 @router.post(

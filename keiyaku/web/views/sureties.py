@@ -6,6 +6,8 @@ signed and are shown apart from the contract's documents (「添付ファイル�
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -27,6 +29,19 @@ from keiyaku.web.views.contracts import StaffRequest, _back, _detail, _uploads
 from keiyaku.web.views.responses import pdf_response
 
 
+def _surety_values(data: dict[str, Any]) -> sureties.SuretyValues:
+    """A surety form's cleaned data as the services take it (adding and correcting alike)."""
+    return sureties.SuretyValues(
+        kind=data["kind"],
+        issuer=data["issuer"],
+        number=data["number"],
+        auth_key=data["auth_key"],
+        amount=data["amount"],
+        period_start=data["period_start"],
+        period_end=data["period_end"],
+    )
+
+
 @contract_editor_required
 @require_POST
 def surety_add(request: StaffRequest, contract_id) -> HttpResponse:
@@ -42,15 +57,7 @@ def surety_add(request: StaffRequest, contract_id) -> HttpResponse:
             lambda: sureties.surety_add(
                 contract=contract,
                 actor=request.user,
-                values=sureties.SuretyValues(
-                    kind=data["kind"],
-                    issuer=data["issuer"],
-                    number=data["number"],
-                    auth_key=data["auth_key"],
-                    amount=data["amount"],
-                    period_start=data["period_start"],
-                    period_end=data["period_end"],
-                ),
+                values=_surety_values(data),
                 notice=_uploads([notice])[0] if notice else None,
                 meta=RequestMeta.from_request(request),
             ),
@@ -141,15 +148,7 @@ def surety_correct(request: StaffRequest, contract_id, surety_id: int) -> HttpRe
                 lambda: corrections.surety_correct(
                     surety=surety,
                     actor=request.user,
-                    values=sureties.SuretyValues(
-                        kind=data["kind"],
-                        issuer=data["issuer"],
-                        number=data["number"],
-                        auth_key=data["auth_key"],
-                        amount=data["amount"],
-                        period_start=data["period_start"],
-                        period_end=data["period_end"],
-                    ),
+                    values=_surety_values(data),
                     reason=data["reason"],
                     notice=_uploads([notice])[0] if notice else None,
                     corrections_seen=data["corrections_seen"],
