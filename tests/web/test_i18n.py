@@ -153,6 +153,10 @@ def read_po(path: Path) -> list[dict[str, str]]:
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line:
+            # Entries are separated by blank lines: what is pending here belonged to an
+            # obsolete entry (``#, fuzzy`` then ``#~`` lines), never to the next one.
+            finish()
+            entry = {}
             continue
         if line.startswith("#"):
             finish()
