@@ -6,9 +6,10 @@ Makes two organisations of concluded contracts (one through the services, the ot
 sharing its stored files: tests/contracts/export_memory.py), then exports each as the
 download does (a ZIP streamed and dropped piece by piece) and as `keiyaku export DEST` does
 (a folder on disk), after a warm-up export. Prints how far the process's peak resident memory
-rose during each export (VmHWM reset before it, tests/peak_memory.py), the ZIP's size, and
-the large/small ratio of the peaks' absolute values (the process's resident size at the
-peak). Goal: flat, the ratio near 1. Nothing is asserted; tests/contracts/test_exports.py
+rose during each export (VmHWM reset before it, tests/peak_memory.py) and the Python heap's
+peak (tracemalloc), the ZIP's size, and the large/small ratio of the peaks' absolute values
+(the process's resident size at the peak). Goal: flat, the ratio near 1; the ZIP's heap
+grows by its central directory alone (under 1 kB a file). Nothing is asserted; tests/contracts/test_exports.py
 asserts a generous bound on a smaller pair.
 """
 
@@ -54,7 +55,9 @@ def main() -> int:
         print(
             f"{count:>6} contracts: ZIP {peak.zip_size / MB:8.1f} MB, peak rise "
             f"{peak.zip_bytes / MB:6.1f} MB as a ZIP, {peak.folder_bytes / MB:6.1f} MB to a folder "
-            f"(resident before: {base / MB:.1f} MB)"
+            f"(resident before: {base / MB:.1f} MB); Python heap's peak "
+            f"{peak.zip_heap / MB:.1f} MB as a ZIP ({peak.files} files), "
+            f"{peak.folder_heap / MB:.1f} MB to a folder"
         )
     (small_base, small_peak), (large_base, large_peak) = results["small"], results["large"]
     for what in ("zip_bytes", "folder_bytes"):

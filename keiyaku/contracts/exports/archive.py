@@ -22,6 +22,7 @@ nothing per file. `keiyaku export DEST` writes a folder for the largest organisa
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -168,12 +169,17 @@ def folder_write(entries: Iterable[Entry], dest: Path) -> int:
 
 
 def _write(dest: Path, name: str, chunks: Iterable[bytes]) -> None:
-    path = dest.joinpath(*name.split("/"))
+    # Plain strings, not pathlib: pathlib interns every component of every path it parses, and
+    # the interpreter's table of interned strings (shared by the whole process, several MB in
+    # a web worker) is copied whole each time new names fill it; tens of thousands of unique
+    # names a run would do that again and again.
+    root = os.path.realpath(dest)
+    path = os.path.join(root, *name.split("/"))
     # The names are made by safe_name; this is the last guard against a path leaving dest.
-    if not path.resolve().is_relative_to(dest.resolve()):
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
         raise ValueError(f"unsafe name in export: {name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("xb") as out:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "xb") as out:
         for piece in chunks:
             out.write(piece)
 
