@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from keiyaku.api.models import ApiToken
 from tests.api.conftest import Api
 from tests.browser.helpers import login, see
+from tests.browser.screenshots import manual_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,6 +38,7 @@ def test_admin_makes_a_token_sees_it_once_and_revokes_it(browser, site, personas
     row = page.locator("#api-token-table tbody tr").filter(has_text="文書管理システム")
     expect(row).to_contain_text("有効")
     expect(row).to_contain_text("契約 花子")
+    manual_screenshot(page, "staff-api-token", full_page=True)
 
     # The token works, as the member it acts for; reopening the screen never shows it again.
     assert Api(secret).get("/contracts").status_code == 200

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from keiyaku.webhooks.models import WebhookDelivery
 from tests.browser.helpers import login, see
+from tests.browser.screenshots import manual_screenshot
 from tests.webhooks.receiver import signature_valid, webhook_receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,6 +54,7 @@ def test_admin_adds_an_endpoint_sends_a_test_event_and_reads_the_log(
         expect(log).to_contain_text("テスト送信")
         expect(log).to_contain_text("配信済み")
         expect(log).to_contain_text("HTTP 200")
+        manual_screenshot(page, "staff-webhook", full_page=True)
 
         (got,) = receiver.received
         delivery = WebhookDelivery.objects.get()
