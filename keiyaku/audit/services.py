@@ -80,6 +80,23 @@ def audit_record(
     detail: dict[str, Any] | None = None,
     meta: RequestMeta = SYSTEM,
 ) -> Event:
+    """Append one entry to the audit log (R19, R39) and return it.
+
+    Args:
+        event: what happened, a dotted name (``contract.send``, ``api.call``); the audit
+            screen labels it (`keiyaku.audit.labels`).
+        organisation, actor: whose log it is and who acted (None for keiyaku's own jobs);
+            ``actor_label`` names an actor that is not a staff member (at most 400 characters).
+        subject: what it happened to (``contract:<id>``, ``api_token:<id>``).
+        detail: JSON-serialisable details; ``meta.api_token`` is added as ``api_token``.
+        meta: client address and user agent of the request (`RequestMeta`).
+
+    The entry is chained after the one the head names (`ChainHead`, under its row lock) and
+    the head moves to it, in one transaction: inside the caller's transaction when there is
+    one, so the entry is written exactly when the operation it records is. Entries are
+    chained one at a time across the installation: the head's lock is held until that
+    transaction ends.
+    """
     label = actor_label or (actor.label if actor is not None else "")
     ip_field = Event._meta.get_field("ip")
     entry = Event(
@@ -101,9 +118,10 @@ def audit_record(
     )
     with transaction.atomic():
         head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1)
-        last = Event.objects.order_by("-id").values_list("hash", flat=True).first() or ""
-        if not last and head.last_hash:
-            last = head.last_hash  # every entry is archived; the chain goes on from the archive
+        # From the entry the head names (the last one written, or the last archived), never
+        # from the newest row found: after the newest rows were deleted, that would chain the
+        # next entry over the gap and the log would verify again.
+        last = head.last_hash
         entry.prev_hash = last
         entry.hash = _digest(last, _fields(entry))
         entry.save()

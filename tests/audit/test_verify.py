@@ -79,6 +79,26 @@ def test_deleting_the_newest_entries_is_found(log):
         verify()
 
 
+def test_deleting_the_newest_entries_is_still_found_after_new_entries(log):
+    """The head names the last entry written; a new entry chains from it, not from whatever
+    row is newest now. Chaining from the newest row healed the chain over a deletion: the next
+    entry after the tampering made the log verify again."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_event WHERE id >= %s", [log[4].pk])
+    later = audit_record(event="contract.view", subject="after")
+    audit_record(event="contract.view", subject="after again")
+    with pytest.raises(CommandError, match=rf"broken at entry {later.pk}: previous entry"):
+        verify()
+
+
+def test_deleting_every_entry_is_found_after_new_entries(log):
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_event")
+    later = audit_record(event="contract.view", subject="after")
+    with pytest.raises(CommandError, match=rf"broken at entry {later.pk}: previous entry"):
+        verify()
+
+
 def test_deleting_every_entry_is_found(log):
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM audit_event")
