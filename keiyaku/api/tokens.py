@@ -229,8 +229,12 @@ def api_token_check(secret: str) -> ApiToken:
 
 
 def api_token_used(token: ApiToken) -> None:
-    """Record that ``token`` was used now (at most once per LAST_USED_RESOLUTION)."""
+    """Record that ``token`` (as `api_token_check` read it for this call) was used now: at
+    most once per LAST_USED_RESOLUTION, and no query at all when the row read says it was
+    recorded within it."""
     now = timezone.now()
+    if token.last_used_at is not None and token.last_used_at >= now - LAST_USED_RESOLUTION:
+        return
     ApiToken.objects.filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION),
         pk=token.pk,
