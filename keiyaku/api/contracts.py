@@ -12,6 +12,7 @@ import json
 import uuid
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema
@@ -199,13 +200,29 @@ def contract_list(request: HttpRequest, query: Query[ListQuery]):  # type: ignor
 
 
 def _create(request: HttpRequest, details: ContractIn, uploads: list[Upload]) -> Contract:
-    return services.contract_create(
-        actor=actor(request),
-        uploads=uploads,
-        allow_forwarding=details.allow_forwarding,
-        meta=api_meta(request),
-        **contract_details(details),
-    )
+    """The draft, with its routing and boxes from ``details.template`` when one is named: in
+    one transaction, so a template refused (unknown: 404; its slots wrong: 422) leaves no
+    contract behind."""
+    from keiyaku.api.templates import slot_fills, template_of  # it imports this module
+
+    with transaction.atomic():
+        template = template_of(request, details.template.template_id) if details.template else None
+        contract = services.contract_create(
+            actor=actor(request),
+            uploads=uploads,
+            allow_forwarding=details.allow_forwarding,
+            meta=api_meta(request),
+            **contract_details(details),
+        )
+        if template is not None and details.template is not None:
+            services.template_apply(
+                contract=contract,
+                template=template,
+                actor=actor(request),
+                fills=slot_fills(details.template),
+                meta=api_meta(request),
+            )
+    return contract
 
 
 def contract_details(details: Any) -> dict[str, Any]:

@@ -146,6 +146,23 @@ class ContractOut(Schema):
     parties: list[PartyOut]
 
 
+class SlotIn(Schema):
+    """Who takes a counterparty slot of the template, in order."""
+
+    company: str = Field(max_length=200)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    access_code: str = Field(max_length=32)
+
+
+class TemplateApplyIn(Schema):
+    """A template to set a draft's routing and boxes from (R13), and who takes each of its
+    counterparty slots, in order."""
+
+    template_id: int
+    slots: list[SlotIn] = Field(default_factory=list, max_length=100)
+
+
 class ContractIn(Schema):
     """A new draft's details (the documents come as files or ``documents``)."""
 
@@ -162,6 +179,12 @@ class ContractIn(Schema):
     allow_forwarding: bool = True
     custom_fields: dict[str, str] = Field(
         default_factory=dict, description="custom field id → value as text"
+    )
+    template: TemplateApplyIn | None = Field(
+        None,
+        description="set the new draft's routing and boxes from this template in the same call "
+        "(as POST /contracts/{id}/template; the template's setting of forwarding wins); a "
+        "refusal makes no contract",
     )
 
 
@@ -495,20 +518,6 @@ class TemplateOut(Schema):
 class TemplatePage(Schema):
     items: list[TemplateOut]
     next_cursor: str | None
-
-
-class SlotIn(Schema):
-    """Who takes a counterparty slot of the template, in order."""
-
-    company: str = Field(max_length=200)
-    name: str = Field(max_length=200)
-    email: str = Field(max_length=254)
-    access_code: str = Field(max_length=32)
-
-
-class TemplateApplyIn(Schema):
-    template_id: int
-    slots: list[SlotIn] = Field(default_factory=list, max_length=100)
 
 
 # --- staff and departments (admin scope) ----------------------------------------------------

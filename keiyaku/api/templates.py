@@ -42,7 +42,9 @@ def template_out(template: ContractTemplate) -> dict[str, object]:
     }
 
 
-def _template(request: HttpRequest, template_id: int) -> ContractTemplate:
+def template_of(request: HttpRequest, template_id: int) -> ContractTemplate:
+    """The template ``template_id`` as the token's member sees it (R13: their organisation's);
+    404 ``not_found`` otherwise."""
     template = templates_for(actor(request)).filter(pk=template_id).first()
     if template is None:
         raise Http404
@@ -58,7 +60,17 @@ def template_list(request: HttpRequest, after: str | None = None, limit: int = 5
 
 @router.get("/{template_id}", response={200: TemplateOut, **ERRORS}, summary="Get a template")
 def template_get(request: HttpRequest, template_id: int):
-    return template_out(_template(request, template_id))
+    return template_out(template_of(request, template_id))
+
+
+def slot_fills(payload: TemplateApplyIn) -> list[services.SlotFill]:
+    """The body's slots as the service takes them, in order."""
+    return [
+        services.SlotFill(
+            company=slot.company, name=slot.name, email=slot.email, access_code=slot.access_code
+        )
+        for slot in payload.slots
+    ]
 
 
 @contract_router.post(
@@ -71,20 +83,12 @@ def template_apply(request: HttpRequest, contract_id: uuid.UUID, payload: Templa
     counterparty slots in order (company, name, e-mail, access code); its staff steps and
     boxes are set as saved (a box whose page the documents lack is left to place)."""
     contract = contract_of(request, contract_id)
-    template = _template(request, payload.template_id)
+    template = template_of(request, payload.template_id)
     services.template_apply(
         contract=contract,
         template=template,
         actor=actor(request),
-        fills=[
-            services.SlotFill(
-                company=slot.company,
-                name=slot.name,
-                email=slot.email,
-                access_code=slot.access_code,
-            )
-            for slot in payload.slots
-        ],
+        fills=slot_fills(payload),
         meta=api_meta(request),
     )
     return contract_out(contract_of(request, contract_id))

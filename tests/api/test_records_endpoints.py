@@ -325,3 +325,52 @@ def test_null_for_a_field_that_cannot_be_empty_is_a_422_not_a_500(personas, api)
     )
     company = api.post("/address-book/companies", {"name": "株式会社ヌル"}).json()
     assert api.patch(f"/address-book/companies/{company['id']}", {"name": None}).status_code == 422
+
+
+def test_a_contract_from_a_template_in_one_call(personas, api):
+    """``template`` in the create call sets the routing and boxes as
+    ``POST /contracts/{id}/template`` does; a template refused leaves no contract behind."""
+    from keiyaku.contracts.services.boxes import box_create
+
+    model = draft_contract(personas.sender, externals=[FIRM], staff_signers=[personas.mayor])
+    firm = model.parties.get(company=FIRM.company)
+    box_create(
+        document=model.documents.get(),
+        actor=personas.sender,
+        data={
+            "page": 1,
+            "x": 60,
+            "y": 100,
+            "width": 160,
+            "height": 24,
+            "kind": "text",
+            "party": firm.pk,
+        },
+    )
+    saved = services.template_save(contract=model, actor=personas.sender, name="工事請負（市長）")
+    slot = {"company": "株式会社北", "name": "北 次郎", "email": "kita@example.jp"}
+    body = {
+        "title": "令和8年度 舗装工事",
+        "documents": [{"filename": "契約書.pdf", "content_base64": pdf64()}],
+        "template": {"template_id": saved.pk, "slots": [slot | {"access_code": "8642"}]},
+    }
+    before = Contract.objects.count()
+
+    made = api.post("/contracts", body, HTTP_IDEMPOTENCY_KEY="from-template-1")
+    assert made.status_code == 201, made.content
+    assert [p["name"] for p in made.json()["parties"]] == ["北 次郎", "市長 一郎"]
+    contract = Contract.objects.get(pk=made.json()["id"])
+    (box,) = contract.documents.get().boxes.all()
+    assert box.party.name == "北 次郎" and (box.x, box.y, box.kind) == (60, 100, "text")
+    replay = api.post("/contracts", body, HTTP_IDEMPOTENCY_KEY="from-template-1")
+    assert replay.json()["id"] == made.json()["id"]
+    assert Contract.objects.count() == before + 1
+
+    short = api.post("/contracts", body | {"template": {"template_id": saved.pk, "slots": []}})
+    assert short.status_code == 422 and short.json()["code"] == "slots", short.content
+    unknown = api.post("/contracts", body | {"template": {"template_id": 999999, "slots": []}})
+    assert unknown.status_code == 404
+    other_city = Api(make_token(personas.outsider).secret)
+    theirs = other_city.post("/contracts", body)
+    assert theirs.status_code == 404
+    assert Contract.objects.count() == before + 1
