@@ -49,7 +49,7 @@ class ApiTokenForm(TextInputForm):
         acting = self.fields["acting"]
         assert isinstance(acting, forms.ChoiceField)
         acting.choices = [
-            (ORGANISATION_WIDE, _("組織全体（作成する管理者として）")),
+            (ORGANISATION_WIDE, _("組織全体（管理者として）")),
             *((str(m.pk), f"{m.label}（{m.username}）") for m in members),
         ]
 
