@@ -6,6 +6,7 @@ report. Each goes through the service the screen uses; these tests show the API'
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -374,3 +375,45 @@ def test_a_contract_from_a_template_in_one_call(personas, api):
     theirs = other_city.post("/contracts", body)
     assert theirs.status_code == 404
     assert Contract.objects.count() == before + 1
+
+
+def test_a_template_call_refused_for_a_bad_address_or_a_slot_too_many(personas, api):
+    """A slot the template has no place for, or an address that is not one, is refused (422)
+    and makes no contract; ``/parties`` refuses such an address as well."""
+    model = draft_contract(personas.sender, externals=[FIRM])
+    saved = services.template_save(contract=model, actor=personas.sender, name="委託（1社）")
+    slot = {"company": "株式会社北", "name": "北 次郎", "email": "kita@example.jp"}
+    slot |= {"access_code": "8642"}
+    body = {
+        "title": "令和8年度 清掃業務",
+        "documents": [{"filename": "a.pdf", "content_base64": pdf64()}],
+    }
+    before = Contract.objects.count()
+
+    for slots, code in (
+        ([slot | {"email": "not-an-address"}], "email"),
+        ([slot | {"email": "kita@"}], "email"),
+        ([slot, slot | {"email": "minami@example.jp"}], "slots"),
+    ):
+        refused = api.post(
+            "/contracts", body | {"template": {"template_id": saved.pk, "slots": slots}}
+        )
+        assert refused.status_code == 422, refused.content
+        assert refused.json()["code"] == code and refused.json()["message"]
+        multipart = api.client.post(
+            "/api/v1/contracts/multipart",
+            {
+                "metadata": json.dumps(
+                    {"title": "x", "template": {"template_id": saved.pk, "slots": slots}}
+                ),
+                "files": [SimpleUploadedFile("a.pdf", make_pdf(text="x"))],
+            },
+        )
+        assert multipart.status_code == 422 and multipart.json()["code"] == code
+    assert Contract.objects.count() == before
+
+    draft = api.post("/contracts", body).json()
+    party = slot | {"kind": "external", "email": "kita@@example.jp"}
+    refused = api.post(f"/contracts/{draft['id']}/parties", party)
+    assert refused.status_code == 422 and refused.json()["field"] == "email"
+    assert not Contract.objects.get(pk=draft["id"]).parties.exists()

@@ -26,6 +26,7 @@ from keiyaku.contracts.models import (
     PartyStatus,
     VersionKind,
 )
+from keiyaku.contracts.services.addresses import require_signer_email
 from keiyaku.contracts.services.boxes import box_values_clean
 from keiyaku.contracts.services.notify import (
     contract_event_mail,
@@ -272,6 +273,7 @@ def party_forward(
     )
     require_text(note=("メッセージ", note))
     require_printable(会社名=company, 氏名=name, メールアドレス=email)
+    email = require_signer_email(email)
     if email.lower() == party.email.lower():
         raise ContractError(_("転送先に自分自身は指定できません。"), code="forward_self")
     with transaction.atomic():

@@ -48,6 +48,7 @@ from keiyaku.contracts.models import (
 )
 from keiyaku.contracts.permissions import require_contract_change, require_contract_editor
 from keiyaku.contracts.search_index import document_text_index
+from keiyaku.contracts.services.addresses import require_signer_email
 from keiyaku.contracts.services.confirmation import (
     require_access_codes,
     send_deadline,
@@ -607,6 +608,7 @@ def _party_append(
             company=("会社名", company), name=("氏名", name), email=("メールアドレス", email)
         )
         require_printable(会社名=company, 氏名=name, メールアドレス=email)
+        email = require_signer_email(email)
         party = Party(
             kind=kind,
             name=name.strip(),

@@ -16,6 +16,7 @@ from keiyaku.contracts.links import links_revoke
 from keiyaku.contracts.mail_table import MailEvent
 from keiyaku.contracts.models import Contract, ContractStatus, Party, PartyKind
 from keiyaku.contracts.permissions import require_contract_change
+from keiyaku.contracts.services.addresses import require_signer_email
 from keiyaku.contracts.services.drafting import access_code_fields
 from keiyaku.contracts.services.notify import contract_event_mail, party_notify
 from keiyaku.contracts.services.printable import require_printable
@@ -221,10 +222,9 @@ def party_change_email(
     """Correct an address that could not be delivered and send the request again."""
     require_contract_change(actor, party.contract)
     email = email.strip()
-    if not email or "@" not in email:
-        raise ContractError(_("正しいメールアドレスを入力してください。"), code="email")
     require_single_line(email=("メールアドレス", email))
     require_printable(メールアドレス=email)
+    email = require_signer_email(email)
     with transaction.atomic():
         party = _lock_external(party, unlock=False)
         old = party.email

@@ -111,7 +111,12 @@ def template_apply(
 ) -> list[Party]:
     """Set a draft's routing from a template; `fills` names each external slot in order.
 
-    The contract is locked first and checked under the lock (see `drafting`)."""
+    The contract is locked first and checked under the lock (see `drafting`).
+
+    Raises:
+        ContractError: ``slots`` when `fills` are fewer or more than the template's external
+            slots; ``email`` for a slot whose address is not one; the refusals of `party_add`
+            and `box_create` (R13)."""
     require_contract_change(actor, contract)
     contract = Contract.objects.select_for_update().get(pk=contract.pk)
     if not contract.is_editable or contract.parties.exists():
@@ -161,6 +166,13 @@ def template_apply(
                     meta=meta,
                 )
             )
+    if next(slots, None) is not None:
+        # A slot the template has no place for would be dropped without a word: refuse it.
+        raise ContractError(
+            _("事業者の情報が多すぎます（このテンプレートの事業者は%(count)d社です）。")
+            % {"count": len(template.external_slots)},
+            code="slots",
+        )
     Contract.objects.filter(pk=contract.pk).update(allow_forwarding=template.allow_forwarding)
     documents = {doc.position: doc for doc in contract.documents.all()}
     for spec in template.boxes:
