@@ -14,6 +14,8 @@ from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from ninja import Schema
+from pydantic import ValidationError
 
 from keiyaku.accounts.models import Department, Staff
 from keiyaku.api.models import ApiToken
@@ -115,3 +117,25 @@ def page_of(rows: QuerySet[M], *, after: str | None, limit: int) -> tuple[list[M
     more = len(found) > limit
     found = found[:limit]
     return found, str(found[-1].pk) if more and found else None
+
+
+S = TypeVar("S", bound=Schema)
+
+
+def metadata_of(schema: type[S], text: str) -> S:
+    """A multipart call's ``metadata`` form field (JSON) read as ``schema``.
+
+    Raises:
+        ContractError: ``bad_json`` (field ``metadata``) when the text is not JSON at all.
+        pydantic.ValidationError: JSON that does not fit ``schema`` (a 422 naming the field,
+            as for a JSON body).
+    """
+    try:
+        return schema.model_validate_json(text)
+    except ValidationError as exc:
+        # pydantic reads the JSON itself: text that is not JSON is one of its errors too.
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise ContractError(
+                _("metadata をJSONで指定してください。"), code="bad_json", field="metadata"
+            ) from None
+        raise

@@ -8,7 +8,6 @@ member as the actor: no permission is decided here.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
@@ -19,7 +18,7 @@ from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from keiyaku.api.common import ERRORS, actor, contract_of, upload_of, uploads_of
+from keiyaku.api.common import ERRORS, actor, contract_of, metadata_of, upload_of, uploads_of
 from keiyaku.api.gate import api_meta
 from keiyaku.api.schemas import (
     AuditPage,
@@ -284,14 +283,7 @@ def contract_create_multipart(
 ):
     """``metadata``: the draft's details as JSON (the fields of the JSON create, without
     ``documents``); ``files``: one or more PDFs."""
-    try:
-        details = ContractIn.model_validate_json(metadata)
-    except ValueError as exc:
-        if not isinstance(exc, json.JSONDecodeError) and hasattr(exc, "errors"):
-            raise
-        raise ContractError(
-            _("metadata をJSONで指定してください。"), code="bad_json", field="metadata"
-        ) from None
+    details = metadata_of(ContractIn, metadata)
     return Status(201, contract_out(_create(request, details, uploads_of(files))))
 
 

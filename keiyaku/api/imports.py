@@ -7,15 +7,13 @@ timestamp is appended in the background, as for an import on the screens.
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from keiyaku.api.common import ERRORS, actor, department_in, uploads_of
+from keiyaku.api.common import ERRORS, actor, department_in, metadata_of, uploads_of
 from keiyaku.api.contracts import contract_details, contract_out
 from keiyaku.api.gate import api_meta
 from keiyaku.api.schemas import ContractOut, ImportIn
@@ -31,14 +29,7 @@ router = Router(tags=["import"])
 
 
 def _metadata(request: HttpRequest, text: str) -> ImportMetadata:
-    try:
-        details = ImportIn.model_validate_json(text)
-    except ValueError as exc:
-        if not isinstance(exc, json.JSONDecodeError) and hasattr(exc, "errors"):
-            raise
-        raise ContractError(
-            _("metadata をJSONで指定してください。"), code="bad_json", field="metadata"
-        ) from None
+    details = metadata_of(ImportIn, text)
     department = None
     if details.department_id is not None:
         department = department_in(request, details.department_id)

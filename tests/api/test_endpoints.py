@@ -236,3 +236,26 @@ def test_rate_limit_answers_429_with_retry_after(personas, api, settings):
     limited = api.get("/contracts")
     assert limited.status_code == 429 and limited["Retry-After"] == "60"
     assert limited.json()["code"] == "rate_limited"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/contracts/multipart", "/api/v1/contracts/import"])
+def test_a_multipart_calls_metadata_is_read_as_json_or_refused_naming_it(personas, api, path):
+    """Both multipart calls read ``metadata`` one way: text that is not JSON is a 400
+    ``bad_json`` naming the field; JSON without a required detail is a 422; no contract."""
+    before = Contract.objects.count()
+
+    def send(metadata: str):
+        return api.client.post(
+            path,
+            {
+                "metadata": metadata,
+                "files": [SimpleUploadedFile("a.pdf", make_pdf(), "application/pdf")],
+            },
+        )
+
+    not_json = send("{title: 委託契約")
+    assert not_json.status_code == 400, not_json.content
+    assert (not_json.json()["code"], not_json.json()["field"]) == ("bad_json", "metadata")
+    no_title = send('{"note": "件名なし"}')
+    assert no_title.status_code == 422, no_title.content
+    assert Contract.objects.count() == before
