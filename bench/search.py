@@ -366,7 +366,12 @@ def _raw_connection(vendor: str) -> Any:
         return psycopg.connect(**connection.get_connection_params(), autocommit=True)
     import sqlite3
 
-    return sqlite3.connect(connection.settings_dict["NAME"])
+    raw = sqlite3.connect(connection.settings_dict["NAME"])
+    # The pragmas keiyaku's own connections run (settings._SQLITE_OPTIONS): the same reads.
+    for pragma in connection.settings_dict["OPTIONS"].get("init_command", "").split(";"):
+        if pragma.strip():
+            raw.execute(pragma)
+    return raw
 
 
 _FORMAT_MARK = re.compile(r"(?<!%)%s")

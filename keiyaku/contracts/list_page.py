@@ -492,12 +492,83 @@ def _search_rows(
     """
     # Made once: it asks the indexes how common the words and ranges are.
     plan = search.plan(staff.organisation_id)  # type: ignore[arg-type]  # a member's
+    if plan.collected is not None and plan.tested is not None:
+        return _collected_then_tested(
+            contracts_visible_to(staff),
+            plan.collected,
+            plan.tested,
+            size=size,
+            after=after,
+            before=before,
+            sort=sort,
+        )
     if plan.collect:
         narrowed = [contracts_visible_to(staff).filter(plan.condition)]
     else:
         narrowed = [part.filter(plan.condition) for part in contracts_visible_to_parts(staff)]
     return list(
         _merged(narrowed, size=size, after=after, before=before, sort=sort, unindexed=plan.collect)
+    )
+
+
+TESTED_FIRST_BATCH = 64
+"""Contracts whose common words are tested in the first query of `_collected_then_tested`,
+and the fewest any next query tests."""
+TESTED_BATCH_GROWTH = 4
+"""Each next query of `_collected_then_tested` tests at most this many times as many."""
+
+
+def _collected_then_tested(
+    visible: QuerySet[Contract, Any],
+    collected: Q,
+    tested: Q,
+    *,
+    size: int,
+    after: Cursor | None,
+    before: Cursor | None,
+    sort: Sort,
+) -> list[Contract]:
+    """`size` + 1 rows of a search with a rare word and a common one (`SearchPlan.collected`).
+
+    The contracts the rare word's index gives (with every condition but the common words) are
+    read as ids, sorted, in one query; the common words are then tested on them in that
+    order, a batch per query, until `size` + 1 pass: 64 contracts first, then as many as the
+    share passing so far says the page still needs, half as much again (at least 64, at most
+    four times the batch before); then the rows that passed, with their parties. Testing the
+    common words on every contract the rare word gives, before sorting them, tested 5,620
+    contracts for 51 shown (「清掃」 in titles and 「中央」 anywhere, bench/search.py); a
+    document's text makes each test dearer. For n contracts of the rare word, at most
+    2 + ⌈log4(3n / 64 + 1)⌉ queries: 7 for the 10,000 of SQLite's COLLECT_ROWS.
+    """
+    candidates = visible.filter(collected)
+    cursor = before if before is not None else after
+    if cursor is not None:
+        candidates = candidates.filter(_beyond(sort, cursor, reverse=before is not None))
+    ordering = _ordering(sort, reverse=before is not None, unindexed=True)
+    ids = list(candidates.order_by(*ordering).values_list("pk", flat=True))
+    passed: list[uuid.UUID] = []
+    start, batch = 0, TESTED_FIRST_BATCH
+    while start < len(ids) and len(passed) <= size:
+        some = ids[start : start + batch]
+        held = set(
+            Contract.objects.filter(pk__in=some)
+            .filter(tested)
+            .order_by()
+            .values_list("pk", flat=True)
+        )
+        passed.extend(pk for pk in some if pk in held)
+        start += len(some)
+        # The next batch: what the share passing so far says the page still needs, half as
+        # much again, within [TESTED_FIRST_BATCH, this batch × TESTED_BATCH_GROWTH].
+        needed = size + 1 - len(passed)
+        expected = needed * start * 3 // (2 * len(passed)) if passed else batch * 4
+        batch = max(TESTED_FIRST_BATCH, min(expected, batch * TESTED_BATCH_GROWTH))
+    shown = (*SHOWN, sort.column) if sort.column not in SHOWN else SHOWN
+    return list(
+        Contract.objects.filter(pk__in=passed[: size + 1])
+        .only(*shown)
+        .annotate(list_parties=_parties())
+        .order_by(*_ordering(sort, reverse=before is not None))
     )
 
 

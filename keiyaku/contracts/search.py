@@ -66,6 +66,13 @@ class SearchPlan:
     """Few contracts can match (a word in few index rows, a short range of an indexed date,
     a 保証契約番号): read them through those indexes and sort them. Otherwise matches are
     many: walk the list's own order, testing each contract, until the page is full."""
+    collected: Q | None = None
+    """When a word in few index rows is read through the index and another word, common, is
+    tested contract by contract: every condition but the tested words (bounded by the rare
+    word's rows). The list sorts these contracts first and tests the common words on them in
+    order, until the page is full (list_page.py), instead of testing every one of them."""
+    tested: Q | None = None
+    """The common words' tests that go with `collected`."""
 
 
 @dataclass(frozen=True)
@@ -139,11 +146,22 @@ class SearchConditions:
         Raises `search_index.WordTooLong` for a word over its limit.
         """
         words, condition = self._words_and_condition()
+        rare = [word for word in words if word.collectable]
+        common = [word for word in words if not word.collectable]
         collect = (
-            any(word.collectable for word in words)
+            bool(rare)
             or bool(normalise(self.surety_number))  # a contract has few sureties
             or self._range_rows(organisation_id) <= RANGE_COLLECT_ROWS[connection.vendor]
         )
+        if rare and common:
+            # The rare word bounds the contracts read (COLLECT_ROWS); the common ones are
+            # tested on them in the list's order, a page's worth at a time.
+            collected, tested = self._columns(), Q()
+            for word in rare:
+                collected &= word.matches()
+            for word in common:
+                tested &= word.matches()
+            return SearchPlan(condition, collect, collected=collected, tested=tested)
         return SearchPlan(condition=condition, collect=collect)
 
     def _words_and_condition(self) -> tuple[list[WordFilter], Q]:

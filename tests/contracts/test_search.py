@@ -561,3 +561,67 @@ def test_the_plan_collects_what_is_small_and_walks_what_is_common(personas, gene
             contract_date_from=dt.date(2026, 4, 1), contract_date_to=dt.date(2026, 4, 1)
         )
         assert day.plan(organisation).collect
+
+
+MIXED = [
+    SearchConditions(title="清掃", words="令和"),
+    SearchConditions(words="樹木 契約"),
+    SearchConditions(counterparty="佐藤", words="工事", amount_min=1_000_000),
+    SearchConditions(words="路補 道路", statuses=(ContractStatus.DRAFT, ContractStatus.COMPLETED)),
+    SearchConditions(words="存在しない語 契約"),
+]
+
+
+def test_a_rare_word_and_a_common_one_are_read_sorted_then_tested_in_order(
+    personas, generated, monkeypatch
+):
+    """A rare word (collected through the index) with a common one (tested contract by
+    contract): the list sorts the rare word's contracts, then tests the common word on them in
+    order, a batch at a time, until the page is full (`list_page._collected_then_tested`). It
+    finds what the oracle finds, no more than the reader may see, and pages both ways through
+    the same rows; batches of one contract each make a page stop exactly when it is full."""
+    from keiyaku.contracts import list_page
+    from keiyaku.contracts.list_page import DEFAULT_SORT, SORTS, Cursor
+
+    rare = {normalise(word) for word in ("清掃", "樹木", "佐藤", "路補", "存在しない語")}
+    monkeypatch.setattr(
+        search_index.WordFilter, "collectable", property(lambda self: self.normalised in rare)
+    )
+    monkeypatch.setattr(list_page, "TESTED_FIRST_BATCH", 1)
+    monkeypatch.setattr(list_page, "TESTED_BATCH_GROWTH", 1)
+    tested = []
+    original = list_page._collected_then_tested
+    monkeypatch.setattr(
+        list_page,
+        "_collected_then_tested",
+        lambda *args, **kwargs: tested.append(1) or original(*args, **kwargs),
+    )
+    visible = set(contracts_visible_to(personas.viewer).values_list("pk", flat=True))
+    for conditions in MIXED:
+        expected = _oracle(generated, conditions)
+        assert _found(personas.admin, conditions) == expected, conditions
+        assert _found(personas.viewer, conditions) == expected & visible, conditions
+        assert len(tested) == 2, conditions  # read this way, for both readers
+        tested.clear()
+    # The one the viewer finds most of, paged two by two.
+    search = max(MIXED, key=lambda c: len(_oracle(generated, c) & visible))
+    for reader, sort in ((personas.admin, DEFAULT_SORT), (personas.viewer, SORTS["-amount"])):
+        everything = [
+            row.contract.pk
+            for row in contract_list_page(reader, size=500, search=search, sort=sort).rows
+        ]
+        assert len(everything) >= 3
+        pages, after = [], None
+        while True:
+            page = contract_list_page(reader, size=2, after=after, search=search, sort=sort)
+            pages.append([row.contract.pk for row in page.rows])
+            if page.after is None:
+                break
+            after = Cursor.parse(page.after.token, sort)
+        assert [pk for rows in pages for pk in rows] == everything
+        back, before = [pages[-1]], page.before
+        while before is not None:
+            page = contract_list_page(reader, size=2, before=before, search=search, sort=sort)
+            back.insert(0, [row.contract.pk for row in page.rows])
+            before = page.before
+        assert back == pages
