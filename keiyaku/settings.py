@@ -154,7 +154,7 @@ _SQLITE_OPTIONS = {
     # transaction starts, so two writers queue (20 s) instead of failing half-way.
     # mmap_size: pages are read from the operating system's cache through a mapping, not
     # copied by a system call each; a request's connection starts with an empty page cache,
-    # and a search's index lookups touch thousands of pages (bench/search.py: 69 → 34 ms for
+    # and a search's index lookups touch thousands of pages (bench/search.py: 69 → 43 ms for
     # a word inside a year of contract dates over a million contracts). SQLite caps it at
     # its build's limit (2 GiB); 0 turns it off.
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
