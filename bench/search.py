@@ -35,8 +35,14 @@ visibility filter's parts):
   where a walk stops, the list query or queries) run raw through the driver (sqlite3 /
   psycopg) on a connection of its own, their rows fetched: no ORM, no rendering;
 
-``ratio`` is the page's p95 over the floor's p95. The plan of the slowest floor per reader is
-printed. No figure is asserted.
+- ``fixed``: the same request with `contract_list_page` answering an empty page at once: what
+  the page costs around its list reading (middleware, session, the form, the template without
+  rows), median;
+
+``ratio`` is the page's p95 over the floor's p95. ``list÷floor`` is the list reading as the page
+pays for it (the page's median less ``fixed``: the ORM, the rows and their rendering) over the
+floor's median: how close keiyaku's reading comes to its own SQL, apart from what any page
+costs. The plan of the slowest floor per reader is printed. No figure is asserted.
 """
 
 from __future__ import annotations
@@ -437,13 +443,18 @@ def _organisation() -> tuple[Any, Any, Any, Any, list[int]]:
 
 def _trace_list_reading() -> dict[str, bool]:
     """Marks when the contract list view is inside `contract_list_page` (whose queries make
-    the floor): ``{"inside": True}`` meanwhile."""
+    the floor): ``{"inside": True}`` meanwhile. With ``"skip"`` set, `contract_list_page`
+    answers an empty page without reading anything (the ``fixed`` figure)."""
     from keiyaku.web.views import contracts as views
 
-    reading = {"inside": False}
+    from keiyaku.contracts.list_page import ListPage
+
+    reading = {"inside": False, "skip": False}
     original = views.contract_list_page
 
     def traced(*args: Any, **kwargs: Any) -> Any:
+        if reading["skip"]:  # the page around its list: an empty list at once
+            return ListPage(rows=[], after=None, before=None)
         reading["inside"] = True
         try:
             return original(*args, **kwargs)
@@ -542,6 +553,11 @@ def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
 
             p50, p95 = timed(page, args.requests)
             floor_p50, floor_p95 = timed(floor, args.requests)
+            reading["skip"] = True
+            try:
+                fixed_p50, _fixed_p95 = timed(page, args.requests)
+            finally:
+                reading["skip"] = False
             rows.append(
                 {
                     "engine": vendor,
@@ -555,6 +571,8 @@ def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
                     "floor_p50_ms": floor_p50,
                     "floor_p95_ms": floor_p95,
                     "ratio": p95 / max(floor_p95, 1e-9),
+                    "fixed_p50_ms": fixed_p50,
+                    "list_ratio": (p50 - fixed_p50) / max(floor_p50, 1e-9),
                     "sql": [sql for sql, _params in captured],
                     "params": [[str(p) for p in params] for _sql, params in captured],
                 }
@@ -643,11 +661,13 @@ def print_table(results: list[dict[str, Any]]) -> None:
         )
     out.write(
         "page: GET /?<conditions> in-process (form, list reading, template); floor: the "
-        "queries of the page's list reading (q) run raw through the driver, same run\n"
+        "queries of the page's list reading (q) run raw through the driver, same run; fixed: "
+        "the page with an empty list and no reading (median); list÷floor: (page − fixed) ÷ "
+        "floor, medians\n"
     )
     out.write(
         f"{'search':<28} {'engine':<10} {'reader':<6} {'rows':>4} {'q':>2} {'median':>7} {'p95':>7} "
-        f"{'floor p95':>9} {'ratio':>6}\n"
+        f"{'floor p95':>9} {'ratio':>6} {'fixed':>6} {'list÷floor':>10}\n"
     )
     for result in results:
         for row in result["rows"]:
@@ -655,7 +675,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
                 f"{row['search']:<28} {row['engine']:<10} {row['reader']:<6} {row['rows']:>4} "
                 f"{row['queries']:>2} "
                 f"{row['p50_ms']:7.1f} {row['p95_ms']:7.1f} {row['floor_p95_ms']:9.2f} "
-                f"{row['ratio']:6.1f}\n"
+                f"{row['ratio']:6.1f} {row['fixed_p50_ms']:6.1f} {row['list_ratio']:10.1f}\n"
             )
     for result in results:
         for reader, plan in result["plans"].items():

@@ -121,6 +121,8 @@ def test_search_bench_times_each_search_beside_its_raw_sql(tmp_path: Path) -> No
         assert len({row["search"] for row in rows}) == 20
         for row in rows:
             assert row["p95_ms"] > 0 and row["floor_p95_ms"] > 0 and row["ratio"] > 0, row
+            # The page around its list (no reading) costs something, and less than the page.
+            assert 0 < row["fixed_p50_ms"] < row["p50_ms"] * 1.5, row
         found = {(row["reader"], row["search"]): row["rows"] for row in rows}
         assert found["admin", "keyword 宇宙 (no match)"] == 0
         assert found["admin", "keyword 道路 (2 chars)"] == 51  # a page and the one beyond

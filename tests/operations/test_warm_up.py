@@ -60,3 +60,28 @@ def test_the_warm_up_makes_the_object_storages_client(s3_storage):
     assert getattr(storage._connections, "connection", None) is None
     web_worker_warm_up()
     assert storage._connections.connection is not None
+
+
+_FROZEN_PROBE = """
+import gc, json
+import keiyaku.wsgi  # what gunicorn loads in each worker
+print(json.dumps({"frozen": gc.get_freeze_count(), "tracked": len(gc.get_objects())}))
+"""
+
+
+@pytest.mark.slow(seconds=3)
+def test_a_web_workers_start_up_objects_are_left_out_of_full_collections():
+    """A full collection pauses every thread of the worker for as long as it walks the tracked
+    objects: after start-up, they are frozen (`start_up_objects_freeze`) and it walks almost
+    none of them."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", _FROZEN_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=_ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(_ROOT)},
+    )
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert counts["frozen"] > 100_000, counts
+    assert counts["tracked"] * 20 < counts["frozen"], counts
