@@ -518,6 +518,9 @@ def measure_engine(args: argparse.Namespace) -> dict[str, Any]:
                 )
             )
     checked = check_index_sample(org)
+    from keiyaku.operations.warm_up import start_up_objects_freeze
+
+    start_up_objects_freeze()  # as each web worker does once loaded (keiyaku.wsgi)
     raw = _raw_connection(vendor)
     rows: list[dict[str, Any]] = []
     plans: dict[str, Any] = {}
