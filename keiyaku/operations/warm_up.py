@@ -24,7 +24,9 @@ def web_worker_warm_up() -> None:
     """Import every view (the URLconf, resolved once), draw one blank page with PDFium and make
     the object storage's client (no request is sent), as the first requests would. Called by
     `keiyaku.wsgi` in each web worker, after Django is set up. A failure is logged and costs
-    only the first requests' time: it never stops a worker. Then `start_up_objects_freeze`."""
+    only the first requests' time: it never stops a worker. It freezes nothing: the worker's
+    start (`keiyaku.wsgi`) calls `start_up_objects_freeze` after it, where no other objects of
+    the process (a test run's) would be frozen with the worker's."""
     try:
         from django.urls import get_resolver
 
@@ -47,7 +49,6 @@ def web_worker_warm_up() -> None:
             connection.meta.client  # noqa: B018 - made on first access
     except Exception:
         logger.warning("web worker warm-up failed", exc_info=True)
-    start_up_objects_freeze()
 
 
 def start_up_objects_freeze() -> None:
@@ -57,6 +58,7 @@ def start_up_objects_freeze() -> None:
     Python's full collection walks every tracked object, and it pauses every thread of the
     process while it does: about 220,000 objects after start-up, for which one full collection
     took 50–180 ms in the middle of some request (bench/search.py's page, one in about a
-    hundred). Frozen, a full collection walks only what requests made since."""
+    hundred). Frozen, a full collection walks only what requests made since. Called by
+    `keiyaku.wsgi` only, in a process that is a web worker and nothing else."""
     gc.collect()
     gc.freeze()

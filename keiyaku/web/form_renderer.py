@@ -10,8 +10,10 @@ keiyaku form, bound and unbound, with values needing escaping); any other templa
 label, an error list, a template a widget names of its own) is rendered by Django as before.
 
 Values are escaped as the templates escape them: ``{{ value|stringformat:'s' }}`` is
-``str(value)`` escaped unless already safe; ``{{ value }}`` is localised first, as Django's
-template engine does (`django.template.base.render_value_in_context`).
+``str(value)`` escaped unless already safe; ``{{ value }}`` is an aware time in the current
+time zone, localised, made a string and then escaped unless safe, as Django's template engine
+does (`django.template.base.render_value_in_context`). A widget with an attribute the engine
+would call (a callable) is left to Django's templates.
 
 Set as FORM_RENDERER (settings.py).
 """
@@ -25,6 +27,7 @@ from django.forms.renderers import DjangoTemplates
 from django.utils.formats import localize
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeData
+from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # unstubbed
 
 _PREFIX = "django/forms/widgets/"
 
@@ -37,8 +40,13 @@ def _formatted(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    """``{{ value }}`` under autoescape: localised, then escaped unless safe."""
-    return str(conditional_escape(localize(value)))
+    """``{{ value }}`` under autoescape (`render_value_in_context`): an aware time in the
+    current time zone, localised, made a string (an object's own ``__html__`` is not asked),
+    then escaped unless safe."""
+    value = localize(template_localtime(value))
+    if not issubclass(type(value), str):
+        value = str(value)
+    return str(conditional_escape(value))
 
 
 def _attrs(attrs: Mapping[str, Any]) -> str:
@@ -177,6 +185,12 @@ _WRITERS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
 }
 
 
+def _written_alike(widget: Mapping[str, Any]) -> bool:
+    """No attribute the template engine would call (a callable variable is called when it is
+    resolved; options copy the widget's attributes): such a widget is left to the template."""
+    return not any(callable(value) for value in widget["attrs"].values())
+
+
 class WidgetRenderer(DjangoTemplates):
     """Django's template form renderer, with the built-in widgets written in Python.
 
@@ -187,7 +201,7 @@ class WidgetRenderer(DjangoTemplates):
 
     def render(self, template_name: str, context: dict[str, Any], request: Any = None) -> str:
         writer = _WRITERS.get(template_name)
-        if writer is not None and "widget" in context:
+        if writer is not None and "widget" in context and _written_alike(context["widget"]):
             written = writer(context["widget"])
             if written is not None:
                 return written.strip()

@@ -85,3 +85,16 @@ def test_a_web_workers_start_up_objects_are_left_out_of_full_collections():
     counts = json.loads(done.stdout.strip().splitlines()[-1])
     assert counts["frozen"] > 100_000, counts
     assert counts["tracked"] * 20 < counts["frozen"], counts
+
+
+def test_the_warm_up_in_a_process_that_is_no_web_worker_freezes_nothing(s3_storage):
+    """`web_worker_warm_up` loads; freezing is the worker's start (`keiyaku.wsgi`). Called in a
+    process that goes on making and dropping objects of its own (this test run), it must not
+    take them out of the collector for good: cycles among them would never be freed."""
+    import gc
+
+    from keiyaku.operations.warm_up import web_worker_warm_up
+
+    frozen = gc.get_freeze_count()
+    web_worker_warm_up()
+    assert gc.get_freeze_count() == frozen

@@ -165,3 +165,46 @@ def test_every_field_of_keiyakus_forms_renders_alike() -> None:
 
 def test_the_setting_uses_it() -> None:
     assert settings.FORM_RENDERER == "keiyaku.web.form_renderer.WidgetRenderer"
+
+
+class _Marked:
+    """Not a string, with an ``__html__``: the template engine makes it a string (escaped)
+    before it would look for ``__html__``."""
+
+    def __html__(self) -> str:
+        return "<b>marked</b>"
+
+    def __str__(self) -> str:
+        return "<b>plain</b>"
+
+
+def _placeholder() -> str:
+    """An attribute's value the template engine calls, as it calls any callable variable."""
+    return "called <here>"
+
+
+def test_values_resolve_as_the_template_engine_resolves_them() -> None:
+    """`{{ value }}` shows an aware time in the current time zone (`template_localtime`) and
+    makes a non-string a string before escaping; a callable attribute is called. A select of
+    times (a version, a deadline) written in UTC would be nine hours off in Japan."""
+    aware = dt.datetime(2026, 3, 31, 15, 30, tzinfo=dt.UTC)  # 2026-04-01 00:30 in Japan
+    choices = [
+        ("t", aware),
+        ("m", _Marked()),
+        (aware, [("g", "in a group named by a time")]),
+    ]
+    widgets: list[forms.Widget] = [
+        forms.Select(choices=choices),
+        forms.SelectMultiple(choices=choices),
+        forms.RadioSelect(choices=choices),
+        forms.CheckboxSelectMultiple(choices=choices),
+        forms.TextInput(attrs={"placeholder": _placeholder}),
+        forms.Textarea(attrs={"placeholder": _placeholder}),
+    ]
+    for language in ("ja", "en"):
+        with override(language):
+            for widget in widgets:
+                expected, written = _both(widget, "when", "t", None)
+                assert written == expected, (language, type(widget).__name__)
+    with override("ja"):
+        assert "2026年4月1日0:30" in _both(widgets[0], "when", None, None)[1]
