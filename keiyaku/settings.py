@@ -149,6 +149,7 @@ TEMPLATES = [
 # (a socket folder as a quoted host: postgres://user@%2Fvar%2Frun%2Fpostgresql/name; libpq
 # options such as ?sslmode=verify-full as query) for production; sqlite:////absolute/path too.
 # Parsed by dj-database-url; other engines are refused at start (only these two are tested).
+_SQLITE_MMAP_BYTES = env_int("SQLITE_MMAP_BYTES", 2**31)
 _SQLITE_OPTIONS = {
     # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock when a
     # transaction starts, so two writers queue (20 s) instead of failing half-way.
@@ -158,7 +159,7 @@ _SQLITE_OPTIONS = {
     # a word inside a year of contract dates over a million contracts). SQLite caps it at
     # its build's limit (2 GiB); 0 turns it off.
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-    f"PRAGMA mmap_size={env_int('SQLITE_MMAP_BYTES', 2**31)};",
+    f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES};",
     "transaction_mode": "IMMEDIATE",
     # Seconds a write waits for another transaction to end before "database is locked".
     "timeout": env_int("SQLITE_TIMEOUT", 20),

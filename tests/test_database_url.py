@@ -21,7 +21,9 @@ def test_no_url_is_the_embedded_sqlite_with_its_pragmas() -> None:
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert str(config["NAME"]).endswith("keiyaku.sqlite3")
     assert config["OPTIONS"] == {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=2147483648;"
+        ),
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
