@@ -445,9 +445,8 @@ def _trace_list_reading() -> dict[str, bool]:
     """Marks when the contract list view is inside `contract_list_page` (whose queries make
     the floor): ``{"inside": True}`` meanwhile. With ``"skip"`` set, `contract_list_page`
     answers an empty page without reading anything (the ``fixed`` figure)."""
-    from keiyaku.web.views import contracts as views
-
     from keiyaku.contracts.list_page import ListPage
+    from keiyaku.web.views import contracts as views
 
     reading = {"inside": False, "skip": False}
     original = views.contract_list_page

@@ -511,13 +511,6 @@ def _search_rows(
     )
 
 
-TESTED_FIRST_BATCH = 64
-"""Contracts whose common words are tested in the first query of `_collected_then_tested`,
-and the fewest any next query tests."""
-TESTED_BATCH_GROWTH = 4
-"""Each next query of `_collected_then_tested` tests at most this many times as many."""
-
-
 def _collected_then_tested(
     visible: QuerySet[Contract, Any],
     collected: Q,
@@ -530,42 +523,43 @@ def _collected_then_tested(
 ) -> list[Contract]:
     """`size` + 1 rows of a search with a rare word and a common one (`SearchPlan.collected`).
 
-    The contracts the rare word's index gives (with every condition but the common words) are
-    read as ids, sorted, in one query; the common words are then tested on them in that
-    order, a batch per query, until `size` + 1 pass: 64 contracts first, then as many as the
-    share passing so far says the page still needs, half as much again (at least 64, at most
-    four times the batch before); then the rows that passed, with their parties. Testing the
-    common words on every contract the rare word gives, before sorting them, tested 5,620
-    contracts for 51 shown (「清掃」 in titles and 「中央」 anywhere, bench/search.py); a
-    document's text makes each test dearer. For n contracts of the rare word, at most
-    2 + ⌈log4(3n / 64 + 1)⌉ queries: 7 for the 10,000 of SQLite's COLLECT_ROWS.
+    One query reads the contracts the rare word's index gives (with every condition but the
+    common words) and sorts them, as a subquery the engine may not merge into the outer one
+    (SQLite: ``LIMIT -1``; PostgreSQL: ``OFFSET 0``); the outer query tests the common words on
+    them in that order, each as a scalar subquery (which neither engine turns into a join over
+    every contract), and stops at `size` + 1 (``LIMIT``). A second query reads those rows with
+    their parties. Testing the common words on every contract the rare word gives, before
+    sorting them, tested 5,620 contracts for 51 shown (「清掃」 in titles and 「中央」 anywhere,
+    bench/search.py); now about 400 are tested, and a document's text makes each test dearer.
     """
+    from django.db.models.expressions import RawSQL
+
     candidates = visible.filter(collected)
     cursor = before if before is not None else after
     if cursor is not None:
         candidates = candidates.filter(_beyond(sort, cursor, reverse=before is not None))
     ordering = _ordering(sort, reverse=before is not None, unindexed=True)
-    ids = list(candidates.order_by(*ordering).values_list("pk", flat=True))
-    passed: list[uuid.UUID] = []
-    start, batch = 0, TESTED_FIRST_BATCH
-    while start < len(ids) and len(passed) <= size:
-        some = ids[start : start + batch]
-        held = set(
-            Contract.objects.filter(pk__in=some)
-            .filter(tested)
-            .order_by()
-            .values_list("pk", flat=True)
+    sorted_sql, sorted_params = candidates.order_by(*ordering).values("pk").query.sql_with_params()
+    # The common words' test of one sorted contract: its own row, found by id.
+    test_sql, test_params = (
+        Contract.objects.filter(pk=RawSQL("collected.pk", ()))
+        .filter(tested)
+        .order_by()
+        .values("pk")
+        .query.sql_with_params()
+    )
+    connection = connections[candidates.db]
+    fence = "LIMIT -1" if connection.vendor == "sqlite" else "OFFSET 0"
+    with connection.cursor() as reading:
+        reading.execute(
+            f"SELECT collected.pk FROM ({sorted_sql} {fence}) collected "  # noqa: S608 - compiled by the ORM
+            f"WHERE ({test_sql} LIMIT 1) IS NOT NULL LIMIT %s",
+            (*sorted_params, *test_params, size + 1),
         )
-        passed.extend(pk for pk in some if pk in held)
-        start += len(some)
-        # The next batch: what the share passing so far says the page still needs, half as
-        # much again, within [TESTED_FIRST_BATCH, this batch × TESTED_BATCH_GROWTH].
-        needed = size + 1 - len(passed)
-        expected = needed * start * 3 // (2 * len(passed)) if passed else batch * 4
-        batch = max(TESTED_FIRST_BATCH, min(expected, batch * TESTED_BATCH_GROWTH))
+        passed = [row[0] for row in reading.fetchall()]
     shown = (*SHOWN, sort.column) if sort.column not in SHOWN else SHOWN
     return list(
-        Contract.objects.filter(pk__in=passed[: size + 1])
+        Contract.objects.filter(pk__in=passed)
         .only(*shown)
         .annotate(list_parties=_parties())
         .order_by(*_ordering(sort, reverse=before is not None))

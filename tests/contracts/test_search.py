@@ -577,9 +577,9 @@ def test_a_rare_word_and_a_common_one_are_read_sorted_then_tested_in_order(
 ):
     """A rare word (collected through the index) with a common one (tested contract by
     contract): the list sorts the rare word's contracts, then tests the common word on them in
-    order, a batch at a time, until the page is full (`list_page._collected_then_tested`). It
-    finds what the oracle finds, no more than the reader may see, and pages both ways through
-    the same rows; batches of one contract each make a page stop exactly when it is full."""
+    that order until the page is full (`list_page._collected_then_tested`). It finds what the
+    oracle finds, no more than the reader may see, and pages both ways, two rows a page,
+    through the same rows in the same order, in two orders."""
     from keiyaku.contracts import list_page
     from keiyaku.contracts.list_page import DEFAULT_SORT, SORTS, Cursor
 
@@ -587,8 +587,6 @@ def test_a_rare_word_and_a_common_one_are_read_sorted_then_tested_in_order(
     monkeypatch.setattr(
         search_index.WordFilter, "collectable", property(lambda self: self.normalised in rare)
     )
-    monkeypatch.setattr(list_page, "TESTED_FIRST_BATCH", 1)
-    monkeypatch.setattr(list_page, "TESTED_BATCH_GROWTH", 1)
     tested = []
     original = list_page._collected_then_tested
     monkeypatch.setattr(
