@@ -107,45 +107,44 @@ def _option(option: Mapping[str, Any]) -> str | None:
     return writer(option) if writer is not None else None
 
 
-def _select(widget: Mapping[str, Any]) -> str | None:
-    """select.html."""
-    out = [f'<select name="{_shown(widget["name"])}"{_attrs(widget["attrs"])}>']
-    for group_name, group_choices, _index in widget["optgroups"]:
-        if group_name:
-            out.append(f'\n  <optgroup label="{_shown(group_name)}">')
-        for option in group_choices:
+def _groups(
+    widget: Mapping[str, Any], opening: str, option_format: str, closing: str
+) -> str | None:
+    """The options of a select or a list of inputs, group by group: ``opening`` (formatted
+    with the group's name) and ``closing`` around a named group, each option written into
+    ``option_format``; None when an option has a template of its own."""
+    out = []
+    for group, options, _index in widget["optgroups"]:
+        if group:
+            out.append(opening.format(_shown(group)))
+        for option in options:
             written = _option(option)
             if written is None:
                 return None
-            out.append(f"\n  {written}")
-        if group_name:
-            out.append("\n  </optgroup>")
-    out.append("\n</select>")
+            out.append(option_format.format(written))
+        if group:
+            out.append(closing)
     return "".join(out)
+
+
+def _select(widget: Mapping[str, Any]) -> str | None:
+    """select.html."""
+    options = _groups(widget, '\n  <optgroup label="{}">', "\n  {}", "\n  </optgroup>")
+    if options is None:
+        return None
+    return f'<select name="{_shown(widget["name"])}"{_attrs(widget["attrs"])}>{options}\n</select>'
 
 
 def _multiple_input(widget: Mapping[str, Any]) -> str | None:
     """multiple_input.html (checkbox_select.html, radio.html)."""
     target = widget["attrs"].get("id")
     css = widget["attrs"].get("class")
-    out = [
-        "<div",
-        f' id="{_shown(target)}"' if target else "",
-        f' class="{_shown(css)}"' if css else "",
-        ">",
-    ]
-    for group, options, _index in widget["optgroups"]:
-        if group:
-            out.append(f"\n  <div><label>{_shown(group)}</label>")
-        for option in options:
-            written = _option(option)
-            if written is None:
-                return None
-            out.append(f"<div>\n    {written}</div>")
-        if group:
-            out.append("\n  </div>")
-    out.append("\n</div>")
-    return "".join(out)
+    options = _groups(widget, "\n  <div><label>{}</label>", "<div>\n    {}</div>", "\n  </div>")
+    if options is None:
+        return None
+    id_attr = f' id="{_shown(target)}"' if target else ""
+    class_attr = f' class="{_shown(css)}"' if css else ""
+    return f"<div{id_attr}{class_attr}>{options}\n</div>"
 
 
 def _textarea(widget: Mapping[str, Any]) -> str:

@@ -36,17 +36,22 @@ print(json.dumps({"rise": rss() - start}))
 """
 
 
-@pytest.mark.slow(seconds=4)
-def test_a_web_workers_first_page_image_loads_nothing_more():
+def _probe(script: str) -> dict[str, int]:
+    """The JSON the script prints last, run in a fresh process of this interpreter."""
     done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", _PROBE],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         check=True,
         cwd=_ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(_ROOT)},
     )
-    rise = json.loads(done.stdout.strip().splitlines()[-1])["rise"]
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow(seconds=4)
+def test_a_web_workers_first_page_image_loads_nothing_more():
+    rise = _probe(_PROBE)["rise"]
     # The bitmap and the encoder's buffers are freed; what stays is a few allocator pages.
     assert rise < 5 * 1024 * 1024, rise
 
@@ -74,15 +79,7 @@ def test_a_web_workers_start_up_objects_are_left_out_of_full_collections():
     """A full collection pauses every thread of the worker for as long as it walks the tracked
     objects: after start-up, they are frozen (`start_up_objects_freeze`) and it walks almost
     none of them."""
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", _FROZEN_PROBE],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=_ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(_ROOT)},
-    )
-    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    counts = _probe(_FROZEN_PROBE)
     assert counts["frozen"] > 100_000, counts
     assert counts["tracked"] * 20 < counts["frozen"], counts
 
