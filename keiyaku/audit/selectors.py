@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import QuerySet
 
 from keiyaku.accounts.models import Organisation
 from keiyaku.audit.models import Event
-
-
-def _jst_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
+from keiyaku.contracts.timefmt import jst_days
 
 
 def events_of(
@@ -29,10 +24,11 @@ def events_of(
     from keiyaku.contracts.models import Contract
 
     rows = Event.objects.filter(organisation=organisation).select_related("actor")
-    if date_from:
-        rows = rows.filter(created_at__gte=_jst_midnight(date_from))
-    if date_to:
-        rows = rows.filter(created_at__lt=_jst_midnight(date_to + dt.timedelta(days=1)))
+    start, end = jst_days(date_from, date_to)
+    if start is not None:
+        rows = rows.filter(created_at__gte=start)
+    if end is not None:
+        rows = rows.filter(created_at__lt=end)
     if actor_id:
         rows = rows.filter(actor_id=actor_id)
     if event:

@@ -18,9 +18,11 @@ imported.
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time
+from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
@@ -33,6 +35,7 @@ from keiyaku.accounts.models import Department, Role, Staff
 from keiyaku.contracts.models import ContractStatus, JobFailure
 from keiyaku.contracts.selectors import contracts_visible_to
 from keiyaku.contracts.states import CONTRACT_CONCLUDED
+from keiyaku.contracts.timefmt import jst_days
 from keiyaku.notifications.models import OutboxMessage, OutboxStatus
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -104,8 +107,8 @@ def month_range(first: date, last: date) -> list[date]:
     return months
 
 
-def _next_month(month: date) -> date:
-    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+def _last_day(month: date) -> date:
+    return date(month.year, month.month, calendar.monthrange(month.year, month.month)[1])
 
 
 def _month_of(value: datetime | date) -> date:
@@ -119,14 +122,17 @@ def monthly_report(*, staff: Staff, first_month: date, last_month: date) -> Mont
     over the contracts `staff` may see (`contracts_visible_to`, R29). The caller keeps the span
     within MAX_MONTHS (`keiyaku.web.views.report` refuses longer ones)."""
     months = month_range(first_month, last_month)
-    start = datetime.combine(months[0], time(0), tzinfo=JST)
-    end = datetime.combine(_next_month(months[-1]), time(0), tzinfo=JST)
+    # The months' times in JST; an end past every time (December 9999) restricts nothing.
+    start, end = jst_days(months[0], _last_day(months[-1]))
+    within: dict[str, Any] = {
+        op: value for op, value in (("gte", start), ("lt", end)) if value is not None
+    } or {"isnull": False}
     visible = contracts_visible_to(staff)
     cells: dict[tuple[date, int | None], Figures] = defaultdict(Figures)
 
     def count(queryset: QuerySet, stamp: str, department: str, name: str) -> None:
         rows = (
-            queryset.filter(**{f"{stamp}__gte": start, f"{stamp}__lt": end})
+            queryset.filter(**{f"{stamp}__{op}": value for op, value in within.items()})
             .annotate(month=TruncMonth(stamp, tzinfo=JST))
             .values("month", department)
             .annotate(n=Count("pk"))
@@ -158,8 +164,7 @@ def monthly_report(*, staff: Staff, first_month: date, last_month: date) -> Mont
 
     concluded = signed_here.filter(
         status__in=CONTRACT_CONCLUDED,
-        completed_at__gte=start,
-        completed_at__lt=end,
+        **{f"completed_at__{op}": value for op, value in within.items()},
         sent_at__isnull=False,
     ).values_list("department", "sent_at", "completed_at")
     for department, sent_at, completed_at in concluded:

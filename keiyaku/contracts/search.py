@@ -18,7 +18,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.contracts.custom_fields import CustomCondition
@@ -30,6 +29,7 @@ from keiyaku.contracts.search_index import (
     planner_rows,
     word_filter,
 )
+from keiyaku.contracts.timefmt import jst_days
 from keiyaku.refusals import Refusal
 
 __all__ = ["BadSearch", "SearchConditions", "SearchPlan"]
@@ -234,11 +234,14 @@ class SearchConditions:
                     within &= Q(**{f"{column}__lte": high})
                 found.append((column, within))
         if self.signed_from is not None or self.signed_to is not None:
+            start, end = jst_days(self.signed_from, self.signed_to)
             signed = Q()
-            if self.signed_from is not None:
-                signed &= Q(completed_at__gte=_jst_midnight(self.signed_from))
-            if self.signed_to is not None:
-                signed &= Q(completed_at__lt=_jst_midnight(self.signed_to + dt.timedelta(days=1)))
+            if start is not None:
+                signed &= Q(completed_at__gte=start)
+            if end is not None:
+                signed &= Q(completed_at__lt=end)
+            if start is None and end is None:  # ends beyond every time: concluded at all
+                signed = Q(completed_at__isnull=False)
             found.append(("completed_at", signed))
         for custom in self.custom:
             found.append(("", custom.condition()))
@@ -260,8 +263,3 @@ class SearchConditions:
     def apply(self, contracts: QuerySet[Contract, Any]) -> QuerySet[Contract, Any]:
         """``contracts`` narrowed to those that meet every condition (never widened)."""
         return contracts if self.is_empty else contracts.filter(self.condition())
-
-
-def _jst_midnight(day: dt.date) -> dt.datetime:
-    """The start of ``day`` in the site's time zone (Asia/Tokyo), as an aware time."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))

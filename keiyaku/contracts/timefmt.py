@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 JST = ZoneInfo("Asia/Tokyo")
 
 # (first day, name) newest first; a date before Heisei is shown in the Western calendar only.
 _ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"))
+
+
+def jst_days(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """The times within the JST days ``first`` to ``last`` (both included; either may be
+    None), as (start, end) for ``start <= t < end``: the start of ``first`` and of the day
+    after ``last``, in UTC.
+
+    An end is None where it restricts nothing: none given, or past every time a database
+    can hold (0001-01-01 JST starts before year 1 in UTC; 9999-12-31 has no next day), so a
+    date a form accepts never fails here. Raises nothing. Every search by JST days of a
+    stored time reads here: the contract search's 締結日 (R28), the audit log's dates (R39).
+    """
+
+    def start_of(day: date) -> datetime | None:
+        try:
+            return datetime.combine(day, time.min, tzinfo=JST).astimezone(UTC)
+        except OverflowError:
+            return None
+
+    start = start_of(first) if first is not None else None
+    end = None
+    if last is not None and last < date.max:
+        end = start_of(last + timedelta(days=1))
+    return start, end
 
 
 def jst_timestamp(value: datetime) -> str:

@@ -92,3 +92,19 @@ def test_staff_changes_are_in_the_log(personas, admin):
     assert entry.actor == personas.admin
     assert entry.detail["changes"]["active"] == [True, False]
     assert entry.detail["changes"]["roles"] == [["viewer"], ["viewer", "approver"]]
+
+
+def test_the_first_and_last_days_a_date_holds_filter_the_log_not_a_500(personas, admin):
+    """From 0001-01-01 (before year 1 in UTC) or up to 9999-12-31 (no day after it): that end
+    restricts nothing. A 500 before."""
+    road = draft_contract(personas.sender, title="道路補修工事")
+    for ends in (
+        {"date_from": "0001-01-01"},
+        {"date_to": "9999-12-31"},
+        {"date_from": "0001-01-01", "date_to": "9999-12-31"},
+    ):
+        page = admin.get("/admin-org/audit/", ends)
+        assert page.status_code == 200 and f"contract:{road.pk}" in page.content.decode(), ends
+        assert admin.get("/admin-org/audit/export.csv", ends).status_code == 200, ends
+    page = admin.get("/admin-org/audit/", {"date_to": "0001-01-01"}).content.decode()
+    assert "該当する記録はありません" in page

@@ -224,3 +224,19 @@ def test_bad_months_are_refused_in_japanese(personas):
             assert answer.status_code == 400, (url, query)
             assert message in answer.content.decode()
     assert client.get("/reports/monthly/").status_code == 200  # the last twelve months
+
+
+def test_the_last_month_a_date_holds_is_reported_not_a_500(personas):
+    """December 9999 (the form takes any four-digit year from 1900): its end is past every
+    time a database holds, so it restricts nothing, and the months are reported empty. A 500
+    before (no January 10000)."""
+    draft_contract(personas.sender, title="道路補修工事")
+    client = Client()
+    client.force_login(personas.viewer)
+    for url in ("/reports/monthly/", "/reports/monthly.csv"):
+        answer = client.get(url, {"first": "9999-11", "last": "9999-12"})
+        assert answer.status_code == 200, url
+    report = monthly_report(
+        staff=personas.admin, first_month=date(9999, 12, 1), last_month=date(9999, 12, 1)
+    )
+    assert report.months == [date(9999, 12, 1)] and report.rows == []

@@ -623,3 +623,31 @@ def test_a_rare_word_and_a_common_one_are_read_sorted_then_tested_in_order(
             back.insert(0, [row.contract.pk for row in page.rows])
             before = page.before
         assert back == pages
+
+
+def test_the_first_and_last_days_a_date_holds_are_searched_not_a_500(
+    personas, generated, monkeypatch
+):
+    """締結日 from 0001-01-01 or up to 9999-12-31 (what a date field accepts): the JST day's
+    start before year 1 in UTC, or the day after the last, is no time a database holds, so that
+    end restricts nothing; read both ways (a rare word with a common one, and collected), on
+    the page, its CSV and the API. A 500 before."""
+    rare = {normalise("清掃")}
+    monkeypatch.setattr(
+        search_index.WordFilter, "collectable", property(lambda self: self.normalised in rare)
+    )
+    first, last = dt.date(1, 1, 1), dt.date(9999, 12, 31)
+    for search in (
+        SearchConditions(title="清掃", words="令和", signed_from=first),
+        SearchConditions(title="清掃", words="令和", signed_to=last),
+        SearchConditions(signed_from=first, signed_to=last),
+        SearchConditions(signed_from=last),
+        SearchConditions(signed_to=first),
+    ):
+        assert _found(personas.admin, search) == _oracle(generated, search), search
+    client = Client(raise_request_exception=False)
+    client.force_login(personas.admin)
+    for path in ("/", "/contracts/export.csv"):
+        for ends in ({"signed_from": "0001-01-01"}, {"signed_to": "9999-12-31"}):
+            answer = client.get(path, {"title": "清掃", "q": "令和", **ends})
+            assert answer.status_code == 200, (path, ends)
