@@ -234,6 +234,27 @@ def test_by_department_and_never_beyond_what_one_sees(personas, generated):
     assert _found(personas.outsider, SearchConditions(words="道路")) == set()
 
 
+def _assert_pages_both_ways(reader, search, sort, everything: list, *, size: int) -> None:
+    """Pages of ``size`` forward through the cursors give ``everything`` in order, and the
+    same pages read back from the last one."""
+    from keiyaku.contracts.list_page import Cursor
+
+    pages, after = [], None
+    while True:
+        page = contract_list_page(reader, size=size, after=after, search=search, sort=sort)
+        pages.append([row.contract.pk for row in page.rows])
+        if page.after is None:
+            break
+        after = Cursor.parse(page.after.token, sort)
+    assert [pk for rows in pages for pk in rows] == everything
+    back, before = [pages[-1]], page.before
+    while before is not None:
+        page = contract_list_page(reader, size=size, before=before, search=search, sort=sort)
+        back.insert(0, [row.contract.pk for row in page.rows])
+        before = page.before
+    assert back == pages
+
+
 # How contract_list_page reads a search (list_page._search_rows, SearchConditions.plan): each
 # word collected through the index or tested contract by contract, and the list's order walked
 # or the matches sorted; forced here whatever the counts in this small set.
@@ -253,7 +274,7 @@ def test_every_way_of_reading_a_search_finds_the_same(personas, generated, monke
     more than the reader may see, and pages forward and back through the same rows in the same
     order."""
     from keiyaku.contracts import search
-    from keiyaku.contracts.list_page import DEFAULT_SORT, SORTS, Cursor
+    from keiyaku.contracts.list_page import DEFAULT_SORT, SORTS
 
     word_rows, collect = READ_SHAPES[shape]
     monkeypatch.setattr(
@@ -280,20 +301,7 @@ def test_every_way_of_reading_a_search_finds_the_same(personas, generated, monke
         assert set(everything) == _oracle(generated, search) & (
             visible if reader == personas.viewer else {r.pk for r in generated}
         )
-        pages, after = [], None
-        while True:
-            page = contract_list_page(reader, size=3, after=after, search=search, sort=sort)
-            pages.append([row.contract.pk for row in page.rows])
-            if page.after is None:
-                break
-            after = Cursor.parse(page.after.token, sort)
-        assert [pk for rows in pages for pk in rows] == everything
-        back, before = [pages[-1]], page.before
-        while before is not None:
-            page = contract_list_page(reader, size=3, before=before, search=search, sort=sort)
-            back.insert(0, [row.contract.pk for row in page.rows])
-            before = page.before
-        assert back == pages
+        _assert_pages_both_ways(reader, search, sort, everything, size=3)
     # A document's own text, and a one-character word (a token starting with it).
     contract = draft_contract(
         personas.sender, externals=[A], title="別件", heading="排水ポンプ場 維持管理業務"
@@ -581,7 +589,7 @@ def test_a_rare_word_and_a_common_one_are_read_sorted_then_tested_in_order(
     oracle finds, no more than the reader may see, and pages both ways, two rows a page,
     through the same rows in the same order, in two orders."""
     from keiyaku.contracts import list_page
-    from keiyaku.contracts.list_page import DEFAULT_SORT, SORTS, Cursor
+    from keiyaku.contracts.list_page import DEFAULT_SORT, SORTS
 
     rare = {normalise(word) for word in ("清掃", "樹木", "佐藤", "路補", "存在しない語")}
     monkeypatch.setattr(
@@ -609,20 +617,7 @@ def test_a_rare_word_and_a_common_one_are_read_sorted_then_tested_in_order(
             for row in contract_list_page(reader, size=500, search=search, sort=sort).rows
         ]
         assert len(everything) >= 3
-        pages, after = [], None
-        while True:
-            page = contract_list_page(reader, size=2, after=after, search=search, sort=sort)
-            pages.append([row.contract.pk for row in page.rows])
-            if page.after is None:
-                break
-            after = Cursor.parse(page.after.token, sort)
-        assert [pk for rows in pages for pk in rows] == everything
-        back, before = [pages[-1]], page.before
-        while before is not None:
-            page = contract_list_page(reader, size=2, before=before, search=search, sort=sort)
-            back.insert(0, [row.contract.pk for row in page.rows])
-            before = page.before
-        assert back == pages
+        _assert_pages_both_ways(reader, search, sort, everything, size=2)
 
 
 def test_the_first_and_last_days_a_date_holds_are_searched_not_a_500(
