@@ -41,6 +41,7 @@ from django.db.models import (
     Subquery,
     TextField,
 )
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from keiyaku.accounts.models import Staff
@@ -532,8 +533,6 @@ def _collected_then_tested(
     sorting them, tested 5,620 contracts for 51 shown (「清掃」 in titles and 「中央」 anywhere,
     bench/search.py); now about 400 are tested, and a document's text makes each test dearer.
     """
-    from django.db.models.expressions import RawSQL
-
     candidates = visible.filter(collected)
     cursor = before if before is not None else after
     if cursor is not None:

@@ -155,7 +155,7 @@ class SearchConditions:
         )
         if rare and common:
             # The rare word bounds the contracts read (COLLECT_ROWS); the common ones are
-            # tested on them in the list's order, a page's worth at a time.
+            # tested on them in the list's order until the page is full.
             collected, tested = self._columns(), Q()
             for word in rare:
                 collected &= word.matches()

@@ -59,6 +59,7 @@ def start_up_objects_freeze() -> None:
     process while it does: about 220,000 objects after start-up, for which one full collection
     took 50–180 ms in the middle of some request (bench/search.py's page, one in about a
     hundred). Frozen, a full collection walks only what requests made since. Called by
-    `keiyaku.wsgi` only, in a process that is a web worker and nothing else."""
+    `keiyaku.wsgi`, in a process that is a web worker and nothing else (and by bench/search.py,
+    whose process stands for one)."""
     gc.collect()
     gc.freeze()
